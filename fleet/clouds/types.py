@@ -1,0 +1,110 @@
+"""Plain data the cloud adapters take and return.
+
+Kept free of Django so adapters, audits and budgets can share one vocabulary and be tested
+without a database. The Django models convert to these with `CloudAccount.to_ref()` and
+`Service.to_ref()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Provider = Literal["gcp", "aws", "azure", "kubernetes", "url"]
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """Where a cloud account lives. Never carries credentials: those come from the SDK's chain."""
+
+    name: str
+    provider: Provider
+    project: str = ""  # GCP project id
+    account_id: str = ""  # AWS account id (informational)
+    subscription: str = ""  # Azure subscription id
+    resource_group: str = ""  # Azure resource group
+    cluster: str = ""  # ECS cluster name, or kube context/cluster name
+    namespace: str = ""  # Kubernetes namespace
+    region: str = ""  # GCP location, AWS region, Azure location
+    endpoint: str = ""  # API endpoint override (emulators, private endpoints); "" = the SDK default
+    billing_account: str = ""  # GCP billing account id, for budgets
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """One deployed service as the cloud knows it."""
+
+    account: AccountRef
+    resource: str  # the platform's own name/id: Cloud Run service, ECS service, container app, Deployment
+    name: str = ""  # the console's name for it
+    url: str = ""
+
+
+@dataclass
+class ScalingSettings:
+    """Scaling as the console models it on every platform. None = not set / not known."""
+
+    min_instances: int | None = None
+    max_instances: int | None = None
+    concurrency: int | None = None  # max concurrent requests per instance
+    cpu: str | None = None  # as the platform spells it: "1", "500m", "0.5"
+    memory: str | None = None  # "512Mi", "1Gi", "2048" (ECS MiB)
+
+    def as_dict(self) -> dict:
+        return {
+            "min_instances": self.min_instances,
+            "max_instances": self.max_instances,
+            "concurrency": self.concurrency,
+            "cpu": self.cpu,
+            "memory": self.memory,
+        }
+
+
+@dataclass
+class EnvVar:
+    name: str
+    is_secret_ref: bool  # True when the value comes from a secret manager / Secret, not plain text
+    value: str | None = None  # plain value when not a secret ref (audits scan it); None for secret refs
+
+
+@dataclass
+class ServiceSnapshot:
+    """One normalised description of a deployed service, whatever the platform."""
+
+    provider: Provider
+    resource: str
+    url: str = ""
+    image: str = ""
+    revision: str = ""  # current revision / task definition / ReplicaSet generation
+    region: str = ""
+    scaling: ScalingSettings = field(default_factory=ScalingSettings)
+    ready_instances: int | None = None  # observed running replicas/tasks, when the platform says
+    ingress: str = ""  # "all" | "internal" | "internal-and-cloud-load-balancing" | "none"
+    allows_unauthenticated: bool | None = None  # None = cannot tell
+    service_identity: str = ""  # service account / task role / managed identity
+    env: list[EnvVar] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)  # the platform's own JSON, for evidence display
+
+
+@dataclass
+class OperationResult:
+    """The outcome of a redeploy or scaling change."""
+
+    status: Literal["succeeded", "failed", "unknown"]
+    operation_id: str = ""
+    revision_before: str = ""
+    revision_after: str = ""
+    message: str = ""
+
+
+@dataclass
+class UsageSample:
+    """Usage over a period, for cost estimates."""
+
+    start: str  # ISO 8601
+    end: str
+    instance_seconds: float = 0.0  # billable instance/container time
+    vcpu_seconds: float = 0.0
+    gib_seconds: float = 0.0
+    requests: int = 0
