@@ -35,7 +35,9 @@ class ServiceRef:
     """One deployed service as the cloud knows it."""
 
     account: AccountRef
-    resource: str  # the platform's own name/id: Cloud Run service, ECS service, container app, Deployment
+    resource: (
+        str  # the platform's own name/id: Cloud Run service, ECS service, container app, Deployment
+    )
     name: str = ""  # the console's name for it
     url: str = ""
 
@@ -64,7 +66,9 @@ class ScalingSettings:
 class EnvVar:
     name: str
     is_secret_ref: bool  # True when the value comes from a secret manager / Secret, not plain text
-    value: str | None = None  # plain value when not a secret ref (audits scan it); None for secret refs
+    value: str | None = (
+        None  # plain value when not a secret ref (audits scan it); None for secret refs
+    )
 
 
 @dataclass

@@ -1,0 +1,63 @@
+"""Retry and polling pace for cloud calls, with exponential backoff from tenacity.
+
+Only throttling and server-side failures are retried: a permission or validation error will not fix
+itself, and retrying it would only delay the message the user needs to see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from fleet.clouds.errors import CloudError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How hard to retry and how often to poll. Tests pass a fast one; production uses DEFAULT."""
+
+    attempts: int = 5  # total tries for a throttled / 5xx call
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    poll_interval_s: float = 2.0  # first wait between status polls of a running operation
+    poll_max_interval_s: float = 15.0
+    request_timeout_s: float = 30.0  # per HTTP request
+
+
+DEFAULT_PACING = Pacing()
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, CloudError) and exc.retryable
+
+
+def call_with_retry(fn: Callable[[], T], pacing: Pacing) -> T:
+    """Call `fn` (which raises CloudError) and retry throttled/unavailable failures with backoff."""
+    retrying = Retrying(
+        stop=stop_after_attempt(max(1, pacing.attempts)),
+        wait=wait_exponential(
+            multiplier=pacing.backoff_initial_s,
+            min=pacing.backoff_initial_s,
+            max=pacing.backoff_max_s,
+        ),
+        retry=retry_if_exception(_is_retryable),
+        reraise=True,
+        sleep=time.sleep,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                try:
+                    return fn()
+                except CloudError as exc:
+                    exc.attempts = attempt.retry_state.attempt_number
+                    raise
+    except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the cause
+        raise exc.last_attempt.exception() from exc  # type: ignore[misc]
+    raise AssertionError("unreachable")  # pragma: no cover
