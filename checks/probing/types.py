@@ -52,7 +52,8 @@ class ProbeOutcome:
     error: str = ""  # a plain sentence naming the phase and the cause when not ok
     phase: str = ""  # the phase that failed: connect | initialize | initialized | tools/list | ...
     latency_ms: float | None = None  # total
-    phases_ms: dict[str, float] = field(default_factory=dict)  # connect, initialize, tools_list, ...
+    # keys: connect, discover, initialize, initialized, tools_list, tool_call, close, health, total
+    phases_ms: dict[str, float] = field(default_factory=dict)
     transport: str = ""  # what was actually spoken: "sse" | "streamable-http" | "stateless"
     protocol_version: str = ""
     server_name: str = ""

@@ -1,0 +1,349 @@
+"""One probe's HTTP exchanges: JSON-RPC over POST (JSON or SSE replies), redirects, size caps."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from checks.probing.clock import PhaseClock
+from checks.probing.errors import (
+    HttpStatusFailure,
+    ProbeFailure,
+    ReplyFailure,
+    RpcErrorFailure,
+    describe_body,
+)
+from checks.probing.sse import SseParser, SseTooLarge
+
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+MAX_SAME_HOST_REDIRECTS = 3
+_ERROR_BODY_BYTES = 64 * 1024
+USER_AGENT = "mcp-fleet-console-probe/0.1"
+ACCEPT_BOTH = "application/json, text/event-stream"
+
+
+@dataclass
+class RpcReply:
+    """A JSON-RPC result and where it came from."""
+
+    result: dict[str, Any]
+    headers: httpx.Headers
+    url: httpx.URL  # after same-host redirects; later requests go here
+
+
+class HttpChannel:
+    """Sends a probe's requests through the shared client; every failure becomes a ProbeFailure."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        clock: PhaseClock,
+        *,
+        auth: tuple[str, str] | None = None,
+        max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        trace_connect: bool = True,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.max_bytes = max_bytes
+        self.base_headers = {"User-Agent": USER_AGENT}
+        if auth:
+            self.base_headers[auth[0]] = auth[1]
+        self.connected = False  # set once a TCP (and TLS) connection to the server exists
+        self.connect_ms: float | None = None  # TCP (+TLS) set-up time of the first request
+        self._traced = not trace_connect
+        self._tls_expected = False
+        self._connect_started = 0.0
+
+    # -- JSON-RPC ------------------------------------------------------------------------------
+
+    async def rpc(
+        self, url: httpx.URL, message: dict[str, Any], *, phase: str, headers: dict[str, str]
+    ) -> RpcReply:
+        """POST one JSON-RPC request and return its result (from a JSON body or an SSE stream)."""
+        async with self.send("POST", url, phase=phase, headers=headers, body=message) as (
+            resp,
+            url,
+        ):
+            if resp.status_code >= 400:
+                await self.raise_for_status(resp, phase)
+            if resp.status_code == 202:
+                raise ReplyFailure(
+                    phase, "server answered 202 Accepted with no response to a request"
+                )
+            kind = _content_type(resp)
+            if kind == "application/json":
+                body = await self.read_capped(resp, phase)
+                result = _result_from_json(body, message["id"], phase, kind)
+            elif kind == "text/event-stream":
+                result = await self._result_from_sse(resp, message["id"], phase)
+            else:
+                body = await self.read_capped(resp, phase, _ERROR_BODY_BYTES)
+                raise ReplyFailure(
+                    phase,
+                    f"expected application/json or text/event-stream but got "
+                    f"{kind or 'no content type'} ({describe_body(body, kind)})",
+                )
+            return RpcReply(result, resp.headers, url)
+
+    async def notify(
+        self, url: httpx.URL, message: dict[str, Any], *, phase: str, headers: dict[str, str]
+    ) -> None:
+        """POST a JSON-RPC notification; servers accept it with 202 (200/204 tolerated)."""
+        async with self.send("POST", url, phase=phase, headers=headers, body=message) as (resp, _):
+            if resp.status_code >= 400:
+                await self.raise_for_status(resp, phase)
+
+    # -- raw HTTP ------------------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        phase: str,
+        headers: dict[str, str],
+        body: dict[str, Any] | None = None,
+    ) -> Sending:
+        """Open a streamed response (same-host redirects followed); use as `async with`."""
+        return Sending(self, method, url, phase, headers, body)
+
+    async def read_capped(self, resp: httpx.Response, phase: str, cap: int | None = None) -> bytes:
+        """Read the whole body, refusing more than `cap` bytes (default: the probe's cap)."""
+        cap = self.max_bytes if cap is None else cap
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            if cap < self.max_bytes:
+                return b""  # an error page we only wanted to describe: skip it
+            raise ProbeFailure(phase, _too_large(cap))
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    if cap < self.max_bytes:
+                        break
+                    raise ProbeFailure(phase, _too_large(cap))
+                chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise _transport_failure(exc, phase, resp.request.url) from None
+        return b"".join(chunks)
+
+    async def sse_events(self, resp: httpx.Response, phase: str) -> AsyncIterator[Any]:
+        """Yield the events of a streamed text/event-stream response, each capped in size."""
+        parser = SseParser(self.max_bytes)
+        try:
+            async for chunk in resp.aiter_bytes():
+                for event in parser.feed(chunk):
+                    yield event
+        except SseTooLarge:
+            raise ProbeFailure(phase, _too_large(self.max_bytes)) from None
+        except httpx.HTTPError as exc:
+            raise _transport_failure(exc, phase, resp.request.url) from None
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _result_from_sse(
+        self, resp: httpx.Response, request_id: int, phase: str
+    ) -> dict[str, Any]:
+        async for event in self.sse_events(resp, phase):
+            if event.event != "message" or not event.data:
+                continue  # priming events carry only an id; other event types are not replies
+            try:
+                message = json.loads(event.data)
+            except ValueError:
+                raise ReplyFailure(
+                    phase, "an SSE event's data is not valid JSON, so it is not a JSON-RPC message"
+                ) from None
+            result = match_response(message, request_id, phase)
+            if result is not None:
+                return result
+        raise ReplyFailure(phase, "the SSE stream ended before the response arrived")
+
+    async def raise_for_status(self, resp: httpx.Response, phase: str) -> None:
+        body = await self.read_capped(resp, phase, _ERROR_BODY_BYTES)
+        kind = _content_type(resp)
+        status = f"HTTP {resp.status_code} {resp.reason_phrase}".rstrip()
+        rpc_code = None
+        detail = describe_body(body, kind)
+        if kind == "application/json":
+            try:
+                error = json.loads(body).get("error")
+                rpc_code, detail = (
+                    int(error["code"]),
+                    f"JSON-RPC error {error['code']}: {error['message']}",
+                )
+            except (ValueError, AttributeError, TypeError, KeyError):
+                pass
+        raise HttpStatusFailure(
+            phase, f"server answered {status} ({detail})", resp.status_code, rpc_code
+        )
+
+    async def _trace(self, name: str, info: dict[str, Any]) -> None:
+        # Only the probe's first request is traced: that is where the connection is made.
+        if name == "connection.connect_tcp.started":
+            self._connect_started = time.perf_counter()
+        elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self.connect_ms = (time.perf_counter() - self._connect_started) * 1000
+            self.connected = name == "connection.start_tls.complete" or not self._tls_expected
+
+
+class Sending:
+    """Async context manager behind `HttpChannel.send`: yields (response, final URL)."""
+
+    def __init__(
+        self,
+        channel: HttpChannel,
+        method: str,
+        url: httpx.URL,
+        phase: str,
+        headers: dict[str, str],
+        body: dict[str, Any] | None,
+    ) -> None:
+        self.channel, self.method, self.url, self.phase = channel, method, url, phase
+        self.headers = {**channel.base_headers, **headers}
+        self.content = (
+            json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        )
+        if body is not None:
+            self.headers["Content-Type"] = "application/json"
+        self.response: httpx.Response | None = None
+
+    async def __aenter__(self) -> tuple[httpx.Response, httpx.URL]:
+        channel, url = self.channel, self.url
+        for _ in range(MAX_SAME_HOST_REDIRECTS + 1):
+            extensions: dict[str, Any] = {}
+            if not channel._traced:
+                channel._traced = True
+                channel._tls_expected = url.scheme == "https"
+                extensions["trace"] = channel._trace
+            request = channel.client.build_request(
+                self.method,
+                url,
+                content=self.content,
+                headers=self.headers,
+                extensions=extensions,
+                timeout=None,
+            )
+            try:
+                resp = await channel.client.send(request, stream=True, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                raise _transport_failure(exc, self.phase, url) from None
+            channel.connected = True
+            if not (resp.is_redirect and resp.headers.get("location")):
+                self.response = resp
+                return resp, url
+            target = url.join(resp.headers["location"])
+            await resp.aclose()
+            if not same_host(url, target):
+                raise ProbeFailure(
+                    self.phase,
+                    f"server redirected to {target} on another host; "
+                    "redirects to other hosts are not followed",
+                )
+            if self.method == "POST" and resp.status_code not in (307, 308):
+                raise ProbeFailure(
+                    self.phase,
+                    f"server answered HTTP {resp.status_code} redirecting to {target}, "
+                    "which would turn the POST into a GET",
+                )
+            url = target
+        raise ProbeFailure(self.phase, f"more than {MAX_SAME_HOST_REDIRECTS} redirects")
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.response is not None:
+            await self.response.aclose()
+
+
+def _content_type(resp: httpx.Response) -> str:
+    return resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _too_large(cap: int) -> str:
+    return f"response exceeds the {_size(cap)} size cap"
+
+
+def _size(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):g} MiB"
+    return f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def same_host(a: httpx.URL, b: httpx.URL) -> bool:
+    """Same host and port, or the same host upgraded from http to https."""
+    if a.host != b.host:
+        return False
+    return (a.scheme, a.port) == (b.scheme, b.port) or (a.scheme, b.scheme) == ("http", "https")
+
+
+def _result_from_json(body: bytes, request_id: int, phase: str, kind: str) -> dict[str, Any]:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise ReplyFailure(
+            phase, f"the response is not valid JSON ({describe_body(body, kind)})"
+        ) from None
+    result = match_response(message, request_id, phase)
+    if result is None:
+        raise ReplyFailure(phase, "the JSON body holds no response to the request")
+    return result
+
+
+def match_response(message: Any, request_id: int, phase: str) -> dict[str, Any] | None:
+    """Return the result if `message` answers `request_id`; None for unrelated messages."""
+    if isinstance(message, list):  # a batch: look for ours in it
+        for item in message:
+            result = match_response(item, request_id, phase)
+            if result is not None:
+                return result
+        return None
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        raise ReplyFailure(phase, "malformed JSON-RPC: the reply is not a JSON-RPC 2.0 object")
+    if "method" in message:
+        return None  # a notification or server-to-client request, not our reply
+    if message.get("id") != request_id:
+        if "error" in message and message.get("id") is None:
+            _raise_rpc_error(message["error"], phase)
+        raise ReplyFailure(
+            phase, f"malformed JSON-RPC: reply id {message.get('id')!r} does not match {request_id}"
+        )
+    if "error" in message:
+        _raise_rpc_error(message["error"], phase)
+    result = message.get("result")
+    if not isinstance(result, dict):
+        raise ReplyFailure(
+            phase, "malformed JSON-RPC: the reply has neither a result object nor an error"
+        )
+    return result
+
+
+def _raise_rpc_error(error: Any, phase: str) -> None:
+    if not isinstance(error, dict) or not isinstance(error.get("code"), int):
+        raise ReplyFailure(phase, "malformed JSON-RPC: the error member has no integer code")
+    raise RpcErrorFailure(phase, error["code"], str(error.get("message", "")), error.get("data"))
+
+
+def _transport_failure(exc: httpx.HTTPError, phase: str, url: httpx.URL) -> ProbeFailure:
+    """Name a transport error in plain words; connection failures belong to the connect phase."""
+    where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        lowered = text.lower()
+        if "refused" in lowered or "all connection attempts failed" in lowered:
+            return ProbeFailure("connect", f"connection refused by {where}")
+        if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+            return ProbeFailure("connect", f"TLS handshake with {where} failed ({text})")
+        return ProbeFailure("connect", f"could not connect to {where} ({text})")
+    if isinstance(exc, httpx.TimeoutException):
+        return ProbeFailure(phase, f"the HTTP client timed out talking to {where}")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ProbeFailure(
+            phase, f"{where} broke the HTTP protocol or closed the connection ({text})"
+        )
+    return ProbeFailure(phase, f"network error talking to {where} ({text})")
