@@ -1,0 +1,1 @@
+"""Production-readiness audits: a versioned rule catalogue run against per-service evidence."""

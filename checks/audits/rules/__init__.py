@@ -1,0 +1,1 @@
+"""Rule definitions, one module per checklist section; `checks.audits.catalogue` assembles them."""

@@ -1,0 +1,72 @@
+"""Small constructors for findings and evidence lines, so every rule reads the same way."""
+
+from __future__ import annotations
+
+from checks.audits.evidence import Evidence
+from checks.audits.results import EvidenceItem, Finding, Status
+
+
+def passed(message: str, *evidence: EvidenceItem) -> Finding:
+    """The rule holds."""
+    return Finding(Status.PASS, message, list(evidence))
+
+
+def failed(message: str, *evidence: EvidenceItem) -> Finding:
+    """The rule is broken."""
+    return Finding(Status.FAIL, message, list(evidence))
+
+
+def warned(message: str, *evidence: EvidenceItem) -> Finding:
+    """The rule holds only partly, or a risk needs a person's look."""
+    return Finding(Status.WARNING, message, list(evidence))
+
+
+def not_applicable(message: str, *evidence: EvidenceItem) -> Finding:
+    """The rule does not concern this service as configured."""
+    return Finding(Status.NOT_APPLICABLE, message, list(evidence))
+
+
+def no_evidence(message: str, *evidence: EvidenceItem) -> Finding:
+    """The facts needed to decide were not gathered; no guess is made."""
+    return Finding(Status.NO_EVIDENCE, message, list(evidence))
+
+
+def snap(ev: Evidence, label: str, value: object) -> EvidenceItem:
+    """An evidence line read from the cloud description (callers check the snapshot exists)."""
+    assert ev.snapshot_from is not None
+    return ev.snapshot_from.item(label, value)
+
+
+def probe(ev: Evidence, label: str, value: object) -> EvidenceItem:
+    """An evidence line read from the latest probe (callers check the probe exists)."""
+    assert ev.probe_from is not None
+    return ev.probe_from.item(label, value)
+
+
+def registry(ev: Evidence, label: str, value: object) -> EvidenceItem:
+    """An evidence line read from the service's registration."""
+    return ev.service.origin.item(label, value)
+
+
+def config(ev: Evidence, label: str, value: object) -> EvidenceItem:
+    """An evidence line read from the console configuration."""
+    return ev.config.origin.item(label, value)
+
+
+def fleet(ev: Evidence, label: str, value: object) -> EvidenceItem:
+    """An evidence line read from the fleet context."""
+    return ev.fleet.origin.item(label, value)
+
+
+def missing_snapshot(ev: Evidence) -> Finding:
+    """The standard answer when a rule needs the cloud description and there is none."""
+    return no_evidence(
+        "No cloud description was read for this service (not linked to a cloud account, "
+        "or the read failed).",
+        registry(ev, "provider", ev.service.provider),
+    )
+
+
+def missing_probe(ev: Evidence) -> Finding:
+    """The standard answer when a rule needs a probe result and there is none."""
+    return no_evidence("The service has not been probed yet.", registry(ev, "url", ev.service.url))

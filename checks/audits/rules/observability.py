@@ -1,0 +1,135 @@
+"""Observability rules: logs, metrics, health endpoints, alerts and dashboards."""
+
+from __future__ import annotations
+
+from checks.audits.evidence import Evidence
+from checks.audits.results import Finding, Severity
+from checks.audits.rule import Rule
+from checks.audits.rules._findings import (
+    config,
+    failed,
+    missing_probe,
+    no_evidence,
+    passed,
+    probe,
+    registry,
+)
+
+SECTION = "observability"
+
+
+def config_flag(ev: Evidence, value: bool | None, label: str, yes: str, no: str) -> Finding:
+    """Decide a rule from one yes/no setting of the console configuration."""
+    item = config(ev, label, "not configured" if value is None else value)
+    if value is None:
+        return no_evidence(f"The console configuration does not record {label}.", item)
+    return passed(yes, item) if value else failed(no, item)
+
+
+def check_structured_logging(ev: Evidence) -> Finding:
+    """The service's logs are collected as structured JSON."""
+    return config_flag(
+        ev,
+        ev.config.structured_logging,
+        "structured logging",
+        "Logs are collected as structured JSON, so they can be filtered by field.",
+        "Logs are plain text; searching by tool, request or error means grepping.",
+    )
+
+
+def check_health_endpoint(ev: Evidence) -> Finding:
+    """The health endpoint answered the latest probe with a success status."""
+    if ev.probe is None:
+        return missing_probe(ev)
+    status = ev.probe.http_status
+    path = ev.service.health_path or ("/" if ev.service.kind == "agent_backend" else "")
+    if status is None:
+        if not path:
+            return no_evidence(
+                "No health path is registered for this service, so none was probed.",
+                registry(ev, "health path", "not registered"),
+            )
+        return no_evidence(
+            "The latest probe recorded no health status.", registry(ev, "health path", path)
+        )
+    items = (
+        registry(ev, "health path", path or "not registered"),
+        probe(ev, "HTTP status", status),
+    )
+    if 200 <= status < 300:
+        return passed(f"The health endpoint answered {status}.", *items)
+    return failed(f"The health endpoint answered {status}.", *items)
+
+
+def check_alert_routing(ev: Evidence) -> Finding:
+    """An alert channel is routed for this service's failures."""
+    return config_flag(
+        ev,
+        ev.config.alert_routed,
+        "alert routing",
+        "Failures of this service notify an alert channel.",
+        "No alert channel routes this service: an outage is noticed by its users first.",
+    )
+
+
+RULES = [
+    Rule(
+        id="observability.structured-logging",
+        section=SECTION,
+        title="Logs are structured",
+        rationale=(
+            "JSON logs with tool name, request id and outcome make incidents searchable and let "
+            "log-based metrics count tool failures."
+        ),
+        evidence="The console configuration's record of how this service's logs are collected.",
+        severity=Severity.MEDIUM,
+        check=check_structured_logging,
+        checklist_item="Structured logging enabled",
+    ),
+    Rule(
+        id="observability.metrics",
+        section=SECTION,
+        title="Service metrics are collected",
+        rationale=(
+            "Call counts, durations and error rates per tool show degradation before users report "
+            "it and are the input for right-sizing."
+        ),
+        evidence="An attestation naming the metrics backend and the exported series.",
+        severity=Severity.MEDIUM,
+        mode="manual",
+        checklist_item="Metrics collection configured",
+    ),
+    Rule(
+        id="observability.health-endpoint",
+        section=SECTION,
+        title="The health endpoint answers",
+        rationale=(
+            "Load balancers, platforms and this console decide liveness from it; without one a "
+            "hung process keeps receiving traffic."
+        ),
+        evidence="The HTTP status of the health path in the latest probe.",
+        severity=Severity.HIGH,
+        check=check_health_endpoint,
+        checklist_item="Health check endpoints working",
+    ),
+    Rule(
+        id="observability.alert-routing",
+        section=SECTION,
+        title="Failures raise an alert",
+        rationale="Someone must be told when the service goes down, before the users notice.",
+        evidence="Whether an alert channel in the console routes this service.",
+        severity=Severity.HIGH,
+        check=check_alert_routing,
+        checklist_item="Alerts set up for failures",
+    ),
+    Rule(
+        id="observability.dashboards",
+        section=SECTION,
+        title="A dashboard shows the service's health and load",
+        rationale="On-call engineers need one place to see traffic, errors and latency together.",
+        evidence="An attestation with a link to the dashboard.",
+        severity=Severity.LOW,
+        mode="manual",
+        checklist_item="Dashboards created",
+    ),
+]

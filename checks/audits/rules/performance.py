@@ -1,0 +1,118 @@
+"""Performance rules: resource limits, latency, pooling, caching and load tests."""
+
+from __future__ import annotations
+
+from checks.audits.evidence import Evidence
+from checks.audits.results import Finding, Severity
+from checks.audits.rule import Rule
+from checks.audits.rules._findings import (
+    failed,
+    missing_snapshot,
+    no_evidence,
+    passed,
+    snap,
+    warned,
+)
+
+SECTION = "performance"
+
+
+def check_resource_limits(ev: Evidence) -> Finding:
+    """CPU and memory are both set explicitly."""
+    snapshot = ev.snapshot
+    if snapshot is None:
+        return missing_snapshot(ev)
+    cpu, memory = snapshot.scaling.cpu, snapshot.scaling.memory
+    items = (snap(ev, "cpu", cpu), snap(ev, "memory", memory))
+    unset = [name for name, value in (("CPU", cpu), ("memory", memory)) if not value]
+    if unset:
+        return failed(
+            f"No {' or '.join(unset)} limit is set: one busy instance can starve its neighbours "
+            "or be killed unpredictably.",
+            *items,
+        )
+    return passed(f"Limits are set (cpu {cpu}, memory {memory}).", *items)
+
+
+def check_p95_latency(ev: Evidence) -> Finding:
+    """The 95th-percentile probe latency stays under the threshold."""
+    stats = ev.probe_stats
+    if stats is None or stats.count == 0 or stats.p95_latency_ms is None:
+        return no_evidence("No probe history yet.")
+    limit = ev.thresholds.p95_latency_ms
+    items = (
+        stats.origin.item(f"p95 latency over {stats.window}", f"{stats.p95_latency_ms:.0f} ms"),
+        stats.origin.item("threshold", f"{limit:.0f} ms"),
+    )
+    if stats.p95_latency_ms > limit:
+        return warned(
+            f"p95 latency {stats.p95_latency_ms:.0f} ms is above {limit:.0f} ms: agents wait on "
+            "every call.",
+            *items,
+        )
+    return passed(f"p95 latency {stats.p95_latency_ms:.0f} ms is within {limit:.0f} ms.", *items)
+
+
+def _manual(rule_id: str, title: str, rationale: str, evidence: str, item: str, **kw) -> Rule:
+    return Rule(
+        id=rule_id,
+        section=SECTION,
+        title=title,
+        rationale=rationale,
+        evidence=evidence,
+        severity=kw.pop("severity", Severity.MEDIUM),
+        mode="manual",
+        checklist_item=item,
+        **kw,
+    )
+
+
+RULES = [
+    _manual(
+        "performance.connection-pooling",
+        "MCP clients reuse connections",
+        "Opening a new TLS connection per call adds a handshake to every tool call and exhausts "
+        "ports under load.",
+        "An attestation describing the shared HTTP client and its pool limits.",
+        "Connection pooling enabled",
+        applies_to="agent_backend",
+    ),
+    _manual(
+        "performance.caching",
+        "Repeated lookups are cached where results allow it",
+        "Caching stable upstream answers cuts latency and per-call API costs.",
+        "An attestation listing what is cached and for how long, or why nothing should be.",
+        "Caching where appropriate",
+        severity=Severity.LOW,
+    ),
+    Rule(
+        id="performance.resource-limits",
+        section=SECTION,
+        title="CPU and memory limits are set",
+        rationale=(
+            "Explicit limits make scheduling predictable, cap the cost of one instance and make "
+            "out-of-memory failures visible instead of random."
+        ),
+        evidence="CPU and memory settings from the cloud description.",
+        severity=Severity.MEDIUM,
+        check=check_resource_limits,
+        checklist_item="Resource limits set correctly",
+    ),
+    _manual(
+        "performance.load-testing",
+        "The service was load tested",
+        "Only a load test shows where concurrency, limits and autoscaling give way before real "
+        "traffic finds out.",
+        "An attestation with the date, the tested load and the result.",
+        "Load testing completed",
+    ),
+    Rule(
+        id="performance.p95-latency",
+        section=SECTION,
+        title="Probe latency stays within bounds",
+        rationale="Agents chain many tool calls; a slow server multiplies into slow answers.",
+        evidence="95th-percentile probe latency over the history window, against the threshold.",
+        severity=Severity.MEDIUM,
+        check=check_p95_latency,
+    ),
+]

@@ -1,0 +1,170 @@
+"""Reliability rules: bounded autoscaling, redundancy, uptime, shutdown, retries and backups."""
+
+from __future__ import annotations
+
+from checks.audits.evidence import Evidence
+from checks.audits.results import Finding, Severity
+from checks.audits.rule import Rule
+from checks.audits.rules._findings import (
+    failed,
+    missing_snapshot,
+    no_evidence,
+    not_applicable,
+    passed,
+    registry,
+    snap,
+    warned,
+)
+
+SECTION = "reliability"
+
+
+def check_autoscaling_bounded(ev: Evidence) -> Finding:
+    """Autoscaling is on and has an upper bound."""
+    snapshot = ev.snapshot
+    if snapshot is None:
+        return missing_snapshot(ev)
+    low, high = snapshot.scaling.min_instances, snapshot.scaling.max_instances
+    items = (snap(ev, "minimum instances", low), snap(ev, "maximum instances", high))
+    if high is None:
+        return failed(
+            "No maximum instance count is set: a traffic spike or a looping agent can scale it "
+            "(and the bill) without limit.",
+            *items,
+        )
+    if low is not None and high < low:
+        return failed(f"The maximum ({high}) is below the minimum ({low}).", *items)
+    if low is not None and high == low:
+        return warned(f"Fixed at {high} instance(s): it cannot scale with load.", *items)
+    return passed(
+        f"Scales between {low if low is not None else 'platform default'} and {high}.", *items
+    )
+
+
+def check_multiple_replicas(ev: Evidence) -> Finding:
+    """A production service keeps at least two instances running."""
+    item = registry(ev, "environment", ev.service.environment)
+    if not ev.service.is_production:
+        return not_applicable("Only production services need standing redundancy.", item)
+    snapshot = ev.snapshot
+    if snapshot is None:
+        return missing_snapshot(ev)
+    low = snapshot.scaling.min_instances
+    items = [item, snap(ev, "minimum instances", low)]
+    if snapshot.ready_instances is not None:
+        items.append(snap(ev, "running instances", snapshot.ready_instances))
+    if low is None:
+        return no_evidence("The platform did not report a minimum instance count.", *items)
+    if low < 2:
+        return failed(
+            f"Minimum is {low}: one crash or a zone outage leaves no instance serving.", *items
+        )
+    if snapshot.ready_instances is not None and snapshot.ready_instances < 2:
+        return warned(
+            f"Configured for {low}, but only {snapshot.ready_instances} instance(s) are running.",
+            *items,
+        )
+    return passed(f"At least {low} instances are kept running.", *items)
+
+
+def check_uptime(ev: Evidence) -> Finding:
+    """Recent probe uptime meets the target."""
+    stats = ev.probe_stats
+    if stats is None or stats.count == 0 or stats.uptime_pct is None:
+        return no_evidence("No probe history yet.")
+    target = ev.thresholds.uptime_target_pct
+    items = (
+        stats.origin.item(f"uptime over {stats.window}", f"{stats.uptime_pct:.2f}%"),
+        stats.origin.item("probes", stats.count),
+        stats.origin.item("target", f"{target:.2f}%"),
+    )
+    if stats.uptime_pct < target:
+        return failed(f"Uptime {stats.uptime_pct:.2f}% is below the {target:.2f}% target.", *items)
+    return passed(f"Uptime {stats.uptime_pct:.2f}% meets the target.", *items)
+
+
+def _manual(rule_id: str, title: str, rationale: str, evidence: str, item: str, **kw) -> Rule:
+    return Rule(
+        id=rule_id,
+        section=SECTION,
+        title=title,
+        rationale=rationale,
+        evidence=evidence,
+        severity=kw.pop("severity", Severity.MEDIUM),
+        mode="manual",
+        checklist_item=item,
+        **kw,
+    )
+
+
+RULES = [
+    Rule(
+        id="reliability.autoscaling-bounded",
+        section=SECTION,
+        title="Autoscaling is configured with a maximum",
+        rationale=(
+            "Scaling with load keeps latency steady; a ceiling protects budgets and downstream "
+            "APIs from runaway instance counts."
+        ),
+        evidence="Minimum and maximum instance counts from the cloud description.",
+        severity=Severity.MEDIUM,
+        check=check_autoscaling_bounded,
+        checklist_item="Auto-scaling configured",
+    ),
+    Rule(
+        id="reliability.multiple-replicas",
+        section=SECTION,
+        title="Production keeps at least two instances",
+        rationale=(
+            "A single instance means every crash, deploy or zone failure is an outage for every "
+            "agent that depends on the service."
+        ),
+        evidence="The environment, the minimum instance count and the running instances.",
+        severity=Severity.HIGH,
+        check=check_multiple_replicas,
+        checklist_item="Multiple replicas for HA",
+    ),
+    Rule(
+        id="reliability.uptime",
+        section=SECTION,
+        title="Recent uptime meets the target",
+        rationale="Probe history shows whether the setup delivers the availability it promises.",
+        evidence="Uptime percentage over the console's probe history window, against the target.",
+        severity=Severity.HIGH,
+        check=check_uptime,
+    ),
+    _manual(
+        "reliability.graceful-shutdown",
+        "The service drains requests on shutdown",
+        "Platforms stop instances on every deploy and scale-in; without draining, in-flight tool "
+        "calls and SSE streams are cut off.",
+        "An attestation describing SIGTERM handling and the drain timeout.",
+        "Graceful shutdown handling",
+    ),
+    _manual(
+        "reliability.client-retries",
+        "MCP clients retry transient failures",
+        "Instances restart and scale; a single retry with backoff turns a blip into nothing "
+        "instead of a failed agent run.",
+        "An attestation describing retry limits and backoff in the backend's MCP clients.",
+        "Retry logic in MCP clients",
+        applies_to="agent_backend",
+    ),
+    _manual(
+        "reliability.circuit-breakers",
+        "Failing MCP servers are cut off by a circuit breaker",
+        "Without one, every request waits for a dead server's timeout and retries pile load on it "
+        "while it recovers.",
+        "An attestation naming the breaker and its thresholds.",
+        "Circuit breakers for failing servers",
+        applies_to="agent_backend",
+    ),
+    _manual(
+        "reliability.backup-restore",
+        "Data the service keeps can be restored",
+        "Storage behind a tool (notes, files, indexes) is lost for good without backups that "
+        "have been restored at least once.",
+        "An attestation with the backup schedule and the date of the last restore test.",
+        "Backup/restore plan for data",
+    ),
+]

@@ -1,0 +1,310 @@
+"""Security rules: secrets, identities, network exposure, authentication and tool inputs."""
+
+from __future__ import annotations
+
+import re
+
+from checks.audits.evidence import Evidence
+from checks.audits.results import EvidenceItem, Finding, Severity
+from checks.audits.rule import Rule
+from checks.audits.rules._findings import (
+    failed,
+    fleet,
+    missing_probe,
+    missing_snapshot,
+    no_evidence,
+    not_applicable,
+    passed,
+    probe,
+    registry,
+    snap,
+    warned,
+)
+from checks.audits.secrets import find_plain_secrets
+
+SECTION = "security"
+
+
+def check_secrets(ev: Evidence) -> Finding:
+    """No environment variable holds a credential in plain text."""
+    snapshot = ev.snapshot
+    if snapshot is None:
+        return missing_snapshot(ev)
+    hits = find_plain_secrets(snapshot.env)
+    refs = [v.name for v in snapshot.env if v.is_secret_ref]
+    summary = snap(
+        ev, "environment", f"{len(snapshot.env)} variables, {len(refs)} from a secret store"
+    )
+    if hits:
+        lines = [snap(ev, "plain credential", hit.describe()) for hit in hits]
+        names = ", ".join(hit.name for hit in hits)
+        return failed(
+            f"{len(hits)} variable(s) hold credentials as plain values: {names}. Move them to a "
+            "secret manager and reference them.",
+            summary,
+            *lines,
+        )
+    return passed("No plain environment value looks like a credential.", summary)
+
+
+# Identities every workload gets unless told otherwise: sharing them defeats least privilege.
+_DEFAULT_IDENTITIES: dict[str, re.Pattern[str]] = {
+    "gcp": re.compile(
+        r"^$|-compute@developer\.gserviceaccount\.com$|@appspot\.gserviceaccount\.com$"
+    ),
+    "kubernetes": re.compile(r"^(?:default|system:serviceaccount:[^:]+:default)?$"),
+    "aws": re.compile(r"(?:^|/)ecsTaskExecutionRole$"),
+}
+
+
+def check_dedicated_identity(ev: Evidence) -> Finding:
+    """The service runs under an identity of its own, not a platform default or a shared one."""
+    snapshot = ev.snapshot
+    if snapshot is None:
+        return missing_snapshot(ev)
+    identity = snapshot.service_identity.strip()
+    item = snap(ev, "service identity", identity or "none (platform default)")
+    default = _DEFAULT_IDENTITIES.get(snapshot.provider)
+    if default is not None and default.search(identity):
+        return failed(
+            "The service runs as the platform's default identity, which every other workload "
+            "in the project also gets.",
+            item,
+        )
+    if not identity:
+        return passed(
+            "No cloud identity is attached, so the service holds no cloud permissions.", item
+        )
+    shared = [m.name for m in ev.fleet.others if m.identity and m.identity == identity]
+    if shared:
+        return failed(
+            f"The identity is shared with {', '.join(shared)}: each gets the union of all their "
+            "permissions.",
+            item,
+            fleet(ev, "services with the same identity", shared),
+        )
+    return passed("The service has its own identity.", item)
+
+
+def check_network_restricted(ev: Evidence) -> Finding:
+    """The service accepts traffic only from private networks, unless it is tagged public."""
+    snapshot = ev.snapshot
+    if snapshot is None:
+        return missing_snapshot(ev)
+    ingress = snapshot.ingress.strip().lower()
+    item = snap(ev, "ingress", snapshot.ingress or "not reported")
+    if not ingress:
+        return no_evidence("The platform did not report who may connect.", item)
+    if ingress != "all":
+        return passed(f"Ingress is limited ({snapshot.ingress}).", item)
+    if "public" in ev.service.tags:
+        return passed(
+            "Open to the internet by design (tagged public).",
+            item,
+            registry(ev, "tags", ev.service.tags),
+        )
+    return warned(
+        "The service accepts traffic from the whole internet. Restrict ingress to internal "
+        "networks, or tag it 'public' if that is intended.",
+        item,
+    )
+
+
+def check_platform_auth(ev: Evidence) -> Finding:
+    """Whether the platform lets anyone invoke the service, compared with the declared need."""
+    snapshot = ev.snapshot
+    if snapshot is None:
+        return missing_snapshot(ev)
+    open_ = snapshot.allows_unauthenticated
+    items: list[EvidenceItem] = [
+        snap(ev, "allows unauthenticated invocations", open_),
+        registry(ev, "requires authentication", ev.service.requires_auth),
+    ]
+    if open_ is None:
+        return no_evidence("The platform did not say whether it checks callers.", *items)
+    if not open_:
+        return passed("The platform rejects unauthenticated callers.", *items)
+    if not ev.service.requires_auth:
+        if snapshot.ingress.strip().lower() == "all":
+            return warned(
+                "Anyone on the internet can call it and it is registered as not needing "
+                "authentication; confirm that is intended.",
+                *items,
+                snap(ev, "ingress", snapshot.ingress),
+            )
+        return passed("Open invocation on a restricted network, as registered.", *items)
+    if ev.probe is not None and ev.probe.unauthenticated_tools_list:
+        items.append(probe(ev, "tools/list answered without credentials", True))
+        return failed(
+            "The service must require authentication, yet the platform admits anyone and the "
+            "service answered without credentials.",
+            *items,
+        )
+    return warned(
+        "The platform admits unauthenticated callers; only the application's own check "
+        "protects this service.",
+        *items,
+    )
+
+
+_TYPED_KEYS = {"type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf"}
+
+
+def check_tool_input_schemas(ev: Evidence) -> Finding:
+    """Every tool declares an object input schema whose properties all have types."""
+    if ev.probe is None:
+        return missing_probe(ev)
+    tools = ev.probe.tools
+    if not tools and not ev.probe.ok:
+        return no_evidence(
+            "The latest probe failed before listing tools.", probe(ev, "error", ev.probe.error)
+        )
+    if not tools:
+        return not_applicable("The latest probe listed no tools.", probe(ev, "tools", 0))
+    no_schema, untyped = [], []
+    for tool in tools:
+        schema = tool.input_schema
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            no_schema.append(tool.name)
+            continue
+        props = schema.get("properties") or {}
+        loose = [
+            n for n, p in props.items() if not (isinstance(p, dict) and _TYPED_KEYS & p.keys())
+        ]
+        if loose:
+            untyped.append(f"{tool.name} ({', '.join(loose)})")
+    items = [probe(ev, "tools checked", len(tools))]
+    if no_schema:
+        items.append(probe(ev, "tools without an object schema", no_schema))
+    if untyped:
+        items.append(probe(ev, "untyped parameters", untyped))
+    if no_schema:
+        return failed(
+            f"{len(no_schema)} tool(s) declare no object input schema, so nothing constrains "
+            "their arguments.",
+            *items,
+        )
+    if untyped:
+        return warned("Some tool parameters accept any value (no declared type).", *items)
+    return passed(
+        "Every tool declares typed parameters (server-side checks themselves are not visible).",
+        *items,
+    )
+
+
+RULES = [
+    Rule(
+        id="security.secrets-in-secret-manager",
+        section=SECTION,
+        title="Credentials come from a secret manager, not plain environment values",
+        rationale=(
+            "Plain values are visible to anyone who can describe the service, and they end up in "
+            "CI logs, shell history and screenshots. A secret reference can be rotated and audited."
+        ),
+        evidence=(
+            "The environment variables in the cloud description: names such as *_KEY, *_TOKEN, "
+            "*SECRET*, *PASSWORD* or values shaped like sk-, AKIA, ghp_, JWTs that are not secret "
+            "references."
+        ),
+        severity=Severity.CRITICAL,
+        check=check_secrets,
+        checklist_item="API keys in secret manager (not .env files)",
+    ),
+    Rule(
+        id="security.dedicated-identity",
+        section=SECTION,
+        title="The service runs under a dedicated identity",
+        rationale=(
+            "Least privilege starts with an identity per service; the default compute account or "
+            "a shared role carries the permissions of everything that uses it."
+        ),
+        evidence=(
+            "The service account, task role or managed identity in the cloud description, "
+            "compared with platform defaults and with other services' identities."
+        ),
+        severity=Severity.HIGH,
+        check=check_dedicated_identity,
+        checklist_item="IAM roles follow least privilege",
+    ),
+    Rule(
+        id="security.least-privilege-review",
+        section=SECTION,
+        title="The identity's granted roles were reviewed for least privilege",
+        rationale=(
+            "A dedicated identity can still hold project-wide editor rights; only a review of its "
+            "bindings shows it can touch nothing beyond its own data."
+        ),
+        evidence="An attestation listing the reviewed roles or policy, renewed periodically.",
+        severity=Severity.MEDIUM,
+        mode="manual",
+        checklist_item="IAM roles follow least privilege",
+    ),
+    Rule(
+        id="security.network-restricted",
+        section=SECTION,
+        title="Network access is restricted to the callers that need it",
+        rationale=(
+            "An MCP server that only agent backends call should not be reachable from the "
+            "internet; a private ingress removes a whole class of attacks."
+        ),
+        evidence="The ingress setting from the cloud description and the service's 'public' tag.",
+        severity=Severity.MEDIUM,
+        check=check_network_restricted,
+        checklist_item="Network policies restrict traffic",
+    ),
+    Rule(
+        id="security.platform-auth",
+        section=SECTION,
+        title="Platform-level access matches the service's authentication requirement",
+        rationale=(
+            "When the platform admits anonymous callers, a single bug in the application's own "
+            "check exposes every tool."
+        ),
+        evidence=(
+            "Whether the platform allows unauthenticated invocations, the registered "
+            "authentication requirement and whether the probe got tools without credentials."
+        ),
+        severity=Severity.HIGH,
+        check=check_platform_auth,
+    ),
+    Rule(
+        id="security.rate-limiting",
+        section=SECTION,
+        title="Requests are rate limited",
+        rationale=(
+            "A looping agent or an abusive client can exhaust instances, quotas and upstream API "
+            "budgets within minutes."
+        ),
+        evidence="An attestation naming where limits are enforced (gateway, middleware) and how.",
+        severity=Severity.HIGH,
+        mode="manual",
+        checklist_item="Rate limiting enabled",
+    ),
+    Rule(
+        id="security.tool-input-schemas",
+        section=SECTION,
+        title="Tool inputs are constrained by typed schemas",
+        rationale=(
+            "Arguments are written by a model and may be attacker-influenced; typed schemas let "
+            "the SDK reject malformed input before tool code runs."
+        ),
+        evidence="The input schemas of the tools the latest probe listed.",
+        severity=Severity.MEDIUM,
+        applies_to="mcp_server",
+        check=check_tool_input_schemas,
+        checklist_item="Input validation on all tools",
+    ),
+    Rule(
+        id="security.output-sanitization",
+        section=SECTION,
+        title="Tool and agent output is sanitized before it reaches a model or a user",
+        rationale=(
+            "Content fetched from documents or the web can carry prompt injections and markup; "
+            "unsanitized output lets it steer the next model call or a browser."
+        ),
+        evidence="An attestation describing the filtering or escaping applied to outputs.",
+        severity=Severity.MEDIUM,
+        mode="manual",
+        checklist_item="Output sanitization for LLM safety",
+    ),
+]
