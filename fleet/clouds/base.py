@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fleet.clouds.errors import (
     CloudError,
@@ -19,7 +20,7 @@ from fleet.clouds.errors import (
     Timeout,
     Unavailable,
 )
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.clouds.pacing import DEFAULT_PACING, Pacing, call_with_retry
 from fleet.clouds.types import (
     AccountRef,
     OperationResult,
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[str], None]
+T = TypeVar("T")
 
 
 class CloudAdapter(ABC):
@@ -83,6 +85,28 @@ class CloudAdapter(ABC):
         progress: ProgressCallback | None = None,
     ) -> OperationResult:
         """Change only the non-None scaling fields and wait for the change to take effect."""
+
+    def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:
+        """Map an SDK exception to a CloudError naming permission and resource (None = not ours)."""
+        return None
+
+    def call(
+        self, permission: str, resource: str, fn: Callable[..., T], *args: Any, **kw: Any
+    ) -> T:
+        """Call the SDK, translating its errors and retrying throttling / 5xx with backoff."""
+
+        def attempt() -> T:
+            try:
+                return fn(*args, **kw)
+            except CloudError:
+                raise
+            except Exception as exc:
+                error = self.translate_error(exc, permission, resource)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return call_with_retry(attempt, self.pacing)
 
 
 def parse_label_filter(label: str) -> tuple[str, str | None]:

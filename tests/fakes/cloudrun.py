@@ -334,6 +334,10 @@ class FakeCloudRun(FakeServer):
             return self.error(404, f"Resource '{name}' was not found", request)
         if body.get("name") not in (None, name):
             return self.error(400, "service.name does not match the URL.", request)
+        if body.get("etag") and body["etag"] != service["etag"]:
+            return self.error(
+                409, f"Etag {body['etag']} does not match; '{name}' was changed meanwhile.", request
+            )
         if service["reconciling"]:
             return self.error(
                 409,
