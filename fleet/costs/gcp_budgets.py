@@ -18,7 +18,7 @@ from google.cloud.billing import budgets_v1
 from google.protobuf import field_mask_pb2, json_format, struct_pb2
 from google.type import money_pb2
 
-from fleet.costs.errors import DEFAULT_RETRY, Cause, RetryPolicy, call_provider
+from fleet.costs.errors import DEFAULT_RETRY, Cause, CostSyncError, RetryPolicy, call_provider
 from fleet.costs.spec import BudgetSpec, SyncedBudget, fingerprint
 from fleet.costs.thresholds import ThresholdRule
 
@@ -262,8 +262,8 @@ def delete_budget(
     client = client or budget_client()
     try:
         _call(lambda: client.delete_budget(name=name, retry=None), "delete", name, retry)
-    except Exception as exc:
-        if getattr(exc, "cause", "") == "not_found":
+    except CostSyncError as exc:
+        if exc.cause == "not_found":
             return False
         raise
     return True

@@ -130,7 +130,7 @@ def parse_cpu(value: str | int | float, *, provider: str = "", field: str = "cpu
 
 
 def parse_memory(value: str | int | float, *, provider: str = "", field: str = "memory") -> Decimal:
-    """GiB from "512Mi", "1Gi", "2G" (decimal), "1.0Gi"; on "aws" bare numbers are MiB, "1GB" GiB."""
+    """GiB from "512Mi", "1Gi", "2G" (decimal), "1.0Gi"; on "aws" bare numbers are MiB."""
     match = _MEMORY.match(str(value))
     if not match or (match.group(2) or "") not in _MEMORY_UNITS:
         raise CostInputError(
