@@ -1,0 +1,151 @@
+"""Evaluate the rule catalogue against one service's evidence; score and compare runs.
+
+`evaluate` runs every rule in play once: automated rules call their check function, manual
+rules look up an attestation. A rule that raises becomes an `error` result naming the reason and
+the run goes on. Disabled rules are left out of the results entirely.
+
+Scoring (see `checks.audits.scoring`): each decided result earns credit (pass 1, warning 0.5,
+fail 0, needs_attestation 0) weighted by severity (critical 10, high 5, medium 3, low 1);
+score = 100 x earned / possible. not_applicable, no_evidence and error results are not decided
+and count neither way, so missing data never lowers or raises a score. A service's score is per
+section and overall; the fleet score is the mean of the services' scores (each service counts
+once, however many rules apply to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from checks.audits.catalogue import RULES
+from checks.audits.diff import Change, RunDiff, diff_runs
+from checks.audits.evidence import Attestation, Evidence
+from checks.audits.overrides import ExtraRule, Overrides
+from checks.audits.results import EvidenceItem, Finding, RuleResult, Status
+from checks.audits.rule import Rule
+from checks.audits.scoring import FleetScore, ScoreCard, fleet_score, score
+
+__all__ = [
+    "Change",
+    "ExtraRule",
+    "FleetScore",
+    "Overrides",
+    "RunDiff",
+    "ScoreCard",
+    "diff_runs",
+    "evaluate",
+    "fleet_score",
+    "score",
+]
+
+_KIND_NAMES = {"mcp_server": "MCP servers", "agent_backend": "agent backends"}
+
+
+def evaluate(
+    evidence: Evidence,
+    rules: Iterable[Rule] = RULES,
+    overrides: Overrides | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[RuleResult]:
+    """One result per enabled rule for this service, in catalogue order."""
+    overrides = overrides or Overrides()
+    in_play = overrides.rules_in_play(rules)
+    known = {rule.id for rule in in_play}
+    for rule_id in evidence.attestations:
+        if rule_id not in known:
+            raise ValueError(f"attestation names unknown audit rule id {rule_id!r}")
+    effective = _apply_overrides(evidence, overrides)
+    moment = _aware(now or datetime.now(UTC))
+    results = []
+    for rule in in_play:
+        if rule.id in overrides.disabled:
+            continue
+        finding = _decide(rule, effective, overrides, moment)
+        results.append(
+            RuleResult(
+                rule_id=rule.id,
+                service=evidence.service.name,
+                section=rule.section,
+                title=rule.title,
+                severity=overrides.severity_for(rule),
+                mode=rule.mode,
+                status=finding.status,
+                message=finding.message,
+                evidence=finding.evidence,
+            )
+        )
+    return results
+
+
+def _apply_overrides(evidence: Evidence, overrides: Overrides) -> Evidence:
+    """The evidence as the rules should see it: admin thresholds and regions filled in."""
+    config = evidence.config
+    if overrides.allowed_regions is not None:
+        config = replace(config, allowed_regions=tuple(overrides.allowed_regions))
+    thresholds = overrides.thresholds or evidence.thresholds
+    return replace(evidence, config=config, thresholds=thresholds)
+
+
+def _decide(rule: Rule, evidence: Evidence, overrides: Overrides, now: datetime) -> Finding:
+    kind = evidence.service.kind
+    if not rule.applies(kind):
+        return Finding(
+            Status.NOT_APPLICABLE,
+            f"Applies to {_KIND_NAMES.get(rule.applies_to, rule.applies_to)} only.",
+            [evidence.service.origin.item("kind", kind.replace("_", " "))],
+        )
+    if rule.mode == "manual":
+        return _attested(rule, evidence.attestations.get(rule.id), overrides, now)
+    assert rule.check is not None
+    try:
+        finding = rule.check(evidence)
+    except Exception as exc:  # a broken rule must not stop the other rules
+        return Finding(Status.ERROR, f"The rule failed to run: {type(exc).__name__}: {exc}")
+    if not isinstance(finding, Finding):
+        return Finding(Status.ERROR, f"The rule returned {type(finding).__name__}, not a Finding.")
+    return finding
+
+
+def _attested(
+    rule: Rule, attestation: Attestation | None, overrides: Overrides, now: datetime
+) -> Finding:
+    """A manual rule passes on a valid attestation; missing or expired ones need a new one."""
+    if attestation is None:
+        return Finding(
+            Status.NEEDS_ATTESTATION, f"No attestation recorded. Needed: {rule.evidence}"
+        )
+    attested_at = _aware(attestation.at)
+    expires = _expiry(attestation, overrides.attestation_expiry_days)
+    source = f"attestation by {attestation.by}"
+    items = [
+        EvidenceItem("attested by", attestation.by, source, attested_at),
+        EvidenceItem("note", attestation.note or "(none)", source, attested_at),
+        EvidenceItem("expires", expires.isoformat() if expires else "never", source, attested_at),
+    ]
+    when = attested_at.date().isoformat()
+    if expires is not None and now >= expires:
+        return Finding(
+            Status.NEEDS_ATTESTATION,
+            f"The attestation by {attestation.by} on {when} expired on "
+            f"{expires.date().isoformat()}; attest again.",
+            items,
+        )
+    note = f": {attestation.note}" if attestation.note else "."
+    return Finding(Status.PASS, f"Attested by {attestation.by} on {when}{note}", items)
+
+
+def _expiry(attestation: Attestation, max_days: int | None) -> datetime | None:
+    """The earlier of the attestation's own expiry and the admin's maximum age."""
+    candidates = []
+    if attestation.expires_at is not None:
+        candidates.append(_aware(attestation.expires_at))
+    if max_days is not None:
+        candidates.append(_aware(attestation.at) + timedelta(days=max_days))
+    return min(candidates) if candidates else None
+
+
+def _aware(moment: datetime) -> datetime:
+    # Naive datetimes are taken as UTC so comparisons never raise mid-run.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
