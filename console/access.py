@@ -1,0 +1,67 @@
+"""Roles (viewer < operator < admin, as Django groups) and the one place access is checked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+ROLES = ("viewer", "operator", "admin")
+_RANK = {role: i for i, role in enumerate(ROLES)}
+API_PREFIX = "/api/"
+
+
+def role_of(user) -> str | None:
+    """The highest role a user holds; superusers are admins. None for anonymous or role-less users."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return "admin"
+    cached = getattr(user, "_fleet_role", False)
+    if cached is not False:
+        return cached
+    names = set(user.groups.values_list("name", flat=True))
+    role = next((r for r in reversed(ROLES) if r in names), None)
+    user._fleet_role = role
+    return role
+
+
+def has_role(user, needed: str) -> bool:
+    role = role_of(user)
+    return role is not None and _RANK[role] >= _RANK[needed]
+
+
+def role_required(needed: str) -> Callable:
+    """View decorator: 403 unless the user holds `needed` or a higher role."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if not has_role(request.user, needed):
+                raise PermissionDenied(f"This needs the {needed} role.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def roles_context(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    return {
+        "user_role": role_of(user),
+        "can_operate": has_role(user, "operator"),
+        "is_console_admin": has_role(user, "admin"),
+    }
+
+
+class LoginRequiredExceptApiMiddleware(LoginRequiredMiddleware):
+    """Login everywhere; the JSON API answers 401 itself (token auth) instead of redirecting."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path.startswith(API_PREFIX):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

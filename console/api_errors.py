@@ -1,0 +1,38 @@
+"""Error shapes shared by every API router: one format for schema and rule violations."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest
+
+from console.access import has_role
+
+
+def require_role(request: HttpRequest, role: str) -> None:
+    if not has_role(request.user, role):
+        raise PermissionDenied(f"This needs the {role} role.")
+
+
+def validation_detail(exc: ValidationError) -> list[dict]:
+    """Django ValidationError → the same list shape ninja uses for schema errors."""
+    if hasattr(exc, "error_dict"):
+        return [
+            {"loc": ["body", field], "msg": msg, "type": "value_error"}
+            for field, msgs in exc.message_dict.items()
+            for msg in msgs
+        ]
+    return [{"loc": ["body"], "msg": m, "type": "value_error"} for m in exc.messages]
+
+
+def install_handlers(api) -> None:
+    @api.exception_handler(ValidationError)
+    def on_validation_error(request, exc):
+        return api.create_response(request, {"detail": validation_detail(exc)}, status=422)
+
+    @api.exception_handler(PermissionDenied)
+    def on_permission_denied(request, exc):
+        return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+    @api.exception_handler(Http404)
+    def on_not_found(request, exc):
+        return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)

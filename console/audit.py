@@ -1,0 +1,36 @@
+"""Writing the audit log, explicitly, where each action happens (never from signals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+
+from console.models import AuditLogEntry
+
+
+def record_action(
+    actor: Any,
+    action: str,
+    obj: Any,
+    *,
+    source: str,
+    before: dict | None = None,
+    after: dict | None = None,
+    detail: str = "",
+) -> AuditLogEntry:
+    """Append one audit log row. `actor` is a user, None or a label string (for the CLI)."""
+    user = actor if getattr(actor, "pk", None) and not isinstance(actor, AnonymousUser) else None
+    label = actor if isinstance(actor, str) else (getattr(actor, "username", "") or "system")
+    return AuditLogEntry.objects.create(
+        actor=user,
+        actor_label=label,
+        source=source,
+        action=action,
+        object_type=obj._meta.model_name if hasattr(obj, "_meta") else type(obj).__name__.lower(),
+        object_id=str(getattr(obj, "pk", "") or ""),
+        object_repr=str(obj)[:200],
+        before=before,
+        after=after,
+        detail=detail,
+    )

@@ -1,0 +1,187 @@
+"""`manage.py up`: migrate, then run web + Celery worker + Celery beat (+ the demo fleet) together.
+
+Ctrl-C (or SIGTERM) stops every process it started. On the embedded default it needs no Postgres and no
+Redis; with DATABASE_URL and REDIS_URL set it uses them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from fleet.demo.fleet import demo_fleet
+from fleet.demo.servers import DEMO_ORDER
+from fleet.fleetfile import import_fleet
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the OS says are free right now (held open together so they differ)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+class Command(BaseCommand):
+    help = "Start the console: web, Celery worker and beat, and a demo fleet of real MCP servers."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000, help="Web port (default 8000).")
+        parser.add_argument("--no-demo", action="store_true", help="Do not start the demo fleet.")
+
+    def handle(self, *args, **options) -> None:
+        port = options["port"]
+        if not 0 < port < 65536:
+            raise CommandError(f"--port: {port} is not a TCP port (1-65535).")
+        if wait_for_port(port, timeout=0):
+            raise CommandError(f"--port: {port} is already in use; choose another with --port N.")
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("collectstatic", interactive=False, verbosity=0)
+            password = self._ensure_admin()
+            if not options["no_demo"]:
+                self._start_demo()
+            self._start_celery()
+            self._start(
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "console.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+            )
+            if not wait_for_port(port):
+                raise CommandError("The web process did not start listening; see its output above.")
+            self._announce(port, password)
+            self._watch()
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            self._stop_all()
+
+    def _ensure_admin(self) -> str:
+        """A fresh generated password every start: nothing fixed, nothing to leak from the docs."""
+        password = secrets.token_urlsafe(12)
+        user, _ = User.objects.get_or_create(
+            username="admin", defaults={"email": "admin@localhost"}
+        )
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        user.groups.add(Group.objects.get(name="admin"))
+        return password
+
+    def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, env=os.environ.copy(), cwd=settings.BASE_DIR)
+        self.children.append((name, proc))
+        return proc
+
+    def _start_demo(self) -> None:
+        ports = free_ports(len(DEMO_ORDER))
+        self._start(
+            "demo fleet",
+            [sys.executable, "-m", "fleet.demo.servers", "--ports", ",".join(map(str, ports))],
+        )
+        if not all(wait_for_port(p) for p in ports):
+            raise CommandError("The demo MCP servers did not start; see their output above.")
+        report = import_fleet(demo_fleet(dict(zip(DEMO_ORDER, ports, strict=True))), actor="up")
+        self.stdout.write(
+            f"Demo fleet on 127.0.0.1 ports {ports[0]}-{ports[-1]}: {report.summary()}."
+        )
+
+    def _start_celery(self) -> None:
+        celery = [sys.executable, "-m", "celery", "-A", "console"]
+        self._start(
+            "worker",
+            celery
+            + [
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "4",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
+        self._start(
+            "beat",
+            celery
+            + [
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "--schedule",
+                str(settings.VAR_DIR / "celerybeat-schedule"),
+            ],
+        )
+
+    def _announce(self, port: int, password: str) -> None:
+        db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        self.stdout.write(
+            self.style.SUCCESS(f"\nMCP Fleet Console is running at http://127.0.0.1:{port}/")
+        )
+        self.stdout.write(f"  Log in as admin with password: {password}")
+        self.stdout.write(
+            f"  (a new password is generated at every start; database: {db}, "
+            f"broker: {settings.CELERY_BROKER_URL.split(':')[0]})"
+        )
+        self.stdout.write("  Press Ctrl-C to stop web, worker, beat and the demo fleet.\n")
+
+    def _watch(self) -> None:
+        while True:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    raise CommandError(
+                        f"The {name} process exited with code {proc.returncode}; stopping."
+                    )
+            time.sleep(0.5)
+
+    def _stop_all(self) -> None:
+        for _, proc in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for name, proc in reversed(self.children):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop in time; killing it.")
+                proc.kill()
+                proc.wait()
+        self.children.clear()

@@ -1,0 +1,104 @@
+"""Console pages: health, the audit log (admins) and personal API tokens."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from console.access import role_required
+from console.audit import record_action
+from console.celery import app as celery_app
+from console.models import ApiToken, AuditLogEntry
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True, "ok"
+    except Exception as exc:  # any driver error means "not reachable"
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _broker_ok() -> tuple[bool, str]:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and broker reachability, as JSON; 503 when either is down."""
+    db_ok, db_detail = _database_ok()
+    broker_ok, broker_detail = _broker_ok()
+    ok = db_ok and broker_ok
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "database": db_detail,
+        "broker": broker_detail,
+    }
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+@role_required("admin")
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    entries = AuditLogEntry.objects.select_related("actor")
+    for field in ("object_type", "action", "actor_label", "source"):
+        if request.GET.get(field):
+            entries = entries.filter(**{field: request.GET[field]})
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    object_types = AuditLogEntry.objects.order_by().values_list("object_type", flat=True).distinct()
+    return render(
+        request, "console/audit_log.html", {"page": page, "object_types": sorted(set(object_types))}
+    )
+
+
+@require_GET
+def token_list(request: HttpRequest) -> HttpResponse:
+    tokens = request.user.api_tokens.order_by("-created_at")
+    return render(request, "console/tokens.html", {"tokens": tokens})
+
+
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    name = (request.POST.get("name") or "").strip()
+    if not name:
+        messages.error(request, "name: give the token a name so you can recognise it later.")
+        return redirect("token-list")
+    token, raw = ApiToken.issue(request.user, name[:100])
+    record_action(
+        request.user,
+        "create",
+        token,
+        source="ui",
+        after={"name": token.name, "prefix": token.prefix},
+    )
+    tokens = request.user.api_tokens.order_by("-created_at")
+    return render(request, "console/tokens.html", {"tokens": tokens, "new_token": raw})
+
+
+@require_POST
+def token_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    record_action(
+        request.user,
+        "delete",
+        token,
+        source="ui",
+        before={"name": token.name, "prefix": token.prefix},
+    )
+    token.delete()
+    messages.success(request, f"Revoked token {token.name}.")
+    return redirect("token-list")

@@ -1,0 +1,93 @@
+"""The dashboard's queries, shaped so their number does not grow with the fleet."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, QuerySet
+
+from fleet.filters import ServiceFilter, sort_key
+from fleet.models import HealthStatus, Provider, Service
+
+
+@dataclass
+class FleetTotals:
+    total: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    by_cloud: Counter = field(default_factory=Counter)
+    by_environment: Counter = field(default_factory=Counter)
+
+    def status_rows(self) -> list[tuple[str, str, int]]:
+        return [(s.value, s.label, self.by_status.get(s.value, 0)) for s in HealthStatus]
+
+    def cloud_rows(self) -> list[tuple[str, str, int]]:
+        return [
+            (p.value, p.label, self.by_cloud[p.value]) for p in Provider if self.by_cloud[p.value]
+        ]
+
+
+def fleet_totals() -> FleetTotals:
+    """Totals by status, cloud and environment from one grouped query."""
+    totals = FleetTotals()
+    rows = (
+        Service.objects.order_by()
+        .values("status", "environment", provider=F("account__provider"))
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        n = row["n"]
+        totals.total += n
+        totals.by_status[row["status"]] += n
+        totals.by_cloud[row["provider"] or Provider.URL] += n
+        totals.by_environment[row["environment"] or "—"] += n
+    return totals
+
+
+@dataclass
+class DashboardView:
+    filterset: ServiceFilter
+    page: Page
+    sort: str
+    totals: FleetTotals
+    environments: list[str]
+    teams: list[str]
+
+
+def dashboard_view(params, page_number: str | int | None, per_page: int) -> DashboardView:
+    """Filtered, sorted, paginated services plus fleet-wide totals."""
+    sort, order = sort_key(params.get("sort", "name"))
+    base: QuerySet = Service.objects.select_related("account")
+    filterset = ServiceFilter(params, queryset=base)
+    queryset = filterset.qs.order_by(order, "name") if filterset.is_valid() else base.none()
+    page = Paginator(queryset, per_page).get_page(page_number)
+    totals = fleet_totals()
+    return DashboardView(
+        filterset=filterset,
+        page=page,
+        sort=sort,
+        totals=totals,
+        environments=sorted(e for e in totals.by_environment if e != "—"),
+        teams=list(
+            Service.objects.exclude(team="")
+            .order_by("team")
+            .values_list("team", flat=True)
+            .distinct()
+        ),
+    )
+
+
+def blast_radius(service: Service) -> list[Service]:
+    """Every agent backend that calls `service`, directly or through other agents."""
+    seen: dict[int, Service] = {}
+    frontier = [service.pk]
+    while frontier:
+        callers = list(
+            Service.objects.filter(calls__callee_id__in=frontier).exclude(pk__in=seen).distinct()
+        )
+        callers = [c for c in callers if c.pk != service.pk]
+        for caller in callers:
+            seen[caller.pk] = caller
+        frontier = [c.pk for c in callers]
+    return sorted(seen.values(), key=lambda s: s.name)

@@ -1,0 +1,170 @@
+"""The demo fleet: real MCP servers (official `mcp` SDK) and one agent backend, on loopback.
+
+`python -m fleet.demo.servers --ports 9101,9102,9103,9104,9105` serves, in one process:
+notes (Streamable HTTP, JSON responses), search (Streamable HTTP, SSE responses), calendar (legacy
+HTTP+SSE), inventory (Streamable HTTP that fails from time to time) and an agent backend with /healthz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+DEMO_ORDER = ("notes", "search", "calendar", "inventory", "assistant")
+
+
+def notes_server() -> MCPServer:
+    server = MCPServer(
+        "notes", version="1.4.0", instructions="Personal notes: add, list and search."
+    )
+    notes: list[dict] = [{"id": 1, "title": "welcome", "body": "This fleet is live."}]
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False))
+    def add_note(title: str, body: str) -> str:
+        """Add a note with a title and body."""
+        notes.append({"id": len(notes) + 1, "title": title, "body": body})
+        return f"Saved note {len(notes)}: {title}"
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def list_notes() -> list[dict]:
+        """List every note (id and title)."""
+        return [{"id": n["id"], "title": n["title"]} for n in notes]
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def search_notes(query: str) -> list[dict]:
+        """Find notes whose title or body contains the query."""
+        q = query.lower()
+        return [n for n in notes if q in n["title"].lower() or q in n["body"].lower()]
+
+    return server
+
+
+def search_server() -> MCPServer:
+    server = MCPServer("search", version="0.9.2")
+    corpus = {
+        "cloud run": "Serverless containers that scale to zero.",
+        "fargate": "Containers on ECS without managing servers.",
+        "container apps": "Azure's serverless container platform.",
+        "kubernetes": "A container orchestrator.",
+    }
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False))
+    def web_search(query: str, limit: int = 3) -> list[dict]:
+        """Search the demo corpus and return matching snippets."""
+        q = query.lower()
+        hits = [{"title": k, "snippet": v} for k, v in corpus.items() if q in k or q in v.lower()]
+        return hits[: max(1, limit)]
+
+    return server
+
+
+def calendar_server() -> MCPServer:
+    server = MCPServer("calendar", version="2.0.1")
+    events: list[dict] = []
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def list_events(days: int = 7) -> list[dict]:
+        """Events in the next N days."""
+        horizon = datetime.now(UTC) + timedelta(days=days)
+        return [e for e in events if datetime.fromisoformat(e["start"]) <= horizon]
+
+    @server.tool()
+    def create_event(title: str, start: str) -> str:
+        """Create an event; start is an ISO 8601 time."""
+        events.append({"title": title, "start": datetime.fromisoformat(start).isoformat()})
+        return f"Created {title}"
+
+    @server.tool(annotations=ToolAnnotations(destructiveHint=True))
+    def delete_event(title: str) -> str:
+        """Delete every event with this title."""
+        before = len(events)
+        events[:] = [e for e in events if e["title"] != title]
+        return f"Deleted {before - len(events)} event(s)"
+
+    return server
+
+
+def inventory_server() -> MCPServer:
+    server = MCPServer("inventory", version="0.3.0")
+    stock = {"widget": 12, "gadget": 0}
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def check_stock(item: str) -> int:
+        """How many of an item are in stock."""
+        return stock.get(item, 0)
+
+    return server
+
+
+class Flaky:
+    """ASGI wrapper that fails a share of requests with 503, like a struggling deployment."""
+
+    def __init__(self, app, failure_rate: float = 0.3):
+        self.app, self.failure_rate = app, failure_rate
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and random.random() < self.failure_rate:
+            await PlainTextResponse("upstream overloaded", status_code=503)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def assistant_backend() -> Starlette:
+    async def healthz(request):
+        return JSONResponse({"status": "ok", "uses": ["notes", "search", "calendar", "inventory"]})
+
+    async def home(request):
+        return PlainTextResponse("demo agent backend")
+
+    return Starlette(routes=[Route("/healthz", healthz), Route("/", home)])
+
+
+def build_apps() -> dict[str, object]:
+    return {
+        "notes": notes_server().streamable_http_app(json_response=True),
+        "search": search_server().streamable_http_app(),
+        "calendar": calendar_server().sse_app(),
+        "inventory": Flaky(inventory_server().streamable_http_app(json_response=True)),
+        "assistant": assistant_backend(),
+    }
+
+
+async def serve(ports: list[int]) -> None:
+    apps = build_apps()
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                apps[name],
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="on" if name != "assistant" else "off",
+            )
+        )
+        for name, port in zip(DEMO_ORDER, ports, strict=True)
+    ]
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--ports",
+        required=True,
+        help="five comma-separated ports, in this order: " + ", ".join(DEMO_ORDER),
+    )
+    ports = [int(p) for p in parser.parse_args().ports.split(",")]
+    asyncio.run(serve(ports))
+
+
+if __name__ == "__main__":
+    main()

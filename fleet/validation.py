@@ -1,0 +1,180 @@
+"""The registry's rules, shared by the form, the API and the fleet file.
+
+Each function raises `django.core.exceptions.ValidationError` keyed by field name, so every way in
+reports the same message against the same field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+NAME_HELP = (
+    "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63"
+)
+
+# What each platform accepts as the name of the thing a service runs as.
+RESOURCE_RULES: dict[str, tuple[re.Pattern, str]] = {
+    "gcp": (
+        re.compile(
+            r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/services/)?"
+            r"[a-z](?:[a-z0-9-]{0,47}[a-z0-9])?$"
+        ),
+        "a Cloud Run service name: lowercase letters, digits and '-', starting with a letter, "
+        "at most 49 characters (or projects/P/locations/L/services/NAME)",
+    ),
+    "aws": (
+        re.compile(
+            r"^(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service/[A-Za-z0-9_-]+/)?"
+            r"[A-Za-z][A-Za-z0-9_-]{0,254}$"
+        ),
+        "an ECS service name: letters, digits, '-' and '_', starting with a letter, "
+        "at most 255 characters (or its service ARN)",
+    ),
+    "azure": (
+        re.compile(r"^(?!.*--)[a-z][a-z0-9-]{0,30}[a-z0-9]$"),
+        "a Container App name: 2-32 lowercase letters, digits and '-', starting with a letter, "
+        "ending with a letter or digit, no '--'",
+    ),
+    "kubernetes": (
+        re.compile(
+            r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+        ),
+        "a Kubernetes Deployment name (DNS-1123: lowercase letters, digits, '-' and '.', "
+        "at most 253 characters)",
+    ),
+}
+
+REGION_RULES: dict[str, tuple[re.Pattern, str]] = {
+    "gcp": (re.compile(r"^[a-z]+-[a-z]+\d+$"), "a Google Cloud region such as us-central1"),
+    "aws": (
+        re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$"),
+        "an AWS region such as us-east-1",
+    ),
+    "azure": (re.compile(r"^[a-z0-9]+$"), "an Azure location such as westeurope"),
+}
+
+# Fields each provider needs on its account, with why.
+ACCOUNT_REQUIRED: dict[str, tuple[str, ...]] = {
+    "gcp": ("project", "region"),
+    "aws": ("region", "cluster"),
+    "azure": ("subscription", "resource_group"),
+    "kubernetes": ("namespace",),
+    "url": (),
+}
+
+
+def validate_name(value: str, field: str = "name") -> None:
+    if not NAME_RE.match(value or ""):
+        raise ValidationError({field: f"'{value}' is not a valid name: use {NAME_HELP}."})
+
+
+def validate_http_url(value: str, field: str) -> None:
+    """Only http and https; a host is required."""
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https"):
+        scheme = parts.scheme or "none"
+        raise ValidationError({field: f"URL scheme must be http or https (got {scheme})."})
+    if not parts.hostname:
+        raise ValidationError({field: "URL has no host."})
+
+
+def validate_account_fields(provider: str, values: Mapping[str, str]) -> None:
+    errors: dict[str, str] = {}
+    for field in ACCOUNT_REQUIRED.get(provider, ()):
+        if not values.get(field):
+            errors[field] = f"Required for {provider} accounts."
+    region = values.get("region") or ""
+    if region and provider in REGION_RULES:
+        pattern, help_text = REGION_RULES[provider]
+        if not pattern.match(region):
+            errors["region"] = f"'{region}' is not {help_text}."
+    if values.get("endpoint"):
+        try:
+            validate_http_url(values["endpoint"], "endpoint")
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+
+
+def validate_resource(provider: str | None, resource: str) -> None:
+    """The resource id must fit the account's platform; a plain-URL service has none."""
+    if not resource:
+        return
+    if provider is None:
+        raise ValidationError({"resource": "A resource needs a cloud account to live in."})
+    if provider == "url":
+        raise ValidationError(
+            {"resource": "Plain-URL accounts have no cloud resources; leave it empty."}
+        )
+    pattern, help_text = RESOURCE_RULES[provider]
+    if not pattern.match(resource):
+        raise ValidationError({"resource": f"'{resource}' is not {help_text}."})
+
+
+def validate_health_path(value: str) -> None:
+    if value and not value.startswith("/"):
+        raise ValidationError(
+            {"health_path": "Health path must start with '/' (for example /healthz)."}
+        )
+
+
+def validate_tags(tags: object) -> None:
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValidationError({"tags": "Tags must be a list of strings."})
+    bad = [t for t in tags if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,49}$", t)]
+    if bad:
+        raise ValidationError(
+            {"tags": f"Invalid tag '{bad[0]}': letters, digits, '.', '_', ':', '/', '-'."}
+        )
+
+
+def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A dependency cycle as a path of names (first == last), or None. Iterative DFS."""
+    WHITE, GREY, BLACK = 0, 1, 2
+    colour: dict[str, int] = {}
+    for start in sorted(edges):
+        if colour.get(start, WHITE) != WHITE:
+            continue
+        stack: list[tuple[str, Iterable[str]]] = [(start, iter(sorted(edges.get(start, ()))))]
+        path = [start]
+        colour[start] = GREY
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                colour[node] = BLACK
+            elif colour.get(child, WHITE) == GREY:
+                return path[path.index(child) :] + [child]
+            elif colour.get(child, WHITE) == WHITE:
+                colour[child] = GREY
+                path.append(child)
+                stack.append((child, iter(sorted(edges.get(child, ())))))
+    return None
+
+
+def validate_dependencies(
+    caller: str, caller_kind: str, callees: Iterable[str], graph: Mapping[str, Iterable[str]]
+) -> None:
+    """`caller` may call `callees`; `graph` is every other caller's edges (name -> names)."""
+    callees = list(callees)
+    if caller in callees:
+        raise ValidationError({"depends_on": f"'{caller}' cannot depend on itself."})
+    if callees and caller_kind != "agent_backend":
+        raise ValidationError(
+            {
+                "depends_on": "Only agent backends call other services; MCP servers have no dependencies."
+            }
+        )
+    merged = {k: list(v) for k, v in graph.items()}
+    merged[caller] = callees
+    cycle = find_cycle(merged)
+    if cycle:
+        raise ValidationError({"depends_on": "Dependency cycle: " + " → ".join(cycle) + "."})

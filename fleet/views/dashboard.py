@@ -1,0 +1,25 @@
+"""The fleet dashboard: full page on first load, the table fragment on htmx refreshes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from console.htmx import render_page
+from fleet.dashboard import dashboard_view
+from fleet.filters import SORT_FIELDS
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    view = dashboard_view(request.GET, request.GET.get("page"), settings.FLEET_DASHBOARD_PAGE_SIZE)
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "view": view,
+        "sort_fields": SORT_FIELDS,
+        "query_without_page": params.urlencode(),
+        "refresh_seconds": settings.FLEET_DASHBOARD_REFRESH_SECONDS,
+    }
+    return render_page(request, "fleet/dashboard.html", "fleet-table", context)
