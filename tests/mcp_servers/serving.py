@@ -13,20 +13,24 @@ import uvicorn
 
 
 class _QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the main thread (it runs in a worker thread)."""
+    """A uvicorn server that leaves signal handling to the main thread (it runs in a thread)."""
 
     def install_signal_handlers(self) -> None:  # pragma: no cover - uvicorn API hook
         return
 
 
 def serve_app(
-    app: Any, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+    app: Any,
+    *,
+    port: int = 0,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> tuple[str, Callable[[], None]]:
-    """Start `app` on a free loopback port; return its base URL and a function that stops it."""
+    """Start `app` on loopback (a free port unless `port` is given); return base URL and stopper."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_level="warning",
         lifespan="auto",
         ssl_certfile=ssl_certfile,

@@ -1,0 +1,83 @@
+"""HTTP health probe for agent backends and services with a health path: status and a JSON field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from checks.probing.clock import PhaseClock
+from checks.probing.errors import ProbeFailure, describe_body
+from checks.probing.types import ProbeOutcome, ProbeTarget
+from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, HttpChannel
+
+_MISSING = object()
+
+
+async def probe_http_health(
+    target: ProbeTarget,
+    client: httpx.AsyncClient,
+    *,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    deadline_s: float | None = None,
+) -> ProbeOutcome:
+    """GET `target.health_path` (or "/") relative to `target.url` and judge the answer."""
+    clock = PhaseClock(target.timeout_s, deadline_s)
+    outcome = ProbeOutcome(ok=False, phases_ms=clock.phases_ms)
+    auth = (target.auth_header, target.auth_value) if target.auth_header else None
+    channel = HttpChannel(client, clock, auth=auth, max_bytes=max_response_bytes)
+    url = httpx.URL(target.url).join(target.health_path or "/")
+    try:
+        async with (
+            clock.phase("health", "health"),
+            channel.send(
+                "GET", url, phase="health", headers={"Accept": "application/json, */*"}
+            ) as (
+                resp,
+                _,
+            ),
+        ):
+            outcome.http_status = resp.status_code
+            body = await channel.read_capped(resp, "health")
+            kind = resp.headers.get("content-type", "").split(";", 1)[0].strip()
+        if resp.status_code != target.expected_status:
+            raise ProbeFailure(
+                "health",
+                f"expected HTTP {target.expected_status} from {url.path} but got "
+                f"{resp.status_code} ({describe_body(body, kind)})",
+            )
+        if target.expected_json_field:
+            check_json_field(body, target.expected_json_field)
+        outcome.ok = True
+    except ProbeFailure as failure:
+        outcome.error, outcome.phase = str(failure), failure.phase
+    if channel.connect_ms is not None:
+        clock.phases_ms.setdefault("connect", channel.connect_ms)
+    outcome.latency_ms = clock.phases_ms["total"] = clock.elapsed_ms()
+    return outcome
+
+
+def check_json_field(body: bytes, spec: str) -> None:
+    """`spec` is "a.b" (must exist) or "a.b=value" (must equal); raise ProbeFailure otherwise."""
+    path, has_value, wanted = spec.partition("=")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise ProbeFailure(
+            "health", f"the body is not JSON, so {path!r} cannot be checked"
+        ) from None
+    value: Any = document
+    for key in path.strip().split("."):
+        value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+        if value is _MISSING:
+            raise ProbeFailure("health", f"the JSON body has no {path.strip()!r} field")
+    if has_value and _as_text(value) != wanted.strip():
+        raise ProbeFailure(
+            "health", f"{path.strip()!r} is {_as_text(value)!r}, expected {wanted.strip()!r}"
+        )
+
+
+def _as_text(value: Any) -> str:
+    """Render a JSON value the way an operator would type it in a config (true, null, 3)."""
+    return value if isinstance(value, str) else json.dumps(value)

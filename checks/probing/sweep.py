@@ -1,0 +1,70 @@
+"""Probe many services concurrently through one shared HTTP client; the entry point for workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import httpx
+
+from checks.probing.http_probe import probe_http_health
+from checks.probing.mcp_probe import probe_mcp_server
+from checks.probing.tls_probe import probe_tls
+from checks.probing.types import ProbeOutcome, ProbeTarget
+
+
+def make_client(concurrency: int) -> httpx.AsyncClient:
+    """A client pooled for `concurrency` probes; legacy SSE holds two connections per session."""
+    pool = max(2 * concurrency, 2)
+    limits = httpx.Limits(
+        max_connections=pool, max_keepalive_connections=pool, keepalive_expiry=5.0
+    )
+    # Timeouts are enforced per phase by the probes themselves; redirects by their own policy.
+    return httpx.AsyncClient(limits=limits, timeout=None, follow_redirects=False)
+
+
+async def probe_target(target: ProbeTarget, client: httpx.AsyncClient) -> ProbeOutcome:
+    """Run the right checks for one service: MCP handshake and/or health, plus TLS for https."""
+    tls_task = None
+    if target.url.lower().startswith("https://"):
+        tls_task = asyncio.create_task(probe_tls(target.url, target.timeout_s))
+    if target.kind == "agent_backend":
+        outcome = await probe_http_health(target, client)
+    else:
+        outcome = await probe_mcp_server(target, client)
+        if target.health_path:
+            _merge_health(outcome, await probe_http_health(target, client))
+    if tls_task is not None:
+        outcome.tls = await tls_task
+    return outcome
+
+
+def _merge_health(outcome: ProbeOutcome, health: ProbeOutcome) -> None:
+    outcome.http_status = health.http_status
+    outcome.phases_ms["health"] = health.phases_ms.get("health", health.latency_ms or 0.0)
+    if outcome.ok and not health.ok:
+        outcome.ok, outcome.error, outcome.phase = False, health.error, health.phase
+
+
+async def probe_many(targets: Sequence[ProbeTarget], concurrency: int = 100) -> list[ProbeOutcome]:
+    """Probe every target, at most `concurrency` at once; outcomes in the order of `targets`."""
+    semaphore = asyncio.Semaphore(concurrency)
+    async with make_client(concurrency) as client:
+
+        async def one(target: ProbeTarget) -> ProbeOutcome:
+            async with semaphore:
+                try:
+                    return await probe_target(target, client)
+                except Exception as exc:  # a bug in one probe must not sink the sweep
+                    return ProbeOutcome(
+                        ok=False,
+                        phase="internal",
+                        error=f"internal: the probe crashed ({type(exc).__name__}: {exc})",
+                    )
+
+        return list(await asyncio.gather(*(one(t) for t in targets)))
+
+
+def probe_many_sync(targets: Sequence[ProbeTarget], concurrency: int = 100) -> list[ProbeOutcome]:
+    """`probe_many` for synchronous callers such as Celery tasks."""
+    return asyncio.run(probe_many(targets, concurrency))
