@@ -39,7 +39,9 @@ def test_url_only_service_has_no_deployment_evidence():
 def test_agent_backend_bundled_with_an_mcp_server_fails():
     ev = evidence(
         service={"name": "assistant", "kind": "agent_backend", "resource": "assistant"},
-        fleet=FleetContext(others=[FleetMember("notes", "mcp_server", "gcp", "acme-prod", "assistant")]),
+        fleet=FleetContext(
+            others=[FleetMember("notes", "mcp_server", "gcp", "acme-prod", "assistant")]
+        ),
     )
     result = result_of("infrastructure.separate-agent-backend", ev)
     assert result.status == Status.FAIL and "notes" in result.message
@@ -88,9 +90,7 @@ def test_tls_thresholds_are_configurable():
     from checks.audits.evidence import Thresholds
 
     ev = evidence(probe_=probe(tls=tls(days_to_expiry=45)))
-    result = result_of(
-        "infrastructure.tls-valid", ev, thresholds=Thresholds(tls_warning_days=60)
-    )
+    result = result_of("infrastructure.tls-valid", ev, thresholds=Thresholds(tls_warning_days=60))
     assert result.status == Status.WARNING
 
 

@@ -1,0 +1,127 @@
+"""Observability, reliability, performance, cost and compliance rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from checks.audits.evidence import ConsoleConfig, FleetContext, ProbeStats
+from checks.audits.results import Status
+from fleet.clouds.types import ScalingSettings
+from tests.audits.factories import evidence, probe, result_of, snapshot
+
+
+def scaled(**changes) -> object:
+    return snapshot(scaling=replace(snapshot().scaling, **changes))
+
+
+def test_console_flags_decide_logging_alerts_budget_and_audit_logs():
+    rules = {
+        "observability.structured-logging": "structured_logging",
+        "observability.alert-routing": "alert_routed",
+        "cost.budget-coverage": "budget_covered",
+        "compliance.audit-logging": "audit_logging",
+    }
+    for rule_id, flag in rules.items():
+        for value, expected in (
+            (True, Status.PASS),
+            (False, Status.FAIL),
+            (None, Status.NO_EVIDENCE),
+        ):
+            ev = evidence(config=replace(evidence().config, **{flag: value}))
+            assert result_of(rule_id, ev).status == expected, (rule_id, value)
+
+
+def test_health_endpoint_status_decides():
+    assert result_of("observability.health-endpoint", evidence()).status == Status.PASS
+    failing = evidence(probe_=probe(http_status=503))
+    result = result_of("observability.health-endpoint", failing)
+    assert result.status == Status.FAIL and "503" in result.message
+
+
+def test_health_endpoint_not_registered_is_no_evidence():
+    ev = evidence(service={"health_path": ""}, probe_=probe(http_status=None))
+    assert result_of("observability.health-endpoint", ev).status == Status.NO_EVIDENCE
+
+
+def test_autoscaling_without_maximum_fails():
+    ev = evidence(snapshot_=scaled(max_instances=None))
+    assert result_of("reliability.autoscaling-bounded", ev).status == Status.FAIL
+    assert result_of("reliability.autoscaling-bounded", evidence()).status == Status.PASS
+
+
+def test_fixed_instance_count_warns():
+    ev = evidence(snapshot_=scaled(min_instances=3, max_instances=3))
+    assert result_of("reliability.autoscaling-bounded", ev).status == Status.WARNING
+
+
+def test_production_needs_two_instances():
+    single = evidence(snapshot_=scaled(min_instances=1))
+    assert result_of("reliability.multiple-replicas", single).status == Status.FAIL
+    assert result_of("reliability.multiple-replicas", evidence()).status == Status.PASS
+
+
+def test_replicas_rule_skips_non_production():
+    ev = evidence(service={"environment": "staging"}, snapshot_=scaled(min_instances=0))
+    assert result_of("reliability.multiple-replicas", ev).status == Status.NOT_APPLICABLE
+
+
+def test_configured_replicas_but_fewer_running_warns():
+    ev = evidence(snapshot_=replace(snapshot(), ready_instances=1))
+    assert result_of("reliability.multiple-replicas", ev).status == Status.WARNING
+
+
+def test_uptime_and_latency_from_probe_history():
+    poor = evidence(probe_stats=ProbeStats(count=500, uptime_pct=97.5, p95_latency_ms=4200.0))
+    assert result_of("reliability.uptime", poor).status == Status.FAIL
+    assert result_of("performance.p95-latency", poor).status == Status.WARNING
+    assert result_of("reliability.uptime", evidence()).status == Status.PASS
+    fresh = evidence(probe_stats=ProbeStats(count=0))
+    assert result_of("reliability.uptime", fresh).status == Status.NO_EVIDENCE
+
+
+def test_missing_cpu_or_memory_limit_fails():
+    ev = evidence(snapshot_=snapshot(scaling=ScalingSettings(min_instances=2, max_instances=5)))
+    result = result_of("performance.resource-limits", ev)
+    assert result.status == Status.FAIL and "CPU or memory" in result.message
+    assert result_of("performance.resource-limits", evidence()).status == Status.PASS
+
+
+def test_non_production_should_scale_to_zero():
+    warm = evidence(service={"environment": "development"}, snapshot_=scaled(min_instances=1))
+    assert result_of("cost.scale-to-zero", warm).status == Status.WARNING
+    idle = evidence(service={"environment": "development"}, snapshot_=scaled(min_instances=0))
+    assert result_of("cost.scale-to-zero", idle).status == Status.PASS
+    assert result_of("cost.scale-to-zero", evidence()).status == Status.NOT_APPLICABLE
+
+
+def test_mcp_server_nobody_calls_warns():
+    orphan = evidence(fleet=FleetContext(callers=[]))
+    assert result_of("cost.unused-resources", orphan).status == Status.WARNING
+    unknown = evidence(fleet=FleetContext(callers=None))
+    assert result_of("cost.unused-resources", unknown).status == Status.NO_EVIDENCE
+    assert result_of("cost.unused-resources", evidence()).status == Status.PASS
+
+
+def test_data_residency_patterns():
+    assert result_of("compliance.data-residency", evidence()).status == Status.PASS
+    us = evidence(snapshot_=snapshot(region="us-central1"))
+    result = result_of("compliance.data-residency", us)
+    assert result.status == Status.FAIL and "us-central1" in result.message
+
+
+def test_data_residency_normalises_azure_location_names():
+    ev = evidence(
+        snapshot_=snapshot(provider="azure", region="West Europe"),
+        config=ConsoleConfig(allowed_regions=("westeurope", "northeurope")),
+    )
+    assert result_of("compliance.data-residency", ev).status == Status.PASS
+
+
+def test_allowed_regions_override_replaces_configured_list():
+    result = result_of("compliance.data-residency", evidence(), allowed_regions=("us-*",))
+    assert result.status == Status.FAIL
+
+
+def test_no_residency_restriction_is_not_applicable():
+    ev = evidence(config=ConsoleConfig())
+    assert result_of("compliance.data-residency", ev).status == Status.NOT_APPLICABLE
