@@ -115,8 +115,12 @@ def azure_connection_verify(account: AccountRef) -> bool | str:
 def kubernetes_api_client(account: AccountRef) -> Any:
     """A kubernetes ApiClient from in-cluster config or kubeconfig (context = account.cluster)."""
     from kubernetes import client, config
+    from urllib3.util.retry import Retry
 
     configuration = client.Configuration()
+    # Retry only failed connects here; throttling and 5xx are retried (with backoff) by the
+    # adapter, and a PATCH that timed out must not be sent again behind the user's back.
+    configuration.retries = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0)
     if emulator_mode(account):
         configuration.host = account.endpoint.rstrip("/")
         configuration.api_key = {"BearerToken": f"Bearer {EMULATOR_TOKEN}"}

@@ -125,14 +125,6 @@ def _check_scalar(value: Any, spec: str, path: str) -> Any:
     return value
 
 
-def _merge(target: dict, changes: dict) -> None:
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
-
-
 def _enums_as_ints(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         return {k: _enums_as_ints(v, k) for k, v in value.items()}
@@ -177,7 +169,9 @@ class FakeBillingBudgets:
             owner = fake
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         return self
@@ -193,10 +187,10 @@ class FakeBillingBudgets:
             self._faults.append(_Fault(status, times, method))
 
     def modify_in_cloud(self, name: str, changes: dict) -> dict:
-        """Change a stored budget as someone using the Cloud console would; a new etag results."""
+        """Replace top-level fields as someone using the Cloud console would; a new etag results."""
         with self._lock:
             budget = self.budgets[name]
-            _merge(budget, _check(changes, _BUDGET, "budget"))
+            budget.update(_check(changes, _BUDGET, "budget"))
             budget["etag"] = uuid.uuid4().hex
             return copy.deepcopy(budget)
 
