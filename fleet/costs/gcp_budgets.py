@@ -137,9 +137,10 @@ def to_synced(budget: budgets_v1.Budget) -> SyncedBudget:
         )
         for rule in budget.threshold_rules
     )
+    # Each label holds a list of one value in the API (a protobuf ListValue).
     labels = {
-        key: value.values[0].string_value if value.values else ""
-        for key, value in budget.budget_filter.labels.items()
+        key: str(values[0]) if values else ""
+        for key, values in raw.get("budgetFilter", {}).get("labels", {}).items()
     }
     definition = {k: v for k, v in raw.items() if k not in ("name", "etag")}
     return SyncedBudget(
