@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from checks.probing.clock import PhaseClock
+from checks.probing.clock import PhaseClock, PhaseTimeout
 from checks.probing.errors import ProbeFailure, ReplyFailure
 from checks.probing.session import (
     CLIENT_INFO,
@@ -41,8 +41,16 @@ class SseSession:
 
     async def open(self) -> ServerIdentity:
         """Open the stream, wait for the endpoint event, then initialize + initialized."""
-        async with self.clock.phase("connect", "connect"):
-            await self._connect()
+        try:
+            async with self.clock.phase("connect", "connect"):
+                await self._connect()
+        except PhaseTimeout as timeout:
+            if self._reader is None:
+                raise
+            raise PhaseTimeout(
+                "connect", f"the event stream opened but sent no endpoint event ({timeout.cause})"
+            ) from None
+        self.channel.waiting_in = ""
         async with self.clock.phase("initialize", "initialize"):
             params = {
                 "protocolVersion": LATEST_HANDSHAKE_VERSION,

@@ -54,7 +54,7 @@ async def probe_mcp_server(
             )
         _settle(outcome)
     except ProbeFailure as failure:
-        failure = _blame_connect(failure, channel, target.url)
+        failure = explain_timeout(failure, channel, target.url)
         outcome.ok, outcome.error, outcome.phase = False, str(failure), failure.phase
     if channel.connect_ms is not None:
         clock.phases_ms.setdefault("connect", channel.connect_ms)
@@ -180,11 +180,18 @@ def _settle(outcome: ProbeOutcome) -> None:
         outcome.ok = True
 
 
-def _blame_connect(failure: ProbeFailure, channel: HttpChannel, url: str) -> ProbeFailure:
-    """A time-out before any connection existed is a connect failure, whatever phase was running."""
-    if isinstance(failure, PhaseTimeout) and not channel.connected and failure.phase != "connect":
+def explain_timeout(failure: ProbeFailure, channel: HttpChannel, url: str) -> ProbeFailure:
+    """Say where a time-out struck: before any connection, or after the response headers."""
+    if not isinstance(failure, PhaseTimeout):
+        return failure
+    if not channel.connected and failure.phase != "connect":
         where = httpx.URL(url)
-        return PhaseTimeout(
-            "connect", f"could not connect to {where.host}:{where.port}: {failure.cause}"
-        )
+        cause = f"could not connect to {where.host}:{where.port}: {failure.cause}"
+        return PhaseTimeout("connect", cause)
+    if channel.waiting_in == "body":
+        cause = f"{failure.cause}: the headers arrived, then the body stalled"
+        return PhaseTimeout(failure.phase, cause)
+    if channel.waiting_in == "stream":
+        cause = f"{failure.cause}: the event stream opened, no reply came"
+        return PhaseTimeout(failure.phase, cause)
     return failure

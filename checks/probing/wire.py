@@ -56,6 +56,9 @@ class HttpChannel:
             self.base_headers[auth[0]] = auth[1]
         self.connected = False  # set once a TCP (and TLS) connection to the server exists
         self.connect_ms: float | None = None  # TCP (+TLS) set-up time of the first request
+        # Where an unfinished exchange stands: "" (no response yet), "body" or "stream" (headers
+        # arrived). Lets a time-out say "the body stalled" rather than just "no answer".
+        self.waiting_in = ""
         self._traced = not trace_connect
         self._tls_expected = False
         self._connect_started = 0.0
@@ -238,6 +241,8 @@ class Sending:
             channel.connected = True
             if not (resp.is_redirect and resp.headers.get("location")):
                 self.response = resp
+                streaming = resp.headers.get("content-type", "").startswith("text/event-stream")
+                channel.waiting_in = "stream" if streaming else "body"
                 return resp, url
             target = url.join(resp.headers["location"])
             await resp.aclose()
@@ -256,7 +261,9 @@ class Sending:
             url = target
         raise ProbeFailure(self.phase, f"more than {MAX_SAME_HOST_REDIRECTS} redirects")
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is None:
+            self.channel.waiting_in = ""
         if self.response is not None:
             await self.response.aclose()
 

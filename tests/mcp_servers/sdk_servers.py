@@ -8,6 +8,7 @@ from typing import Any
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -28,7 +29,7 @@ def demo_server(name: str = "demo", version: str = "1.0.0", instructions: str = 
     @server.tool()
     def fail(reason: str = "broken") -> str:
         """Always fails."""
-        raise ValueError(f"tool failed: {reason}")
+        raise ToolError(f"tool failed: {reason}")
 
     return server
 
