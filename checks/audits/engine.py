@@ -35,6 +35,7 @@ __all__ = [
     "ScoreCard",
     "diff_runs",
     "evaluate",
+    "evaluate_fleet",
     "fleet_score",
     "score",
 ]
@@ -77,6 +78,19 @@ def evaluate(
             )
         )
     return results
+
+
+def evaluate_fleet(
+    evidences: Iterable[Evidence],
+    rules: Iterable[Rule] = RULES,
+    overrides: Overrides | None = None,
+    *,
+    now: datetime | None = None,
+) -> dict[str, list[RuleResult]]:
+    """Results per service name for a whole run; the input for `fleet_score` and the exporters."""
+    rules = list(rules)
+    moment = now or datetime.now(UTC)
+    return {ev.service.name: evaluate(ev, rules, overrides, now=moment) for ev in evidences}
 
 
 def _apply_overrides(evidence: Evidence, overrides: Overrides) -> Evidence:

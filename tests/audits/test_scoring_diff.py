@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from checks.audits.diff import diff_runs
-from checks.audits.engine import evaluate
+from checks.audits.engine import evaluate, evaluate_fleet
 from checks.audits.results import RuleResult, Severity, Status
 from checks.audits.scoring import fleet_score, score
 from tests.audits.factories import NOW, evidence, probe, snapshot
@@ -89,3 +89,14 @@ def test_diff_tracks_services_separately_and_rules_that_appear():
     assert [(c.service, c.rule_id) for c in diff.better] == [("notes", "a.x")]
     assert [c.rule_id for c in diff.appeared] == ["a.y"]
     assert diff_runs(new, new).unchanged
+
+
+def test_fleet_run_scores_every_service():
+    second = evidence(service={"name": "search", "resource": "search-mcp"}, probe_=None)
+    results = evaluate_fleet([evidence(), second], now=NOW)
+    assert set(results) == {"notes", "search"}
+    fleet = fleet_score(results)
+    assert fleet.services["search"].counts["no_evidence"] > fleet.services["notes"].counts.get(
+        "no_evidence", 0
+    )
+    assert fleet.overall is not None
