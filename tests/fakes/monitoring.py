@@ -51,6 +51,7 @@ class SeededSeries:
     unit: str = ""
 
     def matches(self, terms: dict[str, str]) -> bool:
+        """Whether every equality term of a filter holds for this series."""
         for key, value in terms.items():
             if key == "metric.type":
                 actual = self.metric_type
@@ -65,6 +66,7 @@ class SeededSeries:
         return True
 
     def to_message(self, start: datetime, end: datetime) -> monitoring_v3.TimeSeries:
+        """The series as the API returns it, with only the points ending in (start, end]."""
         kind = "int64_value" if self.value_type == "INT64" else "double_value"
         points = [
             monitoring_v3.Point(
@@ -119,6 +121,7 @@ class FakeMonitoring:
         self._server.stop(grace=None).wait(5)
 
     def seed(self, series: SeededSeries) -> None:
+        """Add a time series the fake will serve."""
         with self._lock:
             self.series.append(series)
 
