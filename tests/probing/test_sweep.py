@@ -1,0 +1,61 @@
+"""probe_many: order kept, failures contained, a hanging server delays nobody else."""
+
+from __future__ import annotations
+
+import asyncio
+
+from checks.probing import sweep
+from checks.probing.sweep import probe_many, probe_many_sync
+from checks.probing.types import ProbeTarget
+from tests.mcp_servers import misbehaving as bad
+from tests.mcp_servers.legacy import LegacyStreamableServer
+from tests.mcp_servers.sdk_servers import sse_app, streamable_app
+from tests.mcp_servers.serving import served
+
+
+def test_mixed_fleet_in_order_with_one_hanging_server():
+    with (
+        served(streamable_app(json_response=True)) as modern,
+        served(sse_app()) as legacy_sse,
+        served(LegacyStreamableServer("2025-03-26")) as old,
+        served(bad.hang_after_headers_app()) as hanging,
+    ):
+        targets = [
+            ProbeTarget("hang", f"{hanging}/mcp", timeout_s=1.0),
+            *[ProbeTarget(f"modern-{i}", f"{modern}/mcp", timeout_s=1.0) for i in range(5)],
+            ProbeTarget("sse", f"{legacy_sse}/sse", transport="sse", timeout_s=1.0),
+            ProbeTarget("old", f"{old}/mcp", timeout_s=1.0),
+        ]
+        outcomes = probe_many_sync(targets, concurrency=4)
+
+    assert [o.transport for o in outcomes] == [""] + ["stateless"] * 5 + ["sse", "streamable-http"]
+    assert not outcomes[0].ok and "body stalled" in outcomes[0].error
+    assert all(o.ok for o in outcomes[1:]), [o.error for o in outcomes[1:]]
+    # Each healthy probe took its own few milliseconds, not the hanging server's second.
+    assert all(o.latency_ms < 500 for o in outcomes[1:])
+
+
+def test_a_crashing_probe_becomes_its_own_failed_outcome(monkeypatch):
+    real = sweep.probe_target
+
+    async def sometimes_crash(target, client):
+        if target.name == "boom":
+            raise RuntimeError("bug in probe")
+        return await real(target, client)
+
+    monkeypatch.setattr(sweep, "probe_target", sometimes_crash)
+    with served(streamable_app(json_response=True)) as base:
+        targets = [ProbeTarget("boom", f"{base}/mcp"), ProbeTarget("fine", f"{base}/mcp")]
+        outcomes = asyncio.run(probe_many(targets))
+
+    assert outcomes[0].error == "internal: the probe crashed (RuntimeError: bug in probe)"
+    assert outcomes[1].ok
+
+
+def test_pool_is_sized_for_two_connections_per_sse_session():
+    client = sweep.make_client(50)
+    try:
+        pool = client._transport._pool  # httpx keeps the limits on the connection pool
+        assert pool._max_connections == 100
+    finally:
+        asyncio.run(client.aclose())
