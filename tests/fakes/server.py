@@ -11,6 +11,7 @@ import json
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,6 +50,7 @@ class _Fault:
     path_contains: str
     method: str
     message: str
+    when: Callable[[RecordedRequest], bool] | None = None
 
 
 class FakeServer:
@@ -93,10 +95,12 @@ class FakeServer:
         path_contains: str = "",
         method: str = "",
         message: str = "",
+        when: Callable[[RecordedRequest], bool] | None = None,
     ) -> None:
         """Answer the next `count` matching requests with `status` in the API's error shape."""
         with self.lock:
-            self._faults.append(_Fault(status, count, path_contains, method.upper(), message))
+            fault = _Fault(status, count, path_contains, method.upper(), message, when)
+            self._faults.append(fault)
 
     def delay_next(self, seconds: float, count: int = 1, *, path_contains: str = "") -> None:
         """Hold the next `count` matching requests for `seconds` before answering."""
@@ -171,6 +175,8 @@ class FakeServer:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.path_contains in request.path:
                     if fault.method and fault.method != request.method:
+                        continue
+                    if fault.when is not None and not fault.when(request):
                         continue
                     fault.remaining -= 1
                     return fault
@@ -250,7 +256,9 @@ def _make_handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             else:
                 payload, content_type = reply.body or b"", "application/octet-stream"
             self.send_response(reply.status)
-            headers = {"Content-Type": content_type, **reply.headers}
+            headers = dict(reply.headers)
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = content_type
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))

@@ -1,0 +1,303 @@
+"""ECS adapter through boto3 against moto in server mode (with a fault-injecting proxy in front)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from fleet.clouds.ecs import EcsAdapter
+from fleet.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
+from fleet.clouds.types import AccountRef, ScalingSettings, ServiceRef
+from tests.clouds.conftest import FAST
+from tests.fakes.aws_faults import AwsFaultProxy, iam_action
+
+REGION = "eu-west-1"
+CLUSTER = "mcp"
+TASK_ROLE = "arn:aws:iam::123456789012:role/mcp-weather-task"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFaultProxy]:
+    httpx.post(f"{moto_endpoint}/moto-api/reset")
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "2")  # moto: tasks are running at creation
+    with AwsFaultProxy(moto_endpoint) as server:
+        _seed(moto_endpoint)
+        yield server
+
+
+def _client(name: str, endpoint: str):
+    return boto3.client(
+        name,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="seed",
+        aws_secret_access_key="seed",
+    )
+
+
+def _seed(endpoint: str) -> None:
+    ec2 = _client("ec2", endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="mcp", Description="mcp", VpcId=vpc)["GroupId"]
+    ecs = _client("ecs", endpoint)
+    ecs.create_cluster(clusterName=CLUSTER)
+    for name, public, tags in (
+        ("mcp-weather", "ENABLED", [{"key": "mcp-server", "value": "true"}]),
+        ("agent-backend", "DISABLED", [{"key": "role", "value": "agent"}]),
+    ):
+        ecs.register_task_definition(
+            family=name,
+            taskRoleArn=TASK_ROLE,
+            executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="1024",
+            containerDefinitions=[
+                {
+                    "name": "server",
+                    "image": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{name}:1.4.2",
+                    "essential": True,
+                    "portMappings": [{"containerPort": 8080}],
+                    "environment": [{"name": "LOG_LEVEL", "value": "info"}],
+                    "secrets": [
+                        {
+                            "name": "API_KEY",
+                            "valueFrom": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:k",
+                        }
+                    ],
+                }
+            ],
+        )
+        ecs.create_service(
+            cluster=CLUSTER,
+            serviceName=name,
+            taskDefinition=name,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": [subnet],
+                    "securityGroups": [group],
+                    "assignPublicIp": public,
+                }
+            },
+            tags=tags,
+        )
+    _client("application-autoscaling", endpoint).register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{CLUSTER}/mcp-weather",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+
+
+@pytest.fixture
+def account(proxy: AwsFaultProxy) -> AccountRef:
+    return AccountRef(
+        name="demo-aws", provider="aws", region=REGION, cluster=CLUSTER, endpoint=proxy.endpoint
+    )
+
+
+@pytest.fixture
+def adapter(account: AccountRef) -> EcsAdapter:
+    return EcsAdapter(account, pacing=FAST)
+
+
+def weather(account: AccountRef) -> ServiceRef:
+    return ServiceRef(account=account, resource="mcp-weather")
+
+
+def actions(proxy: AwsFaultProxy) -> list[str]:
+    return [iam_action(r) for r in proxy.requests]
+
+
+def test_describe_reads_service_task_definition_and_scaling(adapter, account, proxy):
+    snapshot = adapter.describe(weather(account))
+
+    assert snapshot.image == f"123456789012.dkr.ecr.{REGION}.amazonaws.com/mcp-weather:1.4.2"
+    assert snapshot.revision == "mcp-weather:1"
+    assert snapshot.region == REGION
+    assert snapshot.scaling.as_dict() == {
+        "min_instances": 1,
+        "max_instances": 4,
+        "concurrency": None,
+        "cpu": "512",
+        "memory": "1024",
+    }
+    assert snapshot.ready_instances == 2
+    assert snapshot.ingress == "all"
+    assert snapshot.service_identity == TASK_ROLE
+    env = {e.name: (e.is_secret_ref, e.value) for e in snapshot.env}
+    assert env == {"LOG_LEVEL": (False, "info"), "API_KEY": (True, None)}
+    assert snapshot.labels == {"mcp-server": "true"}
+    assert actions(proxy) == [
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskDefinition",
+        "application-autoscaling:DescribeScalableTargets",
+    ]
+    assert proxy.requests[0].body == {
+        "cluster": CLUSTER,
+        "services": ["mcp-weather"],
+        "include": ["TAGS"],
+    }
+
+
+def test_service_without_scaling_target_reports_fixed_count(adapter, account):
+    backend = adapter.describe(ServiceRef(account, "agent-backend"))
+
+    assert (backend.scaling.min_instances, backend.scaling.max_instances) == (2, 2)
+    assert backend.ingress == "internal"
+
+
+def test_discovery_filters_by_tag(adapter, account, proxy):
+    found = adapter.list_services(account, label="mcp-server=true")
+
+    assert [s.resource for s in found] == ["mcp-weather"]
+    assert len(adapter.list_services(account)) == 2
+    assert actions(proxy)[:2] == ["ecs:ListServices", "ecs:DescribeServices"]
+
+
+def test_redeploy_forces_new_deployment_and_waits_until_stable(adapter, account, proxy):
+    before = adapter.describe(weather(account)).raw["service"]["deployments"][0]["id"]
+    proxy.clear_requests()
+    lines: list[str] = []
+
+    result = adapter.redeploy(weather(account), reason="rotate", progress=lines.append)
+
+    assert result.status == "succeeded"
+    assert result.operation_id.startswith("ecs-svc/") and result.operation_id != before
+    assert result.revision_before == result.revision_after == "mcp-weather:1"
+    update = next(r for r in proxy.requests if iam_action(r) == "ecs:UpdateService")
+    assert update.body == {"cluster": CLUSTER, "service": "mcp-weather", "forceNewDeployment": True}
+    assert lines[-1].startswith(f"Deployment {result.operation_id} is stable")
+
+
+def test_apply_scaling_sets_target_desired_count_and_task_size(adapter, account, proxy):
+    result = adapter.apply_scaling(
+        weather(account),
+        ScalingSettings(min_instances=3, max_instances=6, cpu="1024", memory="2048"),
+    )
+
+    assert result.status == "succeeded"
+    assert (result.revision_before, result.revision_after) == ("mcp-weather:1", "mcp-weather:2")
+    by_action = {iam_action(r): r.body for r in proxy.requests}
+    assert by_action["application-autoscaling:RegisterScalableTarget"] == {
+        "ServiceNamespace": "ecs",
+        "ResourceId": f"service/{CLUSTER}/mcp-weather",
+        "ScalableDimension": "ecs:service:DesiredCount",
+        "MinCapacity": 3,
+        "MaxCapacity": 6,
+    }
+    registered = by_action["ecs:RegisterTaskDefinition"]
+    assert (registered["cpu"], registered["memory"]) == ("1024", "2048")
+    assert registered["taskRoleArn"] == TASK_ROLE
+    assert registered["containerDefinitions"][0]["secrets"][0]["name"] == "API_KEY"
+    assert by_action["ecs:UpdateService"]["desiredCount"] == 3  # 2 is below the new minimum
+    assert by_action["ecs:UpdateService"]["taskDefinition"].endswith(
+        "task-definition/mcp-weather:2"
+    )
+    snapshot = adapter.describe(weather(account))
+    assert snapshot.scaling.as_dict() == {
+        "min_instances": 3,
+        "max_instances": 6,
+        "concurrency": None,
+        "cpu": "1024",
+        "memory": "2048",
+    }
+
+
+def test_only_limits_change_needs_no_deployment(adapter, account, proxy):
+    result = adapter.apply_scaling(weather(account), ScalingSettings(max_instances=8))
+
+    assert result.status == "succeeded"
+    assert "ecs:UpdateService" not in actions(proxy)
+
+
+def test_concurrency_is_refused(adapter, account):
+    with pytest.raises(InvalidRequest, match="no request concurrency"):
+        adapter.apply_scaling(weather(account), ScalingSettings(concurrency=10))
+
+
+def test_permission_denied_names_action_and_resource(adapter, account, proxy):
+    proxy.fail_next(403)
+
+    with pytest.raises(PermissionDenied) as caught:
+        adapter.describe(weather(account))
+
+    message = str(caught.value)
+    assert "ecs:DescribeServices" in message
+    assert "service mcp-weather in cluster mcp" in message
+    assert "not authorized to perform" in message
+
+
+def test_update_denied_names_update_service(adapter, account, proxy):
+    proxy.fail_action("ecs:UpdateService", 403)
+
+    with pytest.raises(PermissionDenied, match="ecs:UpdateService"):
+        adapter.redeploy(weather(account))
+    assert actions(proxy).count("ecs:UpdateService") == 1  # not retried
+
+
+def test_missing_service_is_not_found(adapter, account):
+    with pytest.raises(NotFound, match="service ghost in cluster mcp"):
+        adapter.describe(ServiceRef(account, "ghost"))
+
+
+def test_throttling_is_retried(adapter, account, proxy):
+    proxy.fail_next(429)
+
+    assert adapter.describe(weather(account)).image
+    assert actions(proxy)[:2] == ["ecs:DescribeServices", "ecs:DescribeServices"]
+
+
+def test_server_errors_retried_then_reported(adapter, account, proxy):
+    proxy.fail_next(500, count=5)
+
+    with pytest.raises(Unavailable, match="gave up after 3 attempts"):
+        adapter.describe(weather(account))
+    assert len(proxy.requests) == 3
+
+
+def test_deployment_that_never_stabilises_is_unknown(account, proxy, moto_endpoint, monkeypatch):
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "0")  # new services stay IN_PROGRESS
+    ecs = _client("ecs", moto_endpoint)
+    weather_service = ecs.describe_services(cluster=CLUSTER, services=["mcp-weather"])
+    network = weather_service["services"][0]["networkConfiguration"]
+    ecs.create_service(
+        cluster=CLUSTER,
+        serviceName="mcp-stuck",
+        taskDefinition="mcp-weather",
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=network,
+    )
+
+    result = EcsAdapter(account, pacing=FAST).redeploy(
+        ServiceRef(account, "mcp-stuck"), timeout_s=0.3
+    )
+
+    assert result.status == "unknown"
+    assert result.operation_id.startswith("ecs-svc/")
+    assert result.operation_id in result.message and "AWS console" in result.message
+
+
+def test_raw_snapshot_is_json_safe(adapter, account):
+    raw = adapter.describe(weather(account)).raw
+    assert json.loads(json.dumps(raw))["service"]["serviceName"] == "mcp-weather"

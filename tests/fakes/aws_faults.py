@@ -1,0 +1,96 @@
+"""A loopback proxy in front of moto's server that injects AWS-shaped faults.
+
+moto answers ECS and Application Auto Scaling faithfully but cannot be told to refuse a call; this
+proxy forwards every request to moto unchanged and, on demand, answers instead with the JSON error
+AWS itself sends (`__type` + `message`, `x-amzn-ErrorType`), naming the IAM action from the
+`X-Amz-Target` header. Throttling is a 400 `ThrottlingException`, as on the real ECS API.
+"""
+
+from __future__ import annotations
+
+import http.client
+from urllib.parse import urlencode, urlsplit
+
+from tests.fakes.server import FakeServer, RecordedRequest, Reply
+
+_PREFIXES = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "AnyScaleFrontendService": "application-autoscaling",
+}
+_ERRORS = {
+    403: (400, "AccessDeniedException"),
+    404: (400, "ServiceNotFoundException"),
+    429: (400, "ThrottlingException"),
+    500: (500, "ServerException"),
+    503: (503, "ServiceUnavailableException"),
+}
+
+
+def iam_action(request: RecordedRequest) -> str:
+    """The IAM action a JSON-protocol AWS request performs, e.g. `ecs:UpdateService`."""
+    target = request.headers.get("x-amz-target", "")
+    prefix, _, operation = target.partition(".")
+    return f"{_PREFIXES.get(prefix, prefix)}:{operation}" if operation else "unknown"
+
+
+class AwsFaultProxy(FakeServer):
+    """Forwards to `upstream` (moto); `fail_next(403)` etc. answer like AWS would."""
+
+    def __init__(self, upstream: str, *, port: int = 0) -> None:
+        super().__init__(port=port)
+        self.upstream = urlsplit(upstream)
+
+    def fail_action(self, action: str, status: int, count: int = 1) -> None:
+        """Fail the next `count` calls of one IAM action, e.g. `ecs:UpdateService`."""
+        self.fail_next(status, count, when=lambda request: iam_action(request) == action)
+
+    def error(self, status: int, message: str, request: RecordedRequest) -> Reply:
+        http_status, code = _ERRORS.get(status, (status, "ClientException"))
+        return Reply(
+            http_status,
+            {"__type": code, "message": message},
+            {"x-amzn-ErrorType": code, "x-amzn-RequestId": "fake-request-id"},
+        )
+
+    def fault_message(self, status: int, request: RecordedRequest) -> str:
+        action = iam_action(request)
+        if status == 403:
+            return (
+                "User: arn:aws:iam::123456789012:user/fleet-console is not authorized to perform: "
+                f"{action} because no identity-based policy allows the {action} action"
+            )
+        if status == 429:
+            return "Rate exceeded"
+        if status == 404:
+            return "Service not found."
+        return "Service encountered an internal error."
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        # Forward outside the fake's lock so slow upstream calls do not serialise the proxy.
+        reply = super().handle(request)
+        if reply.status != 0:
+            return reply
+        return self._forward(request)
+
+    def route(self, request: RecordedRequest) -> Reply:
+        return Reply(0)  # sentinel: not a fault, forward it
+
+    def _forward(self, request: RecordedRequest) -> Reply:
+        connection = http.client.HTTPConnection(
+            self.upstream.hostname, self.upstream.port, timeout=30
+        )
+        path = request.path + (f"?{urlencode(request.query)}" if request.query else "")
+        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
+        try:
+            connection.request(request.method, path, body=request.raw_body, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            passed = {
+                k: v
+                for k, v in response.getheaders()
+                if k.lower()
+                not in ("content-length", "transfer-encoding", "connection", "server", "date")
+            }
+            return Reply(response.status, body, passed)
+        finally:
+            connection.close()
