@@ -6,7 +6,7 @@ from django.urls import path
 
 from console import metrics, views
 from console.api import api
-from fleet.views import accounts, dashboard, services
+from fleet.views import accounts, dashboard, fleetfile, services
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -23,6 +23,9 @@ urlpatterns = [
     path("accounts/new/", accounts.account_edit, name="account-create"),
     path("accounts/<str:name>/edit/", accounts.account_edit, name="account-edit"),
     path("accounts/<str:name>/delete/", accounts.account_delete, name="account-delete"),
+    path("fleet-file/", fleetfile.fleet_import, name="fleet-import"),
+    path("fleet-file/fleet.yaml", fleetfile.fleet_export, name="fleet-export"),
+    path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("audit-log/", views.audit_log, name="audit-log"),
     path("tokens/", views.token_list, name="token-list"),
     path("tokens/new/", views.token_create, name="token-create"),

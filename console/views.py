@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from console.access import role_required
 from console.audit import record_action
 from console.celery import app as celery_app
-from console.models import ApiToken, AuditLogEntry
+from console.models import ApiToken, AuditLogEntry, Job
 
 
 def _database_ok() -> tuple[bool, str]:
@@ -102,3 +102,19 @@ def token_delete(request: HttpRequest, pk: int) -> HttpResponse:
     token.delete()
     messages.success(request, f"Revoked token {token.name}.")
     return redirect("token-list")
+
+
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A background run; htmx polls the status fragment until the job finishes (then 286 stops it)."""
+    from django_htmx.http import HttpResponseStopPolling
+
+    from console.htmx import render_page, wants_fragment
+
+    job = get_object_or_404(Job, pk=pk)
+    response = render_page(request, "console/job_detail.html", "job-status", {"job": job})
+    if wants_fragment(request) and job.is_finished:
+        stop = HttpResponseStopPolling(response.content)
+        stop["Vary"] = response.get("Vary", "")
+        return stop
+    return response

@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 
 from console.api_errors import require_role
 from fleet import services as fleet_services
@@ -69,7 +70,7 @@ def list_services(request: HttpRequest, query: Query[ServiceQuery]):
 def create_service(request: HttpRequest, payload: ServiceIn):
     require_role(request, "operator")
     service = fleet_services.save_service(actor=request.user, source="api", spec=payload.dict())
-    return 201, _service_out(service)
+    return Status(201, _service_out(service))
 
 
 @router.get("/services/{name}", response={200: ServiceOut, 404: ErrorOut})
@@ -107,7 +108,7 @@ def delete_service(request: HttpRequest, name: str):
     require_role(request, "operator")
     service = get_object_or_404(Service, name=name)
     fleet_services.delete_service(actor=request.user, source="api", service=service)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(
@@ -135,7 +136,7 @@ def list_accounts(request: HttpRequest):
 def create_account(request: HttpRequest, payload: AccountIn):
     require_role(request, "operator")
     account = fleet_services.save_account(actor=request.user, source="api", spec=payload.dict())
-    return 201, _account_out(account, 0)
+    return Status(201, _account_out(account, 0))
 
 
 @router.get("/accounts/{name}", response={200: AccountOut, 404: ErrorOut})
@@ -162,4 +163,4 @@ def delete_account(request: HttpRequest, name: str):
     require_role(request, "operator")
     account = get_object_or_404(CloudAccount, name=name)
     fleet_services.delete_account(actor=request.user, source="api", account=account)
-    return 204, None
+    return Status(204, None)

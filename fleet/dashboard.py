@@ -22,6 +22,10 @@ class FleetTotals:
     def status_rows(self) -> list[tuple[str, str, int]]:
         return [(s.value, s.label, self.by_status.get(s.value, 0)) for s in HealthStatus]
 
+    def environment_rows(self) -> list[tuple[str, int]]:
+        # Counter is unsafe in templates: a missing key such as "items" reads as 0.
+        return sorted(self.by_environment.items())
+
     def cloud_rows(self) -> list[tuple[str, str, int]]:
         return [
             (p.value, p.label, self.by_cloud[p.value]) for p in Provider if self.by_cloud[p.value]

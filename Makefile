@@ -1,0 +1,43 @@
+# MCP Fleet Console: the two quickstart commands and a few helpers.
+#   make up     install, migrate and start web + worker + beat + the demo fleet (embedded default)
+#   make test   install the test dependencies and run the whole suite (what CI runs)
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+ARGS ?=
+
+.PHONY: up install install-test browser lint test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip uv
+
+install: $(PY)
+	$(UV) pip install --quiet --python $(PY) -e .
+
+install-test: $(PY)
+	$(UV) pip install --quiet --python $(PY) -e '.[test]'
+
+# Browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser test…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+up: install
+	$(PY) manage.py up $(ARGS)
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install-test browser lint
+	$(PY) -m pytest $(ARGS)
+
+bench: install-test
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,73 @@
+"""Background runs as rows: create the Job, enqueue after commit, and record its life in the task."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from console.models import Job
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(
+    name: str,
+    task: Any,
+    *,
+    user: Any = None,
+    obj: Any = None,
+    args: tuple = (),
+    kwargs: dict | None = None,
+) -> Job:
+    """Create a queued Job and send `task(job_id, *args)` once the surrounding transaction commits."""
+    job = Job.objects.create(
+        name=name,
+        requested_by=user if getattr(user, "pk", None) else None,
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+    )
+    transaction.on_commit(lambda: task.delay(job.pk, *args, **(kwargs or {})))
+    return job
+
+
+class JobLog:
+    """Collects a job's log lines and saves them as they come, so the UI can poll progress."""
+
+    def __init__(self, job: Job):
+        self.job = job
+
+    def __call__(self, line: str) -> None:
+        stamp = timezone.now().strftime("%H:%M:%S")
+        self.job.log += f"[{stamp}] {line}\n"
+        Job.objects.filter(pk=self.job.pk).update(log=self.job.log)
+
+
+@contextmanager
+def running(job_id: int) -> Iterator[tuple[Job, Callable[[str], None]] | None]:
+    """Mark the job running; succeeded on a clean exit, failed (with the error) on an exception.
+
+    Yields None when the job row is gone (deleted while queued): the task should return quietly.
+    A task may set `job.status` itself (for example to "unknown") before leaving the block.
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        yield None
+        return
+    job.status, job.started_at = Job.Status.RUNNING, timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    log = JobLog(job)
+    try:
+        yield job, log
+    except Exception as exc:
+        logger.exception("job %s (%s) failed", job.pk, job.name)
+        job.status, job.error = Job.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    else:
+        if job.status == Job.Status.RUNNING:
+            job.status = Job.Status.SUCCEEDED
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at", "log"])
