@@ -5,7 +5,12 @@ from ninja.security import django_auth
 
 from console.api_auth import TokenAuth
 from console.api_errors import install_handlers
+from checks.api import router as checks_router
+from checks.audits.api import router as audits_router
+from console.notifications.api import router as alerts_router
 from fleet.api import router as fleet_router
+from fleet.budgets.api import router as budgets_router
+from fleet.cloud_api import router as clouds_router
 
 api = NinjaAPI(
     title="MCP Fleet Console API",
@@ -17,3 +22,8 @@ api = NinjaAPI(
 )
 install_handlers(api)
 api.add_router("/", fleet_router)
+api.add_router("/", checks_router)
+api.add_router("/", clouds_router)
+api.add_router("/", audits_router)
+api.add_router("/", budgets_router)
+api.add_router("/", alerts_router)

@@ -68,7 +68,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "console",
     "fleet",
+    "fleet.budgets",
     "checks",
+    "checks.audits",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from console import metrics, views
 from console.api import api
@@ -30,6 +30,11 @@ urlpatterns = [
     path("tokens/", views.token_list, name="token-list"),
     path("tokens/new/", views.token_create, name="token-create"),
     path("tokens/<int:pk>/delete/", views.token_delete, name="token-delete"),
+    path("", include("checks.urls")),
+    path("", include("checks.audits.urls")),
+    path("", include("fleet.cloud_urls")),
+    path("", include("fleet.budgets.urls")),
+    path("", include("console.notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -1,0 +1,5 @@
+"""Health-check API endpoints."""
+
+from ninja import Router
+
+router = Router(tags=["health"])

@@ -1,0 +1,5 @@
+"""Audit API endpoints."""
+
+from ninja import Router
+
+router = Router(tags=["audits"])

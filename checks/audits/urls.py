@@ -1,0 +1,3 @@
+"""Audit pages (scorecard, runs, attestations)."""
+
+urlpatterns: list = []

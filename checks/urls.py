@@ -1,0 +1,3 @@
+"""Health-check pages (incidents, check now, tool drift)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Alert channels (webhook, Slack webhook, email), routing, silences and delivery."""

@@ -1,0 +1,5 @@
+"""Alert channel API endpoints."""
+
+from ninja import Router
+
+router = Router(tags=["alerts"])

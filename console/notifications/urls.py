@@ -1,0 +1,3 @@
+"""Alert channel and silence pages."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Budgets and cost: budget alerts, spend against them, what-if estimates."""

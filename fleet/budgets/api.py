@@ -1,0 +1,5 @@
+"""Budget API endpoints."""
+
+from ninja import Router
+
+router = Router(tags=["budgets"])

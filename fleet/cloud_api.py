@@ -1,0 +1,5 @@
+"""Cloud operation API endpoints: redeploy, scaling, discovery."""
+
+from ninja import Router
+
+router = Router(tags=["clouds"])

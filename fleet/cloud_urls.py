@@ -1,0 +1,3 @@
+"""Cloud operation pages: discovery, scaling settings, redeploys."""
+
+urlpatterns: list = []
