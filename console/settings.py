@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "console",
+    "console.notifications",
     "fleet",
     "fleet.budgets",
     "checks",
