@@ -1,0 +1,1 @@
+"""Cloud adapters: one interface (`base.CloudAdapter`) over Cloud Run, ECS, Container Apps, Kubernetes."""

@@ -1,0 +1,35 @@
+"""Which adapter serves an account: one place maps a provider to its platform module."""
+
+from __future__ import annotations
+
+from fleet.clouds.base import CloudAdapter
+from fleet.clouds.errors import InvalidRequest
+from fleet.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.clouds.types import AccountRef
+
+
+def adapter_for(account: AccountRef, *, pacing: Pacing = DEFAULT_PACING) -> CloudAdapter:
+    """The adapter for `account.provider`, with SDK clients built from the standard chain."""
+    # Imported lazily so that using one cloud never loads (or needs) another cloud's SDK.
+    if account.provider == "gcp":
+        from fleet.clouds.cloudrun import CloudRunAdapter
+
+        return CloudRunAdapter(account, pacing=pacing)
+    if account.provider == "aws":
+        from fleet.clouds.ecs import EcsAdapter
+
+        return EcsAdapter(account, pacing=pacing)
+    if account.provider == "azure":
+        from fleet.clouds.container_apps import ContainerAppsAdapter
+
+        return ContainerAppsAdapter(account, pacing=pacing)
+    if account.provider == "kubernetes":
+        from fleet.clouds.kubernetes import KubernetesAdapter
+
+        return KubernetesAdapter(account, pacing=pacing)
+    raise InvalidRequest(
+        f"Account '{account.name}' has provider '{account.provider}', which has no cloud adapter: "
+        "plain URL services can be probed but not redeployed or scaled.",
+        provider=account.provider,
+        resource=account.name,
+    )
