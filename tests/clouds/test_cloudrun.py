@@ -264,3 +264,13 @@ def test_fake_rejects_unknown_update_mask_paths(fake):
     request.update_mask.paths[:] = ["uri"]
     with pytest.raises(BadRequest, match="output only"):
         client.update_service(request=request)
+
+
+def test_losing_contact_mid_rollout_is_unknown_with_the_reason(adapter, account, fake):
+    fake.fail_next(500, count=10, path_contains="/operations/")
+
+    result = adapter.redeploy(weather(account))
+
+    assert result.status == "unknown"
+    assert result.operation_id in result.message
+    assert "lost track" in result.message and "run.operations.get" in result.message
