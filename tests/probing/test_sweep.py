@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from checks.probing import sweep
+from checks.probing.mcp_probe import probe_mcp_server
+from checks.probing.pooling import _current, own_connections
 from checks.probing.sweep import probe_many, probe_many_sync
 from checks.probing.types import ProbeTarget
 from tests.mcp_servers import misbehaving as bad
@@ -52,10 +54,22 @@ def test_a_crashing_probe_becomes_its_own_failed_outcome(monkeypatch):
     assert outcomes[1].ok
 
 
-def test_pool_is_sized_for_two_connections_per_sse_session():
-    client = sweep.make_client(50)
-    try:
-        pool = client._transport._pool  # httpx keeps the limits on the connection pool
-        assert pool._max_connections == 100
-    finally:
-        asyncio.run(client.aclose())
+def test_each_probe_gets_its_own_two_connection_pool_closed_when_it_ends():
+    seen = []
+
+    async def go(base):
+        client = sweep.make_client(10)
+        async with client:
+            async with own_connections(client):
+                transport = _current.get()
+                seen.append(transport._pool._max_connections)
+                await probe_mcp_server(ProbeTarget("s", f"{base}/mcp"), client)
+                seen.append(len(transport._pool.connections))
+            seen.append(len(transport._pool.connections))
+            seen.append(client._transport.fallback._pool._max_connections)
+
+    with served(streamable_app(json_response=True)) as base:
+        asyncio.run(go(base))
+
+    # Two connections per probe (legacy SSE holds two), one used here, none left after the probe.
+    assert seen == [2, 1, 0, 20]
