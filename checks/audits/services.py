@@ -1,0 +1,404 @@
+"""Audit state changes: start runs, execute them, attest, and customise the catalogue.
+
+Each change is one atomic block with its audit-log row; runs are sent to the worker only after
+the transaction commits. `execute_run` is the body of the Celery task and of the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from checks.audits import gather as gathering
+from checks.audits.catalogue import CATALOGUE_VERSION, RULES, RULES_BY_ID
+from checks.audits.engine import evaluate, fleet_score
+from checks.audits.evidence import Thresholds
+from checks.audits.export import RunMeta
+from checks.audits.models import (
+    Attestation,
+    AuditPolicy,
+    AuditResult,
+    AuditRun,
+    AuditServiceScore,
+    CustomRule,
+    RuleSetting,
+    validate_rule_id,
+)
+from checks.audits.overrides import ExtraRule, Overrides
+from checks.audits.results import EvidenceItem, RuleResult, Severity, Status
+from checks.audits.rule import Rule
+from console.audit import record_action
+from fleet.models import Service
+
+logger = logging.getLogger(__name__)
+
+SOURCE_FOR_TRIGGER = {
+    "manual": "ui",
+    "api": "api",
+    "cli": "cli",
+    "schedule": "system",
+    "redeploy": "system",
+}
+
+
+# --- configuration as the engine sees it -------------------------------------------------------
+
+
+def extra_rules() -> tuple[ExtraRule, ...]:
+    return tuple(
+        ExtraRule(
+            id=c.rule_id,
+            section=c.section,
+            title=c.title,
+            rationale=c.rationale,
+            severity=c.severity,
+            applies_to=c.applies_to,
+            evidence=c.evidence or "An attestation by the person responsible for the service.",
+        )
+        for c in CustomRule.objects.all()
+    )
+
+
+def current_overrides(policy: AuditPolicy | None = None) -> Overrides:
+    """The admin's settings as engine overrides (unknown ids left in the DB are skipped)."""
+    policy = policy or AuditPolicy.current()
+    extras = extra_rules()
+    known = set(RULES_BY_ID) | {e.id for e in extras}
+    settings_rows = [s for s in RuleSetting.objects.all() if s.rule_id in known]
+    return Overrides(
+        disabled=frozenset(s.rule_id for s in settings_rows if not s.enabled),
+        severities={s.rule_id: s.severity for s in settings_rows if s.severity},
+        attestation_expiry_days=policy.attestation_expiry_days,
+        allowed_regions=tuple(policy.allowed_regions or ()),
+        extra_rules=extras,
+        thresholds=Thresholds(tls_warning_days=float(policy.tls_warning_days)),
+    )
+
+
+def all_rules() -> list[Rule]:
+    """The catalogue plus the admin's custom rules, in display order."""
+    return [*RULES, *(e.to_rule() for e in extra_rules())]
+
+
+def manual_rules() -> list[Rule]:
+    return [r for r in all_rules() if r.mode == "manual"]
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+def _actor_label(actor: Any, trigger: str) -> str:
+    if isinstance(actor, str):
+        return actor
+    return getattr(actor, "username", "") or trigger
+
+
+def create_run(
+    *, actor: Any, trigger: str, service: Service | None = None, enqueue: bool = True
+) -> AuditRun:
+    """Record a queued run (audit-logged) and, unless told not to, send it to the worker."""
+    if trigger not in AuditRun.Trigger.values:
+        raise ValidationError({"trigger": f"Unknown trigger '{trigger}'."})
+    with transaction.atomic():
+        run = AuditRun.objects.create(
+            service=service,
+            scope_label=service.name if service else "fleet",
+            trigger=trigger,
+            triggered_by=actor if getattr(actor, "pk", None) else None,
+            triggered_by_label=_actor_label(actor, trigger),
+            catalogue_version=CATALOGUE_VERSION,
+        )
+        record_action(
+            actor or trigger,
+            "audit",
+            run,
+            source=SOURCE_FOR_TRIGGER[trigger],
+            after={"scope": run.scope_label, "trigger": trigger},
+        )
+        if enqueue:
+            from checks.audits.tasks import run_audit_task
+
+            transaction.on_commit(lambda: run_audit_task.delay(run.pk))
+    return run
+
+
+def request_audit(service: Service, trigger: str = "redeploy", actor: Any = None) -> AuditRun:
+    """Audit one service in the background (called after a redeploy, by the cloud engineer)."""
+    return create_run(actor=actor, trigger=trigger, service=service)
+
+
+def execute_run(run: AuditRun, log: Callable[[str], None] | None = None) -> AuditRun:
+    """Gather evidence once per service, evaluate every rule, store results and scores.
+
+    A rule that raises is an `error` result (the engine's contract); anything else that fails
+    marks the run failed with the reason.
+    """
+    AuditRun.objects.filter(pk=run.pk).update(
+        status=AuditRun.State.RUNNING, started_at=timezone.now()
+    )
+    run.refresh_from_db()
+    try:
+        _evaluate_into(run, log or (lambda line: None))
+    except Exception as exc:
+        logger.exception("audit run %s failed", run.pk)
+        run.status, run.error = AuditRun.State.FAILED, f"{type(exc).__name__}: {exc}"
+    else:
+        run.status = AuditRun.State.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at", "scores", "sources"])
+    AuditServiceScore.objects.filter(run=run).update(finished_at=run.finished_at)
+    return run
+
+
+def _services_in_scope(run: AuditRun) -> list[Service]:
+    qs = Service.objects.select_related("account").order_by("name")
+    if run.is_fleet:
+        return list(qs)
+    if run.service_id is None:
+        raise RuntimeError(f"the service '{run.scope_label}' was deleted before the audit ran")
+    return list(qs.filter(pk=run.service_id))
+
+
+def _evaluate_into(run: AuditRun, log: Callable[[str], None]) -> None:
+    policy = AuditPolicy.current()
+    overrides = current_overrides(policy)
+    known = set(RULES_BY_ID) | {e.id for e in overrides.extra_rules}
+    services = _services_in_scope(run)
+    evidences = gathering.gather(services, policy, known, log)
+    now = timezone.now()
+    by_service: dict[str, list[RuleResult]] = {}
+    rows: list[AuditResult] = []
+    for service in services:
+        evidence = evidences[service.name]
+        results = evaluate(evidence, RULES, overrides, now=now)
+        by_service[service.name] = results
+        rows += [_row(run, service, i, r) for i, r in enumerate(results)]
+        run.sources[service.name] = [item.as_dict() for item in evidence.sources()]
+    AuditResult.objects.bulk_create(rows, batch_size=500)
+    fleet = fleet_score(by_service)
+    run.scores = fleet.as_dict()
+    AuditServiceScore.objects.bulk_create(
+        [
+            AuditServiceScore(
+                run=run,
+                service=service,
+                service_name=service.name,
+                overall=fleet.services[service.name].overall,
+                sections=fleet.services[service.name].sections,
+                counts=fleet.services[service.name].counts,
+                finished_at=now,
+            )
+            for service in services
+        ]
+    )
+    log(f"Audited {len(services)} service(s) against {len(RULES)} catalogue rules.")
+
+
+def _row(run: AuditRun, service: Service, position: int, result: RuleResult) -> AuditResult:
+    return AuditResult(
+        run=run,
+        service=service,
+        service_name=service.name,
+        rule_id=result.rule_id,
+        section=result.section,
+        title=result.title[:200],
+        mode=result.mode,
+        status=str(result.status),
+        severity=str(result.severity),
+        message=result.message,
+        evidence=[item.as_dict() for item in result.evidence],
+        position=position,
+    )
+
+
+# --- reading runs back -------------------------------------------------------------------------
+
+
+def results_by_service(
+    run: AuditRun, service_name: str | None = None
+) -> dict[str, list[RuleResult]]:
+    """The run's stored results as engine objects, for exports and diffs."""
+    rows = run.results.order_by("service_name", "position")
+    if service_name:
+        rows = rows.filter(service_name=service_name)
+    grouped: dict[str, list[RuleResult]] = {}
+    for row in rows:
+        grouped.setdefault(row.service_name, []).append(
+            RuleResult(
+                rule_id=row.rule_id,
+                service=row.service_name,
+                section=row.section,
+                title=row.title,
+                severity=Severity(row.severity),
+                mode=row.mode,
+                status=Status(row.status),
+                message=row.message,
+                evidence=[_evidence_item(e) for e in row.evidence],
+            )
+        )
+    return grouped
+
+
+def _evidence_item(data: dict) -> EvidenceItem:
+    from datetime import datetime
+
+    when = data.get("observed_at")
+    return EvidenceItem(
+        data.get("label", ""),
+        data.get("value", ""),
+        data.get("source", ""),
+        datetime.fromisoformat(when) if when else None,
+    )
+
+
+def run_meta(run: AuditRun) -> RunMeta:
+    return RunMeta(
+        id=str(run.pk),
+        started_at=run.started_at or run.created_at,
+        finished_at=run.finished_at,
+        triggered_by=f"{run.triggered_by_label} ({run.get_trigger_display()})",
+        catalogue_version=run.catalogue_version or CATALOGUE_VERSION,
+    )
+
+
+# --- attestations ------------------------------------------------------------------------------
+
+
+def attest(
+    *, actor: Any, source: str, rule_id: str, note: str, service: Service | None = None
+) -> Attestation:
+    """Record that a manual rule holds for a service (or, service None, the whole fleet)."""
+    rule_id = (rule_id or "").strip()
+    if not rule_id:
+        raise ValidationError({"rule": "Choose the rule you are attesting."})
+    validate_rule_id(rule_id, manual_only=True)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "A note is required: say what was checked and how."})
+    policy = AuditPolicy.current()
+    with transaction.atomic():
+        now = timezone.now()
+        attestation = Attestation(
+            service=service,
+            rule_id=rule_id,
+            by=actor if getattr(actor, "pk", None) else None,
+            by_label=_actor_label(actor, source),
+            note=note,
+            at=now,
+            expires_at=policy.expiry_for(now),
+        )
+        attestation.full_clean()
+        attestation.save()
+        record_action(
+            actor,
+            "attest",
+            attestation,
+            source=source,
+            after={
+                "rule": rule_id,
+                "service": service.name if service else "all services",
+                "note": note,
+                "expires_at": attestation.expires_at.isoformat(),
+            },
+        )
+    return attestation
+
+
+def revoke_attestation(*, actor: Any, source: str, attestation: Attestation) -> None:
+    with transaction.atomic():
+        before = {
+            "rule": attestation.rule_id,
+            "service": attestation.service.name if attestation.service_id else "all services",
+            "by": attestation.by_label,
+            "note": attestation.note,
+        }
+        record_action(actor, "revoke", attestation, source=source, before=before)
+        attestation.delete()
+
+
+# --- customisation (admins) --------------------------------------------------------------------
+
+
+def update_rule_setting(
+    *, actor: Any, source: str, rule_id: str, enabled: bool, severity: str = ""
+) -> RuleSetting:
+    """Enable/disable a rule and set (or clear, with "") its severity override."""
+    validate_rule_id(rule_id)
+    if severity and severity not in Severity._value2member_map_:
+        raise ValidationError(
+            {"severity": f"Unknown severity '{severity}'; use one of {', '.join(Severity)}."}
+        )
+    with transaction.atomic():
+        setting = RuleSetting.objects.select_for_update().filter(rule_id=rule_id).first()
+        before = {"enabled": setting.enabled, "severity": setting.severity} if setting else None
+        setting = setting or RuleSetting(rule_id=rule_id)
+        setting.enabled, setting.severity = enabled, severity
+        setting.save()
+        after = {"enabled": enabled, "severity": severity}
+        if before != after:
+            record_action(actor, "update", setting, source=source, before=before, after=after)
+    return setting
+
+
+POLICY_FIELDS = (
+    "attestation_expiry_days",
+    "allowed_regions",
+    "oldest_protocol_version",
+    "tls_warning_days",
+)
+
+
+def policy_state(policy: AuditPolicy) -> dict:
+    return {f: getattr(policy, f) for f in POLICY_FIELDS}
+
+
+def update_policy(*, actor: Any, source: str, changes: dict) -> AuditPolicy:
+    """Change the fleet-wide audit policy; validated, audit-logged."""
+    with transaction.atomic():
+        policy = AuditPolicy.current()
+        before = policy_state(policy)
+        for field, value in changes.items():
+            if field not in POLICY_FIELDS:
+                raise ValidationError({field: "Not an audit policy setting."})
+            setattr(policy, field, value)
+        policy.full_clean()
+        policy.save()
+        after = policy_state(policy)
+        if before != after:
+            record_action(actor, "update", policy, source=source, before=before, after=after)
+    return policy
+
+
+CUSTOM_FIELDS = ("section", "title", "rationale", "evidence", "severity", "applies_to")
+
+
+def create_custom_rule(*, actor: Any, source: str, spec: dict) -> CustomRule:
+    with transaction.atomic():
+        rule = CustomRule(rule_id=(spec.get("rule_id") or "").strip())
+        for field in CUSTOM_FIELDS:
+            if spec.get(field) not in (None, ""):
+                setattr(rule, field, str(spec[field]).strip())
+        rule.full_clean()
+        rule.save()
+        record_action(
+            actor,
+            "create",
+            rule,
+            source=source,
+            after={"rule_id": rule.rule_id, **{f: getattr(rule, f) for f in CUSTOM_FIELDS}},
+        )
+    return rule
+
+
+def delete_custom_rule(*, actor: Any, source: str, rule: CustomRule) -> None:
+    with transaction.atomic():
+        before = {"rule_id": rule.rule_id, **{f: getattr(rule, f) for f in CUSTOM_FIELDS}}
+        record_action(actor, "delete", rule, source=source, before=before)
+        RuleSetting.objects.filter(rule_id=rule.rule_id).delete()
+        Attestation.objects.filter(rule_id=rule.rule_id).delete()
+        rule.delete()
