@@ -1,0 +1,63 @@
+"""What the HTTP transports share: one POST with timeouts, and what counts as success."""
+
+from __future__ import annotations
+
+import httpx
+from django.conf import settings
+
+from console.notifications import refs
+
+USER_AGENT = "mcp-fleet-console-alerts/1"
+
+
+class DeliveryError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+def resolve_target(target: str) -> str:
+    """The URL itself, or the URL behind an env:/file: reference."""
+    if not refs.is_ref(target):
+        return target
+    try:
+        return refs.resolve(target)
+    except refs.SecretUnavailable as exc:
+        raise DeliveryError(f"Target URL unavailable: {exc}.", retryable=False) from exc
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None
+
+
+def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) -> int:
+    """POST JSON; 2xx returns the status, anything else raises DeliveryError."""
+    timeout = httpx.Timeout(getattr(settings, "ALERT_HTTP_TIMEOUT_SECONDS", 10.0), connect=5.0)
+    all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    try:
+        response = httpx.post(url, json=payload, headers=all_headers, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"Timed out after {timeout.read:g}s: {exc}", retryable=True) from exc
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+    code = response.status_code
+    if 200 <= code < 300:
+        return code
+    snippet = response.text[:200].strip()
+    message = f"HTTP {code}" + (f": {snippet}" if snippet else "")
+    retryable = code >= 500 or code in (408, 429)
+    raise DeliveryError(
+        message, retryable=retryable, status_code=code, retry_after=_retry_after(response)
+    )
