@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import OrderBy
 
 from fleet.models import HealthStatus, Provider, Service, ServiceKind
 
@@ -54,10 +55,14 @@ class ServiceFilter(django_filters.FilterSet):
         return queryset.filter(tags__icontains=f'"{value}"')
 
 
-def sort_key(raw: str) -> tuple[str, str]:
-    """('name', 'name') for ?sort=name, ('-latency', '-last_latency_ms') for ?sort=-latency."""
+def sort_key(raw: str) -> tuple[str, OrderBy]:
+    """The sort as kept in the URL and the ordering for it; empty values always sort last.
+
+    ('name', name ASC) for ?sort=name, ('-latency', last_latency_ms DESC NULLS LAST) for ?sort=-latency.
+    """
     desc = raw.startswith("-")
     key = raw.lstrip("-")
     if key not in SORT_FIELDS:
-        return "name", "name"
-    return raw, ("-" if desc else "") + SORT_FIELDS[key]
+        return "name", F("name").asc()
+    field = F(SORT_FIELDS[key])
+    return raw, field.desc(nulls_last=True) if desc else field.asc(nulls_last=True)

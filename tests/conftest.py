@@ -14,7 +14,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 def _user(username: str, role: str | None) -> User:
     user = User.objects.create_user(username=username, password=f"{username}-pass-123")
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush the groups the data migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 
@@ -62,3 +63,20 @@ def admin_client_(admin_user) -> Client:
 @pytest.fixture
 def htmx_headers() -> dict:
     return {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium (Playwright cannot download its own browser here), quiet on the network."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
