@@ -11,8 +11,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-012
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="fleet-console-test-"))
 os.environ.setdefault("LOG_JSON", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-if not os.environ.get("DATABASE_URL"):
-    os.environ["EMBEDDED"] = "1"
+# Embedded defaults fill in whatever the environment leaves out (SQLite, filesystem broker).
+os.environ["EMBEDDED"] = "1"
 
 from console.settings import *  # noqa: E402,F403
 
