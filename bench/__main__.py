@@ -1,0 +1,20 @@
+"""Run every benchmark, one after another, each printing its own table: `python -m bench`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = ["bench.dashboard", "bench.probe_sweep"]
+
+
+def main() -> int:
+    failed = 0
+    for module in BENCHMARKS:
+        print(f"\n=== {module} ===", flush=True)
+        failed += subprocess.call([sys.executable, "-m", module]) != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
