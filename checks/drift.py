@@ -1,0 +1,96 @@
+"""Tool drift: each successful tools/list is fingerprinted and compared with the accepted baseline.
+
+The first tool list a service serves becomes its baseline. Any other list is kept as a
+`ToolSnapshot` and raises one `DriftEvent` (readable diff, rug-pull flag, alert) until an operator
+accepts it as the new baseline (`checks.services.accept_drift`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from checks.models import DriftEvent, ToolSnapshot
+from checks.probing.fingerprint import (
+    description_changed_without_version_bump,
+    diff_tools,
+    tool_as_dict,
+    tool_fingerprint,
+)
+from checks.probing.types import ProbeOutcome
+from console.notifications.dispatch import notify
+from console.notifications.events import AlertEvent
+from fleet.models import Service
+
+
+def record_tools(service: Service, outcome: ProbeOutcome, at: datetime) -> DriftEvent | None:
+    """Keep the tool list seen now; a new DriftEvent (and alert) when it left the baseline."""
+    tools = sorted((tool_as_dict(t) for t in outcome.tools), key=lambda t: t["name"])
+    fingerprint = tool_fingerprint(tools)
+    version = outcome.server_version or ""
+    snapshot, created = ToolSnapshot.objects.get_or_create(
+        service=service,
+        fingerprint=fingerprint,
+        server_version=version,
+        defaults={"tools": tools, "first_seen_at": at, "seen_at": at},
+    )
+    if not created:
+        ToolSnapshot.objects.filter(pk=snapshot.pk).update(seen_at=at)
+    baseline = ToolSnapshot.objects.filter(service=service, is_baseline=True).first()
+    if baseline is None:
+        ToolSnapshot.objects.filter(pk=snapshot.pk).update(is_baseline=True)
+        return None
+    if baseline.fingerprint == fingerprint:
+        return None
+    if DriftEvent.objects.filter(snapshot=snapshot, accepted_at=None).exists():
+        return None  # already reported, waiting for an operator
+    diff = diff_tools(baseline.tools, tools)
+    rug_pull = description_changed_without_version_bump(baseline.server_version, version, diff)
+    event = DriftEvent.objects.create(
+        service=service,
+        detected_at=at,
+        baseline=baseline,
+        snapshot=snapshot,
+        diff=diff_as_json(diff),
+        readable=diff.readable(),
+        rug_pull=rug_pull,
+    )
+    notify(_drift_alert(service, event, baseline, version))
+    return event
+
+
+def diff_as_json(diff) -> dict:
+    return {
+        "added": diff.added,
+        "removed": diff.removed,
+        "changed": {name: [asdict(c) for c in changes] for name, changes in diff.changed.items()},
+    }
+
+
+def _drift_alert(
+    service: Service, event: DriftEvent, baseline: ToolSnapshot, version: str
+) -> AlertEvent:
+    if event.rug_pull:
+        title = (
+            f"{service.name}: tool description changed without a version bump (possible rug pull)"
+        )
+    else:
+        title = f"{service.name}: tool list changed"
+    versions = f"server version {baseline.server_version or '?'} → {version or '?'}"
+    return AlertEvent(
+        kind="drift",
+        severity="critical" if event.rug_pull else "warning",
+        title=title,
+        body=f"{versions}\n{event.readable}\nReview and accept the new tool set on the service page.",
+        dedupe_key=f"drift:{service.name}:{event.snapshot.fingerprint}",
+        service=service,
+        url=service.get_absolute_url(),
+        details={
+            "service": service.name,
+            "drift_id": event.pk,
+            "rug_pull": event.rug_pull,
+            "diff": event.diff,
+            "baseline_version": baseline.server_version,
+            "server_version": version,
+        },
+    )

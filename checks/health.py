@@ -1,0 +1,211 @@
+"""Health numbers read from raw results and hourly rollups: uptime %, latency percentiles, strips.
+
+Public API other areas call (keep the names): `latest_outcome(service)` and
+`probe_stats(service, hours=24*7)`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from checks.models import HourlyRollup, ProbeResult, ToolSnapshot
+from checks.probing.types import ProbeOutcome, TlsInfo, ToolInfo
+from fleet.models import Service
+
+# Upper bounds (ms) of the latency histogram kept in rollups; the last bucket is open-ended.
+HISTOGRAM_BOUNDS_MS = (
+    5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750,
+    1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 30000, 60000,
+)  # fmt: skip
+WINDOWS = (("24 h", 24), ("7 d", 24 * 7), ("30 d", 24 * 30))
+
+
+def bucket_of(latency_ms: float) -> str:
+    """The histogram key a latency falls in: its bucket's upper bound, or "inf"."""
+    i = bisect.bisect_left(HISTOGRAM_BOUNDS_MS, latency_ms)
+    return str(HISTOGRAM_BOUNDS_MS[i]) if i < len(HISTOGRAM_BOUNDS_MS) else "inf"
+
+
+def latest_outcome(service: Service) -> ProbeOutcome | None:
+    """The last check as a ProbeOutcome, with the tools of the latest tool snapshot."""
+    result = ProbeResult.objects.filter(service=service).order_by("-checked_at", "-id").first()
+    if result is None:
+        return None
+    snapshot = ToolSnapshot.objects.filter(service=service).order_by("-seen_at", "-id").first()
+    tools = [
+        ToolInfo(
+            name=t["name"],
+            description=t.get("description", ""),
+            input_schema=t.get("input_schema", {}),
+            annotations=t.get("annotations", {}),
+        )
+        for t in (snapshot.tools if snapshot and result.ok else [])
+    ]
+    tls = None
+    if result.tls_days is not None or result.tls_hostname_ok is not None:
+        tls = TlsInfo(days_to_expiry=result.tls_days, hostname_matches=result.tls_hostname_ok)
+    return ProbeOutcome(
+        ok=result.ok,
+        error=result.error,
+        phase=result.phase,
+        latency_ms=result.latency_ms,
+        phases_ms=dict(result.phases),
+        transport=result.transport,
+        protocol_version=result.protocol_version,
+        server_name=result.server_name,
+        server_version=result.server_version,
+        capabilities=dict(result.capabilities),
+        instructions=result.instructions,
+        tools=tools,
+        http_status=result.http_status,
+        tls=tls,
+        tool_call_ok=result.tool_call_ok,
+        tool_call_detail=result.tool_call_detail,
+        unauthenticated_tools_list=result.unauthenticated_tools_list,
+    )
+
+
+@dataclass
+class Window:
+    """Checks of one service since a moment, raw and rolled up together."""
+
+    count: int
+    failures: int
+    latencies: list[tuple[float, int]]  # (value ms, weight)
+
+    @property
+    def uptime_pct(self) -> float | None:
+        return None if not self.count else 100.0 * (self.count - self.failures) / self.count
+
+    def percentile(self, p: float) -> float | None:
+        return weighted_percentile(self.latencies, p)
+
+
+def window(service: Service, since: datetime) -> Window:
+    """Raw results since `since` plus rollups of the hours from `since`'s hour on."""
+    raw = ProbeResult.objects.filter(service=service, checked_at__gte=since)
+    count = failures = 0
+    latencies: list[tuple[float, int]] = []
+    for ok, latency in raw.values_list("ok", "latency_ms"):
+        count += 1
+        failures += not ok
+        if ok and latency is not None:
+            latencies.append((latency, 1))
+    hour = since.replace(minute=0, second=0, microsecond=0)
+    for rollup in HourlyRollup.objects.filter(service=service, hour__gte=hour):
+        count += rollup.count
+        failures += rollup.failures
+        latencies += _histogram_points(rollup)
+    return Window(count=count, failures=failures, latencies=latencies)
+
+
+def _histogram_points(rollup: HourlyRollup) -> list[tuple[float, int]]:
+    """Each bucket as its upper bound (capped by the hour's maximum), weighted by its count."""
+    cap = rollup.latency_max_ms if rollup.latency_max_ms is not None else math.inf
+    points = []
+    for key, n in rollup.histogram.items():
+        bound = math.inf if key == "inf" else float(key)
+        points.append((min(bound, cap), int(n)))
+    return points
+
+
+def weighted_percentile(points: list[tuple[float, int]], p: float) -> float | None:
+    """Nearest-rank percentile of weighted values; None when there are none."""
+    total = sum(w for _, w in points)
+    if not total:
+        return None
+    rank = max(1, math.ceil(p / 100.0 * total))
+    seen = 0
+    for value, weight in sorted(points):
+        seen += weight
+        if seen >= rank:
+            return value
+    return sorted(points)[-1][0]
+
+
+def probe_stats(service: Service, hours: int = 24 * 7) -> dict:
+    """count, uptime_pct and p95_latency_ms over the last `hours` (audits read this)."""
+    w = window(service, timezone.now() - timedelta(hours=hours))
+    return {"count": w.count, "uptime_pct": w.uptime_pct, "p95_latency_ms": w.percentile(95)}
+
+
+def summary(service: Service, now: datetime | None = None) -> list[dict]:
+    """Uptime and p50/p95/p99 for the 24 h, 7 d and 30 d windows, for the service page and API."""
+    now = now or timezone.now()
+    rows = []
+    for label, hours in WINDOWS:
+        w = window(service, now - timedelta(hours=hours))
+        rows.append(
+            {
+                "window": label,
+                "hours": hours,
+                "count": w.count,
+                "failures": w.failures,
+                "uptime_pct": w.uptime_pct,
+                "p50_ms": w.percentile(50),
+                "p95_ms": w.percentile(95),
+                "p99_ms": w.percentile(99),
+            }
+        )
+    return rows
+
+
+def hourly_counts(service: Service, since: datetime) -> dict[datetime, list[int]]:
+    """{hour: [checks, failures]} from raw results and rollups since `since`."""
+    counts: dict[datetime, list[int]] = {}
+    raw = (
+        ProbeResult.objects.filter(service=service, checked_at__gte=since)
+        .annotate(hour=TruncHour("checked_at"))
+        .values("hour")
+        .annotate(n=Count("id"), failed=Count("id", filter=Q(ok=False)))
+    )
+    for row in raw:
+        slot = counts.setdefault(row["hour"], [0, 0])
+        slot[0] += row["n"]
+        slot[1] += row["failed"]
+    rollups = HourlyRollup.objects.filter(service=service, hour__gte=since)
+    for hour, n, failed in rollups.values_list("hour", "count", "failures"):
+        slot = counts.setdefault(hour, [0, 0])
+        slot[0] += n
+        slot[1] += failed
+    return counts
+
+
+def uptime_strip(service: Service, *, days: int = 0, now: datetime | None = None) -> list[dict]:
+    """Bars for the strip: one per hour of the last 24 h, or one per day when `days` is given."""
+    now = now or timezone.now()
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    if days:
+        step, n = timedelta(days=1), days
+        first = now.replace(hour=0, minute=0, second=0, microsecond=0) - (n - 1) * step
+    else:
+        step, n = timedelta(hours=1), 24
+        first = this_hour - (n - 1) * step
+    counts = hourly_counts(service, first)
+    bars = []
+    for i in range(n):
+        start = first + i * step
+        checks = failures = 0
+        for hour, (c, f) in counts.items():
+            if start <= hour < start + step:
+                checks, failures = checks + c, failures + f
+        up = None if not checks else 100.0 * (checks - failures) / checks
+        bars.append({"start": start, "checks": checks, "failures": failures, "uptime_pct": up})
+    return bars
+
+
+def latency_series(service: Service, limit: int = 120) -> list[tuple[datetime, float | None]]:
+    """The latest raw results' (checked_at, latency or None when failed), oldest first."""
+    rows = (
+        ProbeResult.objects.filter(service=service)
+        .order_by("-checked_at", "-id")
+        .values_list("checked_at", "ok", "latency_ms")[:limit]
+    )
+    return [(at, latency if ok else None) for at, ok, latency in reversed(rows)]

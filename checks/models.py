@@ -1,0 +1,281 @@
+"""Health-check records: per-service settings, raw results, state changes, incidents, tool drift.
+
+`Service.status` and friends stay the denormalised "now" for the dashboard; these tables are the
+history behind it. Raw `ProbeResult` rows are rolled into `HourlyRollup` after a retention window.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from fleet.models import HealthStatus, Service
+
+MIN_INTERVAL_SECONDS = 10
+ENV_VAR_PREFIX = "env:"
+
+
+class CheckConfig(models.Model):
+    """How one service is checked and where its schedule and consecutive counters stand."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="check_config")
+    enabled = models.BooleanField(default=True)
+    interval_seconds = models.PositiveIntegerField(default=60)
+    timeout_seconds = models.FloatField(default=10.0, help_text="Per phase.")
+    failure_threshold = models.PositiveSmallIntegerField(
+        default=3, help_text="Consecutive failed checks before the service is down."
+    )
+    recovery_threshold = models.PositiveSmallIntegerField(
+        default=2, help_text="Consecutive good checks before a down service is up again."
+    )
+    slow_ms = models.PositiveIntegerField(
+        default=2000, help_text="A check slower than this marks the service degraded."
+    )
+    scales_to_zero = models.BooleanField(
+        default=False,
+        help_text="Minimum instances is 0: a slow first answer after idle is a cold start.",
+    )
+    expected_status = models.PositiveSmallIntegerField(default=200)
+    expected_json_field = models.CharField(
+        max_length=200, blank=True, help_text='Health JSON: "status" must exist, "status=ok" equal.'
+    )
+    tool_call_name = models.CharField(max_length=128, blank=True)
+    tool_call_arguments = models.JSONField(default=dict, blank=True)
+    tool_call_expect = models.CharField(max_length=500, blank=True)
+    auth_header = models.CharField(max_length=100, blank=True)
+    # A reference, never the secret: "env:NAME" (an environment variable of the worker).
+    auth_secret_ref = models.CharField(max_length=200, blank=True)
+
+    next_check_at = models.DateTimeField(default=timezone.now, db_index=True)
+    claim_seq = models.PositiveIntegerField(
+        default=0, help_text="Bumped by every sweep claim; a result is written once per claim."
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    consecutive_successes = models.PositiveIntegerField(default=0)
+    consecutive_slow = models.PositiveIntegerField(default=0)
+    consecutive_fast = models.PositiveIntegerField(default=0)
+    last_was_cold_start = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"checks for {self.service_id}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.interval_seconds < MIN_INTERVAL_SECONDS:
+            errors["interval_seconds"] = (
+                f"must be at least {MIN_INTERVAL_SECONDS} seconds, got {self.interval_seconds}."
+            )
+        if not 0 < self.timeout_seconds <= 120:
+            errors["timeout_seconds"] = "must be more than 0 and at most 120 seconds."
+        if self.failure_threshold < 1:
+            errors["failure_threshold"] = "must be at least 1."
+        if self.recovery_threshold < 1:
+            errors["recovery_threshold"] = "must be at least 1."
+        if not 100 <= self.expected_status <= 599:
+            errors["expected_status"] = "must be an HTTP status between 100 and 599."
+        if not isinstance(self.tool_call_arguments, dict):
+            errors["tool_call_arguments"] = "must be a JSON object."
+        if bool(self.auth_header) != bool(self.auth_secret_ref):
+            field = "auth_secret_ref" if self.auth_header else "auth_header"
+            errors[field] = "set both the auth header name and its secret reference, or neither."
+        if self.auth_secret_ref and not _valid_ref(self.auth_secret_ref):
+            errors["auth_secret_ref"] = (
+                f"must be {ENV_VAR_PREFIX}NAME (an environment variable name such as "
+                f"{ENV_VAR_PREFIX}NOTES_TOKEN), not a secret value."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+def _valid_ref(ref: str) -> bool:
+    name = ref.removeprefix(ENV_VAR_PREFIX)
+    return (
+        ref.startswith(ENV_VAR_PREFIX)
+        and bool(name)
+        and name.replace("_", "a").isalnum()
+        and name.isascii()
+        and not name[0].isdigit()
+    )
+
+
+class ProbeResult(models.Model):
+    """One check of one service, as it happened."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="probe_results")
+    checked_at = models.DateTimeField(default=timezone.now)
+    slot = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The sweep claim this answers (null: check now / CLI)."
+    )
+    ok = models.BooleanField()
+    latency_ms = models.FloatField(null=True, blank=True)
+    phases = models.JSONField(default=dict, blank=True)
+    phase = models.CharField(max_length=40, blank=True, help_text="The phase that failed.")
+    transport = models.CharField(max_length=20, blank=True)
+    protocol_version = models.CharField(max_length=20, blank=True)
+    server_name = models.CharField(max_length=200, blank=True)
+    server_version = models.CharField(max_length=100, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    cold_start = models.BooleanField(default=False)
+    slow = models.BooleanField(default=False)
+    tls_days = models.FloatField(null=True, blank=True)
+    tls_hostname_ok = models.BooleanField(null=True, blank=True)
+    tool_call_ok = models.BooleanField(null=True, blank=True)
+    tool_call_detail = models.TextField(blank=True)
+    unauthenticated_tools_list = models.BooleanField(null=True, blank=True)
+    capabilities = models.JSONField(default=dict, blank=True)
+    instructions = models.TextField(blank=True)
+    tool_count = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        indexes = [
+            models.Index(fields=["service", "-checked_at"]),
+            models.Index(fields=["checked_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "slot"],
+                condition=models.Q(slot__isnull=False),
+                name="one_result_per_claim",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {'ok' if self.ok else 'fail'} @ {self.checked_at:%H:%M:%S}"
+
+
+class Incident(models.Model):
+    """A stretch of time a service was down or degraded, from the transition in to the one out."""
+
+    class Kind(models.TextChoices):
+        DOWN = "down", "Down"
+        DEGRADED = "degraded", "Degraded"
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="incidents")
+    status = models.CharField(max_length=10, choices=Kind.choices)
+    opened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    first_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["service", "closed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.status} since {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def duration(self) -> timedelta:
+        return (self.closed_at or timezone.now()) - self.opened_at
+
+
+class StateChange(models.Model):
+    """One health transition of one service (each is its own row)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="state_changes")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    from_status = models.CharField(max_length=10, choices=HealthStatus.choices)
+    to_status = models.CharField(max_length=10, choices=HealthStatus.choices)
+    reason = models.TextField(blank=True)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.from_status} → {self.to_status}"
+
+
+class ToolSnapshot(models.Model):
+    """A distinct tool list a service has served; one of them is the accepted baseline."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="tool_snapshots")
+    fingerprint = models.CharField(max_length=64)
+    tools = models.JSONField(default=list)
+    server_version = models.CharField(max_length=100, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+    is_baseline = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "fingerprint", "server_version"], name="one_snapshot_per_set"
+            ),
+            models.UniqueConstraint(
+                fields=["service"], condition=models.Q(is_baseline=True), name="one_baseline"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} tools {self.fingerprint[:12]}"
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t["name"] for t in self.tools]
+
+
+class DriftEvent(models.Model):
+    """The tool list moved away from the accepted baseline."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="drift_events")
+    detected_at = models.DateTimeField(default=timezone.now, db_index=True)
+    baseline = models.ForeignKey(
+        ToolSnapshot, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snapshot = models.ForeignKey(ToolSnapshot, on_delete=models.CASCADE, related_name="drifts")
+    diff = models.JSONField(default=dict)
+    readable = models.TextField()
+    rug_pull = models.BooleanField(
+        default=False, help_text="A description changed while the server version did not."
+    )
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    accepted_by_label = models.CharField(max_length=150, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} drift {self.detected_at:%Y-%m-%d %H:%M}"
+
+
+class HourlyRollup(models.Model):
+    """Raw results of one service in one hour, folded for retention (uptime and latency kept)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="rollups")
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    failures = models.PositiveIntegerField()
+    latency_count = models.PositiveIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0.0)
+    latency_max_ms = models.FloatField(null=True, blank=True)
+    # {"bucket upper bound in ms": count}, the bounds in checks.health.HISTOGRAM_BOUNDS_MS
+    histogram = models.JSONField(default=dict)
+    p50_ms = models.FloatField(null=True, blank=True)
+    p95_ms = models.FloatField(null=True, blank=True)
+    p99_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-hour"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "hour"], name="one_rollup_per_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.hour:%Y-%m-%d %H}:00 {self.count} checks"

@@ -1,0 +1,113 @@
+"""Operator actions on health checks, one atomic block each with its audit-log row.
+
+The form and the API both come through here: edit check settings, accept a tool drift as the
+new baseline, and ask for a check now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from checks.models import CheckConfig, DriftEvent, ToolSnapshot
+from checks.tasks import check_now_task
+from console.audit import record_action
+from console.jobs import enqueue
+from console.models import Job
+from fleet.models import Service
+
+CONFIG_FIELDS = (
+    "enabled",
+    "interval_seconds",
+    "timeout_seconds",
+    "failure_threshold",
+    "recovery_threshold",
+    "slow_ms",
+    "scales_to_zero",
+    "expected_status",
+    "expected_json_field",
+    "tool_call_name",
+    "tool_call_arguments",
+    "tool_call_expect",
+    "auth_header",
+    "auth_secret_ref",
+)
+
+
+def config_state(config: CheckConfig) -> dict:
+    """The settings as plain values (the auth reference names a variable, never a secret)."""
+    return {f: getattr(config, f) for f in CONFIG_FIELDS}
+
+
+def save_check_config(*, actor: Any, source: str, service: Service, spec: dict) -> CheckConfig:
+    """Apply the given fields to the service's check settings; ValidationError names the field."""
+    unknown = sorted(set(spec) - set(CONFIG_FIELDS))
+    if unknown:
+        raise ValidationError({unknown[0]: "is not a check setting."})
+    with transaction.atomic():
+        config, _ = CheckConfig.objects.select_for_update().get_or_create(service=service)
+        before = config_state(config)
+        for field, value in spec.items():
+            setattr(config, field, value)
+        config.full_clean(exclude=["service", "next_check_at"])
+        if config.interval_seconds != before["interval_seconds"]:
+            config.next_check_at = timezone.now()  # the new interval starts now
+        config.save()
+        after = config_state(config)
+        if before != after:
+            record_action(
+                actor, "update", config, source=source, before=before, after=after,
+                detail=f"check settings of {service.name}",
+            )  # fmt: skip
+    return config
+
+
+def accept_drift(*, actor: Any, source: str, event: DriftEvent) -> DriftEvent:
+    """Make the drifted tool set the service's baseline; every pending drift of it is settled."""
+    with transaction.atomic():
+        event = DriftEvent.objects.select_for_update().select_related("snapshot").get(pk=event.pk)
+        if event.accepted_at is not None:
+            raise ValidationError({"drift": "This tool change was already accepted."})
+        old = ToolSnapshot.objects.filter(service_id=event.service_id, is_baseline=True).first()
+        ToolSnapshot.objects.filter(service_id=event.service_id, is_baseline=True).update(
+            is_baseline=False
+        )
+        ToolSnapshot.objects.filter(pk=event.snapshot_id).update(is_baseline=True)
+        now = timezone.now()
+        user = actor if getattr(actor, "pk", None) else None
+        label = getattr(actor, "username", None) or str(actor)
+        DriftEvent.objects.filter(service_id=event.service_id, accepted_at=None).update(
+            accepted_at=now, accepted_by=user, accepted_by_label=label
+        )
+        record_action(
+            actor,
+            "accept_tools",
+            event.service,
+            source=source,
+            before={"baseline": old.fingerprint if old else None, "tools": _names(old)},
+            after={"baseline": event.snapshot.fingerprint, "tools": _names(event.snapshot)},
+            detail=event.readable,
+        )
+        event.refresh_from_db()
+    return event
+
+
+def pending_drift(service: Service) -> DriftEvent | None:
+    return DriftEvent.objects.filter(service=service, accepted_at=None).first()
+
+
+def _names(snapshot: ToolSnapshot | None) -> list[str]:
+    return sorted(snapshot.tool_names) if snapshot else []
+
+
+def request_check(*, actor: Any, source: str, service: Service) -> Job:
+    """Queue a check of the service now; the Job row is what the UI polls."""
+    with transaction.atomic():
+        job = enqueue(
+            f"check {service.name}", check_now_task, user=actor, obj=service, args=(service.pk,)
+        )
+        record_action(actor, "check_now", service, source=source, detail=f"job {job.pk}")
+    return job

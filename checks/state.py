@@ -1,0 +1,235 @@
+"""The health state machine: up / degraded / down from consecutive results, one row per transition.
+
+Rules (N = failure threshold, M = recovery threshold, per service):
+- N failed checks in a row → down. Fewer leave the status where it was (one blip never flaps it).
+- down → up after M good checks in a row (→ degraded if the last of them was slow).
+- N slow answers in a row → degraded; degraded → up after M fast answers in a row.
+- Scale-to-zero services (configured, or observed with minimum 0 instances): a slow answer after a
+  fast one or after a failure is a cold start — recorded as such, counted as neither slow nor fast.
+  Only a second slow answer in a row counts as slow.
+
+Each transition is a conditional update of `Service.status` (where status = old), its own
+`StateChange` row, an `Incident` opened or closed, and an alert through the alerting app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from checks.models import CheckConfig, Incident, ProbeResult, StateChange
+from checks.probing.types import ProbeOutcome
+from console.notifications.dispatch import notify
+from console.notifications.events import AlertEvent
+from fleet.models import HealthStatus, Service
+
+UP, DEGRADED, DOWN, UNKNOWN = (
+    HealthStatus.UP,
+    HealthStatus.DEGRADED,
+    HealthStatus.DOWN,
+    HealthStatus.UNKNOWN,
+)
+PROBLEMS = (DOWN, DEGRADED)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one result counts: failed, slow, or a cold start."""
+
+    ok: bool
+    slow: bool
+    cold_start: bool
+
+
+def read_outcome(config: CheckConfig, outcome: ProbeOutcome, scales_to_zero: bool) -> Reading:
+    """Classify a result against the config and the counters before it."""
+    slow = bool(
+        outcome.ok and outcome.latency_ms is not None and outcome.latency_ms > config.slow_ms
+    )
+    first_slow = config.consecutive_slow == 0 and not config.last_was_cold_start
+    cold = slow and scales_to_zero and first_slow
+    return Reading(ok=outcome.ok, slow=slow and not cold, cold_start=cold)
+
+
+def count(config: CheckConfig, reading: Reading) -> None:
+    """Advance the consecutive counters (in memory; the caller saves)."""
+    if not reading.ok:
+        config.consecutive_failures += 1
+        config.consecutive_successes = config.consecutive_slow = config.consecutive_fast = 0
+        config.last_was_cold_start = False
+        return
+    config.consecutive_failures = 0
+    config.consecutive_successes += 1
+    config.last_was_cold_start = reading.cold_start
+    if reading.slow:
+        config.consecutive_slow += 1
+        config.consecutive_fast = 0
+    elif not reading.cold_start:
+        config.consecutive_fast += 1
+        config.consecutive_slow = 0
+
+
+def decide(old: str, config: CheckConfig, reading: Reading) -> str:
+    """The status after a result, given the counters already advanced by `count`."""
+    n, m = config.failure_threshold, config.recovery_threshold
+    if not reading.ok:
+        return DOWN if config.consecutive_failures >= n else old
+    if old == DOWN:
+        if config.consecutive_successes < m:
+            return DOWN
+        return DEGRADED if reading.slow else UP
+    if config.consecutive_slow >= n:
+        return DEGRADED
+    if old == DEGRADED:
+        return UP if config.consecutive_fast >= m else DEGRADED
+    return UP
+
+
+def reason_for(new: str, config: CheckConfig, result: ProbeResult) -> str:
+    if new == DOWN:
+        return f"{config.consecutive_failures} failed checks in a row: {result.error}"
+    if new == DEGRADED and result.ok:
+        return (
+            f"{config.consecutive_slow or 1} slow answer(s) in a row "
+            f"({result.latency_ms:.0f} ms, threshold {config.slow_ms} ms)"
+        )
+    if new == UP:
+        return f"answered normally ({_ms(result.latency_ms)})"
+    return result.error or "status changed"
+
+
+def apply_result(
+    service: Service, config: CheckConfig, result: ProbeResult, reading: Reading
+) -> StateChange | None:
+    """Count the result, move the status if the rules say so; call inside atomic().
+
+    `config` should be locked (select_for_update) by the caller. Returns the transition, if any.
+    """
+    count(config, reading)
+    config.save(
+        update_fields=[
+            "consecutive_failures",
+            "consecutive_successes",
+            "consecutive_slow",
+            "consecutive_fast",
+            "last_was_cold_start",
+            "updated_at",
+        ]
+    )
+    live = {
+        "last_checked_at": result.checked_at,
+        "last_latency_ms": result.latency_ms,
+        "last_error": result.error,
+    }
+    old = Service.objects.filter(pk=service.pk).values_list("status", flat=True).first()
+    if old is None:
+        return None
+    new = decide(old, config, reading)
+    service.last_checked_at, service.last_latency_ms, service.last_error = live.values()
+    if new == old:
+        Service.objects.filter(pk=service.pk).update(**live)
+        return None
+    return record_state_change(
+        service, old, new, reason_for(new, config, result), at=result.checked_at, live=live
+    )
+
+
+def record_state_change(
+    service: Service, old: str, new: str, reason: str, *, at: datetime, live: dict
+) -> StateChange | None:
+    """Conditional update (status = old) + StateChange + incident + alert; None if it lost a race."""
+    moved = Service.objects.filter(pk=service.pk, status=old).update(
+        status=new, status_changed_at=at, **live
+    )
+    if not moved:
+        Service.objects.filter(pk=service.pk).update(**live)
+        return None
+    service.status, service.status_changed_at = new, at
+    closed = _close_incidents(service, at) if old in PROBLEMS else []
+    incident = None
+    if new in PROBLEMS:
+        incident = Incident.objects.create(
+            service=service, status=new, opened_at=at, first_error=reason
+        )
+    change = StateChange.objects.create(
+        service=service, at=at, from_status=old, to_status=new, reason=reason, incident=incident
+    )
+    for done in closed:
+        notify(_recovery_event(service, done, new))
+    if incident is not None:
+        notify(_problem_event(service, incident, reason))
+    return change
+
+
+def _close_incidents(service: Service, at: datetime) -> list[Incident]:
+    open_ones = list(Incident.objects.select_for_update().filter(service=service, closed_at=None))
+    Incident.objects.filter(pk__in=[i.pk for i in open_ones]).update(closed_at=at)
+    for incident in open_ones:
+        incident.closed_at = at
+    return open_ones
+
+
+def incident_key(incident: Incident) -> str:
+    return f"incident:{incident.pk}"
+
+
+def _problem_event(service: Service, incident: Incident, reason: str) -> AlertEvent:
+    down = incident.status == DOWN
+    return AlertEvent(
+        kind="down" if down else "degraded",
+        severity="critical" if down else "warning",
+        title=f"{service.name} is {'DOWN' if down else 'DEGRADED'}",
+        body=f"{service.name} ({service.url}) is {incident.status} since "
+        f"{incident.opened_at:%Y-%m-%d %H:%M:%S} UTC.\n{reason}",
+        dedupe_key=incident_key(incident),
+        service=service,
+        url=service.get_absolute_url(),
+        details={
+            "service": service.name,
+            "status": incident.status,
+            "incident_id": incident.pk,
+            "opened_at": incident.opened_at.isoformat(),
+            "error": reason,
+            "latency_ms": service.last_latency_ms,
+        },
+    )
+
+
+def _recovery_event(service: Service, incident: Incident, now_status: str) -> AlertEvent:
+    seconds = int(incident.duration.total_seconds())
+    return AlertEvent(
+        kind="recovered",
+        severity="info",
+        title=f"{service.name} is no longer {incident.status} (now {now_status})",
+        body=f"{service.name} was {incident.status} for {format_duration(seconds)} "
+        f"(since {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC); it is {now_status} now.",
+        dedupe_key=f"{incident_key(incident)}:recovered",
+        service=service,
+        url=service.get_absolute_url(),
+        details={
+            "resolves": incident_key(incident),
+            "service": service.name,
+            "status": now_status,
+            "incident_id": incident.pk,
+            "duration_seconds": seconds,
+        },
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """3h 05m, 4m 10s, 12s."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} ms"

@@ -1,0 +1,231 @@
+"""The database side of a sweep: claim due services, probe a batch, write results once per claim.
+
+Claiming moves `next_check_at` one interval ahead and bumps `claim_seq` in the same transaction
+that selected the rows (`FOR UPDATE SKIP LOCKED` on Postgres; SQLite serialises writers), so two
+sweeps never hand out the same service twice in one interval. A batch writes its results with the
+claim number as `slot`, unique per service: a batch that runs again (a worker died, the broker
+redelivered) skips what was already written, and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import FieldError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from checks import drift, state
+from checks.models import CheckConfig, ProbeResult
+from checks.probing.sweep import probe_many_sync
+from checks.probing.types import ProbeOutcome
+from checks.targets import TargetError, target_for
+from fleet.models import Service, ServiceKind
+
+logger = logging.getLogger(__name__)
+Claim = tuple[int, int]  # (service id, claim_seq)
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "PROBE_BATCH_SIZE", 50))
+
+
+def probe_concurrency() -> int:
+    return int(getattr(settings, "PROBE_CONCURRENCY", 100))
+
+
+def ensure_configs() -> int:
+    """Give every service without check settings the defaults (due now); returns how many."""
+    missing = Service.objects.filter(check_config__isnull=True).values_list("pk", flat=True)
+    rows = [CheckConfig(service_id=pk) for pk in missing]
+    CheckConfig.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def claim_due(now: datetime | None = None, limit: int = 5000) -> list[Claim]:
+    """Claim every enabled service whose check is due: push it one interval on, return claims."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            CheckConfig.objects.select_for_update(skip_locked=True)
+            .filter(enabled=True, next_check_at__lte=now)
+            .order_by("next_check_at")
+            .values_list("pk", "service_id", "interval_seconds", "claim_seq")[:limit]
+        )
+        by_interval: dict[int, list[int]] = {}
+        for pk, _, interval, _ in due:
+            by_interval.setdefault(interval, []).append(pk)
+        for interval, pks in by_interval.items():
+            CheckConfig.objects.filter(pk__in=pks).update(
+                next_check_at=now + timedelta(seconds=interval),
+                claim_seq=F("claim_seq") + 1,
+            )
+    return [(service_id, seq + 1) for _, service_id, _, seq in due]
+
+
+def batches(claims: Sequence[Claim], size: int | None = None) -> list[list[Claim]]:
+    size = size or batch_size()
+    return [list(claims[i : i + size]) for i in range(0, len(claims), size)]
+
+
+@dataclass
+class Checked:
+    """One service checked: its result row and the transition it caused, if any."""
+
+    service: Service
+    outcome: ProbeOutcome
+    result: ProbeResult | None
+    change: object = None
+    drift: object = None
+
+
+def run_batch(claims: Sequence[Claim], at: datetime | None = None) -> list[Checked]:
+    """Probe the claimed services concurrently and record each result once (time `at`)."""
+    slots = dict(claims)
+    configs = {
+        c.service_id: c
+        for c in CheckConfig.objects.select_related("service").filter(service_id__in=slots)
+    }
+    done = set(
+        ProbeResult.objects.filter(service_id__in=slots, slot__in=set(slots.values())).values_list(
+            "service_id", "slot"
+        )
+    )
+    todo = [configs[sid] for sid, seq in claims if sid in configs and (sid, seq) not in done]
+    outcomes = probe_configs(todo)
+    items = [(c.service, c, o, slots[c.service_id]) for c, o in zip(todo, outcomes, strict=True)]
+    return record(items, at=at)
+
+
+def probe_configs(configs: Sequence[CheckConfig]) -> list[ProbeOutcome]:
+    """Probe each config's service; a config that cannot be turned into a target fails alone."""
+    targets, outcomes = [], [None] * len(configs)
+    for i, config in enumerate(configs):
+        try:
+            targets.append((i, target_for(config.service, config)))
+        except TargetError as exc:
+            outcomes[i] = ProbeOutcome(ok=False, phase="auth", error=str(exc))
+    probed = probe_many_sync([t for _, t in targets], concurrency=probe_concurrency())
+    for (i, _), outcome in zip(targets, probed, strict=True):
+        outcomes[i] = outcome
+    return outcomes
+
+
+def record(
+    items: Sequence[tuple[Service, CheckConfig, ProbeOutcome, int | None]],
+    at: datetime | None = None,
+) -> list[Checked]:
+    """Bulk-insert the results and apply each to the state machine, in one transaction.
+
+    A service whose bookkeeping raises is rolled back alone (savepoint) and its next check is
+    pushed one interval further instead of failing the batch.
+    """
+    if not items:
+        return []
+    now = at or timezone.now()
+    cold_capable = _scales_to_zero_ids([s.pk for s, *_ in items])
+    checked: list[Checked] = []
+    with transaction.atomic():
+        locked = {
+            c.service_id: c
+            for c in CheckConfig.objects.select_for_update().filter(
+                service_id__in=[s.pk for s, *_ in items]
+            )
+        }
+        readings, rows = [], []
+        for service, config, outcome, slot in items:
+            config = locked.get(service.pk, config)
+            scales = config.scales_to_zero or service.pk in cold_capable
+            reading = state.read_outcome(config, outcome, scales)
+            readings.append((service, config, outcome, reading))
+            rows.append(result_row(service, outcome, reading, slot=slot, at=now))
+        ProbeResult.objects.bulk_create(rows)
+        for (service, config, outcome, reading), row in zip(readings, rows, strict=True):
+            checked.append(_apply_one(service, config, outcome, reading, row, now))
+    return checked
+
+
+def _apply_one(service, config, outcome, reading, row, now) -> Checked:
+    item = Checked(service=service, outcome=outcome, result=row)
+    try:
+        with transaction.atomic():
+            item.change = state.apply_result(service, config, row, reading)
+            if outcome.ok and service.kind == ServiceKind.MCP_SERVER:
+                item.drift = drift.record_tools(service, outcome, now)
+    except Exception:
+        logger.exception("recording the check of %s failed; its next check moves on", service)
+        CheckConfig.objects.filter(pk=config.pk).update(
+            next_check_at=now + timedelta(seconds=2 * config.interval_seconds)
+        )
+    return item
+
+
+def result_row(
+    service: Service, outcome: ProbeOutcome, reading: state.Reading, *, slot, at
+) -> ProbeResult:
+    tls = outcome.tls
+    return ProbeResult(
+        service=service,
+        checked_at=at,
+        slot=slot,
+        ok=outcome.ok,
+        latency_ms=outcome.latency_ms,
+        phases={k: round(v, 2) for k, v in outcome.phases_ms.items()},
+        phase=outcome.phase[:40],
+        transport=outcome.transport[:20],
+        protocol_version=outcome.protocol_version[:20],
+        server_name=outcome.server_name[:200],
+        server_version=outcome.server_version[:100],
+        http_status=outcome.http_status,
+        error=outcome.error,
+        cold_start=reading.cold_start,
+        slow=reading.slow,
+        tls_days=tls.days_to_expiry if tls else None,
+        tls_hostname_ok=tls.hostname_matches if tls else None,
+        tool_call_ok=outcome.tool_call_ok,
+        tool_call_detail=outcome.tool_call_detail,
+        unauthenticated_tools_list=outcome.unauthenticated_tools_list,
+        capabilities=outcome.capabilities or {},
+        instructions=outcome.instructions,
+        tool_count=len(outcome.tools) if outcome.ok and service.kind == "mcp_server" else None,
+    )
+
+
+def _scales_to_zero_ids(ids: list[int]) -> set[int]:
+    """Services whose cloud reports a minimum of zero instances (when scaling is synced)."""
+    try:
+        return set(
+            Service.objects.filter(pk__in=ids, scaling__observed_min_instances=0).values_list(
+                "pk", flat=True
+            )
+        )
+    except FieldError:  # scaling is not tracked in this deployment
+        return set()
+
+
+def check_now(service: Service, at: datetime | None = None) -> Checked:
+    """Probe one service right now (button, API, CLI), outside the schedule."""
+    config, _ = CheckConfig.objects.select_related("service").get_or_create(service=service)
+    config.service = service
+    outcome = probe_configs([config])[0]
+    return record([(service, config, outcome, None)], at=at)[0]
+
+
+def check_all(batch: int | None = None) -> list[Checked]:
+    """Check every enabled service now, batch by batch, outside the schedule (`probe --all`)."""
+    ensure_configs()
+    configs = list(
+        CheckConfig.objects.select_related("service").filter(enabled=True).order_by("service__name")
+    )
+    checked: list[Checked] = []
+    size = batch or batch_size()
+    for start in range(0, len(configs), size):
+        chunk = configs[start : start + size]
+        outcomes = probe_configs(chunk)
+        checked += record([(c.service, c, o, None) for c, o in zip(chunk, outcomes, strict=True)])
+    return checked
