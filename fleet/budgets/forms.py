@@ -1,0 +1,66 @@
+"""Forms for budgets and the scaling what-if; the rules themselves live in the service layer."""
+
+from __future__ import annotations
+
+from django import forms
+
+from fleet.budgets.models import Scope
+from fleet.costs.estimate import PROVIDERS
+
+
+class BudgetForm(forms.Form):
+    name = forms.CharField(
+        max_length=54,
+        help_text="Lowercase letters, digits, '.', '_' or '-'; the cloud copy is "
+        "named fleet-<name>.",
+    )
+    scope = forms.ChoiceField(choices=Scope.choices)
+    scope_value = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Scope value",
+        help_text="The service, team, environment or account name (empty for the whole fleet).",
+    )
+    amount = forms.CharField(max_length=20, label="Monthly amount")
+    currency = forms.CharField(max_length=3, initial="USD", help_text="ISO 4217, e.g. USD, EUR.")
+    thresholds = forms.CharField(
+        initial="50, 90, 100",
+        help_text="Percent of the amount, comma-separated; prefix forecast: to alert on the "
+        "month-end forecast, e.g. 50, 90, 100, forecast:100. Allowed: 1 to 1000.",
+    )
+
+    def spec(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "scope": data["scope"],
+            "scope_value": data.get("scope_value", ""),
+            "amount": data["amount"].strip(),
+            "currency": data["currency"],
+            "thresholds": data["thresholds"],
+        }
+
+
+def thresholds_text(rules: list[dict]) -> str:
+    """Rules as the form shows them: "50, 90, forecast:100"."""
+    return ", ".join(
+        r["percent"] if r["basis"] == "actual" else f"{r['basis']}:{r['percent']}" for r in rules
+    )
+
+
+class WhatIfForm(forms.Form):
+    """Scaling settings to price; blank fields mean "not set"."""
+
+    provider = forms.ChoiceField(choices=[(p, p) for p in PROVIDERS])
+    min_instances = forms.IntegerField(required=False, min_value=0, max_value=10000)
+    max_instances = forms.IntegerField(required=False, min_value=0, max_value=10000)
+    concurrency = forms.IntegerField(required=False, min_value=1, max_value=10000)
+    cpu = forms.CharField(required=False, max_length=20, help_text="e.g. 1, 500m, 0.25 vCPU")
+    memory = forms.CharField(required=False, max_length=20, help_text="e.g. 512Mi, 1Gi")
+    requests_per_month = forms.IntegerField(required=False, min_value=0)
+    request_seconds = forms.FloatField(
+        required=False, min_value=0, label="Seconds per request", help_text="average"
+    )
+    avg_instances = forms.FloatField(
+        required=False, min_value=0, label="Average busy instances", help_text="instead of requests"
+    )

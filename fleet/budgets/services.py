@@ -1,0 +1,289 @@
+"""State changes to budgets: one atomic block each, with its audit-log row, syncs sent on commit.
+
+The form, the API and the fleet file all come through `save_budget`, so one set of rules applies.
+A "spec" is the plain shape of a budget: name, scope, scope_value, amount, currency, thresholds.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from console.audit import record_action
+from console.jobs import enqueue
+from fleet import validation
+from fleet.budgets.models import (
+    Budget,
+    CloudBudget,
+    PriceOverride,
+    Scope,
+    SyncStatus,
+    default_thresholds,
+)
+from fleet.costs.errors import CostInputError
+from fleet.costs.money import validate_amount, validate_currency
+from fleet.costs.pricing import PriceTable, price_table
+from fleet.costs.thresholds import ThresholdRule
+from fleet.models import CloudAccount, Service
+
+BUDGET_FIELDS = ("name", "scope", "scope_value", "amount", "currency", "thresholds")
+SYNCED_FIELDS = ("name", "scope", "scope_value", "amount", "currency", "thresholds")
+# The providers with a budget API; budgets for other services live in the console only.
+CLOUD_BUDGET_PROVIDERS = ("gcp", "aws")
+
+
+def budget_state(budget: Budget) -> dict:
+    """The budget as a spec (what export writes, the API returns and the audit log stores)."""
+    return {
+        "name": budget.name,
+        "scope": budget.scope,
+        "scope_value": budget.scope_value,
+        "amount": f"{budget.amount:f}",
+        "currency": budget.currency,
+        "thresholds": [dict(r) for r in budget.thresholds],
+    }
+
+
+def services_in_scope(budget: Budget) -> QuerySet[Service]:
+    """The services a budget covers."""
+    return Service.objects.filter(_scope_q(budget.scope, budget.scope_value))
+
+
+def _scope_q(scope: str, value: str) -> Q:
+    if scope == Scope.SERVICE:
+        return Q(name=value)
+    if scope == Scope.TEAM:
+        return Q(team=value)
+    if scope == Scope.ENVIRONMENT:
+        return Q(environment=value)
+    if scope == Scope.ACCOUNT:
+        return Q(account__name=value)
+    return Q()
+
+
+def budget_covers(service: Service) -> bool:
+    """Whether any budget covers this service (the audits' "has a budget alert" rule asks)."""
+    return bool(budgets_for(service))
+
+
+def budgets_for(service: Service) -> list[Budget]:
+    """Every budget whose scope includes this service."""
+    return [
+        b
+        for b in Budget.objects.all()
+        if (b.scope == Scope.FLEET)
+        or (b.scope == Scope.SERVICE and b.scope_value == service.name)
+        or (b.scope == Scope.TEAM and b.scope_value == service.team)
+        or (b.scope == Scope.ENVIRONMENT and b.scope_value == service.environment)
+        or (
+            b.scope == Scope.ACCOUNT
+            and service.account_id is not None
+            and b.scope_value == service.account.name
+        )
+    ]
+
+
+def parse_threshold_rules(value: Any) -> list[dict]:
+    """Rules from a list of {"percent", "basis"} mappings or strings like "90" / "forecast:100".
+
+    Raises ValidationError on the "thresholds" field, naming the rule that is wrong.
+    """
+    if value is None:
+        return default_thresholds()
+    if isinstance(value, str):
+        value = [part for part in value.replace("\n", ",").split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise ValidationError({"thresholds": "must be a list of rules such as 90 or forecast:100."})
+    rules: list[ThresholdRule] = []
+    for item in value:
+        try:
+            rules.append(_rule(item))
+        except CostInputError as exc:
+            message = str(exc).split(": ", 1)[-1]
+            raise ValidationError({"thresholds": f"{_show(item)}: {message}"}) from exc
+    keys = [r.key for r in rules]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ValidationError({"thresholds": f"rule {duplicates[0]} appears twice."})
+    if not rules:
+        raise ValidationError({"thresholds": "at least one threshold rule is needed."})
+    rules.sort(key=lambda r: (r.basis, r.percent))
+    return [{"percent": f"{r.percent.normalize():f}", "basis": r.basis} for r in rules]
+
+
+def _show(item: Any) -> str:
+    if isinstance(item, dict):
+        return f"{item.get('basis', 'actual')}:{item.get('percent')}"
+    return str(item).strip()
+
+
+def _rule(item: Any) -> ThresholdRule:
+    if isinstance(item, dict):
+        unknown = set(item) - {"percent", "basis"}
+        if unknown:
+            raise CostInputError("thresholds", f"unknown key {sorted(unknown)[0]!r}")
+        if item.get("percent") in (None, ""):
+            raise CostInputError("thresholds", "percent is required")
+        return ThresholdRule(item["percent"], item.get("basis") or "actual")
+    text = str(item).strip().rstrip("%").strip()
+    basis, _, percent = text.rpartition(":")
+    return ThresholdRule(percent.strip().rstrip("%"), basis.strip() or "actual")
+
+
+def prepare_budget(spec: dict, instance: Budget | None = None) -> Budget:
+    """Apply a spec to a budget (new or existing) and validate it; does not save."""
+    budget = instance or Budget()
+    errors: dict[str, str] = {}
+    budget.name = (spec.get("name") or "").strip()
+    try:
+        validation.validate_name(budget.name)
+        if len(budget.name) > 54:
+            raise ValidationError({"name": "must be at most 54 characters."})
+        clash = Budget.objects.filter(name=budget.name).exclude(pk=budget.pk).exists()
+        if clash:
+            raise ValidationError({"name": f"A budget named '{budget.name}' already exists."})
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    budget.scope = spec.get("scope") or ""
+    budget.scope_value = (spec.get("scope_value") or "").strip()
+    _check_scope(budget, errors)
+    try:
+        budget.amount = validate_amount(spec.get("amount"))
+        if budget.amount != budget.amount.quantize(Decimal("0.01")):
+            raise CostInputError("amount", "has more than 2 decimal places")
+        if budget.amount >= Decimal("1e12"):
+            raise CostInputError("amount", "is too large")
+    except CostInputError as exc:
+        errors["amount"] = str(exc).split(": ", 1)[-1]
+    budget.currency = (spec.get("currency") or "").strip().upper()
+    try:
+        validate_currency(budget.currency)
+    except CostInputError as exc:
+        errors["currency"] = str(exc).split(": ", 1)[-1]
+    try:
+        budget.thresholds = parse_threshold_rules(spec.get("thresholds"))
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+    return budget
+
+
+def _check_scope(budget: Budget, errors: dict[str, str]) -> None:
+    if budget.scope not in Scope.values:
+        errors["scope"] = f"'{budget.scope}' is not a scope; use one of {', '.join(Scope.values)}."
+        return
+    if budget.scope == Scope.FLEET:
+        budget.scope_value = ""
+        if not Service.objects.exists():
+            errors["scope"] = "The fleet has no services yet, so this budget would cover nothing."
+        return
+    label = Scope(budget.scope).label.lower()
+    if not budget.scope_value:
+        errors["scope_value"] = f"Name the {label} this budget covers."
+        return
+    if (
+        budget.scope == Scope.ACCOUNT
+        and not CloudAccount.objects.filter(name=budget.scope_value).exists()
+    ):
+        errors["scope_value"] = f"No cloud account named '{budget.scope_value}'."
+        return
+    if not Service.objects.filter(_scope_q(budget.scope, budget.scope_value)).exists():
+        errors["scope_value"] = f"No service matches {label} '{budget.scope_value}'."
+
+
+def save_budget(*, actor: Any, source: str, spec: dict, instance: Budget | None = None) -> Budget:
+    """Create or update a budget, audit-logged; a sync to the clouds is queued after commit."""
+    with transaction.atomic():
+        before = budget_state(instance) if instance else None
+        budget = prepare_budget(spec, instance)
+        if budget.pk is None and getattr(actor, "pk", None):
+            budget.created_by = actor
+        after = budget_state(budget)
+        if before == after:
+            return budget
+        budget.sync_status, budget.sync_reason = SyncStatus.PENDING, ""
+        budget.save()
+        record_action(
+            actor,
+            "update" if before else "create",
+            budget,
+            source=source,
+            before=before,
+            after=after,
+        )
+        request_sync(budget, actor=actor)
+    return budget
+
+
+def request_sync(budget: Budget, *, actor: Any = None, force: bool = False):
+    """Queue a sync of the budget to its clouds; returns the Job row the UI can poll."""
+    from fleet.budgets.tasks import sync_budget_task
+
+    return enqueue(
+        f"Sync budget {budget.name}" + (" (overwrite cloud changes)" if force else ""),
+        sync_budget_task,
+        user=actor,
+        obj=budget,
+        args=(budget.pk,),
+        kwargs={"force": force},
+    )
+
+
+def sync_budget(*, actor: Any, source: str, budget: Budget, force: bool = False):
+    """A user asked for a sync now (force = overwrite changes made in the cloud); audit-logged."""
+    with transaction.atomic():
+        record_action(
+            actor,
+            "sync",
+            budget,
+            source=source,
+            detail="overwrite cloud-side changes" if force else "",
+        )
+        return request_sync(budget, actor=actor, force=force)
+
+
+def delete_budget(*, actor: Any, source: str, budget: Budget) -> None:
+    """Delete the budget here; its cloud copies are deleted by a task after commit."""
+    from fleet.budgets.tasks import delete_cloud_budgets_task
+
+    copies = [
+        [cb.account_id, cb.provider_budget_id]
+        for cb in CloudBudget.objects.filter(budget=budget).exclude(provider_budget_id="")
+    ]
+    with transaction.atomic():
+        record_action(actor, "delete", budget, source=source, before=budget_state(budget))
+        if copies:
+            enqueue(
+                f"Delete cloud copies of budget {budget.name}",
+                delete_cloud_budgets_task,
+                user=actor,
+                args=(copies,),
+            )
+        budget.delete()
+
+
+def current_prices() -> PriceTable:
+    """The price table: `fleet.costs.pricing` defaults with the admin's overrides merged over."""
+    override = PriceOverride.objects.filter(pk=1).first()
+    return price_table(override.prices if override else None)
+
+
+def save_price_overrides(*, actor: Any, source: str, prices: dict) -> PriceOverride:
+    """Set the price overrides (admin), validated against the price table, audit-logged."""
+    try:
+        price_table(prices)
+    except CostInputError as exc:
+        raise ValidationError({"prices": str(exc)}) from exc
+    with transaction.atomic():
+        override, _ = PriceOverride.objects.get_or_create(pk=1)
+        before = dict(override.prices)
+        override.prices = prices
+        override.updated_by = actor if getattr(actor, "pk", None) else None
+        override.save()
+        record_action(actor, "update", override, source=source, before=before, after=prices)
+    return override
