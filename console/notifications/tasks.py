@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings

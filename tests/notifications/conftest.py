@@ -64,7 +64,7 @@ def receiver() -> Iterator[Receiver]:
     rec = Receiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(rec))
     rec.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield rec
     server.shutdown()
