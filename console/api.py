@@ -3,10 +3,10 @@
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
-from console.api_auth import TokenAuth
-from console.api_errors import install_handlers
 from checks.api import router as checks_router
 from checks.audits.api import router as audits_router
+from console.api_auth import TokenAuth
+from console.api_errors import install_handlers
 from console.notifications.api import router as alerts_router
 from fleet.api import router as fleet_router
 from fleet.budgets.api import router as budgets_router
