@@ -229,3 +229,12 @@ def check_all(batch: int | None = None) -> list[Checked]:
         outcomes = probe_configs(chunk)
         checked += record([(c.service, c, o, None) for c, o in zip(chunk, outcomes, strict=True)])
     return checked
+
+
+def sweep_once(now: datetime | None = None) -> list[Checked]:
+    """Claim what is due and run every batch here, synchronously (what the beat sweep fans out)."""
+    ensure_configs()
+    checked: list[Checked] = []
+    for batch in batches(claim_due(now)):
+        checked += run_batch(batch)
+    return checked
