@@ -1,5 +1,184 @@
-"""Audit API endpoints."""
+"""Audit API: start runs, read them, export them, attest manual rules. Thin: parse, call, shape."""
 
-from ninja import Router
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Query, Router, Schema
+from ninja.responses import Status
+
+from checks.audits import services as audit_services
+from checks.audits.exporting import FORMATS, render_export
+from checks.audits.models import Attestation, AuditRun
+from console.api_errors import require_role
+from fleet.models import Service
 
 router = Router(tags=["audits"])
+
+
+class ErrorOut(Schema):
+    detail: str | list
+
+
+class AuditIn(Schema):
+    scope: str = "fleet"  # "fleet" or "service"
+    service: str = ""  # the service's name when scope is "service"
+
+
+class AuditRunOut(Schema):
+    id: int
+    scope: str
+    trigger: str
+    triggered_by: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    catalogue_version: str
+    scores: dict
+    error: str
+    results: dict[str, list[dict]] | None = None
+    url: str
+
+
+class ExportQuery(Schema):
+    format: str = "json"
+
+
+class AttestationIn(Schema):
+    rule: str = ""
+    note: str = ""
+
+
+class AttestationOut(Schema):
+    id: int
+    rule: str
+    service: str | None
+    by: str
+    note: str
+    at: datetime
+    expires_at: datetime | None
+
+
+def _run_out(run: AuditRun, with_results: bool = False) -> dict:
+    results = None
+    if with_results:
+        grouped = audit_services.results_by_service(run)
+        results = {name: [r.as_dict() for r in rows] for name, rows in grouped.items()}
+    return {
+        "id": run.pk,
+        "scope": run.scope_label,
+        "trigger": run.trigger,
+        "triggered_by": run.triggered_by_label,
+        "status": run.status,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "catalogue_version": run.catalogue_version,
+        "scores": run.scores or {},
+        "error": run.error,
+        "results": results,
+        "url": run.get_absolute_url(),
+    }
+
+
+def _get_run(run_id: int) -> AuditRun:
+    run = AuditRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise Http404(f"Audit run {run_id} does not exist.")
+    return run
+
+
+@router.post(
+    "/audits",
+    response={202: AuditRunOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Start an audit of the fleet or of one service (runs in the background)",
+)
+def start_audit(request: HttpRequest, payload: AuditIn):
+    require_role(request, "operator")
+    scope = payload.scope.strip().lower() or "fleet"
+    service = None
+    if payload.service and scope == "fleet":
+        scope = "service"
+    if scope not in ("fleet", "service"):
+        raise ValidationError(
+            {"scope": f"Unknown scope '{payload.scope}'; use 'fleet' or 'service'."}
+        )
+    if scope == "service":
+        if not payload.service:
+            raise ValidationError({"service": "Name the service to audit."})
+        service = Service.objects.filter(name=payload.service).first()
+        if service is None:
+            raise ValidationError({"service": f"No service named '{payload.service}'."})
+    elif not Service.objects.exists():
+        raise ValidationError({"scope": "The fleet has no services registered; nothing to audit."})
+    run = audit_services.create_run(
+        actor=request.user, trigger=AuditRun.Trigger.API, service=service
+    )
+    run.refresh_from_db()
+    return Status(202, _run_out(run))
+
+
+@router.get("/audits", response=list[AuditRunOut], summary="Recent audit runs, newest first")
+def list_audits(request: HttpRequest, limit: int = 20):
+    runs = AuditRun.objects.all()[: max(1, min(limit, 200))]
+    return [_run_out(run) for run in runs]
+
+
+@router.get(
+    "/audits/{run_id}",
+    response={200: AuditRunOut, 404: ErrorOut},
+    summary="One audit run: status, scores and every result with its evidence",
+)
+def get_audit(request: HttpRequest, run_id: int):
+    return _run_out(_get_run(run_id), with_results=True)
+
+
+@router.get(
+    "/audits/{run_id}/export",
+    response={200: None, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Export a finished run as json, csv or markdown",
+)
+def export_audit(request: HttpRequest, run_id: int, query: Query[ExportQuery]):
+    fmt = {"md": "markdown"}.get(query.format.lower(), query.format.lower())
+    if fmt not in FORMATS:
+        raise ValidationError(
+            {"format": f"Unknown export format '{query.format}'; use one of: {', '.join(FORMATS)}."}
+        )
+    run = _get_run(run_id)
+    if run.status != AuditRun.State.SUCCEEDED:
+        return Status(
+            409, {"detail": f"Audit run {run_id} is {run.status}: it has no results to export."}
+        )
+    body, content_type = render_export(run, fmt)
+    return HttpResponse(body, content_type=content_type)
+
+
+@router.post(
+    "/services/{name}/attestations",
+    response={201: AttestationOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Attest that a manual rule holds for a service (note required)",
+)
+def attest(request: HttpRequest, name: str, payload: AttestationIn):
+    require_role(request, "operator")
+    service = Service.objects.filter(name=name).first()
+    if service is None:
+        raise Http404(f"No service named '{name}'.")
+    attestation = audit_services.attest(
+        actor=request.user, source="api", rule_id=payload.rule, note=payload.note, service=service
+    )
+    return Status(201, _attestation_out(attestation))
+
+
+def _attestation_out(a: Attestation) -> dict:
+    return {
+        "id": a.pk,
+        "rule": a.rule_id,
+        "service": a.service.name if a.service_id else None,
+        "by": a.by_label,
+        "note": a.note,
+        "at": a.at,
+        "expires_at": a.expires_at,
+    }

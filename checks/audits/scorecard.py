@@ -1,0 +1,138 @@
+"""Queries behind the audit pages, shaped so their number does not grow with the fleet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.paginator import Page, Paginator
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from checks.audits.catalogue import SECTIONS, section_title
+from checks.audits.diff import RunDiff, diff_runs
+from checks.audits.models import AuditRun, AuditServiceScore, CustomRule
+from checks.audits.services import results_by_service
+from fleet.filters import ServiceFilter
+from fleet.models import Service
+
+
+def score_class(value: float | None) -> str:
+    """The colour band of a score (CSS class)."""
+    if value is None:
+        return "score-none"
+    if value >= 90:
+        return "score-good"
+    if value >= 75:
+        return "score-fair"
+    if value >= 50:
+        return "score-poor"
+    return "score-bad"
+
+
+def sections() -> list[tuple[str, str]]:
+    """(key, title) of every section, catalogue first, then custom rules' own sections."""
+    keys = list(SECTIONS)
+    for section in CustomRule.objects.order_by().values_list("section", flat=True).distinct():
+        if section not in keys:
+            keys.append(section)
+    return [(key, section_title(key)) for key in keys]
+
+
+@dataclass
+class MatrixRow:
+    service: Service
+    score: AuditServiceScore | None
+    cells: list[tuple[str, float | None]] = field(default_factory=list)
+
+
+@dataclass
+class Scorecard:
+    filterset: ServiceFilter
+    page: Page
+    rows: list[MatrixRow]
+    sections: list[tuple[str, str]]
+    latest_fleet_run: AuditRun | None
+    recent_runs: list[AuditRun]
+    environments: list[str]
+    teams: list[str]
+
+
+def _latest_score_ids(queryset: QuerySet) -> QuerySet:
+    latest = AuditServiceScore.objects.filter(
+        service=OuterRef("pk"), run__status=AuditRun.State.SUCCEEDED
+    ).order_by("-finished_at", "-id")
+    return queryset.annotate(latest_score_id=Subquery(latest.values("id")[:1]))
+
+
+def scorecard(params, page_number, per_page: int = 100) -> Scorecard:
+    """Services (filtered like the dashboard) × sections, from each service's latest audit."""
+    base = Service.objects.select_related("account")
+    filterset = ServiceFilter(params, queryset=base)
+    queryset = filterset.qs.order_by("name") if filterset.is_valid() else base.none()
+    page = Paginator(_latest_score_ids(queryset), per_page).get_page(page_number)
+    services = list(page)
+    ids = [s.latest_score_id for s in services if s.latest_score_id]
+    scores = AuditServiceScore.objects.in_bulk(ids)
+    columns = sections()
+    rows = []
+    for service in services:
+        score = scores.get(service.latest_score_id)
+        cells = [(key, (score.sections or {}).get(key) if score else None) for key, _ in columns]
+        rows.append(MatrixRow(service, score, cells))
+    return Scorecard(
+        filterset=filterset,
+        page=page,
+        rows=rows,
+        sections=columns,
+        latest_fleet_run=AuditRun.objects.filter(
+            scope_label="fleet", status=AuditRun.State.SUCCEEDED
+        ).first(),
+        recent_runs=list(AuditRun.objects.select_related("service")[:8]),
+        environments=_distinct("environment"),
+        teams=_distinct("team"),
+    )
+
+
+def _distinct(column: str) -> list[str]:
+    return list(
+        Service.objects.exclude(**{column: ""})
+        .order_by(column)
+        .values_list(column, flat=True)
+        .distinct()
+    )
+
+
+def service_history(service: Service, limit: int = 30) -> list[AuditServiceScore]:
+    """The service's scores in its last finished runs, newest first."""
+    return list(
+        AuditServiceScore.objects.filter(service=service, run__status=AuditRun.State.SUCCEEDED)
+        .select_related("run")
+        .order_by("-finished_at", "-id")[:limit]
+    )
+
+
+@dataclass
+class RunComparison:
+    older: AuditRun
+    newer: AuditRun
+    diff: RunDiff
+    compared: list[str]  # services in both runs
+    only_older: list[str]
+    only_newer: list[str]
+
+
+def compare_runs(first: AuditRun, second: AuditRun) -> RunComparison:
+    """What changed between two runs (older first), over the services both runs audited."""
+    older, newer = sorted((first, second), key=lambda r: (r.created_at, r.pk))
+    old, new = results_by_service(older), results_by_service(newer)
+    common = sorted(old.keys() & new.keys())
+    diff = diff_runs(
+        [r for name in common for r in old[name]], [r for name in common for r in new[name]]
+    )
+    return RunComparison(
+        older=older,
+        newer=newer,
+        diff=diff,
+        compared=common,
+        only_older=sorted(old.keys() - new.keys()),
+        only_newer=sorted(new.keys() - old.keys()),
+    )

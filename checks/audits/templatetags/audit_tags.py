@@ -1,0 +1,86 @@
+"""Template helpers for audit pages: score colours, percentages, sparklines, the service card."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils import timezone
+
+from checks.audits import scorecard
+from checks.audits.models import Attestation, AuditRun
+from checks.audits.services import manual_rules
+
+register = template.Library()
+
+
+@register.filter
+def score_class(value) -> str:
+    return scorecard.score_class(value)
+
+
+@register.filter
+def pct(value) -> str:
+    return "—" if value is None else f"{value:.0f}%"
+
+
+@register.filter
+def label(value) -> str:
+    """A status or trigger key as words: needs_attestation -> needs attestation."""
+    return str(value or "").replace("_", " ")
+
+
+@register.filter
+def get(mapping, key):
+    return (mapping or {}).get(key)
+
+
+@register.inclusion_tag("audits/_sparkline.html")
+def sparkline(values, width: int = 160, height: int = 32):
+    """A server-rendered SVG line of scores (0–100), oldest first; gaps for unscored runs."""
+    values = list(values or [])
+    n = len(values)
+    step = (width - 4) / (n - 1) if n > 1 else 0
+    points = []
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        x = 2 + i * step if n > 1 else width / 2
+        y = 2 + (height - 4) * (1 - max(0.0, min(100.0, float(value))) / 100)
+        points.append((round(x, 1), round(y, 1)))
+    last = next((v for v in reversed(values) if v is not None), None)
+    return {
+        "width": width,
+        "height": height,
+        "points": " ".join(f"{x},{y}" for x, y in points),
+        "dots": points[-1:] if points else [],
+        "single": len(points) == 1,
+        "last": last,
+        "count": n,
+        "cls": scorecard.score_class(last),
+    }
+
+
+@register.simple_tag
+def service_audit(service) -> dict:
+    """What the service page's audit card shows: latest scores, trend, manual rules' state."""
+    history = scorecard.service_history(service, limit=20)
+    latest = history[0] if history else None
+    newest: dict[str, Attestation] = {}
+    rows = Attestation.objects.filter(service=service) | Attestation.objects.filter(
+        service__isnull=True
+    )
+    for row in rows.order_by("at", "id"):
+        current = newest.get(row.rule_id)
+        # The service's own attestation wins over a fleet-wide one of the same age or older.
+        if current is None or row.service_id or not current.service_id:
+            newest[row.rule_id] = row
+    manual = [(rule, newest.get(rule.id)) for rule in manual_rules() if rule.applies(service.kind)]
+    return {
+        "latest": latest,
+        "trend": [h.overall for h in reversed(history)],
+        "sections": scorecard.sections(),
+        "manual": manual,
+        "pending": AuditRun.objects.filter(
+            service=service, status__in=[AuditRun.State.QUEUED, AuditRun.State.RUNNING]
+        ).first(),
+        "now": timezone.now(),
+    }
