@@ -171,3 +171,6 @@ class Dependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caller} → {self.callee}"
+
+
+from fleet import cloud_models  # noqa: E402,F401  (snapshots, scaling, redeploys)

@@ -1,0 +1,235 @@
+"""What the console knows about each service's deployment: snapshots, scaling, redeploys.
+
+Imported at the bottom of `fleet.models`, so these are ordinary models of the `fleet` app.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+SCALING_FIELDS = ("min_instances", "max_instances", "concurrency", "cpu", "memory")
+
+
+class CloudSnapshot(models.Model):
+    """The latest normalised description of a service as its cloud reported it.
+
+    Keeps where it was read from (account, provider, endpoint, resource) and when, so an audit or
+    a person can say "this is what the cloud said, from there, at that time".
+    """
+
+    service = models.OneToOneField(
+        "fleet.Service", on_delete=models.CASCADE, related_name="cloud_snapshot"
+    )
+    provider = models.CharField(max_length=12)
+    account_name = models.CharField(max_length=63)
+    endpoint = models.CharField(max_length=200, blank=True)
+    resource = models.CharField(max_length=300)
+    data = models.JSONField(
+        help_text="The ServiceSnapshot as JSON (without the raw platform JSON)."
+    )
+    raw = models.JSONField(default=dict, blank=True, help_text="The platform's own JSON.")
+    observed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.resource} @ {self.observed_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def env(self) -> list[dict]:
+        return self.data.get("env") or []
+
+
+class ServiceScaling(models.Model):
+    """Scaling as observed in the cloud (synced) and as an operator wants it (desired).
+
+    A desired value of None means "no opinion": it never counts as drift.
+    """
+
+    service = models.OneToOneField(
+        "fleet.Service", on_delete=models.CASCADE, related_name="scaling"
+    )
+    observed_min_instances = models.IntegerField(null=True, blank=True)
+    observed_max_instances = models.IntegerField(null=True, blank=True)
+    observed_concurrency = models.IntegerField(null=True, blank=True)
+    observed_cpu = models.CharField(max_length=20, blank=True)
+    observed_memory = models.CharField(max_length=20, blank=True)
+    observed_at = models.DateTimeField(null=True, blank=True)
+    desired_min_instances = models.IntegerField(null=True, blank=True)
+    desired_max_instances = models.IntegerField(null=True, blank=True)
+    desired_concurrency = models.IntegerField(null=True, blank=True)
+    desired_cpu = models.CharField(max_length=20, blank=True)
+    desired_memory = models.CharField(max_length=20, blank=True)
+    desired_set_at = models.DateTimeField(null=True, blank=True)
+    desired_set_by = models.CharField(max_length=150, blank=True)
+    sync_error = models.TextField(blank=True, help_text="Why the last sync failed, if it did.")
+
+    def __str__(self) -> str:
+        return f"scaling of {self.service_id}"
+
+    def observed(self) -> dict:
+        return {f: _none_if_blank(getattr(self, f"observed_{f}")) for f in SCALING_FIELDS}
+
+    def desired(self) -> dict:
+        return {f: _none_if_blank(getattr(self, f"desired_{f}")) for f in SCALING_FIELDS}
+
+    def drift(self) -> dict[str, tuple]:
+        """{field: (observed, desired)} for each desired value the cloud does not have yet."""
+        if self.observed_at is None:
+            return {}
+        observed, desired = self.observed(), self.desired()
+        return {
+            f: (observed[f], desired[f])
+            for f in SCALING_FIELDS
+            if desired[f] is not None and str(desired[f]) != str(observed[f])
+        }
+
+    def rows(self) -> list[tuple[str, object, object, bool]]:
+        """(field, observed, desired, drifting) for display."""
+        drift = self.drift()
+        observed, desired = self.observed(), self.desired()
+        return [(f, observed[f], desired[f], f in drift) for f in SCALING_FIELDS]
+
+
+def _none_if_blank(value: object) -> object:
+    return None if value == "" else value
+
+
+class ScalingChange(models.Model):
+    """One entry of a service's scaling history: who changed what, when, from and to."""
+
+    class Kind(models.TextChoices):
+        DESIRED = "desired", "Desired settings changed"
+        APPLIED = "applied", "Applied to the cloud"
+        OBSERVED = "observed", "Observed change in the cloud"
+
+    service = models.ForeignKey(
+        "fleet.Service", on_delete=models.CASCADE, related_name="scaling_changes"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=150)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.actor_label}"
+
+    def changed(self) -> list[tuple[str, object, object]]:
+        return [
+            (f, self.before.get(f), self.after.get(f))
+            for f in SCALING_FIELDS
+            if self.before.get(f) != self.after.get(f)
+        ]
+
+
+class RedeployStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown — check the cloud console"
+
+
+IN_FLIGHT = (RedeployStatus.QUEUED, RedeployStatus.RUNNING)
+
+
+class RedeployBatch(models.Model):
+    """A rolling redeploy of several services, at most `concurrency` at a time."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=150)
+    reason = models.CharField(max_length=500, blank=True)
+    concurrency = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(
+        max_length=10, choices=RedeployStatus.choices, default=RedeployStatus.QUEUED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"batch #{self.pk}"
+
+
+class Redeploy(models.Model):
+    """One redeploy of one service through its cloud's API: a background run the UI polls."""
+
+    service = models.ForeignKey("fleet.Service", on_delete=models.CASCADE, related_name="redeploys")
+    batch = models.ForeignKey(
+        RedeployBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="redeploys"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=150)
+    source = models.CharField(max_length=10, default="ui")
+    reason = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=10,
+        choices=RedeployStatus.choices,
+        default=RedeployStatus.QUEUED,
+        db_index=True,
+    )
+    provider = models.CharField(max_length=12, blank=True)
+    resource = models.CharField(max_length=300, blank=True)
+    revision_before = models.CharField(max_length=300, blank=True)
+    revision_after = models.CharField(max_length=300, blank=True)
+    operation_id = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One redeploy in flight per service, enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_redeploy_in_flight_per_service",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"redeploy #{self.pk} of {self.service_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("redeploy-detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in IN_FLIGHT
+
+    @property
+    def outcome(self) -> dict:
+        """What the audit log records about how it ended."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "revision_before": self.revision_before,
+            "revision_after": self.revision_after,
+            "operation_id": self.operation_id,
+            "duration_s": self.duration_s,
+            "error": self.error,
+        }
+
+
+# The worker finds tasks through the models it loads: registering the cloud tasks here means
+# every process that has the fleet app (web, worker, beat) knows them by name.
+from fleet import cloud_tasks  # noqa: E402,F401

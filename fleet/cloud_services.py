@@ -1,0 +1,645 @@
+"""State changes that touch a service's deployment: redeploys, scaling, snapshots, discovery.
+
+Each function that changes something runs in one atomic block, writes its audit-log row, and
+enqueues its Celery task with `transaction.on_commit`, so a task never sees a row that was rolled
+back. Cloud calls (describe, list) happen outside any transaction: a slow cloud must not hold
+database locks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from console.audit import record_action
+from console.jobs import enqueue
+from console.models import Job
+from fleet import services as fleet_services
+from fleet.cloud_models import (
+    IN_FLIGHT,
+    SCALING_FIELDS,
+    CloudSnapshot,
+    Redeploy,
+    RedeployBatch,
+    ScalingChange,
+    ServiceScaling,
+)
+from fleet.clouds.base import CloudAdapter
+from fleet.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.clouds.registry import adapter_for
+from fleet.clouds.types import ScalingSettings, ServiceSnapshot
+from fleet.models import CloudAccount, Service
+
+MAX_REASON = 500
+MAX_BATCH_CONCURRENCY = 50
+PROVIDER_NAMES = {
+    "gcp": "Cloud Run",
+    "aws": "ECS",
+    "azure": "Container Apps",
+    "kubernetes": "Kubernetes",
+}
+
+
+# -- plumbing shared with the tasks ---------------------------------------------------------------
+def cloud_pacing() -> Pacing:
+    """Retry/poll pace for cloud calls (settings.FLEET_CLOUD_PACING, tests use a fast one)."""
+    return getattr(settings, "FLEET_CLOUD_PACING", None) or DEFAULT_PACING
+
+
+def operation_timeout_s() -> float:
+    """How long a redeploy or scaling change may take before it is reported as unknown."""
+    return float(getattr(settings, "FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS", 600))
+
+
+def adapter_for_service(service: Service) -> CloudAdapter:
+    return adapter_for(service.account.to_ref(), pacing=cloud_pacing())
+
+
+def actor_label(actor: Any) -> str:
+    if isinstance(actor, str):
+        return actor
+    return getattr(actor, "username", "") or "system"
+
+
+def actor_user(actor: Any) -> Any:
+    return actor if getattr(actor, "pk", None) else None
+
+
+def check_cloud_managed(service: Service, field: str = "service") -> None:
+    """A service can be redeployed or scaled only through a cloud account with an adapter."""
+    if not service.account_id or service.account.provider == "url":
+        raise ValidationError(
+            {
+                field: f"'{service.name}' is not in a cloud account (plain URL): the console cannot "
+                "redeploy or scale it. Give it a cloud account and a resource first."
+            }
+        )
+    if not service.resource:
+        raise ValidationError(
+            {
+                field: f"'{service.name}' has no resource: set the platform's name for it "
+                f"(the {PROVIDER_NAMES[service.account.provider]} service) first."
+            }
+        )
+
+
+def is_cloud_managed(service: Service) -> bool:
+    try:
+        check_cloud_managed(service)
+    except ValidationError:
+        return False
+    return True
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise ValidationError(
+            {"reason": f"Keep the reason under {MAX_REASON} characters (got {len(reason)})."}
+        )
+    return reason
+
+
+# -- redeploys ------------------------------------------------------------------------------------
+def in_flight_redeploy(service: Service) -> Redeploy | None:
+    return Redeploy.objects.filter(service=service, status__in=IN_FLIGHT).first()
+
+
+def _create_redeploy(
+    service: Service, actor: Any, reason: str, source: str, batch: RedeployBatch | None
+) -> tuple[Redeploy, bool]:
+    """Inside an atomic block: the new queued redeploy, or the one already in flight."""
+    existing = in_flight_redeploy(service)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():  # a savepoint: the unique constraint may refuse a racing twin
+            redeploy = Redeploy.objects.create(
+                service=service,
+                batch=batch,
+                requested_by=actor_user(actor),
+                actor_label=actor_label(actor),
+                source=source,
+                reason=reason,
+                provider=service.account.provider,
+                resource=service.resource,
+                revision_before=_known_revision(service),
+            )
+    except IntegrityError:
+        existing = in_flight_redeploy(service)
+        if existing is None:
+            raise
+        return existing, False
+    record_action(
+        actor,
+        "redeploy-request",
+        service,
+        source=source,
+        after={"redeploy": redeploy.pk, "reason": reason, "batch": batch.pk if batch else None},
+        detail=f"Redeploy #{redeploy.pk} requested" + (f": {reason}" if reason else "."),
+    )
+    return redeploy, True
+
+
+def _known_revision(service: Service) -> str:
+    snapshot = CloudSnapshot.objects.filter(service=service).only("data").first()
+    return (snapshot.data.get("revision") or "") if snapshot else ""
+
+
+def request_redeploy(
+    service: Service, actor: Any, reason: str = "", source: str = "ui"
+) -> tuple[Redeploy, bool]:
+    """Queue a redeploy; returns (redeploy, created). A second request gets the one in flight."""
+    check_cloud_managed(service)
+    reason = _clean_reason(reason)
+    from fleet.cloud_tasks import redeploy_task
+
+    with transaction.atomic():
+        redeploy, created = _create_redeploy(service, actor, reason, source, None)
+        if created:
+            transaction.on_commit(lambda: redeploy_task.delay(redeploy.pk))
+    return redeploy, created
+
+
+def request_batch_redeploy(
+    services: Sequence[Service],
+    actor: Any,
+    reason: str = "",
+    concurrency: int = 1,
+    source: str = "ui",
+) -> tuple[RedeployBatch, list[Redeploy]]:
+    """Queue a rolling redeploy of `services`, at most `concurrency` at once.
+
+    Returns the batch and the redeploys that were already in flight (left alone, not repeated).
+    """
+    reason = _clean_reason(reason)
+    if not services:
+        raise ValidationError({"services": "Select at least one service to redeploy."})
+    if not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_BATCH_CONCURRENCY:
+        raise ValidationError(
+            {
+                "concurrency": f"Concurrency must be a whole number from 1 to "
+                f"{MAX_BATCH_CONCURRENCY} (got {concurrency})."
+            }
+        )
+    for service in services:
+        check_cloud_managed(service, field="services")
+    from fleet.cloud_tasks import redeploy_batch_task
+
+    with transaction.atomic():
+        batch = RedeployBatch.objects.create(
+            requested_by=actor_user(actor),
+            actor_label=actor_label(actor),
+            reason=reason,
+            concurrency=concurrency,
+        )
+        already: list[Redeploy] = []
+        queued: list[str] = []
+        for service in services:
+            redeploy, created = _create_redeploy(service, actor, reason, source, batch)
+            (queued.append(service.name) if created else already.append(redeploy))
+        record_action(
+            actor,
+            "redeploy-batch",
+            batch,
+            source=source,
+            after={"services": queued, "concurrency": concurrency, "reason": reason},
+            detail=f"Rolling redeploy of {len(queued)} service(s), {concurrency} at a time"
+            + (
+                f"; already in flight: {', '.join(r.service.name for r in already)}"
+                if already
+                else ""
+            ),
+        )
+        if queued:
+            transaction.on_commit(lambda: redeploy_batch_task.delay(batch.pk))
+        else:
+            batch.status, batch.finished_at = "succeeded", timezone.now()
+            batch.save(update_fields=["status", "finished_at"])
+    return batch, already
+
+
+# -- snapshots and observed scaling ----------------------------------------------------------------
+def snapshot_data(snapshot: ServiceSnapshot) -> dict:
+    data = dataclasses.asdict(snapshot)
+    data.pop("raw", None)
+    return data
+
+
+def sync_observed(service: Service, actor: Any = "system", source: str = "system") -> CloudSnapshot:
+    """Describe the service in its cloud and store the snapshot and the observed scaling."""
+    check_cloud_managed(service)
+    snapshot = adapter_for_service(service).describe(service.to_ref())
+    return store_snapshot(service, snapshot, actor=actor, source=source)
+
+
+def store_snapshot(
+    service: Service, snapshot: ServiceSnapshot, *, actor: Any = "system", source: str = "system"
+) -> CloudSnapshot:
+    """Record what the cloud said; a change in observed scaling becomes a history entry."""
+    account = service.account
+    now = timezone.now()
+    with transaction.atomic():
+        stored, _ = CloudSnapshot.objects.update_or_create(
+            service=service,
+            defaults={
+                "provider": account.provider,
+                "account_name": account.name,
+                "endpoint": account.endpoint,
+                "resource": snapshot.resource or service.resource,
+                "data": snapshot_data(snapshot),
+                "raw": snapshot.raw or {},
+                "observed_at": now,
+            },
+        )
+        scaling, _ = ServiceScaling.objects.select_for_update().get_or_create(service=service)
+        before = scaling.observed() if scaling.observed_at else {}
+        after = snapshot.scaling.as_dict()
+        for field in SCALING_FIELDS:
+            value = after[field]
+            if field in ("cpu", "memory"):
+                value = "" if value is None else str(value)
+            setattr(scaling, f"observed_{field}", value)
+        scaling.observed_at, scaling.sync_error = now, ""
+        scaling.save()
+        after = scaling.observed()
+        if before != after:
+            ScalingChange.objects.create(
+                service=service,
+                kind=ScalingChange.Kind.OBSERVED,
+                actor=actor_user(actor),
+                actor_label=actor_label(actor),
+                before=before,
+                after=after,
+                detail=f"Read from {account.name} ({account.get_provider_display()}).",
+            )
+            if before:  # the first sync is not a change anyone made
+                record_action(
+                    actor,
+                    "scaling-observed",
+                    service,
+                    source=source,
+                    before=before,
+                    after=after,
+                    detail=f"Scaling changed in {account.name}, outside the console or by it.",
+                )
+    return stored
+
+
+def record_sync_error(service: Service, error: str) -> None:
+    ServiceScaling.objects.update_or_create(service=service, defaults={"sync_error": error})
+
+
+def request_sync(service: Service, actor: Any) -> Job:
+    """Queue a describe of one service (the "Refresh from cloud" button)."""
+    check_cloud_managed(service)
+    from fleet.cloud_tasks import sync_service_task
+
+    with transaction.atomic():
+        job = enqueue(
+            f"sync {service.name} from cloud",
+            sync_service_task,
+            user=actor_user(actor),
+            obj=service,
+            args=(service.pk,),
+        )
+    return job
+
+
+# -- desired scaling ------------------------------------------------------------------------------
+_K8S_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+_GCP_MEMORY = re.compile(r"^(\d+)(Mi|Gi)$")
+_AZURE_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)Gi$")
+_AWS_CPU = ("256", "512", "1024", "2048", "4096", "8192", "16384")
+_GCP_CPU = ("1", "2", "4", "6", "8", "1000m", "2000m", "4000m", "6000m", "8000m")
+
+
+def _int_field(values: dict, field: str, errors: dict, low: int, high: int) -> int | None:
+    value = values.get(field)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        errors[field] = "Must be a whole number."
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        errors[field] = f"'{value}' is not a whole number."
+        return None
+    if not low <= number <= high:
+        errors[field] = f"Must be between {low} and {high} (got {number})."
+        return None
+    return number
+
+
+def _gcp_cpu(cpu: str) -> str:
+    if cpu in _GCP_CPU:
+        return ""
+    try:
+        number = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    except ValueError:
+        number = -1
+    if 0.08 <= number < 1:
+        return ""
+    return f"'{cpu}' is not a Cloud Run CPU limit: use 1, 2, 4, 6 or 8, or a fraction from 0.08 to 1 (e.g. 0.5 or 500m)."
+
+
+def _gcp_memory(memory: str) -> str:
+    match = _GCP_MEMORY.match(memory)
+    mib = int(match.group(1)) * (1024 if match.group(2) == "Gi" else 1) if match else 0
+    if not 128 <= mib <= 32768:
+        return f"'{memory}' is not a Cloud Run memory limit: use 128Mi to 32Gi, e.g. 512Mi or 2Gi."
+    return ""
+
+
+def _aws_cpu(cpu: str) -> str:
+    if cpu not in _AWS_CPU:
+        return f"'{cpu}' is not a Fargate task CPU: use CPU units {', '.join(_AWS_CPU)} (1024 = 1 vCPU)."
+    return ""
+
+
+def _aws_memory(memory: str) -> str:
+    if not memory.isdigit() or not 512 <= int(memory) <= 122880:
+        return f"'{memory}' is not a Fargate task memory: give MiB as a number from 512 to 122880, e.g. 2048."
+    return ""
+
+
+def _azure_cpu(cpu: str) -> str:
+    try:
+        number = float(cpu)
+    except ValueError:
+        number = -1
+    if not (0.25 <= number <= 4 and round(number / 0.25, 6).is_integer()):
+        return f"'{cpu}' is not a Container Apps CPU: use 0.25 to 4 in steps of 0.25, e.g. 0.5."
+    return ""
+
+
+def _azure_memory(memory: str) -> str:
+    match = _AZURE_MEMORY.match(memory)
+    number = float(match.group(1)) if match else -1
+    if not (0.5 <= number <= 8 and round(number / 0.5, 6).is_integer()):
+        return f"'{memory}' is not a Container Apps memory size: use 0.5Gi to 8Gi in steps of 0.5Gi, e.g. 1Gi."
+    return ""
+
+
+def _azure_pairing(cpu: str, memory: str) -> dict[str, str]:
+    if float(memory.removesuffix("Gi")) == 2 * float(cpu):
+        return {}
+    return {
+        "memory": f"Container Apps pairs memory with CPU as 2Gi per CPU: cpu {cpu} "
+        f"needs memory {2 * float(cpu):g}Gi."
+    }
+
+
+def _k8s_quantity(kind: str) -> Any:
+    def check(value: str) -> str:
+        if not _K8S_QUANTITY.match(value):
+            example = "500m or 1" if kind == "cpu" else "256Mi or 1Gi"
+            return f"'{value}' is not a Kubernetes quantity: use e.g. {example}."
+        return ""
+
+    return check
+
+
+_FORMAT_RULES = {
+    "gcp": (_gcp_cpu, _gcp_memory),
+    "aws": (_aws_cpu, _aws_memory),
+    "azure": (_azure_cpu, _azure_memory),
+    "kubernetes": (_k8s_quantity("cpu"), _k8s_quantity("memory")),
+}
+_NO_CONCURRENCY = {
+    "aws": "ECS has no per-task request concurrency setting; leave it empty.",
+    "kubernetes": "a Kubernetes Deployment has no per-pod request concurrency setting; leave it empty.",
+}
+
+
+def validate_scaling(provider: str, values: dict, observed: dict | None = None) -> dict:
+    """Desired scaling for `provider`, cleaned; ValidationError names each bad field."""
+    errors: dict[str, str] = {}
+    unknown = sorted(set(values) - set(SCALING_FIELDS))
+    if unknown:
+        errors[unknown[0]] = f"Unknown scaling field; use {', '.join(SCALING_FIELDS)}."
+    low = _int_field(values, "min_instances", errors, 0, 1000)
+    high = _int_field(values, "max_instances", errors, 1, 1000)
+    concurrency = _int_field(values, "concurrency", errors, 1, 1000)
+    if low is not None and high is not None and low > high:
+        errors["min_instances"] = f"Min instances ({low}) must not exceed max instances ({high})."
+    current_max = (observed or {}).get("max_instances")
+    if low is not None and high is None and current_max is not None and low > current_max:
+        errors["min_instances"] = (
+            f"Min instances ({low}) is above the current max ({current_max}); "
+            "set max instances too."
+        )
+    if concurrency is not None and provider in _NO_CONCURRENCY:
+        errors["concurrency"] = _NO_CONCURRENCY[provider]
+    cleaned: dict[str, Any] = {
+        "min_instances": low,
+        "max_instances": high,
+        "concurrency": concurrency,
+    }
+    cpu_rule, memory_rule = _FORMAT_RULES[provider]
+    for field, rule in (("cpu", cpu_rule), ("memory", memory_rule)):
+        value = str(values.get(field) or "").strip()
+        cleaned[field] = value or None
+        if value and (problem := rule(value)):
+            errors[field] = problem
+    if provider == "azure" and cleaned["cpu"] and cleaned["memory"] and not errors:
+        errors.update(_azure_pairing(cleaned["cpu"], cleaned["memory"]))
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def scaling_for(service: Service) -> ServiceScaling:
+    scaling, _ = ServiceScaling.objects.get_or_create(service=service)
+    return scaling
+
+
+def set_desired_scaling(
+    service: Service, actor: Any, values: dict, source: str = "ui"
+) -> ServiceScaling:
+    """Record what an operator wants; nothing changes in the cloud until Apply."""
+    check_cloud_managed(service)
+    with transaction.atomic():
+        scaling, _ = ServiceScaling.objects.select_for_update().get_or_create(service=service)
+        observed = scaling.observed() if scaling.observed_at else None
+        cleaned = validate_scaling(service.account.provider, values, observed)
+        before = scaling.desired()
+        for field in SCALING_FIELDS:
+            value = cleaned[field]
+            if field in ("cpu", "memory"):
+                value = value or ""
+            setattr(scaling, f"desired_{field}", value)
+        after = scaling.desired()
+        if before == after:
+            return scaling
+        scaling.desired_set_at, scaling.desired_set_by = timezone.now(), actor_label(actor)
+        scaling.save()
+        ScalingChange.objects.create(
+            service=service,
+            kind=ScalingChange.Kind.DESIRED,
+            actor=actor_user(actor),
+            actor_label=actor_label(actor),
+            before=before,
+            after=after,
+        )
+        record_action(actor, "scaling-desired", service, source=source, before=before, after=after)
+    return scaling
+
+
+def settings_to_apply(scaling: ServiceScaling) -> ScalingSettings:
+    """The desired values that differ from what was last observed (all of them if never synced)."""
+    desired = scaling.desired()
+    if scaling.observed_at is not None:
+        drift = scaling.drift()
+        desired = {f: (desired[f] if f in drift else None) for f in SCALING_FIELDS}
+    return ScalingSettings(**desired)
+
+
+def apply_scaling(service: Service, actor: Any, source: str = "ui") -> Job:
+    """Push the desired settings that drift from the observed ones through the cloud's API."""
+    check_cloud_managed(service)
+    from fleet.cloud_tasks import apply_scaling_task
+
+    with transaction.atomic():
+        scaling = ServiceScaling.objects.select_for_update().filter(service=service).first()
+        if scaling is None or not any(v is not None for v in scaling.desired().values()):
+            raise ValidationError(
+                {"scaling": "Set desired scaling first: there is nothing to apply."}
+            )
+        wanted = {k: v for k, v in settings_to_apply(scaling).as_dict().items() if v is not None}
+        if not wanted:
+            raise ValidationError(
+                {"scaling": "Nothing to apply: the cloud already has the desired settings."}
+            )
+        running = Job.objects.filter(
+            name__startswith="apply scaling",
+            object_type="service",
+            object_id=str(service.pk),
+            status__in=["queued", "running"],
+        ).first()
+        if running is not None:
+            return running
+        job = enqueue(
+            f"apply scaling to {service.name}",
+            apply_scaling_task,
+            user=actor_user(actor),
+            obj=service,
+            args=(service.pk, actor_label(actor), source),
+        )
+        record_action(
+            actor,
+            "scaling-apply-request",
+            service,
+            source=source,
+            before=scaling.observed() if scaling.observed_at else None,
+            after=wanted,
+            detail=f"Job #{job.pk}",
+        )
+    return job
+
+
+# -- discovery ------------------------------------------------------------------------------------
+def short_resource(resource: str) -> str:
+    """The last path segment: Cloud Run full names and ECS ARNs compare by their short name."""
+    return resource.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass
+class Discovered:
+    """One service found in an account, with the registered service it matches (if any)."""
+
+    snapshot: ServiceSnapshot
+    registered: Service | None
+    name: str
+    kind: str
+    url: str
+
+    @property
+    def key(self) -> str:
+        return self.snapshot.resource
+
+
+def _suggested(snapshot: ServiceSnapshot) -> tuple[str, str, str]:
+    """Name, kind and MCP URL the console suggests for a discovered service."""
+    name = re.sub(r"[^a-z0-9._-]", "-", short_resource(snapshot.resource).lower())[:63]
+    labels = snapshot.labels or {}
+    agent = labels.get("role") == "agent" or labels.get("fleet-kind") == "agent_backend"
+    kind = "agent_backend" if agent else "mcp_server"
+    url = snapshot.url.rstrip("/")
+    if url and kind == "mcp_server":
+        url += "/mcp"
+    return name, kind, url
+
+
+def discover(account: CloudAccount, label: str = "") -> list[Discovered]:
+    """The account's services from its cloud, marking those already in the registry."""
+    if account.provider == "url":
+        raise ValidationError(
+            {"account": f"'{account.name}' is a plain-URL account: nothing to discover."}
+        )
+    snapshots = adapter_for(account.to_ref(), pacing=cloud_pacing()).list_services(
+        account.to_ref(), label=label.strip()
+    )
+    registered = {short_resource(s.resource): s for s in account.services.exclude(resource="")}
+    rows = []
+    for snapshot in sorted(snapshots, key=lambda s: s.resource):
+        name, kind, url = _suggested(snapshot)
+        rows.append(
+            Discovered(snapshot, registered.get(short_resource(snapshot.resource)), name, kind, url)
+        )
+    return rows
+
+
+def import_discovered(
+    account: CloudAccount, resources: Iterable[Discovered], actor: Any, source: str = "ui"
+) -> list[Service]:
+    """Register the chosen discovered services (all or none), each with its first snapshot."""
+    chosen = [d for d in resources if d.registered is None]
+    if not chosen:
+        raise ValidationError(
+            {"resources": "Choose at least one service that is not registered yet."}
+        )
+    created: list[Service] = []
+    with transaction.atomic():
+        for found in chosen:
+            if not found.url:
+                raise ValidationError(
+                    {
+                        "resources": f"{found.key} has no URL the console can reach (no public "
+                        "endpoint or Service); register it by hand with its URL."
+                    }
+                )
+            spec = {
+                "name": found.name,
+                "kind": found.kind,
+                "url": found.url,
+                "account": account.name,
+                "resource": found.snapshot.resource,
+                "tags": ["discovered"],
+                "description": f"Imported from {account.name}.",
+            }
+            try:
+                service = fleet_services.save_service(actor=actor, source=source, spec=spec)
+            except ValidationError as exc:
+                problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+                raise ValidationError({"resources": f"{found.key}: {problems}"}) from exc
+            store_snapshot(service, found.snapshot, actor=actor, source=source)
+            created.append(service)
+        record_action(
+            actor,
+            "import-discovered",
+            account,
+            source=source,
+            after={"services": [s.name for s in created]},
+            detail=f"Registered {len(created)} service(s) discovered in {account.name}.",
+        )
+    return created

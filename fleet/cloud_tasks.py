@@ -1,0 +1,379 @@
+"""Celery tasks for the clouds: redeploys (single and rolling batch), scaling apply and sync.
+
+Tasks take ids, re-fetch their rows and return quietly when the row is gone. Every run is a row
+the UI polls: a `Redeploy` for redeploys, a console `Job` for scaling changes and syncs. A cloud
+error ends the run with the error's own sentence (which names the permission and the resource);
+nothing is left "running".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from console.audit import record_action
+from console.jobs import running
+from console.models import Job
+from fleet import cloud_services as cs
+from fleet.cloud_models import Redeploy, RedeployBatch, RedeployStatus, ScalingChange
+from fleet.clouds.errors import CloudError, Timeout
+from fleet.models import Service
+
+logger = logging.getLogger(__name__)
+
+PROBE_ATTEMPTS = 3  # a fresh rollout may need a moment before it answers
+
+
+class RedeployLog:
+    """Progress lines saved as they come, so the page polling the row shows them live."""
+
+    def __init__(self, redeploy: Redeploy) -> None:
+        self.redeploy = redeploy
+
+    def __call__(self, line: str) -> None:
+        stamp = timezone.now().strftime("%H:%M:%S")
+        self.redeploy.log += f"[{stamp}] {line}\n"
+        Redeploy.objects.filter(pk=self.redeploy.pk).update(log=self.redeploy.log)
+
+
+def _lock_key(service_id: int) -> str:
+    return f"fleet:redeploy-lock:{service_id}"
+
+
+@shared_task(name="fleet.redeploy_task")
+def redeploy_task(redeploy_id: int) -> None:
+    """Run one queued redeploy (see `run_redeploy`)."""
+    run_redeploy(redeploy_id)
+
+
+def run_redeploy(redeploy_id: int) -> Redeploy | None:
+    """Claim the queued redeploy, roll it out through the adapter, verify health, record it."""
+    claimed = Redeploy.objects.filter(pk=redeploy_id, status=RedeployStatus.QUEUED).update(
+        status=RedeployStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:  # gone, or another worker has it (a redelivered message)
+        return None
+    redeploy = Redeploy.objects.select_related("service__account", "requested_by").get(
+        pk=redeploy_id
+    )
+    key = _lock_key(redeploy.service_id)
+    if not cache.add(key, redeploy_id, timeout=int(cs.operation_timeout_s()) + 300):
+        return _finish(
+            redeploy,
+            RedeployStatus.FAILED,
+            error=f"Another redeploy of {redeploy.service.name} holds its lock "
+            f"(#{cache.get(key)}); try again when it has finished.",
+        )
+    try:
+        return _rollout(redeploy, RedeployLog(redeploy))
+    except Exception as exc:  # never leave a redeploy "running" behind a crash
+        logger.exception("redeploy %s crashed", redeploy_id)
+        return _finish(
+            redeploy, RedeployStatus.FAILED, error=f"Internal error: {type(exc).__name__}: {exc}"
+        )
+    finally:
+        cache.delete(key)
+
+
+def _rollout(redeploy: Redeploy, log: RedeployLog) -> Redeploy:
+    service = redeploy.service
+    account = service.account
+    log(
+        f"Redeploying {service.name} ({redeploy.resource}) in {account.name} "
+        f"({account.get_provider_display()}) by {redeploy.actor_label}"
+        + (f": {redeploy.reason}" if redeploy.reason else "")
+    )
+    try:
+        adapter = cs.adapter_for_service(service)
+        result = adapter.redeploy(
+            service.to_ref(),
+            reason=redeploy.reason,
+            timeout_s=cs.operation_timeout_s(),
+            progress=log,
+        )
+    except Timeout as exc:
+        log(str(exc))
+        return _finish(
+            redeploy,
+            RedeployStatus.UNKNOWN,
+            error=f"Unknown — check the cloud console: {exc}",
+        )
+    except CloudError as exc:
+        log(f"{exc.kind}: {exc}")
+        return _finish(redeploy, RedeployStatus.FAILED, error=str(exc))
+    redeploy.operation_id = result.operation_id
+    redeploy.revision_before = result.revision_before or redeploy.revision_before
+    redeploy.revision_after = result.revision_after
+    if result.status == "unknown":
+        log(result.message)
+        return _finish(
+            redeploy,
+            RedeployStatus.UNKNOWN,
+            error=f"Unknown — check the cloud console (operation {result.operation_id}). "
+            f"{result.message}",
+        )
+    if result.status == "failed":
+        log(result.message)
+        return _finish(
+            redeploy, RedeployStatus.FAILED, error=f"The rollout failed: {result.message}"
+        )
+    log(result.message or "Rollout finished.")
+    problem = _post_deploy_check(service, log)
+    _refresh_snapshot(redeploy, log)
+    if problem:
+        return _finish(redeploy, RedeployStatus.FAILED, error=problem)
+    return _finish(redeploy, RedeployStatus.SUCCEEDED)
+
+
+def _post_deploy_check(service, log: RedeployLog) -> str:
+    """ "" when the service answers its health probe after the rollout, else why it does not."""
+    from checks.probing.sweep import probe_many_sync
+    from checks.targets import TargetError, config_for, target_for
+
+    try:
+        target = target_for(service, config_for(service))
+    except TargetError as exc:
+        return f"The rollout finished, but the post-deploy health check could not run: {exc}"
+    pause = cs.cloud_pacing().poll_interval_s
+    outcome = None
+    for attempt in range(1, PROBE_ATTEMPTS + 1):
+        log(f"Post-deploy health check of {target.url} (attempt {attempt} of {PROBE_ATTEMPTS})")
+        outcome = probe_many_sync([target], concurrency=1)[0]
+        if outcome.ok:
+            latency = f" in {outcome.latency_ms:.0f} ms" if outcome.latency_ms is not None else ""
+            log(f"Healthy: the service answered{latency}.")
+            return ""
+        log(f"Unhealthy: {outcome.error}")
+        if attempt < PROBE_ATTEMPTS:
+            time.sleep(pause)
+    return (
+        f"The rollout finished but the service is unhealthy after it: {outcome.error} "
+        "Check the new revision's logs, or roll back in the cloud console."
+    )
+
+
+def _refresh_snapshot(redeploy: Redeploy, log: RedeployLog) -> None:
+    """Read the service again so the page shows the new revision; a failure only logs a line."""
+    try:
+        stored = cs.sync_observed(redeploy.service, actor="system")
+    except CloudError as exc:
+        log(f"Could not refresh the cloud snapshot: {exc}")
+        return
+    if not redeploy.revision_after:
+        redeploy.revision_after = stored.data.get("revision") or ""
+
+
+def _finish(redeploy: Redeploy, status: str, *, error: str = "") -> Redeploy:
+    """Record the outcome (status, duration, error) and its audit-log row."""
+    now = timezone.now()
+    redeploy.status, redeploy.error, redeploy.finished_at = status, error, now
+    if redeploy.started_at:
+        redeploy.duration_s = round((now - redeploy.started_at).total_seconds(), 3)
+    redeploy.save(
+        update_fields=[
+            "status",
+            "error",
+            "finished_at",
+            "duration_s",
+            "operation_id",
+            "revision_before",
+            "revision_after",
+        ]
+    )
+    actor = redeploy.requested_by or redeploy.actor_label
+    summary = {
+        RedeployStatus.SUCCEEDED: "succeeded",
+        RedeployStatus.FAILED: "failed",
+        RedeployStatus.UNKNOWN: "ended with an unknown outcome",
+    }.get(status, status)
+    record_action(
+        actor,
+        "redeploy",
+        redeploy.service,
+        source=redeploy.source,
+        before={"revision": redeploy.revision_before},
+        after=redeploy.outcome,
+        detail=f"Redeploy #{redeploy.pk} {summary}"
+        + (f" in {redeploy.duration_s:.1f}s" if redeploy.duration_s is not None else "")
+        + (f": {error}" if error else "."),
+    )
+    return redeploy
+
+
+# -- rolling batches -----------------------------------------------------------------------------
+@shared_task(name="fleet.redeploy_batch_task")
+def redeploy_batch_task(batch_id: int) -> None:
+    """Redeploy a batch's services, at most `concurrency` at a time; stop starting new ones
+    after a failure, so a bad release does not roll across the whole fleet."""
+    claimed = RedeployBatch.objects.filter(pk=batch_id, status=RedeployStatus.QUEUED).update(
+        status=RedeployStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return
+    batch = RedeployBatch.objects.get(pk=batch_id)
+    ids = list(
+        batch.redeploys.filter(status=RedeployStatus.QUEUED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    stopped = threading.Event()
+    failed_name: list[str] = []
+
+    def one(redeploy_id: int) -> None:
+        if stopped.is_set():
+            _cancel(redeploy_id, failed_name[0] if failed_name else "an earlier service")
+            return
+        done = run_redeploy(redeploy_id)
+        if done is not None and done.status != RedeployStatus.SUCCEEDED:
+            failed_name.append(done.service.name)
+            stopped.set()
+
+    def in_thread(redeploy_id: int) -> None:
+        close_old_connections()
+        try:
+            one(redeploy_id)
+        finally:
+            connection.close()  # each worker thread has its own connection
+
+    if batch.concurrency <= 1:
+        for redeploy_id in ids:
+            one(redeploy_id)
+    else:
+        with ThreadPoolExecutor(max_workers=batch.concurrency) as pool:
+            list(pool.map(in_thread, ids))
+    outcome = RedeployStatus.FAILED if stopped.is_set() else RedeployStatus.SUCCEEDED
+    RedeployBatch.objects.filter(pk=batch_id).update(status=outcome, finished_at=timezone.now())
+
+
+def _cancel(redeploy_id: int, failed: str) -> None:
+    redeploy = (
+        Redeploy.objects.select_related("service", "requested_by")
+        .filter(pk=redeploy_id, status=RedeployStatus.QUEUED)
+        .first()
+    )
+    if redeploy is None:
+        return
+    _finish(
+        redeploy,
+        RedeployStatus.FAILED,
+        error=f"Not started: the rolling batch stopped after {failed} failed.",
+    )
+
+
+# -- scaling ---------------------------------------------------------------------------------------
+@shared_task(name="fleet.apply_scaling_task")
+def apply_scaling_task(job_id: int, service_id: int, actor: str, source: str = "ui") -> None:
+    """Push desired scaling through the adapter, then read back what the cloud now has."""
+    with running(job_id) as ctx:
+        if ctx is None:
+            return
+        job, log = ctx
+        service = Service.objects.select_related("account").filter(pk=service_id).first()
+        if service is None:
+            log("The service was deleted before the change could be applied.")
+            return
+        who = job.requested_by or actor
+        scaling = cs.scaling_for(service)
+        before = scaling.observed() if scaling.observed_at else {}
+        wanted = cs.settings_to_apply(scaling)
+        changes = {k: v for k, v in wanted.as_dict().items() if v is not None}
+        log(f"Applying {changes} to {service.resource} in {service.account.name}")
+        try:
+            result = cs.adapter_for_service(service).apply_scaling(
+                service.to_ref(), wanted, timeout_s=cs.operation_timeout_s(), progress=log
+            )
+        except CloudError as exc:
+            _scaling_outcome(who, service, source, before, changes, "failed", str(exc))
+            raise
+        if result.status == "unknown":
+            job.status = Job.Status.UNKNOWN
+            job.error = f"Unknown — check the cloud console: {result.message}"
+            log(result.message)
+            _scaling_outcome(who, service, source, before, changes, "unknown", result.message)
+            return
+        if result.status == "failed":
+            _scaling_outcome(who, service, source, before, changes, "failed", result.message)
+            raise RuntimeError(f"The scaling change failed: {result.message}")
+        log(result.message or "Applied.")
+        stored = cs.sync_observed(service, actor="system")
+        scaling.refresh_from_db()
+        after = scaling.observed()
+        ScalingChange.objects.create(
+            service=service,
+            kind=ScalingChange.Kind.APPLIED,
+            actor=cs.actor_user(who),
+            actor_label=cs.actor_label(who),
+            before=before,
+            after=after,
+            detail=f"Applied {changes}; the cloud now reports revision {stored.data.get('revision') or '—'}.",
+        )
+        _scaling_outcome(who, service, source, before, after, "succeeded", "")
+        remaining = scaling.drift()
+        if remaining:
+            log(f"Still different from desired after the change: {remaining}")
+
+
+def _scaling_outcome(actor, service, source, before, after, status, message) -> None:
+    record_action(
+        actor,
+        "scaling-apply",
+        service,
+        source=source,
+        before=before or None,
+        after={**after, "status": status},
+        detail=f"Scaling change {status}" + (f": {message}" if message else "."),
+    )
+
+
+@shared_task(name="fleet.sync_service_task")
+def sync_service_task(job_id: int, service_id: int) -> None:
+    """Describe one service and store its snapshot (the "Refresh from cloud" button)."""
+    with running(job_id) as ctx:
+        if ctx is None:
+            return
+        _job, log = ctx
+        service = Service.objects.select_related("account").filter(pk=service_id).first()
+        if service is None:
+            log("The service was deleted.")
+            return
+        try:
+            stored = cs.sync_observed(service, actor="system")
+        except CloudError as exc:
+            cs.record_sync_error(service, str(exc))
+            raise
+        log(f"Read {stored.resource}: revision {stored.data.get('revision') or '—'}.")
+
+
+@shared_task(name="fleet.sync_scaling_task")
+def sync_scaling_task() -> None:
+    """Periodic: refresh every cloud-managed service's snapshot and observed scaling."""
+    job = Job.objects.create(name="sync scaling from clouds")
+    with running(job.pk) as ctx:
+        assert ctx is not None
+        job, log = ctx
+        services = (
+            Service.objects.select_related("account")
+            .exclude(account=None)
+            .exclude(account__provider="url")
+            .exclude(resource="")
+        )
+        failures = 0
+        total = 0
+        for service in services.iterator():
+            total += 1
+            try:
+                cs.sync_observed(service, actor="system")
+            except CloudError as exc:
+                failures += 1
+                cs.record_sync_error(service, str(exc))
+                log(f"{service.name}: {exc}")
+        log(f"Read {total - failures} of {total} service(s).")
+        if failures:
+            raise RuntimeError(f"{failures} of {total} service(s) could not be read; see the log.")
