@@ -192,7 +192,7 @@ def _send(
 ) -> list[Delivery]:
     """Queue one delivery per channel unless a silence covers the alert; call inside atomic()."""
     now = now or timezone.now()
-    silence = silence_for(alert, now) if purpose != Delivery.Purpose.TEST else None
+    silence = silence_for(alert, now)
     if silence is not None:
         Alert.objects.filter(pk=alert.pk).update(silenced_by=silence, last_sent_at=None)
         alert.silenced_by, alert.last_sent_at = silence, None
@@ -204,6 +204,13 @@ def _send(
             environment=alert.environment,
             kind=alert.kind,
         )
+    alert.last_sent_at, alert.silenced_by = now, None
+    alert.save(update_fields=["last_sent_at", "silenced_by", "reminder_count"])
+    return queue_deliveries(alert, purpose, channels)
+
+
+def queue_deliveries(alert: Alert, purpose: str, channels: list[AlertChannel]) -> list[Delivery]:
+    """Create the Delivery rows and send each to the worker once the transaction commits."""
     deliveries = Delivery.objects.bulk_create(
         [
             Delivery(
@@ -216,18 +223,11 @@ def _send(
             for c in channels
         ]
     )
-    alert.last_sent_at, alert.silenced_by = now, None
-    alert.save(update_fields=["last_sent_at", "silenced_by", "reminder_count"])
-    for delivery in _with_ids(deliveries, alert, purpose):
+    if not all(d.pk for d in deliveries):  # backends without RETURNING
+        deliveries = list(Delivery.objects.filter(alert=alert, purpose=purpose, status="queued"))
+    for delivery in deliveries:
         enqueue_delivery(delivery.pk)
     return deliveries
-
-
-def _with_ids(deliveries: list[Delivery], alert: Alert, purpose: str) -> list[Delivery]:
-    """bulk_create sets primary keys on Postgres and SQLite 3.35+; re-read if a backend did not."""
-    if all(d.pk for d in deliveries):
-        return deliveries
-    return list(Delivery.objects.filter(alert=alert, purpose=purpose, status="queued"))
 
 
 def enqueue_delivery(delivery_id: int) -> None:

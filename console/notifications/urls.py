@@ -1,3 +1,19 @@
-"""Alert channel and silence pages."""
+"""Alert, channel and silence pages."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from console.notifications import views
+
+urlpatterns = [
+    path("alerts/", views.alert_list, name="alert-list"),
+    path("alerts/<int:pk>/resolve/", views.alert_resolve, name="alert-resolve"),
+    path("alerts/channels/", views.channel_list, name="alert-channel-list"),
+    path("alerts/channels/new/", views.channel_edit, name="alert-channel-create"),
+    path("alerts/channels/<str:name>/edit/", views.channel_edit, name="alert-channel-edit"),
+    path("alerts/channels/<str:name>/delete/", views.channel_delete, name="alert-channel-delete"),
+    path("alerts/channels/<str:name>/test/", views.channel_test, name="alert-channel-test"),
+    path("alerts/deliveries/<int:pk>/", views.delivery_detail, name="alert-delivery"),
+    path("alerts/silences/", views.silence_list, name="alert-silence-list"),
+    path("alerts/silences/new/", views.silence_create, name="alert-silence-create"),
+    path("alerts/silences/<int:pk>/end/", views.silence_end, name="alert-silence-end"),
+]

@@ -1,0 +1,74 @@
+"""Forms for channels and silences. They only shape input; the rules live in validation/services."""
+
+from __future__ import annotations
+
+from django import forms
+
+from console.notifications.models import EVENT_KINDS, ChannelType
+from console.notifications.refs import REF_HELP
+
+
+class NamesField(forms.CharField):
+    """Comma- or space-separated names in the form, a list everywhere else."""
+
+    def to_python(self, value: str | None) -> list[str]:
+        text = super().to_python(value) or ""
+        return [t for t in text.replace(",", " ").split() if t]
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+
+class ChannelForm(forms.Form):
+    name = forms.CharField(max_length=63, help_text="Unique; lowercase letters, digits, . _ -")
+    type = forms.ChoiceField(choices=ChannelType.choices)
+    target = forms.CharField(
+        max_length=2000,
+        help_text="Webhook/Slack: an http(s) URL, or env:NAME / file:/path when the URL is secret. "
+        "Email: comma-separated addresses.",
+    )
+    secret_header = forms.CharField(
+        required=False, max_length=100, help_text="Webhooks only, e.g. Authorization"
+    )
+    secret_ref = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Secret value from",
+        help_text=f"Never the value itself: {REF_HELP}",
+    )
+    enabled = forms.BooleanField(required=False, initial=True)
+    match_teams = NamesField(required=False, label="Teams", help_text="Empty = every team")
+    match_environments = NamesField(
+        required=False, label="Environments", help_text="Empty = every environment"
+    )
+    match_services = NamesField(required=False, label="Services", help_text="Empty = every service")
+    match_kinds = forms.MultipleChoiceField(
+        required=False,
+        label="Event kinds",
+        choices=[(k, k) for k in EVENT_KINDS if k != "test"],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked = every kind",
+    )
+
+    def spec(self) -> dict:
+        return dict(self.cleaned_data)
+
+
+class SilenceForm(forms.Form):
+    match_service = forms.CharField(required=False, max_length=63, label="Service")
+    match_team = forms.CharField(required=False, max_length=63, label="Team")
+    match_environment = forms.CharField(required=False, max_length=40, label="Environment")
+    starts_at = forms.DateTimeField(
+        required=False,
+        label="Starts (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Empty = now",
+    )
+    ends_at = forms.DateTimeField(
+        label="Ends (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    reason = forms.CharField(max_length=300, help_text="e.g. the change ticket")
+
+    def spec(self) -> dict:
+        return dict(self.cleaned_data)
