@@ -1,0 +1,43 @@
+"""The check-settings form; rules live in the model and the service layer, not here."""
+
+from __future__ import annotations
+
+from django import forms
+
+from checks.models import CheckConfig
+from checks.services import CONFIG_FIELDS
+
+
+class CheckConfigForm(forms.ModelForm):
+    tool_call_arguments = forms.JSONField(
+        required=False,
+        label="Tool call arguments",
+        help_text='JSON object, e.g. {"a": 1, "b": 2}.',
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    class Meta:
+        model = CheckConfig
+        fields = CONFIG_FIELDS
+        labels = {
+            "interval_seconds": "Interval (seconds)",
+            "timeout_seconds": "Timeout per phase (seconds)",
+            "slow_ms": "Slow above (ms)",
+            "expected_json_field": "Expected JSON field",
+            "auth_secret_ref": "Auth secret reference",
+        }
+        help_texts = {
+            "auth_secret_ref": "env:NAME — the worker reads the header value from that "
+            "environment variable. The value itself is never stored or shown here.",
+        }
+
+    def clean_tool_call_arguments(self):
+        value = self.cleaned_data.get("tool_call_arguments")
+        return {} if value in (None, "") else value
+
+    def spec(self) -> dict:
+        return {f: self.cleaned_data[f] for f in CONFIG_FIELDS if f in self.cleaned_data}
+
+    def _post_clean(self) -> None:
+        # Validation happens once, in checks.services.save_check_config.
+        pass

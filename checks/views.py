@@ -1,0 +1,127 @@
+"""Health pages: the polled status part, check now, check settings, drift acceptance, incidents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+
+from checks import panel
+from checks import services as check_services
+from checks.forms import CheckConfigForm
+from checks.models import CheckConfig, DriftEvent, Incident, ProbeResult
+from console.access import role_required
+from console.htmx import render_page, wants_fragment
+from console.models import Job
+from fleet.models import Service
+
+INCIDENT_DAYS = 30
+
+
+@require_GET
+def health_status(request: HttpRequest, name: str) -> HttpResponse:
+    """The status part of the health panel, which htmx polls."""
+    service = get_object_or_404(Service, name=name)
+    context = {"service": service, "h": panel.status_context(service)}
+    return render_page(request, "checks/_service_health.html", "health-status", context)
+
+
+@role_required("operator")
+@require_POST
+def check_now(request: HttpRequest, name: str) -> HttpResponse:
+    service = get_object_or_404(Service, name=name)
+    job = check_services.request_check(actor=request.user, source="ui", service=service)
+    if not wants_fragment(request):
+        messages.info(request, f"Checking {service.name}; the result appears below when done.")
+        return redirect("service-check-job", name=service.name, job_id=job.pk)
+    return _job_fragment(request, service, job)
+
+
+@require_GET
+def check_job(request: HttpRequest, name: str, job_id: int) -> HttpResponse:
+    service = get_object_or_404(Service, name=name)
+    job = get_object_or_404(Job, pk=job_id, object_type="service", object_id=str(service.pk))
+    return _job_fragment(request, service, job)
+
+
+def _job_fragment(request: HttpRequest, service: Service, job: Job) -> HttpResponse:
+    job.refresh_from_db()
+    service.refresh_from_db()
+    result = None
+    if job.is_finished:
+        result = (
+            ProbeResult.objects.filter(service=service, checked_at__gte=job.created_at)
+            .order_by("checked_at", "id")
+            .first()
+        )
+    context = {
+        "service": service,
+        "job": job,
+        "result": result,
+        "wants_fragment": wants_fragment(request),
+    }
+    response = render_page(request, "checks/check_job.html", "check-job", context)
+    if wants_fragment(request) and job.is_finished:
+        stop = HttpResponseStopPolling(response.content)
+        stop["Vary"] = response.get("Vary", "")
+        return trigger_client_event(stop, "health-changed")
+    return response
+
+
+@role_required("operator")
+@require_http_methods(["GET", "POST"])
+def check_settings(request: HttpRequest, name: str) -> HttpResponse:
+    service = get_object_or_404(Service, name=name)
+    config, _ = CheckConfig.objects.get_or_create(service=service)
+    if request.method == "POST":
+        form = CheckConfigForm(request.POST, instance=CheckConfig(service=service))
+        if form.is_valid():
+            try:
+                check_services.save_check_config(
+                    actor=request.user, source="ui", service=service, spec=form.spec()
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Saved the check settings of {service.name}.")
+                return redirect(service)
+    else:
+        form = CheckConfigForm(instance=config)
+    status = 422 if form.errors else 200
+    context = {"service": service, "form": form}
+    if wants_fragment(request):
+        status = 200  # htmx swaps only 2xx
+    return render_page(request, "checks/check_settings.html", "settings-form", context, status)
+
+
+@role_required("operator")
+@require_POST
+def accept_drift(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    service = get_object_or_404(Service, name=name)
+    event = get_object_or_404(DriftEvent, pk=pk, service=service)
+    try:
+        check_services.accept_drift(actor=request.user, source="ui", event=event)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The current tool set of {service.name} is the baseline now.")
+    return redirect(service)
+
+
+@require_GET
+def incidents(request: HttpRequest) -> HttpResponse:
+    """Open incidents across the fleet, and those closed in the last 30 days."""
+    since = timezone.now() - timedelta(days=INCIDENT_DAYS)
+    base = Incident.objects.select_related("service")
+    context = {
+        "open": list(base.filter(closed_at=None).order_by("opened_at")),
+        "closed": list(base.filter(closed_at__gte=since).order_by("-closed_at")[:100]),
+        "days": INCIDENT_DAYS,
+    }
+    return render_page(request, "checks/incidents.html", "incident-tables", context)
