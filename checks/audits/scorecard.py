@@ -16,8 +16,8 @@ from fleet.models import Service
 
 
 def score_class(value: float | None) -> str:
-    """The colour band of a score (CSS class)."""
-    if value is None:
+    """The colour band of a score (CSS class); anything not a number is "not scored"."""
+    if not isinstance(value, int | float):
         return "score-none"
     if value >= 90:
         return "score-good"

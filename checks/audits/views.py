@@ -58,7 +58,7 @@ def _service_context(service: Service, form: AttestationForm) -> dict:
     return {
         "service": service,
         # (this run's scores, the previous run's) for "what changed" links
-        "history": list(zip(history, [*history[1:], None], strict=True)),
+        "history": list(zip(history, [*history[1:], None], strict=False)),
         "latest": history[0] if history else None,
         "trend": [h.overall for h in reversed(history)],
         "sections": sections(),

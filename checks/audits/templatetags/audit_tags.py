@@ -19,7 +19,7 @@ def score_class(value) -> str:
 
 @register.filter
 def pct(value) -> str:
-    return "—" if value is None else f"{value:.0f}%"
+    return f"{value:.0f}%" if isinstance(value, int | float) else "—"
 
 
 @register.filter
