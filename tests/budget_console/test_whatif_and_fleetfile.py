@@ -1,0 +1,124 @@
+"""The scaling what-if (page, htmx fragment and API) and the fleet file's budgets section."""
+
+from __future__ import annotations
+
+import pytest
+from django.template.loader import render_to_string
+
+from fleet.budgets.fleetfile import export_budgets, import_budgets
+from fleet.budgets.models import Budget
+from tests.factories import ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+# One Cloud Run instance (1 vCPU, 0.5 GiB) kept idle all month, 730 h = 2,628,000 s:
+# CPU 2,628,000 x 0.0000025 = 6.57, memory 1,314,000 GiB-s x 0.0000025 = 3.285 → 9.86 USD
+WHATIF = "provider=gcp&min_instances=1&max_instances=10&concurrency=80&cpu=1&memory=512Mi"
+
+
+def test_the_what_if_prices_scaling_settings_before_applying_them(viewer_client, htmx_headers):
+    ServiceFactory(name="weather")
+
+    response = viewer_client.get(f"/services/weather/cost-estimate/?{WHATIF}", **htmx_headers)
+
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body  # the fragment only
+    assert "Estimated 9.86 USD per month" in body
+    assert "CPU, idle min instances: 2,628,000 vCPU-s x 0.0000025 = 6.57" in body
+    assert "Nothing is changed in the cloud" in body
+
+
+def test_more_traffic_costs_more_and_max_instances_caps_it(viewer_client):
+    ServiceFactory(name="weather")
+    busy = f"{WHATIF}&requests_per_month=100000000&request_seconds=2"
+    body = viewer_client.get(f"/services/weather/cost-estimate/?{busy}").content.decode()
+    # 1e8 x 2 s / 80 concurrency = 2,500,000 busy instance-seconds: CPU 60.00 + memory 3.125;
+    # the min instance idles the other 128,000 s: 0.32 + 0.16; 100 M requests x 0.40 = 40.00
+    assert "Estimated 103.61 USD per month" in body
+    capped = busy.replace("max_instances=10", "max_instances=0").replace(
+        "min_instances=1", "min_instances=0"
+    )
+    body = viewer_client.get(f"/services/weather/cost-estimate/?{capped}").content.decode()
+    assert "capped at max_instances=0" in body and "Estimated 40.00 USD per month" in body
+
+
+def test_bad_what_if_input_names_the_field(viewer_client, htmx_headers):
+    ServiceFactory(name="weather")
+    bad = WHATIF.replace("cpu=1", "cpu=lots")
+    body = viewer_client.get(f"/services/weather/cost-estimate/?{bad}", **htmx_headers)
+    assert "&#x27;lots&#x27; is not a CPU quantity" in body.content.decode()
+    response = viewer_client.get(f"/services/weather/cost-estimate/?{bad}")
+    assert response.status_code == 422
+    low = viewer_client.get(
+        f"/services/weather/cost-estimate/?{WHATIF.replace('max_instances=10', 'max_instances=0')}"
+    )
+    assert "(0) is below min_instances (1)" in low.content.decode()
+
+
+def test_the_what_if_api(viewer_client):
+    ServiceFactory(name="weather")
+    url = "/api/v1/services/weather/cost-estimate"
+    ok = viewer_client.get(f"{url}?{WHATIF}")
+    assert ok.status_code == 200
+    assert (ok.json()["amount"], ok.json()["currency"]) == ("9.86", "USD")
+    assert ok.json()["scaling"]["min_instances"] == 1
+    missing = viewer_client.get(f"{url}?provider=gcp&min_instances=1&memory=512Mi")
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["body", "cpu"]
+    assert "cpu is not set" in missing.json()["detail"][0]["msg"]
+    assert viewer_client.get("/api/v1/services/nope/cost-estimate").status_code == 404
+
+
+def test_the_service_page_section_offers_a_budget_alert_and_the_what_if(operator, rf):
+    service = ServiceFactory(name="weather", team="maps")
+    Budget.objects.create(name="maps", scope="team", scope_value="maps", amount=50)
+    html = render_to_string(
+        "budgets/_service_budget.html", {"service": service, "can_operate": True}
+    )
+    assert "/budgets/new/?scope=service&amp;scope_value=weather" in html
+    assert "maps" in html and "Team: maps" in html
+    assert 'hx-get="/services/weather/cost-estimate/"' in html
+    viewer_html = render_to_string(
+        "budgets/_service_budget.html", {"service": service, "can_operate": False}
+    )
+    assert "Set budget alert" not in viewer_html
+
+
+def test_fleet_file_budgets_round_trip_and_report_errors():
+    ServiceFactory(name="weather", team="maps")
+    entries = [
+        {
+            "name": "maps",
+            "scope": "team",
+            "scope_value": "maps",
+            "amount": 250,
+            "currency": "EUR",
+            "thresholds": [80, "forecast:100"],
+        },
+    ]
+    assert import_budgets(entries, "ci") == []
+    assert export_budgets() == [
+        {
+            "name": "maps",
+            "scope": "team",
+            "scope_value": "maps",
+            "amount": "250.00",
+            "currency": "EUR",
+            "thresholds": [
+                {"percent": "80", "basis": "actual"},
+                {"percent": "100", "basis": "forecast"},
+            ],
+        }
+    ]
+    errors = import_budgets(
+        [
+            {"name": "maps", "scope": "team", "scope_value": "maps", "amount": -1},
+            {"name": "x", "scope": "team", "scope_value": "maps", "amount": 1, "colour": "red"},
+        ],
+        "ci",
+    )
+    assert errors == [
+        "budgets[0] (maps): amount: must be greater than zero, got -1",
+        "budgets[1] (x): colour: unknown field.",
+    ]
+    assert Budget.objects.get(name="maps").amount == 250
