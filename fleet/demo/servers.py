@@ -24,7 +24,10 @@ DEMO_ORDER = ("notes", "search", "calendar", "inventory", "assistant")
 
 def notes_server() -> MCPServer:
     server = MCPServer(
-        "notes", version="1.4.0", instructions="Personal notes: add, list and search."
+        "notes",
+        version="1.4.0",
+        log_level="WARNING",
+        instructions="Personal notes: add, list and search.",
     )
     notes: list[dict] = [{"id": 1, "title": "welcome", "body": "This fleet is live."}]
 
@@ -49,7 +52,7 @@ def notes_server() -> MCPServer:
 
 
 def search_server() -> MCPServer:
-    server = MCPServer("search", version="0.9.2")
+    server = MCPServer("search", version="0.9.2", log_level="WARNING")
     corpus = {
         "cloud run": "Serverless containers that scale to zero.",
         "fargate": "Containers on ECS without managing servers.",
@@ -68,7 +71,7 @@ def search_server() -> MCPServer:
 
 
 def calendar_server() -> MCPServer:
-    server = MCPServer("calendar", version="2.0.1")
+    server = MCPServer("calendar", version="2.0.1", log_level="WARNING")
     events: list[dict] = []
 
     @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
@@ -94,7 +97,7 @@ def calendar_server() -> MCPServer:
 
 
 def inventory_server() -> MCPServer:
-    server = MCPServer("inventory", version="0.3.0")
+    server = MCPServer("inventory", version="0.3.0", log_level="WARNING")
     stock = {"widget": 12, "gadget": 0}
 
     @server.tool(annotations=ToolAnnotations(readOnlyHint=True))

@@ -83,7 +83,8 @@ class Command(BaseCommand):
                     "warning",
                 ],
             )
-            if not wait_for_port(port):
+            self.stdout.write("Starting the web process…")
+            if not wait_for_port(port, timeout=180):
                 raise CommandError("The web process did not start listening; see its output above.")
             self._announce(port, password)
             self._watch()
@@ -115,7 +116,7 @@ class Command(BaseCommand):
             "demo fleet",
             [sys.executable, "-m", "fleet.demo.servers", "--ports", ",".join(map(str, ports))],
         )
-        if not all(wait_for_port(p) for p in ports):
+        if not all(wait_for_port(p, timeout=120) for p in ports):
             raise CommandError("The demo MCP servers did not start; see their output above.")
         report = import_fleet(demo_fleet(dict(zip(DEMO_ORDER, ports, strict=True))), actor="up")
         self.stdout.write(

@@ -1,0 +1,83 @@
+"""`manage.py up` on the embedded default: everything starts, the demo fleet registers, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.management.commands.up import free_ports, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def embedded_env(tmp_path) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "EMBEDDED", "DJANGO_SETTINGS_MODULE"}
+    }
+    env["VAR_DIR"] = str(tmp_path / "var")
+    return env
+
+
+def _read_until(proc: subprocess.Popen, pattern: str, timeout: float = 240) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen += line
+        if re.search(pattern, seen):
+            return seen
+    raise AssertionError(f"never printed {pattern!r}; output so far:\n{seen}")
+
+
+def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
+    (port,) = free_ports(1)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--port", str(port)],
+        cwd=ROOT,
+        env=embedded_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output = _read_until(proc, r"Log in as admin with password: (\S+)")
+        password = re.search(r"Log in as admin with password: (\S+)", output).group(1)
+        assert len(password) >= 12
+        demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 6 created", output)
+        assert demo, output
+
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60)
+        assert health.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as web:
+            login = web.get("/login/")
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+            web.post(
+                "/login/",
+                data={"username": "admin", "password": password, "csrfmiddlewaretoken": token},
+            )
+            dashboard = web.get("/")
+            assert dashboard.status_code == 200
+            for name in ("notes", "search", "calendar", "inventory", "assistant"):
+                assert f">{name}</a>" in dashboard.text
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    assert not wait_for_port(port, timeout=0)
+    assert not wait_for_port(int(demo.group(1)), timeout=0)
