@@ -151,3 +151,24 @@ def test_aws_budget_is_created_in_moto_and_its_reported_spend_alerts(
         "Budget finance: spend reached 50% of 100.00 USD",
         "Budget finance: spend reached 90% of 100.00 USD",
     ]
+
+
+def test_refresh_spend_now_runs_the_ingest_as_a_job(
+    operator_client, weather, billing_fake, monitoring_fake, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from console.models import Job
+
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post("/budgets/new/", form())
+    seed_usage(monitoring_fake, "weather", timezone.now(), 400_000, 0)  # 10.10 USD
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post("/budgets/ingest/")
+
+    job = Job.objects.get(name="Ingest budget spend")
+    assert response["Location"] == f"/jobs/{job.pk}/"
+    assert job.status == "succeeded"
+    assert "budget weather-monthly: 10.10 USD month to date (estimated)" in job.log
+    assert Budget.objects.get().spend_actual == Decimal("10.10")

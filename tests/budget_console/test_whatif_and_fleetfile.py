@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
 from fleet.budgets.fleetfile import export_budgets, import_budgets
@@ -122,3 +123,23 @@ def test_fleet_file_budgets_round_trip_and_report_errors():
         "budgets[1] (x): colour: unknown field.",
     ]
     assert Budget.objects.get(name="maps").amount == 250
+
+
+def test_admin_price_overrides_change_the_estimate(admin_user, viewer_client):
+    from fleet.budgets.services import save_price_overrides
+
+    ServiceFactory(name="weather")
+    with pytest.raises(ValidationError, match="unknown price 'cloud_run_gpu'"):
+        save_price_overrides(actor=admin_user, source="ui", prices={"cloud_run_gpu": 1})
+    save_price_overrides(
+        actor=admin_user, source="ui", prices={"cloud_run_idle_vcpu_second": "0.000005"}
+    )
+    body = viewer_client.get(f"/services/weather/cost-estimate/?{WHATIF}").content.decode()
+    assert "Estimated 16.43 USD per month" in body  # CPU idle doubles: 13.14 + 3.285
+
+
+def test_the_spend_schedule_is_installed():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="budgets.ingest_spend_task")
+    assert task.enabled and (task.interval.every, task.interval.period) == (1, "hours")
