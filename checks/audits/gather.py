@@ -80,7 +80,7 @@ def _stored_snapshot(service: Service) -> CloudRead | None:
         logger.warning("reading stored snapshot for %s failed: %s", service.name, exc)
         return None
     # A snapshot of the resource the service was linked to before is not evidence about it now.
-    if row is None or getattr(row, "resource", service.resource) != service.resource:
+    if row is None or not _same_resource(getattr(row, "resource", ""), service.resource):
         return None
     snapshot = snapshot_from_data(row.data, getattr(row, "raw", None))
     if snapshot is None:
@@ -90,6 +90,16 @@ def _stored_snapshot(service: Service) -> CloudRead | None:
     )
     where = f"{_platform(snapshot.provider)} {account}/{snapshot.resource} (stored description)"
     return CloudRead(snapshot, Provenance(where, getattr(row, "observed_at", None)))
+
+
+def _same_resource(stored: str, linked: str) -> bool:
+    """The platform may report a full name (projects/.../services/x) for the linked short name."""
+    if stored == linked:
+        return True
+    return (
+        bool(stored and linked)
+        and stored.rstrip("/").rsplit("/", 1)[-1] == linked.rsplit("/", 1)[-1]
+    )
 
 
 _SNAPSHOT_FIELDS = {f.name for f in fields(ServiceSnapshot)}
