@@ -1,5 +1,251 @@
-"""Cloud operation API endpoints: redeploy, scaling, discovery."""
+"""Cloud operation API endpoints: redeploy, scaling, discovery.
 
-from ninja import Router
+Same service functions and rules as the pages: operators change things, everyone signed in reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from ninja import Router, Schema
+from ninja.responses import Status
+
+from console.api_errors import require_role
+from fleet import cloud_services as cs
+from fleet.api_schemas import ErrorOut
+from fleet.cloud_models import Redeploy
+from fleet.clouds.errors import CloudError
+from fleet.models import CloudAccount, Service
 
 router = Router(tags=["clouds"])
+
+
+class RedeployIn(Schema):
+    reason: str = ""
+
+
+class RedeployOut(Schema):
+    id: int
+    service: str
+    status: str
+    reason: str
+    requested_by: str
+    source: str
+    provider: str
+    resource: str
+    revision_before: str
+    revision_after: str
+    operation_id: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    error: str
+    log: str
+    batch: int | None
+    url: str
+
+
+class RedeployConflictOut(Schema):
+    detail: str
+    redeploy: RedeployOut
+
+
+class ScalingIn(Schema):
+    min_instances: int | None = None
+    max_instances: int | None = None
+    concurrency: int | None = None
+    cpu: str | None = None
+    memory: str | None = None
+
+
+class ScalingChangeOut(Schema):
+    at: datetime
+    kind: str
+    actor: str
+    before: dict
+    after: dict
+    detail: str
+
+
+class ScalingOut(Schema):
+    service: str
+    provider: str
+    observed: dict
+    observed_at: datetime | None
+    desired: dict
+    desired_set_by: str
+    desired_set_at: datetime | None
+    drift: dict
+    sync_error: str
+    history: list[ScalingChangeOut]
+
+
+class JobOut(Schema):
+    job_id: int
+    status: str
+    url: str
+
+
+class DiscoveredOut(Schema):
+    resource: str
+    name: str
+    kind: str
+    url: str
+    image: str
+    revision: str
+    labels: dict
+    registered_as: str | None
+
+
+def _redeploy_out(redeploy: Redeploy) -> dict:
+    return {
+        "id": redeploy.pk,
+        "service": redeploy.service.name,
+        "status": redeploy.status,
+        "reason": redeploy.reason,
+        "requested_by": redeploy.actor_label,
+        "source": redeploy.source,
+        "provider": redeploy.provider,
+        "resource": redeploy.resource,
+        "revision_before": redeploy.revision_before,
+        "revision_after": redeploy.revision_after,
+        "operation_id": redeploy.operation_id,
+        "created_at": redeploy.created_at,
+        "started_at": redeploy.started_at,
+        "finished_at": redeploy.finished_at,
+        "duration_s": redeploy.duration_s,
+        "error": redeploy.error,
+        "log": redeploy.log,
+        "batch": redeploy.batch_id,
+        "url": redeploy.get_absolute_url(),
+    }
+
+
+def _service(name: str) -> Service:
+    return get_object_or_404(Service.objects.select_related("account"), name=name)
+
+
+@router.post(
+    "/services/{name}/redeploy",
+    response={
+        202: RedeployOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: RedeployConflictOut,
+        422: ErrorOut,
+    },
+    summary="Redeploy a service through its cloud's API (409 with the running one if in flight)",
+)
+def redeploy(request: HttpRequest, name: str, payload: RedeployIn | None = None):
+    require_role(request, "operator")
+    service = _service(name)
+    reason = payload.reason if payload else ""
+    redeploy, created = cs.request_redeploy(service, request.user, reason, source="api")
+    redeploy.refresh_from_db()  # the task may already have run (eager mode)
+    if not created:
+        return Status(
+            409,
+            {
+                "detail": f"A redeploy of {name} is already in flight (#{redeploy.pk}, "
+                f"requested by {redeploy.actor_label}).",
+                "redeploy": _redeploy_out(redeploy),
+            },
+        )
+    return Status(202, _redeploy_out(redeploy))
+
+
+@router.get("/redeploys/{redeploy_id}", response={200: RedeployOut, 404: ErrorOut})
+def get_redeploy(request: HttpRequest, redeploy_id: int):
+    return _redeploy_out(
+        get_object_or_404(Redeploy.objects.select_related("service"), pk=redeploy_id)
+    )
+
+
+def _scaling_out(service: Service) -> dict:
+    scaling = cs.scaling_for(service)
+    return {
+        "service": service.name,
+        "provider": service.provider,
+        "observed": scaling.observed(),
+        "observed_at": scaling.observed_at,
+        "desired": scaling.desired(),
+        "desired_set_by": scaling.desired_set_by,
+        "desired_set_at": scaling.desired_set_at,
+        "drift": {k: {"observed": o, "desired": d} for k, (o, d) in scaling.drift().items()},
+        "sync_error": scaling.sync_error,
+        "history": [
+            {
+                "at": c.at,
+                "kind": c.kind,
+                "actor": c.actor_label,
+                "before": c.before,
+                "after": c.after,
+                "detail": c.detail,
+            }
+            for c in service.scaling_changes.all()[:20]
+        ],
+    }
+
+
+@router.get("/services/{name}/scaling", response={200: ScalingOut, 404: ErrorOut, 422: ErrorOut})
+def get_scaling(request: HttpRequest, name: str):
+    service = _service(name)
+    cs.check_cloud_managed(service)
+    return _scaling_out(service)
+
+
+@router.put(
+    "/services/{name}/scaling",
+    response={200: ScalingOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Set desired scaling (null = no opinion); nothing changes in the cloud until apply",
+)
+def put_scaling(request: HttpRequest, name: str, payload: ScalingIn):
+    require_role(request, "operator")
+    service = _service(name)
+    cs.set_desired_scaling(service, request.user, payload.dict(), source="api")
+    return _scaling_out(service)
+
+
+@router.post(
+    "/services/{name}/scaling/apply",
+    response={202: JobOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Push the desired scaling through the cloud's API (a background job)",
+)
+def apply_scaling(request: HttpRequest, name: str):
+    require_role(request, "operator")
+    job = cs.apply_scaling(_service(name), request.user, source="api")
+    job.refresh_from_db()
+    return Status(
+        202,
+        {"job_id": job.pk, "status": job.status, "url": reverse("job-detail", args=[job.pk])},
+    )
+
+
+@router.get(
+    "/accounts/{name}/discover",
+    response={200: list[DiscoveredOut], 404: ErrorOut, 422: ErrorOut, 502: ErrorOut},
+    summary="List the account's services in its cloud, marking those already registered",
+)
+def discover(request: HttpRequest, name: str, label: str = ""):
+    account = get_object_or_404(CloudAccount, name=name)
+    try:
+        rows = cs.discover(account, label)
+    except CloudError as exc:
+        return Status(502, {"detail": str(exc)})
+    return [
+        {
+            "resource": r.key,
+            "name": r.name,
+            "kind": r.kind,
+            "url": r.url,
+            "image": r.snapshot.image,
+            "revision": r.snapshot.revision,
+            "labels": r.snapshot.labels,
+            "registered_as": r.registered.name if r.registered else None,
+        }
+        for r in rows
+    ]

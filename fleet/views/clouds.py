@@ -1,0 +1,253 @@
+"""Cloud pages: redeploy (confirm, progress, list, rolling batches), scaling, discovery.
+
+Thin views: parse, call `fleet.cloud_services`, render. Anyone signed in may look; changing
+anything needs the operator role (403 otherwise).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from console.access import has_role, role_required
+from console.htmx import render_page, wants_fragment
+from fleet import cloud_services as cs
+from fleet.cloud_models import IN_FLIGHT, SCALING_FIELDS, Redeploy, RedeployBatch
+from fleet.clouds.errors import CloudError
+from fleet.models import CloudAccount, Service
+
+RECENT = 50
+
+
+def _cloud_service(name: str) -> Service:
+    return get_object_or_404(Service.objects.select_related("account"), name=name)
+
+
+def _first_error(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return " ".join(f"{msgs[0]}" for msgs in exc.message_dict.values())
+    return " ".join(exc.messages)
+
+
+def _stop_when_done(request: HttpRequest, response: HttpResponse, done: bool) -> HttpResponse:
+    """htmx polls a fragment until the run is over; 286 tells it to stop."""
+    if wants_fragment(request) and done:
+        stop = HttpResponseStopPolling(response.content)
+        stop["Vary"] = response.get("Vary", "")
+        return stop
+    return response
+
+
+# -- redeploy -------------------------------------------------------------------------------------
+@role_required("operator")
+@require_http_methods(["GET", "POST"])
+def redeploy_confirm(request: HttpRequest, name: str) -> HttpResponse:
+    """The confirm step: names service, platform and current revision; asks for a reason."""
+    service = _cloud_service(name)
+    error = ""
+    if request.method == "POST":
+        try:
+            redeploy, created = cs.request_redeploy(
+                service, request.user, request.POST.get("reason", ""), source="ui"
+            )
+        except ValidationError as exc:
+            error = _first_error(exc)
+        else:
+            if not created:
+                messages.info(
+                    request,
+                    f"A redeploy of {service.name} is already in flight (#{redeploy.pk}, "
+                    f"requested by {redeploy.actor_label}); showing it instead of starting another.",
+                )
+            return redirect(redeploy)
+    context = {
+        "service": service,
+        "snapshot": getattr(service, "cloud_snapshot", None),
+        "in_flight": cs.in_flight_redeploy(service),
+        "managed_error": "" if cs.is_cloud_managed(service) else _managed_problem(service),
+        "error": error,
+        "reason": request.POST.get("reason", ""),
+    }
+    status = 422 if error else 200
+    return render(request, "clouds/redeploy_confirm.html", context, status=status)
+
+
+def _managed_problem(service: Service) -> str:
+    try:
+        cs.check_cloud_managed(service)
+    except ValidationError as exc:
+        return _first_error(exc)
+    return ""
+
+
+def redeploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    redeploy = get_object_or_404(
+        Redeploy.objects.select_related("service__account", "batch"), pk=pk
+    )
+    response = render_page(
+        request, "clouds/redeploy_detail.html", "redeploy-status", {"redeploy": redeploy}
+    )
+    return _stop_when_done(request, response, redeploy.is_finished)
+
+
+def redeploy_list(request: HttpRequest) -> HttpResponse:
+    """Running and recent redeploys, and the rolling-batch form for operators."""
+    recent = Redeploy.objects.select_related("service", "batch").order_by("-created_at", "-id")
+    context = {
+        "running": recent.filter(status__in=IN_FLIGHT),
+        "recent": recent.exclude(status__in=IN_FLIGHT)[:RECENT],
+        "batches": RedeployBatch.objects.all()[:10],
+        "candidates": _batch_candidates() if has_role(request.user, "operator") else [],
+        "max_concurrency": cs.MAX_BATCH_CONCURRENCY,
+        "accounts": CloudAccount.objects.exclude(provider="url").order_by("name"),
+    }
+    return render_page(request, "clouds/redeploy_list.html", "redeploy-tables", context)
+
+
+def _batch_candidates():
+    return (
+        Service.objects.select_related("account")
+        .exclude(account=None)
+        .exclude(account__provider="url")
+        .exclude(resource="")
+        .order_by("name")
+    )
+
+
+@role_required("operator")
+@require_POST
+def redeploy_batch(request: HttpRequest) -> HttpResponse:
+    names = request.POST.getlist("services")
+    services = list(Service.objects.select_related("account").filter(name__in=names))
+    try:
+        concurrency = int(request.POST.get("concurrency") or 1)
+    except ValueError:
+        concurrency = -1
+    try:
+        batch, already = cs.request_batch_redeploy(
+            services, request.user, request.POST.get("reason", ""), concurrency, source="ui"
+        )
+    except ValidationError as exc:
+        messages.error(request, _first_error(exc))
+        return redirect("redeploy-list")
+    if already:
+        messages.info(
+            request,
+            "Already in flight, left alone: " + ", ".join(r.service.name for r in already) + ".",
+        )
+    return redirect("redeploy-batch-detail", pk=batch.pk)
+
+
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(RedeployBatch, pk=pk)
+    redeploys = batch.redeploys.select_related("service").order_by("pk")
+    done = batch.status not in IN_FLIGHT
+    response = render_page(
+        request,
+        "clouds/batch_detail.html",
+        "batch-status",
+        {"batch": batch, "redeploys": redeploys, "done": done},
+    )
+    return _stop_when_done(request, response, done)
+
+
+# -- scaling and snapshots ------------------------------------------------------------------------
+@role_required("operator")
+@require_http_methods(["GET", "POST"])
+def scaling_edit(request: HttpRequest, name: str) -> HttpResponse:
+    """Set desired scaling: every field optional, errors on the field they concern."""
+    service = _cloud_service(name)
+    scaling = cs.scaling_for(service) if cs.is_cloud_managed(service) else None
+    errors: dict[str, str] = {}
+    values = {f: request.POST.get(f, "").strip() for f in SCALING_FIELDS}
+    if request.method == "POST":
+        try:
+            cs.set_desired_scaling(service, request.user, values, source="ui")
+        except ValidationError as exc:
+            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+        else:
+            messages.success(
+                request,
+                f"Desired scaling saved for {service.name}. Apply it to push it to the cloud.",
+            )
+            return redirect(service)
+    elif scaling is not None:
+        values = {f: "" if v is None else v for f, v in scaling.desired().items()}
+    context = {
+        "service": service,
+        "scaling": scaling,
+        "fields": [
+            (f, values.get(f, ""), errors.get(f, ""), scaling.observed()[f] if scaling else None)
+            for f in SCALING_FIELDS
+        ],
+        "errors": errors,
+        "managed_error": "" if scaling is not None else _managed_problem(service),
+    }
+    return render(request, "clouds/scaling_form.html", context, status=422 if errors else 200)
+
+
+@role_required("operator")
+@require_POST
+def scaling_apply(request: HttpRequest, name: str) -> HttpResponse:
+    service = _cloud_service(name)
+    try:
+        job = cs.apply_scaling(service, request.user, source="ui")
+    except ValidationError as exc:
+        messages.error(request, _first_error(exc))
+        return redirect(service)
+    return redirect("job-detail", pk=job.pk)
+
+
+@role_required("operator")
+@require_POST
+def cloud_sync(request: HttpRequest, name: str) -> HttpResponse:
+    service = _cloud_service(name)
+    try:
+        job = cs.request_sync(service, request.user)
+    except ValidationError as exc:
+        messages.error(request, _first_error(exc))
+        return redirect(service)
+    return redirect("job-detail", pk=job.pk)
+
+
+# -- discovery ------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+def discover(request: HttpRequest, name: str) -> HttpResponse:
+    """List the account's services live from its cloud; operators register the chosen ones."""
+    account = get_object_or_404(CloudAccount, name=name)
+    if request.method == "POST" and not has_role(request.user, "operator"):
+        raise PermissionDenied("This needs the operator role.")
+    label = (
+        request.POST.get("label") if request.method == "POST" else request.GET.get("label")
+    ) or ""
+    context: dict = {"account": account, "label": label, "rows": [], "error": "", "chosen": []}
+    try:
+        rows = cs.discover(account, label)
+    except (CloudError, ValidationError) as exc:
+        context["error"] = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        return render(
+            request,
+            "clouds/discover.html",
+            context,
+            status=502 if isinstance(exc, CloudError) else 422,
+        )
+    context["rows"] = rows
+    if request.method == "POST":
+        chosen = set(request.POST.getlist("resources"))
+        context["chosen"] = chosen
+        try:
+            created = cs.import_discovered(
+                account, [r for r in rows if r.key in chosen], request.user, source="ui"
+            )
+        except ValidationError as exc:
+            context["error"] = _first_error(exc)
+            return render(request, "clouds/discover.html", context, status=422)
+        messages.success(
+            request, f"Registered {len(created)} service(s): {', '.join(s.name for s in created)}."
+        )
+        return redirect(f"{request.path}?label={label}" if label else request.path)
+    return render(request, "clouds/discover.html", context)
