@@ -203,6 +203,17 @@ CONTENT_SECURITY_POLICY = {
 FLEET_DASHBOARD_PAGE_SIZE = env.int("FLEET_DASHBOARD_PAGE_SIZE", default=50)
 FLEET_DASHBOARD_REFRESH_SECONDS = env.int("FLEET_DASHBOARD_REFRESH_SECONDS", default=10)
 
+# Alerting.
+ALERT_REMINDER_MINUTES = env.int("ALERT_REMINDER_MINUTES", default=60)
+ALERT_DELIVERY_MAX_ATTEMPTS = env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=5)
+ALERT_RETRY_BACKOFF_SECONDS = env.float("ALERT_RETRY_BACKOFF_SECONDS", default=30)
+ALERT_RETRY_BACKOFF_MAX_SECONDS = env.float("ALERT_RETRY_BACKOFF_MAX_SECONDS", default=1800)
+ALERT_HTTP_TIMEOUT_SECONDS = env.float("ALERT_HTTP_TIMEOUT_SECONDS", default=10)
+CONSOLE_BASE_URL = env.str("CONSOLE_BASE_URL", default="")
+# smtp+tls://user:pass@host:587; the default prints mail to the console log.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fleet-console@localhost")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_JSON = env.bool("LOG_JSON", default=not (DEBUG or EMBEDDED))
 LOGGING = {

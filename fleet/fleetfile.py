@@ -1,4 +1,4 @@
-"""The fleet file: a YAML description of accounts and services, imported as one transaction.
+"""The fleet file: a YAML description of accounts, services and budgets, imported as one transaction.
 
 Import is an idempotent upsert by name. Each entry states the whole object (missing keys take their
 defaults). A file with any error changes nothing and every error names the entry and the field.
@@ -15,6 +15,7 @@ from django.db import transaction
 
 from console.audit import record_action
 from fleet import services as fleet_services
+from fleet.budgets.fleetfile import export_budgets, import_budgets
 from fleet.models import CloudAccount, Service
 
 ACCOUNT_KEYS = {"name", *fleet_services.ACCOUNT_FIELDS}
@@ -50,12 +51,14 @@ def parse(text: str) -> dict:
         raise FleetFileError([f"Not valid YAML: {exc}"]) from exc
     if not isinstance(data, dict):
         raise FleetFileError(["The file must be a mapping with 'accounts' and/or 'services'."])
-    unknown = set(data) - {"accounts", "services"}
+    unknown = set(data) - {"accounts", "services", "budgets"}
     if unknown:
         raise FleetFileError(
-            [f"Unknown top-level key '{sorted(unknown)[0]}' (expected accounts, services)."]
+            [
+                f"Unknown top-level key '{sorted(unknown)[0]}' (expected accounts, services, budgets)."
+            ]
         )
-    for section in ("accounts", "services"):
+    for section in ("accounts", "services", "budgets"):
         if not isinstance(data.get(section) or [], list):
             raise FleetFileError([f"'{section}' must be a list."])
     return data
@@ -104,6 +107,8 @@ def import_fleet(text: str, *, actor: Any, dry_run: bool = False) -> ImportRepor
         errors += _apply_accounts(data.get("accounts") or [], actor, report)
         if not errors:
             errors += _apply_services(data.get("services") or [], actor, report)
+        if not errors and data.get("budgets"):
+            errors += import_budgets(data["budgets"], actor)
         if errors:
             transaction.set_rollback(True)
             raise FleetFileError(errors)
@@ -223,9 +228,11 @@ def export_fleet() -> str:
         .prefetch_related("dependencies")
         .order_by("name")
     ]
-    return yaml.safe_dump(
-        {"accounts": accounts, "services": services}, sort_keys=False, allow_unicode=True
-    )
+    document = {"accounts": accounts, "services": services}
+    budgets = export_budgets()
+    if budgets:
+        document["budgets"] = budgets
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
 def _compact(state: dict) -> dict:

@@ -170,3 +170,28 @@ def test_missing_file_is_named():
 def test_export_prints_yaml_to_stdout():
     import_fleet(FLEET, actor="t")
     assert yaml.safe_load(run("export"))["services"][0]["name"] == "chatbot"
+
+
+def test_budgets_section_round_trips():
+    text = FLEET + textwrap.dedent("""
+        budgets:
+          - {name: notes-monthly, scope: service, scope_value: notes, amount: "100", currency: USD}
+    """)
+    import_fleet(text, actor="t")
+    exported = yaml.safe_load(export_fleet())
+    assert exported["budgets"][0]["name"] == "notes-monthly"
+    report = import_fleet(export_fleet(), actor="t")
+    assert report.created == [] and report.updated == []
+
+
+def test_a_bad_budget_rolls_back_the_whole_file():
+    text = FLEET + textwrap.dedent("""
+        budgets:
+          - {name: broke, scope: service, scope_value: notes, amount: "-5", currency: USD}
+    """)
+    with pytest.raises(FleetFileError) as exc:
+        import_fleet(text, actor="t")
+    assert any(e.startswith("budgets[0] (broke): amount") for e in exc.value.errors), (
+        exc.value.errors
+    )
+    assert not Service.objects.exists()
