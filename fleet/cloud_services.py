@@ -234,15 +234,27 @@ def snapshot_data(snapshot: ServiceSnapshot) -> dict:
     return data
 
 
-def sync_observed(service: Service, actor: Any = "system", source: str = "system") -> CloudSnapshot:
-    """Describe the service in its cloud and store the snapshot and the observed scaling."""
+def sync_observed(
+    service: Service, actor: Any = "system", source: str = "system", *, record_change: bool = True
+) -> CloudSnapshot:
+    """Describe the service in its cloud and store the snapshot and the observed scaling.
+
+    `record_change=False` when the caller records the change itself (reading back after Apply).
+    """
     check_cloud_managed(service)
     snapshot = adapter_for_service(service).describe(service.to_ref())
-    return store_snapshot(service, snapshot, actor=actor, source=source)
+    return store_snapshot(
+        service, snapshot, actor=actor, source=source, record_change=record_change
+    )
 
 
 def store_snapshot(
-    service: Service, snapshot: ServiceSnapshot, *, actor: Any = "system", source: str = "system"
+    service: Service,
+    snapshot: ServiceSnapshot,
+    *,
+    actor: Any = "system",
+    source: str = "system",
+    record_change: bool = True,
 ) -> CloudSnapshot:
     """Record what the cloud said; a change in observed scaling becomes a history entry."""
     account = service.account
@@ -271,7 +283,7 @@ def store_snapshot(
         scaling.observed_at, scaling.sync_error = now, ""
         scaling.save()
         after = scaling.observed()
-        if before != after:
+        if record_change and before != after:
             ScalingChange.objects.create(
                 service=service,
                 kind=ScalingChange.Kind.OBSERVED,

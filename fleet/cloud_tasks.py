@@ -302,7 +302,7 @@ def apply_scaling_task(job_id: int, service_id: int, actor: str, source: str = "
             _scaling_outcome(who, service, source, before, changes, "failed", result.message)
             raise RuntimeError(f"The scaling change failed: {result.message}")
         log(result.message or "Applied.")
-        stored = cs.sync_observed(service, actor="system")
+        stored = cs.sync_observed(service, actor="system", record_change=False)
         scaling.refresh_from_db()
         after = scaling.observed()
         ScalingChange.objects.create(
