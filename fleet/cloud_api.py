@@ -5,8 +5,10 @@ Same service functions and rules as the pages: operators change things, everyone
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -125,6 +127,22 @@ def _redeploy_out(redeploy: Redeploy) -> dict:
     }
 
 
+def _reason_from_body(request: HttpRequest) -> str:
+    """The optional reason: a JSON body, form data, or nothing at all."""
+    if request.content_type != "application/json":
+        return request.POST.get("reason", "")
+    if not request.body.strip():
+        return ""
+    try:
+        data = json.loads(request.body)
+    except ValueError as exc:
+        raise ValidationError({"reason": 'The body must be JSON, e.g. {"reason": "..."}.'}) from exc
+    reason = data.get("reason", "") if isinstance(data, dict) else None
+    if not isinstance(reason, str):
+        raise ValidationError({"reason": "Must be a string."})
+    return reason
+
+
 def _service(name: str) -> Service:
     return get_object_or_404(Service.objects.select_related("account"), name=name)
 
@@ -139,11 +157,18 @@ def _service(name: str) -> Service:
         422: ErrorOut,
     },
     summary="Redeploy a service through its cloud's API (409 with the running one if in flight)",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": RedeployIn.json_schema()}},
+        }
+    },
 )
-def redeploy(request: HttpRequest, name: str, payload: RedeployIn | None = None):
+def redeploy(request: HttpRequest, name: str):
+    """Body optional: `{"reason": "..."}`; an empty body redeploys without a reason."""
     require_role(request, "operator")
     service = _service(name)
-    reason = payload.reason if payload else ""
+    reason = _reason_from_body(request)
     redeploy, created = cs.request_redeploy(service, request.user, reason, source="api")
     redeploy.refresh_from_db()  # the task may already have run (eager mode)
     if not created:

@@ -163,3 +163,15 @@ def test_cli_names_the_problem(db, kubernetes):
         call_command("redeploy", "ghost")
     with pytest.raises(CommandError, match="--timeout: must be a positive"):
         call_command("redeploy", "weather", "--wait", "--timeout", "0")
+
+
+def test_api_redeploy_body_is_optional(kubernetes, operator):
+    client = api(operator)
+
+    response = client.post("/api/v1/services/weather/redeploy")
+
+    assert response.status_code == 202 and response.json()["reason"] == ""
+    bad = client.post(
+        "/api/v1/services/weather/redeploy", data="{", content_type="application/json"
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "reason"]
