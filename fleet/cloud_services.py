@@ -463,8 +463,14 @@ def validate_scaling(provider: str, values: dict, observed: dict | None = None) 
         cleaned[field] = value or None
         if value and (problem := rule(value)):
             errors[field] = problem
-    if provider == "azure" and cleaned["cpu"] and cleaned["memory"] and not errors:
-        errors.update(_azure_pairing(cleaned["cpu"], cleaned["memory"]))
+    if provider == "azure" and (cleaned["cpu"] or cleaned["memory"]) and not errors:
+        # One of the pair may come from what the app has now: Azure checks the total.
+        cpu = cleaned["cpu"] or (observed or {}).get("cpu")
+        memory = cleaned["memory"] or (observed or {}).get("memory")
+        if cpu and memory:
+            problem = _azure_pairing(str(cpu), str(memory))
+            field = "memory" if cleaned["memory"] else "cpu"
+            errors.update({field: problem["memory"]} if problem else {})
     if errors:
         raise ValidationError(errors)
     return cleaned
