@@ -80,3 +80,10 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests last: Playwright's sync API keeps an event loop running on the main thread for
+    the rest of the session, and later tests that call asyncio.run() would fail."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -70,7 +71,20 @@ def probe_many_sync(targets: Sequence[ProbeTarget], concurrency: int = 100) -> l
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run, on uvloop when it is installed (about 10% less CPU per probe)."""
+    """asyncio.run, on uvloop when it is installed (about 10% less CPU per probe).
+
+    Called from a thread that already runs an event loop (an async view, a redeploy task in an
+    async context), it runs the coroutine on a fresh loop in a helper thread instead of failing.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_here(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_run_here, coro).result()
+
+
+def _run_here(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:
