@@ -204,7 +204,38 @@ def _finish(redeploy: Redeploy, status: str, *, error: str = "") -> Redeploy:
         + (f" in {redeploy.duration_s:.1f}s" if redeploy.duration_s is not None else "")
         + (f": {error}" if error else "."),
     )
+    _alert(redeploy)
     return redeploy
+
+
+def _alert(redeploy: Redeploy) -> None:
+    """A failed or unknown redeploy raises one alert per service; a later success closes it."""
+    from console.notifications.dispatch import notify, resolve
+    from console.notifications.events import AlertEvent
+
+    service = redeploy.service
+    key = f"redeploy:{service.pk}"
+    try:
+        if redeploy.status == RedeployStatus.SUCCEEDED:
+            resolve(key)
+            return
+        notify(
+            AlertEvent(
+                kind="redeploy_failed",
+                severity="critical" if redeploy.status == RedeployStatus.FAILED else "warning",
+                title=f"Redeploy of {service.name} {redeploy.get_status_display().lower()}",
+                body=f"Redeploy #{redeploy.pk} of {service.name} requested by "
+                f"{redeploy.actor_label}: {redeploy.error}",
+                dedupe_key=key,
+                service=service,
+                team=service.team,
+                environment=service.environment,
+                url=redeploy.get_absolute_url(),
+                details={"service": service.name, **redeploy.outcome, "redeploy_id": redeploy.pk},
+            )
+        )
+    except Exception:  # the redeploy's record stands even if alerting is broken
+        logger.exception("could not raise the alert for redeploy %s", redeploy.pk)
 
 
 # -- rolling batches -----------------------------------------------------------------------------

@@ -218,3 +218,24 @@ def test_batch_rejects_bad_concurrency_and_empty_selection(kubernetes, operator)
     with pytest.raises(ValidationError) as caught:
         cs.request_batch_redeploy([], operator, "", concurrency=1)
     assert "services" in caught.value.message_dict
+
+
+def test_a_failed_redeploy_raises_one_alert_and_a_success_closes_it(
+    kubernetes, broken_url, healthy_url, operator, django_capture_on_commit_callbacks
+):
+    from console.notifications.models import Alert
+
+    Service.objects.filter(pk=kubernetes.service.pk).update(url=broken_url)
+    kubernetes.service.refresh_from_db()
+    redeploy_now(kubernetes.service, operator, django_capture_on_commit_callbacks, "a")
+
+    alert = Alert.objects.get()
+    assert alert.kind == "redeploy_failed" and alert.severity == "critical"
+    assert "Redeploy of weather failed" in alert.title and alert.resolved_at is None
+
+    Service.objects.filter(pk=kubernetes.service.pk).update(url=healthy_url)
+    kubernetes.service.refresh_from_db()
+    redeploy_now(kubernetes.service, operator, django_capture_on_commit_callbacks, "b")
+
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
