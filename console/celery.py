@@ -9,3 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Cloud operations keep their tasks beside their services (fleet/cloud_tasks.py).
+app.autodiscover_tasks(["fleet"], related_name="cloud_tasks")

@@ -228,8 +228,3 @@ class Redeploy(models.Model):
             "duration_s": self.duration_s,
             "error": self.error,
         }
-
-
-# The worker finds tasks through the models it loads: registering the cloud tasks here means
-# every process that has the fleet app (web, worker, beat) knows them by name.
-from fleet import cloud_tasks  # noqa: E402,F401

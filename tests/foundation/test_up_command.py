@@ -58,7 +58,7 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
         output = _read_until(proc, r"Log in as admin with password: (\S+)")
         password = re.search(r"Log in as admin with password: (\S+)", output).group(1)
         assert len(password) >= 12
-        demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 6 created", output)
+        demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 7 created", output)
         assert demo, output
 
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60)

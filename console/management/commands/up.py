@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from fleet.demo.cloud import enable_emulator_credentials, start_demo_cloud, with_demo_cloud
 from fleet.demo.fleet import demo_fleet
 from fleet.demo.servers import DEMO_ORDER
 from fleet.fleetfile import import_fleet
@@ -60,6 +61,7 @@ class Command(BaseCommand):
         if wait_for_port(port, timeout=0):
             raise CommandError(f"--port: {port} is already in use; choose another with --port N.")
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.demo_cloud = None
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         try:
             call_command("migrate", interactive=False, verbosity=0)
@@ -118,9 +120,16 @@ class Command(BaseCommand):
         )
         if not all(wait_for_port(p, timeout=120) for p in ports):
             raise CommandError("The demo MCP servers did not start; see their output above.")
-        report = import_fleet(demo_fleet(dict(zip(DEMO_ORDER, ports, strict=True))), actor="up")
+        # A local Kubernetes-shaped API holds the demo Deployments, so Redeploy works end to end.
+        enable_emulator_credentials()  # FLEET_CLOUD_EMULATOR=1, honoured for loopback endpoints only
+        self.demo_cloud = start_demo_cloud()
+        fleet_file = with_demo_cloud(
+            demo_fleet(dict(zip(DEMO_ORDER, ports, strict=True))), self.demo_cloud.endpoint
+        )
+        report = import_fleet(fleet_file, actor="up")
         self.stdout.write(
-            f"Demo fleet on 127.0.0.1 ports {ports[0]}-{ports[-1]}: {report.summary()}."
+            f"Demo fleet on 127.0.0.1 ports {ports[0]}-{ports[-1]}: {report.summary()}; "
+            f"demo Kubernetes API at {self.demo_cloud.endpoint}."
         )
 
     def _start_celery(self) -> None:
@@ -186,3 +195,6 @@ class Command(BaseCommand):
                 proc.kill()
                 proc.wait()
         self.children.clear()
+        if self.demo_cloud is not None:
+            self.demo_cloud.stop()
+            self.demo_cloud = None
