@@ -11,3 +11,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Cloud operations keep their tasks beside their services (fleet/cloud_tasks.py).
 app.autodiscover_tasks(["fleet"], related_name="cloud_tasks")
+
+# Count task runs for /metrics (imported here so every worker process registers the signal).
+import console.task_metrics  # noqa: E402,F401

@@ -14,7 +14,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from console.api_auth import user_from_bearer
 
@@ -74,6 +74,21 @@ class DatabaseCollector:
         for row in Job.objects.order_by().values("name", "status").annotate(n=Count("id")):
             jobs.add_metric([row["name"], row["status"]], row["n"])
         yield jobs
+        yield self._task_runs()
+
+    def _task_runs(self) -> CounterMetricFamily:
+        from console.celery import app
+        from console.task_metrics import task_counts
+
+        runs = CounterMetricFamily(
+            "fleet_console_celery_tasks",
+            "Celery task runs finished by any worker, by task and final state.",
+            labels=["task", "state"],
+        )
+        names = sorted(n for n in app.tasks if not n.startswith("celery."))
+        for (name, state), n in sorted(task_counts(names).items()):
+            runs.add_metric([name, state], n)
+        return runs
 
 
 REGISTRY.register(DatabaseCollector())

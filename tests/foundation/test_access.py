@@ -136,3 +136,17 @@ def test_account_delete_with_services_is_refused_with_a_message(operator_client,
     assert "still has services: notes" in response.content.decode()
     assert CloudAccount.objects.filter(name="prod-gcp").exists()
     assert not AuditLogEntry.objects.filter(action="delete").exists()
+
+
+def test_metrics_count_celery_task_runs(viewer, django_capture_on_commit_callbacks):
+    from console import jobs
+    from console.models import ApiToken
+    from fleet.tasks import import_fleet_task
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.enqueue("fleet import", import_fleet_task, args=("services: []\n",))
+    _, raw = ApiToken.issue(viewer, "prometheus")
+    body = Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/metrics").content.decode()
+    assert (
+        'fleet_console_celery_tasks_total{state="SUCCESS",task="fleet.import_fleet_task"}' in body
+    )
