@@ -10,14 +10,14 @@ import httpx
 from checks.probing.clock import PhaseClock
 from checks.probing.errors import ProbeFailure, describe_body
 from checks.probing.types import ProbeOutcome, ProbeTarget
-from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, HttpChannel
+from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, Client, HttpChannel
 
 _MISSING = object()
 
 
 async def probe_http_health(
     target: ProbeTarget,
-    client: httpx.AsyncClient,
+    client: Client,
     *,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     deadline_s: float | None = None,
@@ -52,6 +52,8 @@ async def probe_http_health(
         outcome.ok = True
     except ProbeFailure as failure:
         outcome.error, outcome.phase = str(failure), failure.phase
+    finally:
+        await channel.aclose()
     if channel.connect_ms is not None:
         clock.phases_ms.setdefault("connect", channel.connect_ms)
     outcome.latency_ms = clock.phases_ms["total"] = clock.elapsed_ms()

@@ -17,7 +17,7 @@ from checks.probing.session import (
     ServerIdentity,
     identity_from,
 )
-from checks.probing.wire import HttpChannel, Sending, match_response, same_host
+from checks.probing.wire import AnyResponse, HttpChannel, Sending, match_response, same_host
 
 _ENDED = "the SSE stream ended before the response arrived"
 
@@ -85,7 +85,7 @@ class SseSession:
         self._reader = asyncio.create_task(self._read(resp))
         self.endpoint = await self._endpoint_ready
 
-    async def _read(self, resp: httpx.Response) -> None:
+    async def _read(self, resp: AnyResponse) -> None:
         """Route stream events: the endpoint first, then replies by id."""
         failure: ProbeFailure = ReplyFailure("sse stream", _ENDED)
         try:

@@ -1,6 +1,7 @@
 """Check one MCP server like a real client would: handshake, list tools, optionally call one.
 
-Raw httpx on a shared client (the SDK client costs far more CPU per handshake). Every failure ends
+Raw JSON-RPC over the lean HTTP/1.1 client of `h1` (or a caller's httpx.AsyncClient); the SDK
+client costs far more CPU per handshake. Every failure ends
 as `ok=False` with an `error` sentence naming the phase and cause; nothing waits past the deadline.
 """
 
@@ -15,7 +16,7 @@ from checks.probing.errors import ProbeFailure, ReplyFailure
 from checks.probing.negotiate import open_session
 from checks.probing.session import McpSession
 from checks.probing.types import ProbeOutcome, ProbeTarget, ToolInfo
-from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, HttpChannel
+from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, Client, HttpChannel
 
 MAX_TOOL_PAGES = 100
 _DETAIL_CHARS = 200
@@ -23,14 +24,16 @@ _DETAIL_CHARS = 200
 
 async def probe_mcp_server(
     target: ProbeTarget,
-    client: httpx.AsyncClient,
+    client: Client,
     *,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     deadline_s: float | None = None,
 ) -> ProbeOutcome:
     """Handshake with the server at `target.url`, list its tools, run the synthetic call if set.
 
-    `deadline_s` bounds the whole probe (default: three phase timeouts).
+    `client` is an `h1.ProbeClient` (see `sweep.make_client`) or any httpx.AsyncClient. The probe
+    opens its own connections and closes them before it returns. `deadline_s` bounds the whole
+    probe (default: three phase timeouts).
     """
     clock = PhaseClock(target.timeout_s, deadline_s)
     outcome = ProbeOutcome(ok=False, phases_ms=clock.phases_ms)
@@ -50,12 +53,14 @@ async def probe_mcp_server(
             await session.close()
         if auth:
             outcome.unauthenticated_tools_list = await _lists_without_credentials(
-                target, client, session.transport, clock, max_response_bytes
+                target, channel, session.transport, clock, max_response_bytes
             )
         _settle(outcome)
     except ProbeFailure as failure:
         failure = explain_timeout(failure, channel, target.url)
         outcome.ok, outcome.error, outcome.phase = False, str(failure), failure.phase
+    finally:
+        await channel.aclose()
     if channel.connect_ms is not None:
         clock.phases_ms.setdefault("connect", channel.connect_ms)
     outcome.latency_ms = clock.phases_ms["total"] = clock.elapsed_ms()
@@ -147,7 +152,7 @@ def _text_content(result: dict[str, Any]) -> str:
 
 async def _lists_without_credentials(
     target: ProbeTarget,
-    client: httpx.AsyncClient,
+    authed: HttpChannel,
     transport: str,
     clock: PhaseClock,
     max_bytes: int,
@@ -156,7 +161,8 @@ async def _lists_without_credentials(
     if clock.remaining() <= 0:
         return None
     sub_clock = PhaseClock(target.timeout_s, clock.remaining())
-    channel = HttpChannel(client, sub_clock, max_bytes=max_bytes, trace_connect=False)
+    # Same connections (credentials travel per request, not per connection), no auth header.
+    channel = HttpChannel(None, sub_clock, max_bytes=max_bytes, connections=authed.connections)
     try:
         session, _ = await open_session(
             channel, target.url, target.transport, sub_clock, known=transport

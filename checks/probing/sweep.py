@@ -1,4 +1,8 @@
-"""Probe many services concurrently through one shared HTTP client; the entry point for workers."""
+"""Probe many services concurrently through one shared client; the entry point for workers.
+
+The client is the lean HTTP/1.1 client of `h1`: each probe opens its own connections (kept alive
+between its requests, closed when it ends), so probes never scan or contend for a shared pool.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,27 @@ import concurrent.futures
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-import httpx
-
+from checks.probing.h1 import ProbeClient
 from checks.probing.http_probe import probe_http_health
 from checks.probing.mcp_probe import probe_mcp_server
-from checks.probing.pooling import make_shared_client, own_connections
 from checks.probing.tls_probe import probe_tls
 from checks.probing.types import ProbeOutcome, ProbeTarget
+from checks.probing.wire import Client
 
 T = TypeVar("T")
 
 
-def make_client(concurrency: int) -> httpx.AsyncClient:
-    """The one client a sweep shares; see `pooling` for how connections are kept per probe."""
-    return make_shared_client(concurrency)
+def make_client(concurrency: int = 100) -> ProbeClient:
+    """The one client a sweep shares (use as `async with`): its TLS settings, built once.
+
+    `concurrency` is accepted for compatibility; connections are per probe, so the number of
+    probes in flight (`probe_many`'s bound) is what limits them, at most two per probe.
+    """
+    del concurrency
+    return ProbeClient()
 
 
-async def probe_target(target: ProbeTarget, client: httpx.AsyncClient) -> ProbeOutcome:
+async def probe_target(target: ProbeTarget, client: Client) -> ProbeOutcome:
     """Run the right checks for one service: MCP handshake and/or health, plus TLS for https."""
     tls_task = None
     if target.url.lower().startswith("https://"):
@@ -52,7 +60,7 @@ async def probe_many(targets: Sequence[ProbeTarget], concurrency: int = 100) -> 
     async with make_client(concurrency) as client:
 
         async def one(target: ProbeTarget) -> ProbeOutcome:
-            async with semaphore, own_connections(client):
+            async with semaphore:
                 try:
                     return await probe_target(target, client)
                 except Exception as exc:  # a bug in one probe must not sink the sweep

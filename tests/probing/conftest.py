@@ -7,10 +7,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from checks.probing.mcp_probe import probe_mcp_server
+from checks.probing.sweep import make_client
 from checks.probing.types import ProbeOutcome, ProbeTarget
 from tests.mcp_servers.sdk_servers import RequestRecorder, demo_server, sse_app, streamable_app
 from tests.mcp_servers.serving import served
@@ -28,7 +28,7 @@ def run_probe(target: ProbeTarget, **kwargs: Any) -> ProbeOutcome:
     """Run `probe_mcp_server` with a fresh client, the way a worker would."""
 
     async def go() -> ProbeOutcome:
-        async with httpx.AsyncClient(timeout=None) as client:
+        async with make_client() as client:
             return await probe_mcp_server(target, client, **kwargs)
 
     return asyncio.run(go())

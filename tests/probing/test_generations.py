@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
+from checks.probing.mcp_probe import probe_mcp_server
 from checks.probing.types import ProbeTarget
 from tests.mcp_servers.legacy import LegacyStreamableServer
 from tests.mcp_servers.serving import served
@@ -92,3 +96,25 @@ def test_old_session_servers_get_the_initialize_handshake(version, sse_responses
         "tools_list",
         "close",
     } <= outcome.phases_ms.keys()
+
+
+@pytest.mark.parametrize("generation", ["stateless", "streamable-http", "sse"])
+def test_a_callers_httpx_client_speaks_every_generation_too(generation, sdk_json, sdk_legacy_sse):
+    """Callers may hand in their own httpx.AsyncClient instead of the sweep's lean client."""
+
+    async def go(target: ProbeTarget):
+        async with httpx.AsyncClient(timeout=None) as client:
+            return await probe_mcp_server(target, client)
+
+    with served(LegacyStreamableServer("2025-06-18")) as old:
+        target = {
+            "stateless": ProbeTarget("new", sdk_json[0]),
+            "streamable-http": ProbeTarget("old", f"{old}/mcp"),
+            "sse": ProbeTarget("sse", sdk_legacy_sse[0], transport="sse"),
+        }[generation]
+        outcome = asyncio.run(go(target))
+
+    assert outcome.ok, outcome.error
+    assert outcome.transport == generation
+    assert outcome.tools
+    assert outcome.phases_ms["connect"] > 0

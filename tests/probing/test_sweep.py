@@ -6,7 +6,6 @@ import asyncio
 
 from checks.probing import sweep
 from checks.probing.mcp_probe import probe_mcp_server
-from checks.probing.pooling import _current, own_connections
 from checks.probing.sweep import probe_many, probe_many_sync
 from checks.probing.types import ProbeTarget
 from tests.mcp_servers import misbehaving as bad
@@ -54,22 +53,36 @@ def test_a_crashing_probe_becomes_its_own_failed_outcome(monkeypatch):
     assert outcomes[1].ok
 
 
-def test_each_probe_gets_its_own_two_connection_pool_closed_when_it_ends():
-    seen = []
+def test_a_probe_keeps_one_connection_alive_for_its_requests_and_closes_it_at_the_end():
+    async def go(base, url):
+        async with sweep.make_client() as client:
+            stateless = await probe_mcp_server(ProbeTarget("s", f"{modern}/mcp"), client)
+            after_stateless = (client.opened, client.open_now)
+            old_style = await probe_mcp_server(ProbeTarget("o", url), client)
+            return stateless, after_stateless, old_style, (client.opened, client.open_now)
 
-    async def go(base):
-        client = sweep.make_client(10)
-        async with client:
-            async with own_connections(client):
-                transport = _current.get()
-                seen.append(transport._pool._max_connections)
-                await probe_mcp_server(ProbeTarget("s", f"{base}/mcp"), client)
-                seen.append(len(transport._pool.connections))
-            seen.append(len(transport._pool.connections))
-            seen.append(client._transport.fallback._pool._max_connections)
+    with (
+        served(streamable_app(json_response=True)) as modern,
+        served(LegacyStreamableServer("2025-06-18")) as old,
+    ):
+        stateless, after_stateless, old_style, after_old = asyncio.run(go(modern, f"{old}/mcp"))
 
-    with served(streamable_app(json_response=True)) as base:
-        asyncio.run(go(base))
+    # discover + tools/list on one connection; the 2025 handshake's five requests on one more.
+    assert stateless.ok and old_style.ok, (stateless.error, old_style.error)
+    assert old_style.transport == "streamable-http"
+    assert after_stateless == (1, 0)
+    assert after_old == (2, 0)
+    assert stateless.phases_ms["connect"] > 0
 
-    # Two connections per probe (legacy SSE holds two), one used here, none left after the probe.
-    assert seen == [2, 1, 0, 20]
+
+def test_legacy_sse_holds_a_second_connection_while_its_stream_is_open():
+    async def go(url):
+        async with sweep.make_client() as client:
+            outcome = await probe_mcp_server(ProbeTarget("sse", url, transport="sse"), client)
+            return outcome, client.opened, client.open_now
+
+    with served(sse_app()) as base:
+        outcome, opened, open_now = asyncio.run(go(f"{base}/sse"))
+
+    assert outcome.ok, outcome.error
+    assert (opened, open_now) == (2, 0)

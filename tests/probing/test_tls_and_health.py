@@ -9,6 +9,7 @@ import ssl
 import httpx
 import pytest
 
+from checks.probing.h1 import ProbeClient
 from checks.probing.http_probe import probe_http_health
 from checks.probing.sweep import probe_target
 from checks.probing.tls_probe import probe_tls
@@ -24,9 +25,9 @@ def health_app(status: int, body: dict | bytes, content_type: str = "application
     return bad.status_app(status, raw, content_type)
 
 
-def check(target: ProbeTarget, client_kwargs: dict | None = None):
+def check(target: ProbeTarget, ssl_context: ssl.SSLContext | None = None):
     async def go():
-        async with httpx.AsyncClient(**(client_kwargs or {})) as client:
+        async with ProbeClient(ssl_context) as client:
             return await probe_target(target, client)
 
     return asyncio.run(go())
@@ -76,7 +77,7 @@ def test_https_mcp_server_with_a_trusted_cert(tmp_path):
     cert, key = make_self_signed(tmp_path)
     trust = ssl.create_default_context(cafile=cert)
     with served(streamable_app(json_response=True), ssl_certfile=cert, ssl_keyfile=key) as base:
-        outcome = check(ProbeTarget("tls", f"{base}/mcp"), {"verify": trust})
+        outcome = check(ProbeTarget("tls", f"{base}/mcp"), trust)
 
     assert outcome.ok, outcome.error
     assert outcome.transport == "stateless"
