@@ -3,6 +3,11 @@
 The `ThresholdAlert` row and the alert (`console.notifications.dispatch.notify`) are written in
 one transaction; the unique constraint on (budget, period, rule) makes a second worker racing on
 the same threshold fail its insert and send nothing.
+
+A budget that names its alert channels is sent to those channels only; otherwise to the channels
+whose routing matches the scope, like health alerts. A crossed threshold is news, not an ongoing
+problem that someone can fix and close, so the alert is closed as soon as it is sent: the
+alerting app's hourly reminders would otherwise repeat it until the end of the month.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from console.notifications.dispatch import notify
+from console.notifications.dispatch import notify, queue_deliveries, resolve
 from console.notifications.events import AlertEvent
+from console.notifications.models import Alert, Delivery
 from fleet.budgets.models import Budget, Scope, ThresholdAlert
 from fleet.costs.thresholds import ThresholdRule, crossed_thresholds, period_key
 from fleet.models import Service
@@ -49,10 +55,26 @@ def _fire(
                 spend=spend,
                 currency=budget.currency,
             )
-            notify(_event(budget, period, rule, spend))
+            event = _event(budget, period, rule, spend)
+            sent = notify(event)
+            if sent is not None:
+                _send_to_chosen_channels(budget, sent)
+            resolve(event.dedupe_key)
     except IntegrityError:
         return None  # another run fired this threshold a moment ago
     return alert
+
+
+def _send_to_chosen_channels(budget: Budget, alert: Alert) -> None:
+    """Replace the routed deliveries with the budget's own channels, when it names any."""
+    chosen = list(budget.channels.all())  # a disabled one records "not sent: disabled"
+    if not chosen or alert.silenced_by_id is not None:
+        return
+    # Their delivery tasks, queued for after commit, find no row and return quietly.
+    Delivery.objects.filter(alert=alert).exclude(channel__in=chosen).delete()
+    queued = set(Delivery.objects.filter(alert=alert).values_list("channel_id", flat=True))
+    missing = [c for c in chosen if c.pk not in queued]
+    queue_deliveries(alert, Delivery.Purpose.OPENED, missing)
 
 
 def _event(budget: Budget, period: str, rule: ThresholdRule, spend: Decimal) -> AlertEvent:

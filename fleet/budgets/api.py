@@ -39,6 +39,10 @@ class BudgetIn(Schema):
     thresholds: list[ThresholdIn] | None = Field(
         default=None, description="Default: 50, 90 and 100 % of actual spend."
     )
+    channels: list[str] = Field(
+        default_factory=list,
+        description="Alert channel names; empty: the channels whose routing matches the scope.",
+    )
 
 
 class CloudBudgetOut(Schema):
@@ -58,6 +62,7 @@ class BudgetOut(Schema):
     amount: str
     currency: str
     thresholds: list[dict]
+    channels: list[str]
     sync_status: str
     sync_reason: str
     last_synced_at: datetime | None
@@ -132,7 +137,7 @@ def _spec(payload: BudgetIn) -> dict:
 
 
 def _budgets():
-    return Budget.objects.prefetch_related("cloud_budgets__account")
+    return Budget.objects.prefetch_related("cloud_budgets__account", "channels")
 
 
 @router.get("/budgets", response=list[BudgetOut], summary="List budgets with spend and sync state")

@@ -7,6 +7,7 @@
         amount: "100"
         currency: USD
         thresholds: [50, 90, 100, "forecast:100"]   # default 50, 90, 100 (% of actual spend)
+        channels: [ops-hook]    # alert channel names; default: the channels routing the scope
 
 `import_budgets` is called inside the fleet file's transaction, after services; it returns one
 readable line per problem (and changes nothing the caller does not commit).
@@ -21,7 +22,7 @@ from django.core.exceptions import ValidationError
 from fleet.budgets import services as budget_services
 from fleet.budgets.models import Budget
 
-BUDGET_KEYS = {"name", "scope", "scope_value", "amount", "currency", "thresholds"}
+BUDGET_KEYS = {"name", "scope", "scope_value", "amount", "currency", "thresholds", "channels"}
 
 
 def _label(index: int, entry: Any) -> str:
@@ -65,4 +66,9 @@ def import_budgets(entries: list, actor: Any, *, source: str = "cli") -> list[st
 
 def export_budgets() -> list[dict]:
     """Every budget as a fleet-file entry, by name."""
-    return [budget_services.budget_state(b) for b in Budget.objects.order_by("name")]
+    budgets = Budget.objects.prefetch_related("channels").order_by("name")
+    entries = [budget_services.budget_state(b) for b in budgets]
+    for entry in entries:
+        if not entry["channels"]:  # the default: the channels routing the scope
+            del entry["channels"]
+    return entries

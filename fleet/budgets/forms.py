@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from console.notifications.models import AlertChannel
 from fleet.budgets.models import Scope
 from fleet.costs.estimate import PROVIDERS
 
@@ -28,6 +29,15 @@ class BudgetForm(forms.Form):
         help_text="Percent of the amount, comma-separated; prefix forecast: to alert on the "
         "month-end forecast, e.g. 50, 90, 100, forecast:100. Allowed: 1 to 1000.",
     )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=AlertChannel.objects.order_by("name"),
+        to_field_name="name",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Alert channels",
+        help_text="Where threshold alerts go. None ticked: the alert channels whose routing "
+        "matches this budget's scope, like health alerts.",
+    )
 
     def spec(self) -> dict:
         data = self.cleaned_data
@@ -38,6 +48,7 @@ class BudgetForm(forms.Form):
             "amount": data["amount"].strip(),
             "currency": data["currency"],
             "thresholds": data["thresholds"],
+            "channels": [c.name for c in data.get("channels") or []],
         }
 
 

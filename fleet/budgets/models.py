@@ -60,6 +60,10 @@ class Budget(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="USD")
     thresholds = models.JSONField(default=default_thresholds)
+    # The alert channels to notify; none chosen = the channels whose routing matches the scope.
+    channels = models.ManyToManyField(
+        "notifications.AlertChannel", blank=True, related_name="budgets"
+    )
     # Sync summary over the budget's cloud copies (details per account in CloudBudget).
     sync_status = models.CharField(
         max_length=12, choices=SyncStatus.choices, default=SyncStatus.PENDING

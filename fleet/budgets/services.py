@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 
 from console.audit import record_action
 from console.jobs import enqueue
+from console.notifications.models import AlertChannel
 from fleet import validation
 from fleet.budgets.models import (
     Budget,
@@ -30,14 +31,19 @@ from fleet.costs.pricing import PriceTable, price_table
 from fleet.costs.thresholds import ThresholdRule
 from fleet.models import CloudAccount, Service
 
-BUDGET_FIELDS = ("name", "scope", "scope_value", "amount", "currency", "thresholds")
+BUDGET_FIELDS = ("name", "scope", "scope_value", "amount", "currency", "thresholds", "channels")
 SYNCED_FIELDS = ("name", "scope", "scope_value", "amount", "currency", "thresholds")
 # The providers with a budget API; budgets for other services live in the console only.
 CLOUD_BUDGET_PROVIDERS = ("gcp", "aws")
 
 
-def budget_state(budget: Budget) -> dict:
-    """The budget as a spec (what export writes, the API returns and the audit log stores)."""
+def budget_state(budget: Budget, channels: list[AlertChannel] | None = None) -> dict:
+    """The budget as a spec (what export writes, the API returns and the audit log stores).
+
+    `channels` overrides the stored ones (a budget being saved has not set its M2M yet).
+    """
+    if channels is None:
+        channels = list(budget.channels.all()) if budget.pk else []
     return {
         "name": budget.name,
         "scope": budget.scope,
@@ -45,6 +51,7 @@ def budget_state(budget: Budget) -> dict:
         "amount": f"{budget.amount:f}",
         "currency": budget.currency,
         "thresholds": [dict(r) for r in budget.thresholds],
+        "channels": sorted(c.name for c in channels),
     }
 
 
@@ -157,6 +164,7 @@ def prepare_budget(spec: dict, instance: Budget | None = None) -> Budget:
             raise CostInputError("amount", "has more than 2 decimal places")
         if budget.amount >= Decimal("1e12"):
             raise CostInputError("amount", "is too large")
+        budget.amount = budget.amount.quantize(Decimal("0.01"))  # "250" and "250.00" are equal
     except CostInputError as exc:
         errors["amount"] = str(exc).split(": ", 1)[-1]
     budget.currency = (spec.get("currency") or "").strip().upper()
@@ -168,9 +176,34 @@ def prepare_budget(spec: dict, instance: Budget | None = None) -> Budget:
         budget.thresholds = parse_threshold_rules(spec.get("thresholds"))
     except ValidationError as exc:
         errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    try:
+        budget.chosen_channels = parse_channels(spec.get("channels"))
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
     return budget
+
+
+def parse_channels(value: Any) -> list[AlertChannel]:
+    """Alert channels by name (a list, or a comma-separated string); empty = route by scope.
+
+    Raises ValidationError on the "channels" field naming the channel that does not exist.
+    """
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValidationError({"channels": "must be a list of alert channel names."})
+    names = sorted({v.strip() for v in value if v.strip()})
+    found = {c.name: c for c in AlertChannel.objects.filter(name__in=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValidationError(
+            {"channels": f"No alert channel named '{missing[0]}' (see Alerts → Channels)."}
+        )
+    return [found[n] for n in names]
 
 
 def _check_scope(budget: Budget, errors: dict[str, str]) -> None:
@@ -203,11 +236,14 @@ def save_budget(*, actor: Any, source: str, spec: dict, instance: Budget | None 
         budget = prepare_budget(spec, instance)
         if budget.pk is None and getattr(actor, "pk", None):
             budget.created_by = actor
-        after = budget_state(budget)
+        after = budget_state(budget, budget.chosen_channels)
         if before == after:
             return budget
-        budget.sync_status, budget.sync_reason = SyncStatus.PENDING, ""
+        cloud_side_changed = before is None or any(before[f] != after[f] for f in SYNCED_FIELDS)
+        if cloud_side_changed:
+            budget.sync_status, budget.sync_reason = SyncStatus.PENDING, ""
         budget.save()
+        budget.channels.set(budget.chosen_channels)
         record_action(
             actor,
             "update" if before else "create",
@@ -216,7 +252,8 @@ def save_budget(*, actor: Any, source: str, spec: dict, instance: Budget | None 
             before=before,
             after=after,
         )
-        request_sync(budget, actor=actor)
+        if cloud_side_changed:  # the channels live in the console only
+            request_sync(budget, actor=actor)
     return budget
 
 

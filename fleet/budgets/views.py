@@ -76,6 +76,7 @@ def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "records": records,
         "copies": budget.cloud_budgets.select_related("account"),
         "alerts": budget.alerts.all()[:50],
+        "channels": list(budget.channels.all()),
         "services": budget_services.services_in_scope(budget).select_related("account")[:200],
     }
     return render_page(request, "budgets/budget_detail.html", "budget-sync", context)

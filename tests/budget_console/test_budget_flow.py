@@ -55,7 +55,7 @@ def test_set_budget_alert_in_the_ui_creates_it_in_google_cloud(
     detail = operator_client.get(f"/budgets/{budget.pk}/").content.decode()
     assert cloud["name"] in detail and "Synced" in detail
     entry = AuditLogEntry.objects.get(object_type="budget", action="create")
-    assert entry.actor_label == "otto" and entry.after["amount"] == "100"
+    assert entry.actor_label == "otto" and entry.after["amount"] == "100.00"
 
 
 def test_spend_shows_and_each_crossed_threshold_alerts_exactly_once(

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
+from console.notifications.models import AlertChannel
 from fleet.budgets.fleetfile import export_budgets, import_budgets
 from fleet.budgets.models import Budget
 from tests.factories import ServiceFactory
@@ -110,6 +111,12 @@ def test_fleet_file_budgets_round_trip_and_report_errors():
                 {"percent": "100", "basis": "forecast"},
             ],
         }
+    ]
+    AlertChannel.objects.create(name="maps-hook", type="webhook", target="https://x.test/h")
+    assert import_budgets([{**entries[0], "channels": ["maps-hook"]}], "ci") == []
+    assert export_budgets()[0]["channels"] == ["maps-hook"]
+    assert import_budgets([{**entries[0], "channels": ["nope"]}], "ci") == [
+        "budgets[0] (maps): channels: No alert channel named 'nope' (see Alerts → Channels)."
     ]
     errors = import_budgets(
         [
