@@ -125,6 +125,8 @@ class Evidence:
     service: ServiceFacts
     snapshot: ServiceSnapshot | None = None
     snapshot_from: Provenance | None = None
+    # Why there is no cloud description ("plain URL service", the adapter's error...), if none.
+    snapshot_note: str = ""
     probe: ProbeOutcome | None = None
     probe_from: Provenance | None = None
     probe_stats: ProbeStats | None = None
@@ -145,6 +147,10 @@ class Evidence:
         rows = [self.service.origin.item("service registration", self.service.name)]
         if self.snapshot is not None and self.snapshot_from is not None:
             rows.append(self.snapshot_from.item("cloud description", self.snapshot.resource))
+        elif self.snapshot_note:
+            rows.append(
+                self.service.origin.item("cloud description", f"not read: {self.snapshot_note}")
+            )
         if self.probe is not None and self.probe_from is not None:
             rows.append(self.probe_from.item("latest probe", "ok" if self.probe.ok else "failed"))
         if self.probe_stats is not None:

@@ -137,7 +137,12 @@ def _live_snapshot(service: Service) -> CloudRead:
     try:
         snapshot = adapter_for(ref.account).describe(ref)
     except Exception as exc:  # any adapter error means "no cloud evidence this run"
-        return CloudRead(None, None, f"{type(exc).__name__}: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        if len(reason) > 300:
+            reason = reason[:299] + "…"
+        return CloudRead(
+            None, None, f"the {_platform(ref.account.provider)} read failed ({reason})"
+        )
     where = f"{_platform(snapshot.provider)} {ref.account.name}/{ref.resource}"
     return CloudRead(snapshot, Provenance(where, timezone.now()))
 
@@ -145,9 +150,9 @@ def _live_snapshot(service: Service) -> CloudRead:
 def read_cloud(service: Service) -> CloudRead:
     """The cloud description of a service (stored or live), or None with the reason."""
     if not service.account_id or service.account.provider == "url":
-        return CloudRead(None, None, "plain URL service: no cloud description")
+        return CloudRead(None, None, "it is a plain URL service, not linked to a cloud")
     if not service.resource:
-        return CloudRead(None, None, "not linked to a cloud resource")
+        return CloudRead(None, None, "no cloud resource is linked to it")
     return _stored_snapshot(service) or _live_snapshot(service)
 
 
@@ -314,6 +319,7 @@ def gather(
             service=service_facts(service),
             snapshot=cloud.snapshot,
             snapshot_from=cloud.origin,
+            snapshot_note="" if cloud.snapshot else cloud.note,
             probe=probe,
             probe_from=probe_from,
             probe_stats=read_probe_stats(service),

@@ -78,3 +78,22 @@ def test_a_failing_cloud_read_means_no_evidence_not_a_guess(weather, cloud_run, 
         "No cloud description was read"
         in run.results.get(rule_id="security.secrets-in-secret-manager").message
     )
+
+
+def test_the_reason_the_cloud_read_failed_is_shown(weather, cloud_run, run_audit):
+    Service.objects.filter(pk=weather.pk).update(resource="mcp-missing")
+    run = run_audit(Service.objects.get(pk=weather.pk))
+    message = run.results.get(rule_id="security.secrets-in-secret-manager").message
+    assert "Cloud Run API read failed" in message
+    assert "mcp-missing" in message or "404" in message or "NotFound" in message
+    sources = {item["label"]: item["value"] for item in run.sources["weather"]}
+    assert sources["cloud description"].startswith("not read: the Cloud Run API read failed")
+
+
+def test_a_plain_url_service_says_it_has_no_cloud(fleet, run_audit):
+    run = run_audit(fleet[0])
+    message = run.results.get(rule_id="performance.resource-limits").message
+    assert message == (
+        "No cloud description was read for this service: "
+        "it is a plain URL service, not linked to a cloud."
+    )

@@ -60,9 +60,12 @@ def fleet(ev: Evidence, label: str, value: object) -> EvidenceItem:
 
 def missing_snapshot(ev: Evidence) -> Finding:
     """The standard answer when a rule needs the cloud description and there is none."""
+    if ev.snapshot_note:
+        reason = f": {ev.snapshot_note}."
+    else:
+        reason = " (not linked to a cloud account, or the read failed)."
     return no_evidence(
-        "No cloud description was read for this service (not linked to a cloud account, "
-        "or the read failed).",
+        f"No cloud description was read for this service{reason}",
         registry(ev, "provider", ev.service.provider),
     )
 
