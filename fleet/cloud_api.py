@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Router, Schema
 from ninja.responses import Status
+from pydantic import ConfigDict
 
 from console.api_errors import require_role
 from fleet import cloud_services as cs
@@ -57,6 +58,9 @@ class RedeployConflictOut(Schema):
 
 
 class ScalingIn(Schema):
+    # A misspelt field must be an error, not a PUT that silently clears every desired value.
+    model_config = ConfigDict(extra="forbid")
+
     min_instances: int | None = None
     max_instances: int | None = None
     concurrency: int | None = None

@@ -598,14 +598,43 @@ def _suggested(snapshot: ServiceSnapshot) -> tuple[str, str, str]:
     return name, kind, url
 
 
+_LABEL_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
+_K8S_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_K8S_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def clean_label_filter(provider: str, label: str) -> str:
+    """The discovery filter ("key" or "key=value"), checked before it reaches the cloud."""
+    label = (label or "").strip()
+    if not label:
+        return ""
+    key, sep, value = (part.strip() for part in label.partition("="))
+    example = "use key or key=value, e.g. mcp-server or mcp-server=true"
+    if not key:
+        raise ValidationError({"label": f"'{label}' has no label key: {example}."})
+    if provider == "kubernetes":
+        ok = _K8S_LABEL_KEY.match(key) and _K8S_LABEL_VALUE.match(value)
+    else:
+        ok = _LABEL_PART.match(key) and (not value or _LABEL_PART.match(value))
+    if not ok or "=" in value:
+        raise ValidationError(
+            {"label": f"'{label}' is not a label filter: {example} (letters, digits, . _ - /)."}
+        )
+    return f"{key}{sep}{value}"
+
+
 def discover(account: CloudAccount, label: str = "") -> list[Discovered]:
     """The account's services from its cloud, marking those already in the registry."""
     if account.provider == "url":
         raise ValidationError(
             {"account": f"'{account.name}' is a plain-URL account: nothing to discover."}
         )
+    label = clean_label_filter(account.provider, label)
     snapshots = adapter_for(account.to_ref(), pacing=cloud_pacing()).list_services(
-        account.to_ref(), label=label.strip()
+        account.to_ref(), label=label
     )
     registered = {short_resource(s.resource): s for s in account.services.exclude(resource="")}
     rows = []

@@ -6,6 +6,8 @@ anything needs the operator role (403 otherwise).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -249,5 +251,5 @@ def discover(request: HttpRequest, name: str) -> HttpResponse:
         messages.success(
             request, f"Registered {len(created)} service(s): {', '.join(s.name for s in created)}."
         )
-        return redirect(f"{request.path}?label={label}" if label else request.path)
+        return redirect(f"{request.path}?{urlencode({'label': label})}" if label else request.path)
     return render(request, "clouds/discover.html", context)

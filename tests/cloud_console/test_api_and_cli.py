@@ -175,3 +175,23 @@ def test_api_redeploy_body_is_optional(kubernetes, operator):
         "/api/v1/services/weather/redeploy", data="{", content_type="application/json"
     )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "reason"]
+
+
+def test_api_scaling_put_with_a_misspelt_field_is_refused_and_keeps_desired(kubernetes, operator):
+    client = api(operator)
+    send(client, "put", "/api/v1/services/weather/scaling", {"max_instances": 9})
+
+    response = send(client, "put", "/api/v1/services/weather/scaling", {"max_instance": 10})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "max_instance"
+    assert client.get("/api/v1/services/weather/scaling").json()["desired"]["max_instances"] == 9
+
+
+def test_api_discover_names_a_bad_label_filter(kubernetes, viewer):
+    response = api(viewer).get("/api/v1/accounts/test-kubernetes/discover", {"label": "a b"})
+
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"][-1] == "label" and "'a b' is not a label filter" in detail["msg"]
+    assert not [r for r in kubernetes.fake.requests if "/deployments" in r.path]

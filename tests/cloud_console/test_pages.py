@@ -251,3 +251,23 @@ def test_discovery_of_a_plain_url_account_is_refused(db, viewer_client):
     response = viewer_client.get("/accounts/local/discover/")
 
     assert response.status_code == 422 and b"plain-URL account" in response.content
+
+
+def test_discovery_names_a_bad_label_filter_without_asking_the_cloud(kubernetes, viewer_client):
+    response = viewer_client.get("/accounts/test-kubernetes/discover/", {"label": "=true"})
+
+    assert response.status_code == 422
+    assert b"&#x27;=true&#x27; has no label key" in response.content
+    assert not [r for r in kubernetes.fake.requests if "/deployments" in r.path]
+
+
+def test_discovery_keeps_the_label_filter_after_registering(kubernetes, operator_client):
+    response = operator_client.post(
+        "/accounts/test-kubernetes/discover/",
+        {"label": "mcp-server=true", "resources": ["mcp-files"]},
+        follow=True,
+    )
+
+    assert response.redirect_chain[-1][0].endswith("?label=mcp-server%3Dtrue")
+    assert b"registered as mcp-files" in response.content
+    assert b"Registered 1 service(s): mcp-files." in response.content
