@@ -98,6 +98,8 @@ class ConfigOut(Schema):
 
 
 class ConfigPatch(Schema):
+    model_config = {"extra": "forbid"}  # a misspelt setting is an error, not a silent no-op
+
     enabled: bool | None = None
     interval_seconds: int | None = None
     timeout_seconds: float | None = None

@@ -76,6 +76,8 @@ class CheckConfig(models.Model):
             errors["failure_threshold"] = "must be at least 1."
         if self.recovery_threshold < 1:
             errors["recovery_threshold"] = "must be at least 1."
+        if self.slow_ms < 1:
+            errors["slow_ms"] = "must be at least 1 ms."
         if not 100 <= self.expected_status <= 599:
             errors["expected_status"] = "must be an HTTP status between 100 and 599."
         if not isinstance(self.tool_call_arguments, dict):

@@ -47,6 +47,11 @@ def save_check_config(*, actor: Any, source: str, service: Service, spec: dict) 
     unknown = sorted(set(spec) - set(CONFIG_FIELDS))
     if unknown:
         raise ValidationError({unknown[0]: "is not a check setting."})
+    nulls = sorted(field for field, value in spec.items() if value is None)
+    if nulls:
+        raise ValidationError(
+            {nulls[0]: "must not be null (leave it out to keep the current value)."}
+        )
     with transaction.atomic():
         config, _ = CheckConfig.objects.select_for_update().get_or_create(service=service)
         before = config_state(config)

@@ -94,3 +94,33 @@ def test_incidents_filter_open(viewer_client):
     open_ones = viewer_client.get(f"{API}/incidents?open=true").json()
     assert [i["status"] for i in open_ones] == ["down"]
     assert len(viewer_client.get(f"{API}/incidents").json()) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"interval_seconds": None}, "interval_seconds", "must not be null"),
+        ({"enabled": None}, "enabled", "must not be null"),
+        ({"slow_ms": 0}, "slow_ms", "must be at least 1 ms."),
+    ],
+)
+def test_settings_nulls_and_zero_slow_threshold_are_field_errors(
+    operator_client, body, field, message
+):
+    ServiceFactory(name="notes")
+    response = operator_client.patch(
+        f"{API}/services/notes/checks/settings", body, "application/json"
+    )
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body", field] and detail["msg"].startswith(message)
+
+
+def test_a_misspelt_setting_is_refused_not_ignored(operator_client):
+    ServiceFactory(name="notes")
+    response = operator_client.patch(
+        f"{API}/services/notes/checks/settings", {"intervall_seconds": 30}, "application/json"
+    )
+    assert response.status_code == 422
+    assert "intervall_seconds" in response.json()["detail"][0]["loc"]
+    assert not CheckConfig.objects.filter(interval_seconds=30).exists()
