@@ -320,6 +320,12 @@ def apply_scaling_task(job_id: int, service_id: int, actor: str, source: str = "
             result = cs.adapter_for_service(service).apply_scaling(
                 service.to_ref(), wanted, timeout_s=cs.operation_timeout_s(), progress=log
             )
+        except Timeout as exc:  # the change may still land: never call it failed or done
+            job.status = Job.Status.UNKNOWN
+            job.error = f"Unknown — check the cloud console: {exc}"
+            log(str(exc))
+            _scaling_outcome(who, service, source, before, changes, "unknown", str(exc))
+            return
         except CloudError as exc:
             _scaling_outcome(who, service, source, before, changes, "failed", str(exc))
             raise

@@ -3,6 +3,8 @@ a second click, and a rolling batch's concurrency limit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -239,3 +241,24 @@ def test_a_failed_redeploy_raises_one_alert_and_a_success_closes_it(
 
     alert.refresh_from_db()
     assert alert.resolved_at is not None
+
+
+def test_scaling_change_whose_request_times_out_is_unknown_not_failed(
+    kubernetes, operator, settings, django_capture_on_commit_callbacks
+):
+    cs.sync_observed(kubernetes.service)
+    cs.set_desired_scaling(kubernetes.service, operator, {"cpu": "750m"})
+    settings.FLEET_CLOUD_PACING = dataclasses.replace(
+        settings.FLEET_CLOUD_PACING, request_timeout_s=0.2
+    )
+    kubernetes.fake.delay_next(1.0, path_contains="/deployments/mcp-weather", method="PATCH")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = cs.apply_scaling(kubernetes.service, operator)
+
+    job.refresh_from_db()
+    assert kubernetes.fake.requests_to("PATCH", "/deployments/mcp-weather")  # the change was sent
+    assert job.status == Job.Status.UNKNOWN
+    assert job.error.startswith("Unknown — check the cloud console")
+    audit = AuditLogEntry.objects.get(action="scaling-apply")
+    assert audit.after["status"] == "unknown"

@@ -60,7 +60,7 @@ class FakeServer:
         self.lock = threading.RLock()
         self.requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
-        self._delays: list[list[Any]] = []  # [seconds, remaining, path_contains]
+        self._delays: list[list[Any]] = []  # [seconds, remaining, path_contains, method]
         self._port = port
         self._tls = tls
         self.cert_pem = b""
@@ -102,10 +102,12 @@ class FakeServer:
             fault = _Fault(status, count, path_contains, method.upper(), message, when)
             self._faults.append(fault)
 
-    def delay_next(self, seconds: float, count: int = 1, *, path_contains: str = "") -> None:
+    def delay_next(
+        self, seconds: float, count: int = 1, *, path_contains: str = "", method: str = ""
+    ) -> None:
         """Hold the next `count` matching requests for `seconds` before answering."""
         with self.lock:
-            self._delays.append([seconds, count, path_contains])
+            self._delays.append([seconds, count, path_contains, method.upper()])
 
     def clear_requests(self) -> None:
         with self.lock:
@@ -186,7 +188,7 @@ class FakeServer:
     def _take_delay(self, request: RecordedRequest) -> float:
         with self.lock:
             for delay in self._delays:
-                if delay[1] > 0 and delay[2] in request.path:
+                if delay[1] > 0 and delay[2] in request.path and delay[3] in ("", request.method):
                     delay[1] -= 1
                     return float(delay[0])
         return 0.0
