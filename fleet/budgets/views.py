@@ -156,14 +156,13 @@ def service_cost_estimate(request: HttpRequest, name: str) -> HttpResponse:
     """The what-if: price the service with the scaling settings in the form (GET, no changes)."""
     service = get_object_or_404(Service.objects.select_related("account"), name=name)
     current = whatif.known_scaling(service)
+    pending = whatif.pending_scaling(service)
     estimate, current_estimate = None, None
     if "provider" in request.GET:
         form = WhatIfForm(request.GET)
         estimate = _estimate(form)
     else:
-        initial = {"provider": whatif.default_provider(service)}
-        initial.update(current.as_dict() if current else {})
-        form = WhatIfForm(initial=initial)
+        form, estimate = _first_look(service, pending or current)
     if current is not None and estimate is not None:
         try:
             current_estimate = whatif.estimate(form.cleaned_data["provider"], current)
@@ -174,6 +173,7 @@ def service_cost_estimate(request: HttpRequest, name: str) -> HttpResponse:
         "form": form,
         "estimate": estimate,
         "current": current,
+        "pending": pending is not None and "provider" not in request.GET,
         "current_estimate": current_estimate,
         "delta": estimate.amount - current_estimate.amount
         if estimate is not None and current_estimate is not None
@@ -181,6 +181,21 @@ def service_cost_estimate(request: HttpRequest, name: str) -> HttpResponse:
     }
     status = 422 if form.is_bound and form.errors and not wants_fragment(request) else 200
     return render_page(request, "budgets/whatif.html", "whatif", context, status=status)
+
+
+def _first_look(service: Service, scaling: ScalingSettings | None) -> tuple[WhatIfForm, object]:
+    """Prefill with the scaling waiting for Apply (or the one in the cloud) and price it.
+
+    The form is shown unbound, without errors, when those settings cannot be priced yet.
+    """
+    data = {"provider": whatif.default_provider(service)}
+    data.update({k: v for k, v in (scaling.as_dict() if scaling else {}).items() if v is not None})
+    if scaling is not None:
+        bound = WhatIfForm(data)
+        estimate = _estimate(bound)
+        if estimate is not None:
+            return bound, estimate
+    return WhatIfForm(initial=data), None
 
 
 def _estimate(form: WhatIfForm):

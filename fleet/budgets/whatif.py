@@ -25,6 +25,22 @@ def known_scaling(service: Service) -> ScalingSettings | None:
     return ScalingSettings(**{k: observed.get(k) for k in SCALING_KEYS})
 
 
+def pending_scaling(service: Service) -> ScalingSettings | None:
+    """The scaling after Apply: observed values with the saved desired ones over them.
+
+    None when no desired value differs from the cloud (nothing is waiting to be applied).
+    """
+    try:
+        row = service.scaling
+    except (ObjectDoesNotExist, AttributeError):
+        return None
+    if not row.drift():
+        return None
+    observed = row.observed()
+    merged = {k: v if v is not None else observed.get(k) for k, v in row.desired().items()}
+    return ScalingSettings(**{k: merged.get(k) for k in SCALING_KEYS})
+
+
 def default_provider(service: Service) -> str:
     return service.provider if service.provider in PROVIDERS else "gcp"
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from console.notifications.models import AlertChannel
 from fleet.budgets.fleetfile import export_budgets, import_budgets
 from fleet.budgets.models import Budget
+from fleet.cloud_models import ServiceScaling
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +152,41 @@ def test_the_spend_schedule_is_installed():
 
     task = PeriodicTask.objects.get(task="budgets.ingest_spend_task")
     assert task.enabled and (task.interval.every, task.interval.period) == (1, "hours")
+
+
+def test_the_what_if_prices_the_desired_scaling_waiting_for_apply(viewer_client):
+    """Desired min instances 1 saved but not applied: the service page shows what Apply costs."""
+    service = ServiceFactory(name="weather")
+    ServiceScaling.objects.create(
+        service=service,
+        observed_min_instances=0,
+        observed_max_instances=10,
+        observed_concurrency=80,
+        observed_cpu="1",
+        observed_memory="512Mi",
+        observed_at=timezone.now(),
+        desired_min_instances=1,
+    )
+
+    body = viewer_client.get("/services/weather/cost-estimate/").content.decode()
+
+    assert "desired scaling saved for weather and not applied yet" in body
+    assert 'name="min_instances" value="1"' in body
+    assert "Estimated 9.86 USD per month" in body and "now 0.00 USD" in body
+    assert "+9.86 USD" in body
+
+
+def test_the_what_if_prices_the_scaling_in_the_cloud_on_first_look(viewer_client):
+    service = ServiceFactory(name="weather")
+    ServiceScaling.objects.create(
+        service=service,
+        observed_min_instances=1,
+        observed_cpu="1",
+        observed_memory="512Mi",
+        observed_at=timezone.now(),
+    )
+
+    body = viewer_client.get("/services/weather/cost-estimate/").content.decode()
+
+    assert "scaling last seen in the cloud" in body
+    assert "Estimated 9.86 USD per month" in body and "now " not in body
