@@ -59,6 +59,11 @@ def record_tools(service: Service, outcome: ProbeOutcome, at: datetime) -> Drift
     return event
 
 
+def drift_key(service: Service, snapshot: ToolSnapshot) -> str:
+    """The alert key of one drifted tool set: the same set is one ongoing problem."""
+    return f"drift:{service.name}:{snapshot.fingerprint}"
+
+
 def diff_as_json(diff) -> dict:
     return {
         "added": diff.added,
@@ -82,7 +87,7 @@ def _drift_alert(
         severity="critical" if event.rug_pull else "warning",
         title=title,
         body=f"{versions}\n{event.readable}\nReview and accept the new tool set on the service page.",
-        dedupe_key=f"drift:{service.name}:{event.snapshot.fingerprint}",
+        dedupe_key=drift_key(service, event.snapshot),
         service=service,
         url=service.get_absolute_url(),
         details={

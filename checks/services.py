@@ -12,11 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from checks.drift import drift_key
 from checks.models import CheckConfig, DriftEvent, ToolSnapshot
 from checks.tasks import check_now_task
 from console.audit import record_action
 from console.jobs import enqueue
 from console.models import Job
+from console.notifications import dispatch
 from fleet.models import Service
 
 CONFIG_FIELDS = (
@@ -84,9 +86,11 @@ def accept_drift(*, actor: Any, source: str, event: DriftEvent) -> DriftEvent:
         now = timezone.now()
         user = actor if getattr(actor, "pk", None) else None
         label = getattr(actor, "username", None) or str(actor)
-        DriftEvent.objects.filter(service_id=event.service_id, accepted_at=None).update(
-            accepted_at=now, accepted_by=user, accepted_by_label=label
-        )
+        pending = DriftEvent.objects.filter(service_id=event.service_id, accepted_at=None)
+        settled = list(pending.select_related("snapshot", "service"))
+        pending.update(accepted_at=now, accepted_by=user, accepted_by_label=label)
+        for done in settled:  # reviewed: its alert stops reminding
+            dispatch.resolve(drift_key(done.service, done.snapshot))
         record_action(
             actor,
             "accept_tools",

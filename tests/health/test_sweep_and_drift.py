@@ -145,3 +145,31 @@ def test_a_version_bump_is_drift_but_not_a_rug_pull():
         event = sweep_db.check_now(service).drift
     assert not event.rug_pull
     assert event.readable.splitlines()[0] == "+ added tool 'delete'"
+
+
+def test_accepting_drift_resolves_its_alert_so_reminders_stop(
+    webhook, django_capture_on_commit_callbacks
+):
+    from console.notifications.dispatch import send_reminders
+    from console.notifications.models import Alert
+    from tests.mcp_servers.misbehaving import ChangingTools
+
+    with served(LegacyStreamableServer("2025-03-26", tools=ChangingTools(after=1))) as base:
+        service = ServiceFactory(name="records", url=f"{base}/mcp")
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep_db.check_now(service)
+            event = sweep_db.check_now(service).drift
+    alert = Alert.objects.get(kind="drift")
+    assert alert.is_open and len(webhook.requests) == 1
+    # while nobody has reviewed it, the drift is reminded about
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_reminders(timezone.now() + timedelta(hours=2)) == 1
+    assert webhook.requests[-1].json()["event"] == "reminder"
+
+    check_services.accept_drift(actor="otto", source="ui", event=event)
+
+    alert.refresh_from_db()
+    assert not alert.is_open
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_reminders(timezone.now() + timedelta(hours=5)) == 0
+    assert len(webhook.requests) == 2
