@@ -147,11 +147,8 @@ def execute_run(run: AuditRun, log: Callable[[str], None] | None = None) -> Audi
     except Exception as exc:
         logger.exception("audit run %s failed", run.pk)
         run.status, run.error = AuditRun.State.FAILED, f"{type(exc).__name__}: {exc}"
-    else:
-        run.status = AuditRun.State.SUCCEEDED
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at", "scores", "sources"])
-    AuditServiceScore.objects.filter(run=run).update(finished_at=run.finished_at)
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
     return run
 
 
@@ -165,6 +162,8 @@ def _services_in_scope(run: AuditRun) -> list[Service]:
 
 
 def _evaluate_into(run: AuditRun, log: Callable[[str], None]) -> None:
+    """Gather and evaluate first (network reads, outside any transaction), then store every
+    result and score in one atomic block, so a failure never leaves a run half-written."""
     policy = AuditPolicy.current()
     overrides = current_overrides(policy)
     known = set(RULES_BY_ID) | {e.id for e in overrides.extra_rules}
@@ -173,29 +172,41 @@ def _evaluate_into(run: AuditRun, log: Callable[[str], None]) -> None:
     now = timezone.now()
     by_service: dict[str, list[RuleResult]] = {}
     rows: list[AuditResult] = []
+    sources: dict[str, list[dict]] = {}
     for service in services:
         evidence = evidences[service.name]
         results = evaluate(evidence, RULES, overrides, now=now)
         by_service[service.name] = results
         rows += [_row(run, service, i, r) for i, r in enumerate(results)]
-        run.sources[service.name] = [item.as_dict() for item in evidence.sources()]
-    AuditResult.objects.bulk_create(rows, batch_size=500)
+        sources[service.name] = [item.as_dict() for item in evidence.sources()]
     fleet = fleet_score(by_service)
-    run.scores = fleet.as_dict()
-    AuditServiceScore.objects.bulk_create(
-        [
-            AuditServiceScore(
-                run=run,
-                service=service,
-                service_name=service.name,
-                overall=fleet.services[service.name].overall,
-                sections=fleet.services[service.name].sections,
-                counts=fleet.services[service.name].counts,
-                finished_at=now,
-            )
-            for service in services
-        ]
-    )
+    scores = [
+        AuditServiceScore(
+            run=run,
+            service=service,
+            service_name=service.name,
+            overall=fleet.services[service.name].overall,
+            sections=fleet.services[service.name].sections,
+            counts=fleet.services[service.name].counts,
+        )
+        for service in services
+    ]
+    run.finished_at = timezone.now()
+    for score in scores:
+        score.finished_at = run.finished_at
+    run.sources, run.scores, run.status = sources, fleet.as_dict(), AuditRun.State.SUCCEEDED
+    with transaction.atomic():
+        # A service deleted while the run gathered keeps its results under its name (as the
+        # models do for services deleted later) instead of failing the whole run.
+        alive = set(
+            Service.objects.filter(pk__in=[s.pk for s in services]).values_list("pk", flat=True)
+        )
+        for row in [*rows, *scores]:
+            if row.service_id not in alive:
+                row.service = None
+        AuditResult.objects.bulk_create(rows, batch_size=500)
+        AuditServiceScore.objects.bulk_create(scores)
+        run.save(update_fields=["status", "error", "finished_at", "scores", "sources"])
     log(f"Audited {len(services)} service(s) against {len(RULES)} catalogue rules.")
 
 

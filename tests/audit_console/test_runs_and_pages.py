@@ -162,3 +162,21 @@ def test_export_of_a_missing_or_unfinished_run(fleet, viewer_client):
     response = viewer_client.get(f"/audits/runs/{queued.pk}.csv")
     assert response.status_code == 409
     assert "has no results to export" in response.content.decode()
+
+
+def test_a_service_deleted_while_the_fleet_audit_runs_does_not_fail_it(fleet):
+    run = audit_services.create_run(actor=None, trigger="manual", enqueue=False)
+    deleted = []
+
+    def log(line: str) -> None:  # called while evidence is gathered, before anything is stored
+        if not deleted:
+            Service.objects.filter(name="search").delete()
+            deleted.append(line)
+
+    audit_services.execute_run(run, log=log)
+    run.refresh_from_db()
+    assert deleted and run.status == "succeeded", run.error
+    assert run.results.count() == len(fleet) * len(RULES)
+    assert run.results.filter(service_name="search", service__isnull=True).count() == len(RULES)
+    assert run.service_scores.get(service_name="search").service_id is None
+    assert run.scores["services"]["search"]["overall"] is not None
