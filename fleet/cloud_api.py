@@ -19,7 +19,7 @@ from pydantic import ConfigDict
 from console.api_errors import require_role
 from fleet import cloud_services as cs
 from fleet.api_schemas import ErrorOut
-from fleet.cloud_models import Redeploy
+from fleet.cloud_models import Redeploy, RedeployBatch
 from fleet.clouds.errors import CloudError
 from fleet.models import CloudAccount, Service
 
@@ -278,3 +278,126 @@ def discover(request: HttpRequest, name: str, label: str = ""):
         }
         for r in rows
     ]
+
+
+@router.post(
+    "/services/{name}/cloud/refresh",
+    response={202: JobOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Read the service from its cloud now (snapshot and observed scaling; a background job)",
+)
+def refresh_from_cloud(request: HttpRequest, name: str):
+    require_role(request, "operator")
+    job = cs.request_sync(_service(name), request.user)
+    job.refresh_from_db()
+    return Status(
+        202,
+        {"job_id": job.pk, "status": job.status, "url": reverse("job-detail", args=[job.pk])},
+    )
+
+
+class BatchIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    services: list[str]
+    concurrency: int = 1
+    reason: str = ""
+
+
+class BatchOut(Schema):
+    id: int
+    status: str
+    concurrency: int
+    reason: str
+    requested_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    redeploys: list[RedeployOut]
+    already_in_flight: list[RedeployOut]
+    url: str
+
+
+def _batch_out(batch: RedeployBatch, already: list[Redeploy]) -> dict:
+    return {
+        "id": batch.pk,
+        "status": batch.status,
+        "concurrency": batch.concurrency,
+        "reason": batch.reason,
+        "requested_by": batch.actor_label,
+        "created_at": batch.created_at,
+        "finished_at": batch.finished_at,
+        "redeploys": [
+            _redeploy_out(r) for r in batch.redeploys.select_related("service").order_by("pk")
+        ],
+        "already_in_flight": [_redeploy_out(r) for r in already],
+        "url": reverse("redeploy-batch-detail", args=[batch.pk]),
+    }
+
+
+@router.post(
+    "/redeploy-batches",
+    response={202: BatchOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Rolling redeploy of several services, at most `concurrency` at a time",
+)
+def redeploy_batch(request: HttpRequest, payload: BatchIn):
+    require_role(request, "operator")
+    names = list(dict.fromkeys(payload.services))
+    services = list(Service.objects.select_related("account").filter(name__in=names))
+    missing = sorted(set(names) - {s.name for s in services})
+    if missing:
+        raise ValidationError(
+            {"services": f"No service named {', '.join(repr(n) for n in missing)}."}
+        )
+    by_name = {s.name: s for s in services}
+    batch, already = cs.request_batch_redeploy(
+        [by_name[n] for n in names],
+        request.user,
+        payload.reason,
+        payload.concurrency,
+        source="api",
+    )
+    batch.refresh_from_db()  # the task may already have run (eager mode)
+    return Status(202, _batch_out(batch, already))
+
+
+@router.get("/redeploy-batches/{batch_id}", response={200: BatchOut, 404: ErrorOut})
+def get_batch(request: HttpRequest, batch_id: int):
+    return _batch_out(get_object_or_404(RedeployBatch, pk=batch_id), [])
+
+
+class ImportIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    resources: list[str]
+    label: str = ""
+
+
+class ImportedOut(Schema):
+    registered: list[str]
+
+
+@router.post(
+    "/accounts/{name}/discover",
+    response={201: ImportedOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 502: ErrorOut},
+    summary="Register discovered services (by their resource, as listed by GET)",
+)
+def import_discovered(request: HttpRequest, name: str, payload: ImportIn):
+    require_role(request, "operator")
+    account = get_object_or_404(CloudAccount, name=name)
+    try:
+        rows = cs.discover(account, payload.label)
+    except CloudError as exc:
+        return Status(502, {"detail": str(exc)})
+    by_key = {r.key: r for r in rows}
+    unknown = [r for r in payload.resources if r not in by_key]
+    if unknown:
+        raise ValidationError(
+            {
+                "resources": f"Not found in {account.name}"
+                + (f" with label {payload.label}" if payload.label else "")
+                + f": {', '.join(unknown)}."
+            }
+        )
+    created = cs.import_discovered(
+        account, [by_key[r] for r in dict.fromkeys(payload.resources)], request.user, source="api"
+    )
+    return Status(201, {"registered": [s.name for s in created]})

@@ -195,3 +195,73 @@ def test_api_discover_names_a_bad_label_filter(kubernetes, viewer):
     detail = response.json()["detail"][0]
     assert detail["loc"][-1] == "label" and "'a b' is not a label filter" in detail["msg"]
     assert not [r for r in kubernetes.fake.requests if "/deployments" in r.path]
+
+
+def test_api_refresh_from_cloud_reads_the_service_now(
+    kubernetes, operator, viewer, django_capture_on_commit_callbacks
+):
+    assert send(api(viewer), "post", "/api/v1/services/weather/cloud/refresh").status_code == 403
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(api(operator), "post", "/api/v1/services/weather/cloud/refresh")
+
+    assert response.status_code == 202
+    scaling = api(viewer).get("/api/v1/services/weather/scaling").json()
+    assert scaling["observed"]["max_instances"] == 6 and scaling["observed_at"]
+
+
+def test_api_rolling_batch_redeploys_the_selection(
+    kubernetes, operator, viewer, django_capture_on_commit_callbacks
+):
+    from fleet.models import Service
+
+    Service.objects.create(
+        name="files", url=kubernetes.service.url, account=kubernetes.account, resource="mcp-files"
+    )
+    body = {"services": ["weather", "files"], "concurrency": 1, "reason": "rotate"}
+    assert send(api(viewer), "post", "/api/v1/redeploy-batches", body).status_code == 403
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(api(operator), "post", "/api/v1/redeploy-batches", body)
+
+    assert response.status_code == 202
+    batch = api(viewer).get(f"/api/v1/redeploy-batches/{response.json()['id']}").json()
+    assert batch["status"] == "succeeded" and batch["reason"] == "rotate"
+    assert [(r["service"], r["status"]) for r in batch["redeploys"]] == [
+        ("weather", "succeeded"),
+        ("files", "succeeded"),
+    ]
+    assert kubernetes.fake.requests_to("PATCH", "/deployments/mcp-files")
+
+
+def test_api_rolling_batch_names_bad_input(kubernetes, operator):
+    client = api(operator)
+
+    ghost = send(client, "post", "/api/v1/redeploy-batches", {"services": ["weather", "ghost"]})
+    zero = send(
+        client, "post", "/api/v1/redeploy-batches", {"services": ["weather"], "concurrency": 0}
+    )
+
+    assert ghost.status_code == 422
+    assert ghost.json()["detail"][0] == {
+        "loc": ["body", "services"],
+        "msg": "No service named 'ghost'.",
+        "type": "value_error",
+    }
+    assert zero.status_code == 422 and zero.json()["detail"][0]["loc"] == ["body", "concurrency"]
+    assert not Redeploy.objects.exists()
+
+
+def test_api_import_registers_discovered_services(kubernetes, operator, viewer):
+    body = {"resources": ["mcp-files"], "label": "mcp-server=true"}
+    path = "/api/v1/accounts/test-kubernetes/discover"
+    assert send(api(viewer), "post", path, body).status_code == 403
+
+    response = send(api(operator), "post", path, body)
+    unknown = send(api(operator), "post", path, {"resources": ["nope"]})
+
+    assert response.status_code == 201 and response.json() == {"registered": ["mcp-files"]}
+    assert api(viewer).get("/api/v1/services/mcp-files").json()["resource"] == "mcp-files"
+    assert AuditLogEntry.objects.get(action="import-discovered").source == "api"
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["msg"] == "Not found in test-kubernetes: nope."
