@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from checks.probing.errors import ProbeFailure
 
@@ -38,32 +36,51 @@ class PhaseClock:
         """Milliseconds since the probe started."""
         return (time.perf_counter() - self.started) * 1000
 
-    @asynccontextmanager
-    async def phase(self, name: str, key: str = "") -> AsyncIterator[None]:
-        """Run one phase; on time-out raise a ProbeFailure that says which limit was hit.
+    def phase(self, name: str, key: str = "") -> _Phase:
+        """Run one phase (`async with clock.phase(...)`); on time-out raise a PhaseTimeout that
+        says which limit was hit.
 
         `name` is the phase as shown to operators ("tools/list"), `key` the phases_ms key.
         Time spent is added to `phases_ms[key]` (a phase may run several requests, e.g. pages).
         """
-        left = self.remaining()
-        limit = min(self.phase_timeout_s, left)
-        by_deadline = left <= self.phase_timeout_s
-        if limit <= 0:
-            raise PhaseTimeout(name, self._deadline_message())
-        begun = time.perf_counter()
-        try:
-            async with asyncio.timeout(limit):
-                yield
-        except TimeoutError:
-            if by_deadline:
-                raise PhaseTimeout(name, self._deadline_message()) from None
-            raise PhaseTimeout(
-                name, f"no answer within the {self.phase_timeout_s:g} s phase timeout"
-            ) from None
-        finally:
-            if key:
-                spent = (time.perf_counter() - begun) * 1000
-                self.phases_ms[key] = self.phases_ms.get(key, 0.0) + spent
+        return _Phase(self, name, key)
 
     def _deadline_message(self) -> str:
         return f"the probe's overall deadline of {self.deadline_s:g} s ran out"
+
+
+class _Phase:
+    """`PhaseClock.phase` as a plain class: it runs several times per probe, so it stays lean."""
+
+    __slots__ = ("clock", "name", "key", "by_deadline", "begun", "timeout")
+
+    def __init__(self, clock: PhaseClock, name: str, key: str) -> None:
+        self.clock, self.name, self.key = clock, name, key
+
+    async def __aenter__(self) -> None:
+        clock = self.clock
+        self.begun = now = time.perf_counter()
+        left = clock._deadline - now
+        limit = min(clock.phase_timeout_s, left)
+        self.by_deadline = left <= clock.phase_timeout_s
+        if limit <= 0:
+            raise PhaseTimeout(self.name, clock._deadline_message())
+        self.timeout = asyncio.timeout(limit)
+        await self.timeout.__aenter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: object, tb: object
+    ) -> None:
+        clock = self.clock
+        try:
+            await self.timeout.__aexit__(exc_type, exc, tb)  # type: ignore[arg-type]
+        except TimeoutError:
+            if self.by_deadline:
+                raise PhaseTimeout(self.name, clock._deadline_message()) from None
+            raise PhaseTimeout(
+                self.name, f"no answer within the {clock.phase_timeout_s:g} s phase timeout"
+            ) from None
+        finally:
+            if self.key:
+                spent = (time.perf_counter() - self.begun) * 1000
+                clock.phases_ms[self.key] = clock.phases_ms.get(self.key, 0.0) + spent

@@ -36,8 +36,7 @@ MAX_HEAD_BYTES = 64 * 1024  # status line + headers of one response
 _MAX_CHUNK_LINE = 4096
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _NO_BODY = frozenset((204, 304))
-_FORBIDDEN_IN_HEADERS = re.compile(r"[\r\n\0]")
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
@@ -391,16 +390,18 @@ class Response:
 def _encode_request(
     method: str, url: httpx.URL, headers: list[tuple[str, str]], body: bytes | None
 ) -> bytes:
-    lines = [f"{method} {url.raw_path.decode('ascii')} HTTP/1.1", f"Host: {url.netloc.decode()}"]
-    for name, value in headers:
-        if _FORBIDDEN_IN_HEADERS.search(value) or _FORBIDDEN_IN_HEADERS.search(name):
-            raise RequestError(f"the {name} header value contains a line break or NUL")
-        lines.append(f"{name}: {value}")
-    if body is not None:
-        lines.append(f"Content-Length: {len(body)}")
-    lines.append("\r\n")
+    fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
+    lines = len(headers)  # each field line brings exactly one CR and one LF of its own
+    if fields.count("\n") != lines or fields.count("\r") != lines or "\0" in fields:
+        bad = next(n for n, v in headers if any(c in n + v for c in "\r\n\0"))
+        raise RequestError(f"the {bad} header value contains a line break or NUL")
+    length = "" if body is None else f"Content-Length: {len(body)}\r\n"
+    text = (
+        f"{method} {url.raw_path.decode('ascii')} HTTP/1.1\r\n"
+        f"Host: {url.netloc.decode('ascii')}\r\n{fields}{length}\r\n"
+    )
     try:
-        head = "\r\n".join(lines).encode("latin-1")
+        head = text.encode("latin-1")
     except UnicodeEncodeError:
         bad = next(n for n, v in headers if not _latin1(n) or not _latin1(v))
         raise RequestError(f"the {bad} header has characters HTTP headers cannot carry") from None
@@ -419,7 +420,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bool]:
     for raw in lines[1:]:
         line = raw.rstrip(b"\r")
         name, colon, value = line.partition(b":")
-        if not colon or not _TOKEN.fullmatch(name):
+        if not colon or not name or name.translate(None, _TOKEN_CHARS):
             raise ProtocolError(f"malformed response header line {line[:60]!r}")
         key = name.decode("ascii").lower()
         text = value.strip(b" \t").decode("latin-1")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from checks.probing.clock import PhaseClock
 from checks.probing.errors import ProbeFailure, describe_body
 from checks.probing.types import ProbeOutcome, ProbeTarget
-from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, Client, HttpChannel
+from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, Client, HttpChannel, parse_url
 
 _MISSING = object()
 
@@ -27,7 +25,7 @@ async def probe_http_health(
     outcome = ProbeOutcome(ok=False, phases_ms=clock.phases_ms)
     auth = (target.auth_header, target.auth_value) if target.auth_header else None
     channel = HttpChannel(client, clock, auth=auth, max_bytes=max_response_bytes)
-    url = httpx.URL(target.url).join(target.health_path or "/")
+    url = parse_url(target.url).join(target.health_path or "/")
     try:
         async with (
             clock.phase("health", "health"),

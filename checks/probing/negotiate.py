@@ -21,7 +21,7 @@ from checks.probing.errors import HttpStatusFailure, ProbeFailure, ReplyFailure,
 from checks.probing.legacy_sse import SseSession
 from checks.probing.session import HANDSHAKE_VERSIONS, STATELESS_VERSION, McpSession, ServerIdentity
 from checks.probing.streamable import HandshakeSession, StatelessSession
-from checks.probing.wire import HttpChannel
+from checks.probing.wire import HttpChannel, parse_url
 
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 
@@ -30,7 +30,7 @@ async def open_session(
     channel: HttpChannel, url: str, transport: str, clock: PhaseClock, *, known: str = ""
 ) -> tuple[McpSession, ServerIdentity]:
     """Open a session in the newest generation the server speaks; `known` skips negotiation."""
-    target = httpx.URL(url)
+    target = parse_url(url)
     if transport == "sse" or known == "sse":
         return await _open_sse(channel, target, clock)
     if known != "streamable-http":
