@@ -19,7 +19,7 @@ from datetime import datetime
 
 from checks.models import CheckConfig, Incident, ProbeResult, StateChange
 from checks.probing.types import ProbeOutcome
-from console.notifications.dispatch import notify
+from console.notifications.dispatch import notify, resolve
 from console.notifications.events import AlertEvent
 from fleet.models import HealthStatus, Service
 
@@ -155,7 +155,10 @@ def record_state_change(
         service=service, at=at, from_status=old, to_status=new, reason=reason, incident=incident
     )
     for done in closed:
-        notify(_recovery_event(service, done, new))
+        if new == DOWN:  # degraded → down: the down alert supersedes it; nothing "recovered"
+            resolve(incident_key(done))
+        else:
+            notify(_recovery_event(service, done, new))
     if incident is not None:
         notify(_problem_event(service, incident, reason))
     return change

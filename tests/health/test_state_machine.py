@@ -143,3 +143,36 @@ def test_alert_payloads_for_down_and_recovery_reach_the_webhook(
     assert recovered["alert"]["resolves"] == f"incident:{incident.pk}"
     assert recovered["alert"]["details"]["duration_seconds"] == 300
     assert "was down for 5m 00s" in recovered["alert"]["body"]
+
+
+def test_degraded_then_down_sends_no_recovery_in_between(
+    notes, knob, webhook, django_capture_on_commit_callbacks
+):
+    t0 = timezone.now()
+    knob.delay_s = 0.2
+    with django_capture_on_commit_callbacks(execute=True):
+        check(notes, t0)
+        check(notes, t0 + timedelta(minutes=1))
+        assert notes.status == "degraded"
+        knob.delay_s, knob.down = 0, True
+        check(notes, t0 + timedelta(minutes=2))
+        check(notes, t0 + timedelta(minutes=3))
+        assert notes.status == "down"
+    alerts = [r.json() for r in webhook.requests]
+    assert [(a["event"], a["alert"]["kind"]) for a in alerts] == [
+        ("opened", "degraded"),
+        ("opened", "down"),
+    ]
+    # the degraded alert is closed (no reminders for it), the down one is open
+    from console.notifications.models import Alert
+
+    assert list(Alert.objects.filter(resolved_at=None).values_list("kind", flat=True)) == ["down"]
+    # and when it comes back, one recovery for the down incident
+    knob.down = False
+    with django_capture_on_commit_callbacks(execute=True):
+        check(notes, t0 + timedelta(minutes=4))
+        check(notes, t0 + timedelta(minutes=5))
+    assert notes.status == "up"
+    last = webhook.requests[-1].json()["alert"]
+    assert len(webhook.requests) == 3 and last["kind"] == "recovered"
+    assert "was down for 2m 00s" in last["body"]
