@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import FieldError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from checks import drift, state
@@ -197,13 +197,10 @@ def result_row(
 
 
 def _scales_to_zero_ids(ids: list[int]) -> set[int]:
-    """Services whose cloud reports a minimum of zero instances (when scaling is synced)."""
+    """Services whose minimum is zero instances: as the cloud reports it, or as an operator set it."""
+    zero = Q(scaling__observed_min_instances=0) | Q(scaling__desired_min_instances=0)
     try:
-        return set(
-            Service.objects.filter(pk__in=ids, scaling__observed_min_instances=0).values_list(
-                "pk", flat=True
-            )
-        )
+        return set(Service.objects.filter(zero, pk__in=ids).values_list("pk", flat=True))
     except FieldError:  # scaling is not tracked in this deployment
         return set()
 

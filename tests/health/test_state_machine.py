@@ -176,3 +176,19 @@ def test_degraded_then_down_sends_no_recovery_in_between(
     last = webhook.requests[-1].json()["alert"]
     assert len(webhook.requests) == 3 and last["kind"] == "recovered"
     assert "was down for 2m 00s" in last["body"]
+
+
+@pytest.mark.parametrize("field", ["observed_min_instances", "desired_min_instances"])
+def test_a_minimum_of_zero_instances_from_the_cloud_or_the_operator_means_cold_starts(
+    notes, knob, field
+):
+    from fleet.cloud_models import ServiceScaling
+
+    # given the check settings do not say "scales to zero", but the scaling minimum is 0
+    ServiceScaling.objects.create(service=notes, **{field: 0})
+    CheckConfig.objects.filter(service=notes).update(failure_threshold=1)
+    t0 = timezone.now()
+    check(notes, t0)
+    knob.delay_s = 0.2
+    item = check(notes, t0 + timedelta(minutes=30))
+    assert item.result.cold_start and notes.status == "up"
