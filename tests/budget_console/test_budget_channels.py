@@ -13,6 +13,7 @@ from console.notifications.models import Alert, AlertChannel
 from fleet.budgets import spend
 from fleet.budgets.models import Budget
 from tests.budget_console.conftest import NOV_10, seed_usage
+from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,29 @@ def test_saving_the_same_budget_again_changes_nothing_and_syncs_nothing(
     assert again.status_code == 200
     assert AuditLogEntry.objects.filter(object_type="budget").count() == 1  # the create only
     assert Job.objects.filter(name__startswith="Sync budget").count() == 1
+
+
+def test_the_budgets_page_reads_a_fixed_number_of_queries(
+    operator_client, django_assert_max_num_queries
+):
+    """Cost per service/team and each budget's chart come from a handful of queries, not per row."""
+    from datetime import date
+
+    from fleet.budgets.models import ServiceSpend, SpendRecord
+
+    for i in range(6):
+        service = ServiceFactory(name=f"svc-{i}", team=f"team-{i % 2}")
+        budget = Budget.objects.create(
+            name=f"b-{i}", scope="service", scope_value=service.name, amount=100
+        )
+        SpendRecord.objects.create(
+            budget=budget, day=date(2026, 11, 3), amount=5, currency="USD", source="estimated"
+        )
+        ServiceSpend.objects.create(
+            service=service, day=date(2026, 11, 3), amount=5, currency="USD", source="estimated"
+        )
+
+    with django_assert_max_num_queries(9):
+        page = operator_client.get("/budgets/").content.decode()
+
+    assert page.count('class="spend-chart"') == 6 and "team-1" in page
