@@ -96,6 +96,7 @@ def resolve(dedupe_key: str) -> None:
 def send_reminders(now: datetime | None = None) -> int:
     """Re-send open alerts not sent for ALERT_REMINDER_MINUTES, or held back by a silence that ended.
 
+    Open alerts about a service that has since been deleted are resolved instead (quietly).
     Returns how many alerts were sent. Each alert is claimed with a conditional update, so two
     overlapping runs never remind twice.
     """
@@ -106,8 +107,10 @@ def send_reminders(now: datetime | None = None) -> int:
         .exclude(kind__in=(RECOVERED, "test"))
         .filter(Q(last_sent_at__lte=due_before) | Q(last_sent_at__isnull=True))
     )
+    # The service behind these was deleted: nothing left to fix, so stop reminding.
+    due.filter(service__isnull=True).exclude(service_name="").update(resolved_at=now)
     sent = 0
-    for alert in due.order_by("opened_at"):
+    for alert in due.filter(resolved_at__isnull=True).order_by("opened_at"):
         with transaction.atomic():
             if silence_for(alert, now) is not None:
                 continue

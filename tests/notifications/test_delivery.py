@@ -225,3 +225,17 @@ def test_a_delivery_to_a_deleted_channel_is_not_sent(
         delivery.status == "failed" and delivery.last_error == "Not sent: the channel was deleted."
     )
     assert delivery.channel_name == channel.name and receiver.requests == []
+
+
+def test_alerts_of_a_deleted_service_are_resolved_not_reminded(
+    receiver, notes, django_capture_on_commit_callbacks
+):
+    ChannelFactory(target=receiver.url)
+    alert = notify_now(event(notes), django_capture_on_commit_callbacks)
+    notes.delete()
+    Alert.objects.filter(pk=alert.pk).update(last_sent_at=timezone.now() - timedelta(hours=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatch.send_reminders() == 0
+    alert.refresh_from_db()
+    assert not alert.is_open and alert.service_name == "notes"
+    assert [r.json()["event"] for r in receiver.requests] == ["opened"]
