@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.paginator import Page, Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -110,6 +111,29 @@ def service_history(service: Service, limit: int = 30) -> list[AuditServiceScore
     )
 
 
+def runs_since(days: int, scope: str = "fleet") -> tuple[AuditRun | None, AuditRun | None]:
+    """(baseline, latest) finished runs of one scope for "what changed in the last N days".
+
+    The baseline is the newest run finished at least `days` before the latest one, or the oldest
+    run there is when the history is shorter than that; None when there is nothing to compare.
+    """
+    finished = AuditRun.objects.filter(status=AuditRun.State.SUCCEEDED)
+    if scope == "fleet":
+        finished = finished.filter(scope_label="fleet")
+    else:  # any run that audited the service: its own runs and fleet-wide ones
+        finished = finished.filter(service_scores__service_name=scope).distinct()
+    latest = finished.order_by("-finished_at", "-id").first()
+    if latest is None:
+        return None, None
+    older = finished.exclude(pk=latest.pk)
+    baseline = (
+        older.filter(finished_at__lte=latest.finished_at - timedelta(days=days))
+        .order_by("-finished_at", "-id")
+        .first()
+    ) or older.order_by("finished_at", "id").first()
+    return baseline, latest
+
+
 @dataclass
 class RunComparison:
     older: AuditRun
@@ -120,10 +144,14 @@ class RunComparison:
     only_newer: list[str]
 
 
-def compare_runs(first: AuditRun, second: AuditRun) -> RunComparison:
-    """What changed between two runs (older first), over the services both runs audited."""
+def compare_runs(
+    first: AuditRun, second: AuditRun, service_name: str | None = None
+) -> RunComparison:
+    """What changed between two runs (older first), over the services both runs audited
+    (or only `service_name`)."""
     older, newer = sorted((first, second), key=lambda r: (r.created_at, r.pk))
-    old, new = results_by_service(older), results_by_service(newer)
+    old = results_by_service(older, service_name)
+    new = results_by_service(newer, service_name)
     common = sorted(old.keys() & new.keys())
     diff = diff_runs(
         [r for name in common for r in old[name]], [r for name in common for r in new[name]]

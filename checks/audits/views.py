@@ -24,7 +24,13 @@ from checks.audits.models import (
     CustomRule,
     RuleSetting,
 )
-from checks.audits.scorecard import compare_runs, scorecard, sections, service_history
+from checks.audits.scorecard import (
+    compare_runs,
+    runs_since,
+    scorecard,
+    sections,
+    service_history,
+)
 from console.access import has_role, role_required
 from console.htmx import render_page
 from fleet.models import Service
@@ -171,6 +177,8 @@ def run_diff(request: HttpRequest) -> HttpResponse:
     runs = list(AuditRun.objects.filter(status=AuditRun.State.SUCCEEDED)[:100])
     raw_from, raw_to = request.GET.get("from", ""), request.GET.get("to", "")
     context: dict = {"runs": runs, "raw_from": raw_from, "raw_to": raw_to}
+    if "since" in request.GET:
+        return _diff_since(request, context)
     if not raw_from and not raw_to:
         return render(request, "audits/diff.html", context)
     picked = []
@@ -186,7 +194,36 @@ def run_diff(request: HttpRequest) -> HttpResponse:
             context["error"] = f"Audit run {raw} ('{label}') is {run.status}: it has no results."
             return render(request, "audits/diff.html", context, status=409)
         picked.append(run)
-    context["comparison"] = compare_runs(*picked)
+    service_name = request.GET.get("service", "").strip() or None
+    context["comparison"] = compare_runs(*picked, service_name)
+    context["since_scope"] = service_name or "fleet"
+    return render(request, "audits/diff.html", context)
+
+
+def _diff_since(request: HttpRequest, context: dict) -> HttpResponse:
+    """`?since=7d[&service=NAME]`: the latest run (of the fleet, or that audited the service)
+    against the one N days before it."""
+    raw = request.GET.get("since", "").strip().lower()
+    days = raw[:-1] if raw.endswith("d") else raw
+    if not days.isdigit() or not 1 <= int(days) <= 3650:
+        context["error"] = f"'since' must be a number of days like 7d, got '{raw}'."
+        return render(request, "audits/diff.html", context, status=400)
+    scope = request.GET.get("service", "").strip() or "fleet"
+    baseline, latest = runs_since(int(days), scope)
+    what = "fleet-wide audit" if scope == "fleet" else f"audit of {scope}"
+    if latest is None or baseline is None:
+        context["error"] = (
+            f"Nothing to compare: there {'is no' if latest is None else 'is only one'} finished "
+            f"{what}. Run another audit, then compare."
+        )
+        return render(request, "audits/diff.html", context)
+    context.update(
+        raw_from=str(baseline.pk),
+        raw_to=str(latest.pk),
+        comparison=compare_runs(baseline, latest, None if scope == "fleet" else scope),
+        since_days=int(days),
+        since_scope=scope,
+    )
     return render(request, "audits/diff.html", context)
 
 

@@ -131,3 +131,80 @@ def test_fleet_wide_attestation_applies_to_every_service(fleet, operator, run_au
     )
     assert statuses == {"pass"}
     assert Attestation.objects.get().service is None
+
+
+def _age(run, days: int) -> None:
+    """Pretend the run finished `days` ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from checks.audits.models import AuditRun
+
+    when = timezone.now() - timedelta(days=days)
+    AuditRun.objects.filter(pk=run.pk).update(created_at=when, finished_at=when)
+
+
+def test_what_got_worse_since_last_week(fleet, operator, viewer_client, run_audit):
+    month_ago = run_audit()
+    _age(month_ago, 30)
+    attestation = audit_services.attest(
+        actor=operator,
+        source="ui",
+        rule_id="observability.dashboards",
+        note="Grafana folder 'MCP fleet' covers every service.",
+    )
+    week_ago = run_audit()
+    _age(week_ago, 8)
+    audit_services.revoke_attestation(actor=operator, source="ui", attestation=attestation)
+    today = run_audit()
+
+    scorecard = viewer_client.get("/audits/").content.decode()
+    assert "/audits/diff?since=7d" in scorecard
+    page = viewer_client.get("/audits/diff?since=7d").content.decode()
+    assert "What changed in the last 7 days" in page
+    assert f'<a href="/audits/runs/{week_ago.pk}/">#{week_ago.pk}</a>' in page
+    assert f'<a href="/audits/runs/{today.pk}/">#{today.pk}</a>' in page
+    assert "Got worse (5)" in page and "observability.dashboards" in page
+    # further back than the history goes: the oldest run is the baseline
+    longer = viewer_client.get("/audits/diff?since=60d").content.decode()
+    assert f"#{month_ago.pk}</a>" in longer
+    assert "Got worse" not in longer
+
+
+def test_what_changed_for_one_service(fleet, operator, viewer_client, run_audit):
+    notes = Service.objects.get(name="notes")
+    older = run_audit()  # a fleet run audits notes too
+    _age(older, 10)
+    audit_services.attest(
+        actor=operator,
+        source="ui",
+        rule_id="security.rate-limiting",
+        note="Gateway limits 100 rps per client.",
+        service=notes,
+    )
+    newer = run_audit(notes)
+    service_page = viewer_client.get("/audits/services/notes/").content.decode()
+    assert "/audits/diff?since=7d&amp;service=notes" in service_page or (
+        "/audits/diff?since=7d&service=notes" in service_page
+    )
+    page = viewer_client.get("/audits/diff?since=7d&service=notes").content.decode()
+    assert "What changed for notes in the last 7 days" in page
+    assert f"#{older.pk}</a>" in page and f"#{newer.pk}</a>" in page
+    assert "over 1 service audited in both (only notes;" in page
+    assert "Got better (1)" in page and "security.rate-limiting" in page
+    # the fleet run's other services are not compared
+    assert "Only in" not in page
+
+
+def test_since_errors_are_clear(fleet, viewer_client, run_audit):
+    bad = viewer_client.get("/audits/diff?since=week")
+    assert bad.status_code == 400
+    assert "&#x27;since&#x27; must be a number of days like 7d, got &#x27;week&#x27;." in (
+        bad.content.decode()
+    )
+    nothing = viewer_client.get("/audits/diff?since=7d").content.decode()
+    assert "Nothing to compare: there is no finished fleet-wide audit." in nothing
+    run_audit()
+    one = viewer_client.get("/audits/diff?since=7d").content.decode()
+    assert "there is only one finished fleet-wide audit" in one
