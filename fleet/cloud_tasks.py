@@ -127,6 +127,7 @@ def _rollout(redeploy: Redeploy, log: RedeployLog) -> Redeploy:
     log(result.message or "Rollout finished.")
     problem = _post_deploy_check(service, log)
     _refresh_snapshot(redeploy, log)
+    _audit_after(redeploy, log)
     if problem:
         return _finish(redeploy, RedeployStatus.FAILED, error=problem)
     return _finish(redeploy, RedeployStatus.SUCCEEDED)
@@ -168,6 +169,21 @@ def _refresh_snapshot(redeploy: Redeploy, log: RedeployLog) -> None:
         return
     if not redeploy.revision_after:
         redeploy.revision_after = stored.data.get("revision") or ""
+
+
+def _audit_after(redeploy: Redeploy, log: RedeployLog) -> None:
+    """A rollout changes what runs: re-run the checklist audit on the service (in the background)."""
+    from checks.audits.services import request_audit
+
+    try:
+        run = request_audit(
+            redeploy.service, "redeploy", redeploy.requested_by or redeploy.actor_label
+        )
+    except Exception as exc:  # the redeploy's own outcome stands without the audit
+        logger.exception("could not start the audit after redeploy %s", redeploy.pk)
+        log(f"Could not start the post-redeploy audit: {exc}")
+        return
+    log(f"Checklist audit #{run.pk} of {redeploy.service.name} started.")
 
 
 def _finish(redeploy: Redeploy, status: str, *, error: str = "") -> Redeploy:

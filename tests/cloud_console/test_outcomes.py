@@ -262,3 +262,28 @@ def test_scaling_change_whose_request_times_out_is_unknown_not_failed(
     assert job.error.startswith("Unknown — check the cloud console")
     audit = AuditLogEntry.objects.get(action="scaling-apply")
     assert audit.after["status"] == "unknown"
+
+
+def test_a_finished_rollout_starts_a_checklist_audit_of_the_service(
+    kubernetes, operator, django_capture_on_commit_callbacks
+):
+    from checks.audits.models import AuditRun
+
+    redeploy = redeploy_now(kubernetes.service, operator, django_capture_on_commit_callbacks)
+
+    run = AuditRun.objects.get(service=kubernetes.service)
+    assert run.trigger == "redeploy" and run.triggered_by == operator
+    assert run.status == "succeeded"
+    assert f"Checklist audit #{run.pk} of weather started." in redeploy.log
+
+
+def test_a_refused_redeploy_starts_no_audit(
+    kubernetes, operator, django_capture_on_commit_callbacks
+):
+    from checks.audits.models import AuditRun
+
+    kubernetes.fake.fail_next(403, method="PATCH", path_contains="/deployments/mcp-weather")
+
+    redeploy_now(kubernetes.service, operator, django_capture_on_commit_callbacks)
+
+    assert not AuditRun.objects.exists()
