@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from checks import state
 from checks.drift import drift_key
 from checks.models import CheckConfig, DriftEvent, ToolSnapshot
 from checks.tasks import check_now_task
@@ -63,6 +64,8 @@ def save_check_config(*, actor: Any, source: str, service: Service, spec: dict) 
         if config.interval_seconds != before["interval_seconds"]:
             config.next_check_at = timezone.now()  # the new interval starts now
         config.save()
+        if before["enabled"] and not config.enabled:
+            _stop_reporting(service, actor)
         after = config_state(config)
         if before != after:
             record_action(
@@ -70,6 +73,15 @@ def save_check_config(*, actor: Any, source: str, service: Service, spec: dict) 
                 detail=f"check settings of {service.name}",
             )  # fmt: skip
     return config
+
+
+def _stop_reporting(service: Service, actor: Any) -> None:
+    """Checks switched off: the status is unknown from now on and open incidents close quietly."""
+    old = Service.objects.filter(pk=service.pk).values_list("status", flat=True).first()
+    if old and old != state.UNKNOWN:
+        who = getattr(actor, "username", None) or str(actor)
+        reason = f"checks disabled by {who}"
+        state.record_state_change(service, old, state.UNKNOWN, reason, at=timezone.now(), live={})
 
 
 def accept_drift(*, actor: Any, source: str, event: DriftEvent) -> DriftEvent:

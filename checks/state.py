@@ -155,7 +155,8 @@ def record_state_change(
         service=service, at=at, from_status=old, to_status=new, reason=reason, incident=incident
     )
     for done in closed:
-        if new == DOWN:  # degraded → down: the down alert supersedes it; nothing "recovered"
+        # degraded → down: the down alert supersedes it; → unknown: checks were switched off.
+        if new in (DOWN, UNKNOWN):
             resolve(incident_key(done))
         else:
             notify(_recovery_event(service, done, new))

@@ -192,3 +192,34 @@ def test_a_minimum_of_zero_instances_from_the_cloud_or_the_operator_means_cold_s
     knob.delay_s = 0.2
     item = check(notes, t0 + timedelta(minutes=30))
     assert item.result.cold_start and notes.status == "up"
+
+
+def test_switching_checks_off_ends_the_incident_quietly_and_the_status_is_unknown(
+    notes, knob, webhook, operator_client, django_capture_on_commit_callbacks
+):
+    from console.notifications.models import Alert
+
+    # given notes is down with an open incident and an alert that was sent
+    t0 = timezone.now() - timedelta(minutes=10)
+    knob.down = True
+    with django_capture_on_commit_callbacks(execute=True):
+        check(notes, t0)
+        check(notes, t0 + timedelta(minutes=1))
+    assert notes.status == "down" and len(webhook.requests) == 1
+    # when an operator switches its checks off
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.patch(
+            "/api/v1/services/notes/checks/settings", {"enabled": False}, "application/json"
+        )
+    assert response.status_code == 200
+    # then the status is unknown, the incident is closed, the alert resolved without a message
+    notes.refresh_from_db()
+    assert notes.status == "unknown"
+    assert not Incident.objects.filter(service=notes, closed_at=None).exists()
+    assert not Alert.objects.filter(resolved_at=None).exists()
+    assert len(webhook.requests) == 1
+    change = StateChange.objects.filter(service=notes).first()
+    assert (change.from_status, change.to_status) == ("down", "unknown")
+    assert change.reason == "checks disabled by otto"
+    page = operator_client.get("/services/notes/").content.decode()
+    assert "Scheduled checks are off for this service" in page
