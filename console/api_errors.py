@@ -13,21 +13,25 @@ def require_role(request: HttpRequest, role: str) -> None:
         raise PermissionDenied(f"This needs the {role} role.")
 
 
-def validation_detail(exc: ValidationError) -> list[dict]:
-    """Django ValidationError → the same list shape ninja uses for schema errors."""
+def validation_detail(exc: ValidationError, where: str = "body") -> list[dict]:
+    """Django ValidationError → the same list shape ninja uses for schema errors.
+
+    `where` is "body" for a request body, "query" for query parameters (GET requests).
+    """
     if hasattr(exc, "error_dict"):
         return [
-            {"loc": ["body", field], "msg": msg, "type": "value_error"}
+            {"loc": [where, field], "msg": msg, "type": "value_error"}
             for field, msgs in exc.message_dict.items()
             for msg in msgs
         ]
-    return [{"loc": ["body"], "msg": m, "type": "value_error"} for m in exc.messages]
+    return [{"loc": [where], "msg": m, "type": "value_error"} for m in exc.messages]
 
 
 def install_handlers(api) -> None:
     @api.exception_handler(ValidationError)
     def on_validation_error(request, exc):
-        return api.create_response(request, {"detail": validation_detail(exc)}, status=422)
+        where = "query" if request.method in ("GET", "HEAD") else "body"
+        return api.create_response(request, {"detail": validation_detail(exc, where)}, status=422)
 
     @api.exception_handler(PermissionDenied)
     def on_permission_denied(request, exc):

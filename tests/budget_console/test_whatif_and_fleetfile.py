@@ -68,7 +68,7 @@ def test_the_what_if_api(viewer_client):
     assert ok.json()["scaling"]["min_instances"] == 1
     missing = viewer_client.get(f"{url}?provider=gcp&min_instances=1&memory=512Mi")
     assert missing.status_code == 422
-    assert missing.json()["detail"][0]["loc"] == ["body", "cpu"]
+    assert missing.json()["detail"][0]["loc"] == ["query", "cpu"]
     assert "cpu is not set" in missing.json()["detail"][0]["msg"]
     assert viewer_client.get("/api/v1/services/nope/cost-estimate").status_code == 404
 
