@@ -123,12 +123,18 @@ def _batch_candidates():
 @role_required("operator")
 @require_POST
 def redeploy_batch(request: HttpRequest) -> HttpResponse:
-    names = request.POST.getlist("services")
+    names = list(dict.fromkeys(request.POST.getlist("services")))
     services = list(Service.objects.select_related("account").filter(name__in=names))
+    missing = sorted(set(names) - {s.name for s in services})
+    raw_concurrency = request.POST.get("concurrency", "").strip() or "1"
     try:
-        concurrency = int(request.POST.get("concurrency") or 1)
+        concurrency = int(raw_concurrency)
     except ValueError:
-        concurrency = -1
+        messages.error(request, f"Concurrency: '{raw_concurrency}' is not a whole number.")
+        return redirect("redeploy-list")
+    if missing:
+        messages.error(request, f"Services: no service named {', '.join(missing)}.")
+        return redirect("redeploy-list")
     try:
         batch, already = cs.request_batch_redeploy(
             services, request.user, request.POST.get("reason", ""), concurrency, source="ui"

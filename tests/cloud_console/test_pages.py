@@ -271,3 +271,16 @@ def test_discovery_keeps_the_label_filter_after_registering(kubernetes, operator
     assert response.redirect_chain[-1][0].endswith("?label=mcp-server%3Dtrue")
     assert b"registered as mcp-files" in response.content
     assert b"Registered 1 service(s): mcp-files." in response.content
+
+
+def test_batch_form_names_a_non_number_and_an_unknown_service(kubernetes, operator_client):
+    words = operator_client.post(
+        "/redeploys/batch/", {"services": ["weather"], "concurrency": "two"}, follow=True
+    )
+    ghost = operator_client.post(
+        "/redeploys/batch/", {"services": ["weather", "ghost"], "concurrency": "1"}, follow=True
+    )
+
+    assert b"Concurrency: &#x27;two&#x27; is not a whole number." in words.content
+    assert b"Services: no service named ghost." in ghost.content
+    assert not Redeploy.objects.exists()
