@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -132,12 +133,34 @@ def request_audit(service: Service, trigger: str = "redeploy", actor: Any = None
     return create_run(actor=actor, trigger=trigger, service=service)
 
 
+# A run still "running" this long after it started lost its worker (killed, out of memory,
+# machine gone): nothing will finish it, so the next audit marks it failed and the page stops
+# polling. Generous, so a slow audit of a large fleet is never cut short.
+STALLED_AFTER = timedelta(hours=6)
+
+
+def fail_stalled_runs(now: datetime | None = None) -> int:
+    """Mark runs whose worker vanished as failed, with the reason; returns how many."""
+    now = now or timezone.now()
+    return AuditRun.objects.filter(
+        status=AuditRun.State.RUNNING, started_at__lt=now - STALLED_AFTER
+    ).update(
+        status=AuditRun.State.FAILED,
+        finished_at=now,
+        error=(
+            f"No worker finished this run within {STALLED_AFTER.total_seconds() / 3600:g} "
+            "hours of its start (the worker stopped); start a new audit."
+        ),
+    )
+
+
 def execute_run(run: AuditRun, log: Callable[[str], None] | None = None) -> AuditRun:
     """Gather evidence once per service, evaluate every rule, store results and scores.
 
     A rule that raises is an `error` result (the engine's contract); anything else that fails
-    marks the run failed with the reason.
+    marks the run failed with the reason. Runs whose worker vanished are failed first.
     """
+    fail_stalled_runs()
     AuditRun.objects.filter(pk=run.pk).update(
         status=AuditRun.State.RUNNING, started_at=timezone.now()
     )
@@ -256,8 +279,6 @@ def results_by_service(
 
 
 def _evidence_item(data: dict) -> EvidenceItem:
-    from datetime import datetime
-
     when = data.get("observed_at")
     return EvidenceItem(
         data.get("label", ""),

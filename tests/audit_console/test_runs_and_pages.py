@@ -180,3 +180,27 @@ def test_a_service_deleted_while_the_fleet_audit_runs_does_not_fail_it(fleet):
     assert run.results.filter(service_name="search", service__isnull=True).count() == len(RULES)
     assert run.service_scores.get(service_name="search").service_id is None
     assert run.scores["services"]["search"]["overall"] is not None
+
+
+def test_a_run_whose_worker_vanished_is_failed_by_the_next_audit(fleet, viewer_client, run_audit):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = audit_services.create_run(actor=None, trigger="manual", enqueue=False)
+    recent = audit_services.create_run(actor=None, trigger="manual", enqueue=False)
+    AuditRun.objects.filter(pk=lost.pk).update(
+        status="running", started_at=timezone.now() - timedelta(hours=7)
+    )
+    AuditRun.objects.filter(pk=recent.pk).update(
+        status="running", started_at=timezone.now() - timedelta(minutes=5)
+    )
+    run_audit(Service.objects.get(name="notes"))
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert lost.status == "failed" and lost.finished_at is not None
+    assert "No worker finished this run within 6 hours of its start" in lost.error
+    assert recent.status == "running"  # still within its time
+    page = viewer_client.get(f"/audits/runs/{lost.pk}/").content.decode()
+    assert "No worker finished this run" in page
+    assert 'hx-trigger="every 2s"' not in page  # the page stops polling
