@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 READ_SIZE = 64 * 1024
+_HIGH_WATER = 1 << 20  # received but unconsumed bytes before reading pauses
 MAX_HEAD_BYTES = 64 * 1024  # status line + headers of one response
 _MAX_CHUNK_LINE = 4096
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
@@ -93,38 +94,87 @@ class ProbeClient:
         """Nothing to release: every probe closes its own connections."""
 
 
-class _Connection:
-    """One socket and the bytes read from it but not consumed yet."""
+class _Connection(asyncio.Protocol):
+    """One socket, as an asyncio protocol: received bytes pile up in `buffer` until consumed.
 
-    __slots__ = ("reader", "writer", "client", "buffer", "busy", "closed")
+    A protocol rather than asyncio streams: one object per connection instead of three, and a
+    read is one future per wake-up. Reading pauses while more than `_HIGH_WATER` bytes wait.
+    """
 
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: ProbeClient
-    ) -> None:
-        self.reader, self.writer, self.client = reader, writer, client
+    def __init__(self, client: ProbeClient) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.busy = False
         self.closed = False
+        self._eof = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+
+    # -- asyncio.Protocol callbacks --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH_WATER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False  # let the transport close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._error = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- used by the client ----------------------------------------------------------------------
 
     def reusable(self) -> bool:
         # Bytes nobody asked for, or a peer that hung up: start afresh on a new connection.
-        return not (self.closed or self.buffer or self.writer.is_closing() or self.reader.at_eof())
+        transport = self.transport
+        return not (
+            self.closed or self.buffer or self._eof or transport is None or transport.is_closing()
+        )
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.writer.close()
+            if self.transport is not None:
+                self.transport.close()
             self.client.open_now -= 1
 
     async def receive(self) -> bool:
-        """Append what the socket has to the buffer; False at end of stream."""
-        try:
-            data = await self.reader.read(READ_SIZE)
-        except OSError as exc:
-            raise NetworkError(_os_text(exc)) from None
-        if not data:
-            return False
-        self.buffer += data
+        """Wait until more bytes are in the buffer; False at end of stream."""
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        before = len(self.buffer)
+        while len(self.buffer) == before:
+            if self._eof:
+                if self._error is not None:
+                    raise NetworkError(_os_text(self._error))
+                return False
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         return True
 
     async def read_line(self, limit: int, what: str) -> bytes:
@@ -184,7 +234,7 @@ class Connections:
         conn = await self._connection(url)
         conn.busy = True
         try:
-            conn.writer.write(request)
+            conn.write(request)
             while True:
                 status, reason, fields, keep_alive = _parse_head(await conn.read_head())
                 if status >= 200 or status == 101:
@@ -213,13 +263,15 @@ class Connections:
     async def _open(self, host: str, port: int, tls: bool) -> _Connection:
         started = time.perf_counter()
         where = f"{host}:{port}"
+        loop = asyncio.get_running_loop()
+        conn = _Connection(self.client)
         try:
             if tls:
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=self.client.ssl_context, server_hostname=host, limit=READ_SIZE
+                await loop.create_connection(
+                    lambda: conn, host, port, ssl=self.client.ssl_context, server_hostname=host
                 )
             else:
-                reader, writer = await asyncio.open_connection(host, port, limit=READ_SIZE)
+                await loop.create_connection(lambda: conn, host, port)
         except ssl.SSLError as exc:
             raise ConnectError(f"TLS handshake with {where} failed ({exc})") from None
         except OSError as exc:
@@ -231,7 +283,7 @@ class Connections:
         self.connected = True
         self.client.opened += 1
         self.client.open_now += 1
-        return _Connection(reader, writer, self.client)
+        return conn
 
     async def aclose(self) -> None:
         """Close every connection of this probe."""
@@ -464,5 +516,5 @@ def _refused(exc: OSError) -> bool:
     return "refused" in text or "connect call failed" in text
 
 
-def _os_text(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
+def _os_text(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
