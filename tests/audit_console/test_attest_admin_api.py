@@ -284,7 +284,7 @@ def test_api_errors(fleet, operator_client, viewer_client):
     assert operator_client.get("/api/v1/audits/999/export?format=csv").status_code == 404
     bad_format = operator_client.get("/api/v1/audits/999/export?format=xml")
     assert bad_format.status_code == 422 and bad_format.json()["detail"][0]["loc"] == [
-        "body",
+        "query",
         "format",
     ]
 
