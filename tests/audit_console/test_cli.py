@@ -78,3 +78,7 @@ def test_empty_fleet_is_a_clear_error(db):
 def test_unknown_format_is_refused(fleet):
     with pytest.raises(CommandError, match="invalid choice: 'xml'"):
         _audit("--all", "--format", "xml")
+
+
+def test_md_is_short_for_markdown_as_in_the_api(fleet):
+    assert _audit("notes", "--format", "md").startswith("# Production audit")

@@ -24,8 +24,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format",
             default="markdown",
-            choices=sorted(FORMATS),
-            help="Output format (default: markdown).",
+            choices=[*sorted(FORMATS), "md"],
+            help="Output format (default: markdown; md is short for markdown).",
         )
 
     def handle(self, *args, **options) -> None:
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         run = execute_run(run, log=self.stderr.write if verbose else None)
         if run.status != AuditRun.State.SUCCEEDED:
             raise CommandError(f"Audit #{run.pk} failed: {run.error}")
-        body, _ = render_export(run, options["format"])
+        body, _ = render_export(run, {"md": "markdown"}.get(options["format"], options["format"]))
         self.stdout.write(body, ending="" if body.endswith("\n") else "\n")
 
 
