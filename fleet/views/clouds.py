@@ -66,11 +66,23 @@ def redeploy_confirm(request: HttpRequest, name: str) -> HttpResponse:
                     f"requested by {redeploy.actor_label}); showing it instead of starting another.",
                 )
             return redirect(redeploy)
+    in_flight = cs.in_flight_redeploy(service)
+    managed_error = "" if cs.is_cloud_managed(service) else _managed_problem(service)
+    snapshot, read_error = getattr(service, "cloud_snapshot", None), ""
+    if snapshot is None and not (managed_error or in_flight):
+        # Never read yet (registered since the last sync): the confirm step must name the
+        # revision it replaces, so read it now.
+        try:
+            snapshot = cs.sync_observed(service, actor="system", source="ui")
+        except CloudError as exc:
+            cs.record_sync_error(service, str(exc))
+            read_error = str(exc)
     context = {
         "service": service,
-        "snapshot": getattr(service, "cloud_snapshot", None),
-        "in_flight": cs.in_flight_redeploy(service),
-        "managed_error": "" if cs.is_cloud_managed(service) else _managed_problem(service),
+        "snapshot": snapshot,
+        "read_error": read_error,
+        "in_flight": in_flight,
+        "managed_error": managed_error,
         "error": error,
         "reason": request.POST.get("reason", ""),
     }

@@ -26,6 +26,25 @@ def test_confirm_step_names_service_platform_and_revision(kubernetes, operator_c
     assert 'name="reason"' in page and "csrfmiddlewaretoken" in page
 
 
+def test_confirm_step_reads_a_never_synced_service_to_name_its_revision(
+    kubernetes, operator_client
+):
+    page = operator_client.get("/services/weather/redeploy/").content.decode()
+
+    assert "Current revision" in page and "<code>1</code>" in page
+    assert "not read from the cloud yet" not in page
+    assert kubernetes.service.cloud_snapshot.data["revision"] == "1"
+
+
+def test_confirm_step_says_why_the_revision_could_not_be_read(kubernetes, operator_client):
+    kubernetes.fake.fail_next(403, method="GET", path_contains="/deployments/mcp-weather")
+
+    page = operator_client.get("/services/weather/redeploy/").content.decode()
+
+    assert "could not read it: Permission denied" in page and "deployments.apps get" in page
+    assert 'name="reason"' in page  # the redeploy itself may still be allowed
+
+
 def test_redeploy_from_the_page_shows_live_progress_then_stops_polling(
     kubernetes, operator_client, htmx_headers, django_capture_on_commit_callbacks
 ):
