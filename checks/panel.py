@@ -14,19 +14,38 @@ CHART_W, CHART_H = 600, 80
 STRIP_W, STRIP_H = 600, 24
 
 
+# The order a check runs its phases in (the probe reports them in any order).
+PHASE_ORDER = (
+    "connect", "discover", "initialize", "initialized", "tools_list", "tool_call", "close",
+    "health", "total",
+)  # fmt: skip
+
+
 def status_context(service: Service) -> dict:
-    """The part htmx polls: status, last check, last error, the latest result."""
+    """The part htmx polls: status, last check, last error, the latest result, the schedule."""
     latest = ProbeResult.objects.filter(service=service).order_by("-checked_at", "-id").first()
-    return {"service": service, "latest": latest}
+    config = CheckConfig.objects.filter(service=service).first()
+    return {
+        "service": service,
+        "latest": latest,
+        "phases": ordered_phases(latest.phases if latest else {}),
+        "config": config,
+        "now": timezone.now(),
+    }
+
+
+def ordered_phases(phases: dict) -> list[tuple[str, float]]:
+    """Phases in the order they run, "total" last; unknown names before "total"."""
+    rank = {name: i for i, name in enumerate(PHASE_ORDER)}
+    known = len(PHASE_ORDER) - 1
+    return sorted(phases.items(), key=lambda kv: rank.get(kv[0], known - 0.5))
 
 
 def panel_context(service: Service, now: datetime | None = None) -> dict:
     now = now or timezone.now()
-    config = CheckConfig.objects.filter(service=service).first()
     snapshot = ToolSnapshot.objects.filter(service=service).order_by("-seen_at", "-id").first()
     return {
         **status_context(service),
-        "config": config,
         "summary": health.summary(service, now),
         "hourly": strip_bars(health.uptime_strip(service, now=now)),
         "daily": strip_bars(health.uptime_strip(service, days=7, now=now)),

@@ -160,3 +160,30 @@ def test_incidents_page_lists_open_and_recent(viewer_client, django_assert_max_n
     body = response.content.decode()
     assert body.count("status-down") == 5 and body.count("status-degraded") == 5
     assert "7m 00s" in body
+
+
+def test_health_panel_shows_the_schedule_the_health_answer_and_phases_in_order(
+    viewer_client, htmx_headers
+):
+    from tests.mcp_servers.sdk_servers import demo_server, streamable_app
+
+    # given an agent backend with a health path, and its check settings
+    with served(streamable_app(demo_server("agent", "1.0.0"))) as base:
+        service = ServiceFactory(
+            name="assistant", kind="agent_backend", url=base, health_path="/mcp"
+        )
+        CheckConfig.objects.create(
+            service=service, interval_seconds=30, failure_threshold=4, expected_status=406
+        )
+        sweep_db.check_now(service)
+    body = viewer_client.get(
+        f"/services/{service.name}/health/status/", **htmx_headers
+    ).content.decode()
+    # then anyone can read how it is checked, and what the health endpoint said
+    assert "Checked every 30 s" in body and "down after 4 failed checks in a row" in body
+    assert "HTTP 406 from /mcp" in body
+    phases = body.split("<dt>Phases</dt><dd>")[1].split("</dd>")[0]
+    names = [part.split()[0] for part in phases.split(" · ")]
+    assert names[-1] == "total" and names.index("connect") < names.index("health")
+    page = viewer_client.get(f"/services/{service.name}/").content.decode()
+    assert "Tool drift" not in page  # agent backends have no tool list
