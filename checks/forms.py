@@ -27,8 +27,17 @@ class CheckConfigForm(forms.ModelForm):
             "auth_secret_ref": "Auth secret reference",
         }
         help_texts = {
-            "auth_secret_ref": "env:NAME — the worker reads the header value from that "
-            "environment variable. The value itself is never stored or shown here.",
+            "interval_seconds": "How often the worker checks the service; at least 10.",
+            "expected_status": "HTTP health check (agent backends, or a health path): the "
+            "status it must answer.",
+            "tool_call_name": "Optional: a tool every check calls, to show the server does real "
+            "work.",
+            "tool_call_expect": "Text the tool's result must contain (empty: any non-error "
+            "result).",
+            "auth_header": "Optional: a header every probe sends, e.g. Authorization.",
+            "auth_secret_ref": "env:NAME or file:/path — where the worker reads the header value "
+            "(an environment variable, or a mounted secret file). The value itself is never "
+            "stored or shown here.",
         }
 
     def clean_tool_call_arguments(self):

@@ -17,6 +17,7 @@ from fleet.models import HealthStatus, Service
 
 MIN_INTERVAL_SECONDS = 10
 ENV_VAR_PREFIX = "env:"
+FILE_PREFIX = "file:"  # a secret mounted as a file (Cloud Run, ECS, Container Apps, Kubernetes)
 
 
 class CheckConfig(models.Model):
@@ -47,7 +48,8 @@ class CheckConfig(models.Model):
     tool_call_arguments = models.JSONField(default=dict, blank=True)
     tool_call_expect = models.CharField(max_length=500, blank=True)
     auth_header = models.CharField(max_length=100, blank=True)
-    # A reference, never the secret: "env:NAME" (an environment variable of the worker).
+    # A reference, never the secret: "env:NAME" (an environment variable of the worker) or
+    # "file:/path" (a secret file mounted into the worker).
     auth_secret_ref = models.CharField(max_length=200, blank=True)
 
     next_check_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -88,13 +90,17 @@ class CheckConfig(models.Model):
         if self.auth_secret_ref and not _valid_ref(self.auth_secret_ref):
             errors["auth_secret_ref"] = (
                 f"must be {ENV_VAR_PREFIX}NAME (an environment variable name such as "
-                f"{ENV_VAR_PREFIX}NOTES_TOKEN), not a secret value."
+                f"{ENV_VAR_PREFIX}NOTES_TOKEN) or {FILE_PREFIX}/absolute/path (a mounted "
+                "secret), not a secret value."
             )
         if errors:
             raise ValidationError(errors)
 
 
 def _valid_ref(ref: str) -> bool:
+    if ref.startswith(FILE_PREFIX):
+        path = ref.removeprefix(FILE_PREFIX)
+        return path.startswith("/") and len(path) > 1 and "\x00" not in path
     name = ref.removeprefix(ENV_VAR_PREFIX)
     return (
         ref.startswith(ENV_VAR_PREFIX)

@@ -1,14 +1,15 @@
 """From a registered service and its check settings to the probe engine's `ProbeTarget`.
 
-The auth secret is resolved here, in the worker, from the environment variable the config names;
-the database only ever holds the reference.
+The auth secret is resolved here, in the worker, from the environment variable or mounted secret
+file the config names; the database only ever holds the reference.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from checks.models import ENV_VAR_PREFIX, CheckConfig
+from checks.models import ENV_VAR_PREFIX, FILE_PREFIX, CheckConfig
 from checks.probing.types import ProbeTarget
 from fleet.models import Service
 
@@ -18,7 +19,19 @@ class TargetError(Exception):
 
 
 def resolve_secret(ref: str) -> str:
-    """The value behind an `env:NAME` reference; TargetError naming the variable when unset."""
+    """The value behind `env:NAME` or `file:/path`; TargetError naming the reference when missing."""
+    if ref.startswith(FILE_PREFIX):
+        path = ref.removeprefix(FILE_PREFIX)
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as exc:
+            raise TargetError(
+                f"auth: cannot read the secret file {path} (from the check settings) on the "
+                f"worker: {exc.strerror}"
+            ) from exc
+        if not value:
+            raise TargetError(f"auth: the secret file {path} (from the check settings) is empty")
+        return value
     name = ref.removeprefix(ENV_VAR_PREFIX)
     value = os.environ.get(name, "")
     if not value:

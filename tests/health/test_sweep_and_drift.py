@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from checks import services as check_services
@@ -173,3 +174,40 @@ def test_accepting_drift_resolves_its_alert_so_reminders_stop(
     with django_capture_on_commit_callbacks(execute=True):
         assert send_reminders(timezone.now() + timedelta(hours=5)) == 0
     assert len(webhook.requests) == 2
+
+
+def test_auth_header_from_a_mounted_secret_file_reaches_the_server(tmp_path):
+    from tests.mcp_servers.sdk_servers import demo_server, require_header, streamable_app
+
+    secret = tmp_path / "notes-token"
+    secret.write_text("Bearer from-a-file\n")
+    app = require_header(
+        streamable_app(demo_server("locked")), "authorization", "Bearer from-a-file"
+    )
+    with served(app) as base:
+        service = ServiceFactory(name="locked", url=f"{base}/mcp")
+        check_services.save_check_config(
+            actor="otto",
+            source="cli",
+            service=service,
+            spec={"auth_header": "Authorization", "auth_secret_ref": f"file:{secret}"},
+        )
+        ok = sweep_db.check_now(service).result
+        secret.unlink()
+        missing = sweep_db.check_now(service).result
+    assert ok.ok and ok.server_name == "locked"
+    assert not missing.ok
+    assert f"cannot read the secret file {secret}" in missing.error
+    assert "from-a-file" not in missing.error
+
+
+def test_a_relative_secret_file_is_a_field_error():
+    service = ServiceFactory()
+    with pytest.raises(ValidationError) as exc:
+        check_services.save_check_config(
+            actor="otto",
+            source="cli",
+            service=service,
+            spec={"auth_header": "X-Key", "auth_secret_ref": "file:secrets/key"},
+        )
+    assert "file:/absolute/path" in exc.value.message_dict["auth_secret_ref"][0]
