@@ -123,7 +123,8 @@ def record(
     """Bulk-insert the results and apply each to the state machine, in one transaction.
 
     A service whose bookkeeping raises is rolled back alone (savepoint) and its next check is
-    pushed one interval further instead of failing the batch.
+    pushed one interval further instead of failing the batch; a service deleted meanwhile is
+    skipped.
     """
     if not items:
         return []
@@ -138,8 +139,10 @@ def record(
             )
         }
         readings, rows = [], []
-        for service, config, outcome, slot in items:
-            config = locked.get(service.pk, config)
+        for service, _, outcome, slot in items:
+            config = locked.get(service.pk)
+            if config is None:  # the service was deleted while it was being probed
+                continue
             scales = config.scales_to_zero or service.pk in cold_capable
             reading = state.read_outcome(config, outcome, scales)
             readings.append((service, config, outcome, reading))

@@ -211,3 +211,20 @@ def test_a_relative_secret_file_is_a_field_error():
             spec={"auth_header": "X-Key", "auth_secret_ref": "file:secrets/key"},
         )
     assert "file:/absolute/path" in exc.value.message_dict["auth_secret_ref"][0]
+
+
+def test_a_service_deleted_during_its_probe_does_not_sink_the_batch(sdk_url):
+    gone = ServiceFactory(name="gone", url=sdk_url)
+    kept = ServiceFactory(name="kept", url=sdk_url)
+    sweep_db.ensure_configs()
+    claims = sweep_db.claim_due()
+    configs = list(CheckConfig.objects.select_related("service").order_by("service__name"))
+    outcomes = sweep_db.probe_configs(configs)
+    gone.delete()  # someone deletes it while the batch is probing
+    slots = dict(claims)
+    checked = sweep_db.record(
+        [(c.service, c, o, slots[c.service_id]) for c, o in zip(configs, outcomes, strict=True)]
+    )
+    assert [c.service.name for c in checked] == ["kept"]
+    kept.refresh_from_db()
+    assert kept.status == "up" and ProbeResult.objects.get().service == kept
