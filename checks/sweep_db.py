@@ -213,7 +213,10 @@ def check_now(service: Service, at: datetime | None = None) -> Checked:
     config, _ = CheckConfig.objects.select_related("service").get_or_create(service=service)
     config.service = service
     outcome = probe_configs([config])[0]
-    return record([(service, config, outcome, None)], at=at)[0]
+    checked = record([(service, config, outcome, None)], at=at)
+    if not checked:
+        raise Service.DoesNotExist(f"{service.name} was deleted while it was being checked.")
+    return checked[0]
 
 
 def check_all(batch: int | None = None) -> list[Checked]:

@@ -45,7 +45,11 @@ def check_now_task(job_id: int, service_id: int) -> None:
         if service is None:
             log("The service was deleted before it could be checked.")
             return
-        item = sweep_db.check_now(service)
+        try:
+            item = sweep_db.check_now(service)
+        except Service.DoesNotExist as gone:
+            log(str(gone))
+            return
         result = item.result
         if result.ok:
             log(f"{service.name}: ok in {result.latency_ms:.0f} ms ({result.transport or 'http'})")

@@ -60,7 +60,10 @@ class Command(BaseCommand):
             else:
                 self._table(items)
             return
-        item = sweep_db.check_now(self._service(name))
+        try:
+            item = sweep_db.check_now(self._service(name))
+        except Service.DoesNotExist as gone:
+            raise CommandError(str(gone)) from gone
         if options["json"]:
             self.stdout.write(json.dumps(as_dict(item), indent=2))
         else:
