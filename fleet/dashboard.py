@@ -62,7 +62,8 @@ class DashboardView:
 def dashboard_view(params, page_number: str | int | None, per_page: int) -> DashboardView:
     """Filtered, sorted, paginated services plus fleet-wide totals."""
     sort, order = sort_key(params.get("sort", "name"))
-    base: QuerySet = Service.objects.select_related("account")
+    # The scaling row rides along so each row can flag drift without a query of its own.
+    base: QuerySet = Service.objects.select_related("account", "scaling")
     filterset = ServiceFilter(params, queryset=base)
     queryset = filterset.qs.order_by(order, "name") if filterset.is_valid() else base.none()
     page = Paginator(queryset, per_page).get_page(page_number)

@@ -303,3 +303,13 @@ def test_batch_form_names_a_non_number_and_an_unknown_service(kubernetes, operat
     assert b"Concurrency: &#x27;two&#x27; is not a whole number." in words.content
     assert b"Services: no service named ghost." in ghost.content
     assert not Redeploy.objects.exists()
+
+
+def test_dashboard_flags_scaling_drift(kubernetes, operator, viewer_client):
+    cs.sync_observed(kubernetes.service)
+    assert "scaling drift" not in viewer_client.get("/").content.decode()
+
+    cs.set_desired_scaling(kubernetes.service, operator, {"max_instances": 9})
+
+    page = viewer_client.get("/").content.decode()
+    assert "scaling drift" in page and 'href="/services/weather/#service-cloud"' in page
