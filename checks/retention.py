@@ -1,4 +1,5 @@
-"""Retention: raw probe results older than PROBE_RAW_RETENTION_HOURS become HourlyRollup rows.
+"""Retention: raw probe results older than PROBE_RAW_RETENTION_HOURS become HourlyRollup rows,
+and rollups older than PROBE_ROLLUP_RETENTION_DAYS (default 90, at least 31) are deleted.
 
 Counts, failures and a latency histogram survive, so uptime % and percentiles over 7 or 30 days
 stay what they were; only whole hours are rolled, and each service is folded in its own
@@ -16,9 +17,23 @@ from django.utils import timezone
 from checks.health import bucket_of, weighted_percentile
 from checks.models import HourlyRollup, ProbeResult
 
+# Rollups are kept at least as long as the longest window the console shows (30 d).
+MIN_ROLLUP_DAYS = 31
+
 
 def retention_hours() -> int:
     return int(getattr(settings, "PROBE_RAW_RETENTION_HOURS", 48))
+
+
+def rollup_retention_days() -> int:
+    return max(MIN_ROLLUP_DAYS, int(getattr(settings, "PROBE_ROLLUP_RETENTION_DAYS", 90)))
+
+
+def prune_rollups(now: datetime | None = None) -> int:
+    """Delete hourly rollups older than PROBE_ROLLUP_RETENTION_DAYS; returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=rollup_retention_days())
+    deleted, _ = HourlyRollup.objects.filter(hour__lt=cutoff).delete()
+    return deleted
 
 
 def roll_up_results(now: datetime | None = None, hours: int | None = None) -> int:

@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from checks import sweep_db
-from checks.retention import roll_up_results
+from checks.retention import prune_rollups, roll_up_results
 from console.jobs import running
 from fleet.models import Service
 
@@ -60,8 +60,12 @@ def check_now_task(job_id: int, service_id: int) -> None:
 
 @shared_task(name="checks.rollup_results_task")
 def rollup_results_task() -> int:
-    """Fold raw results older than PROBE_RAW_RETENTION_HOURS into hourly rollups."""
+    """Fold raw results older than PROBE_RAW_RETENTION_HOURS into hourly rollups, and delete
+    rollups past PROBE_ROLLUP_RETENTION_DAYS, so neither table grows without bound."""
     folded = roll_up_results()
     if folded:
         logger.info("rolled %d raw probe results into hourly rollups", folded)
+    pruned = prune_rollups()
+    if pruned:
+        logger.info("deleted %d hourly rollups past retention", pruned)
     return folded

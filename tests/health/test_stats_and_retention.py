@@ -97,3 +97,21 @@ def test_latest_outcome_and_probe_stats_for_the_audits(sdk_url):
     assert outcome.capabilities.get("tools") is not None
     stats = health.probe_stats(service, hours=24)
     assert stats["count"] == 1 and stats["uptime_pct"] == 100.0
+
+
+def test_rollups_past_their_retention_are_deleted_by_the_task(settings):
+    settings.PROBE_ROLLUP_RETENTION_DAYS = 40
+    service = ServiceFactory()
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    for days in (2, 35, 39, 41, 200):
+        HourlyRollup.objects.create(
+            service=service, hour=now - timedelta(days=days), count=1, failures=0
+        )
+    rollup_results_task.delay().get()
+    kept = sorted((now - r.hour).days for r in HourlyRollup.objects.all())
+    assert kept == [2, 35, 39]
+    # never shorter than the 30-day window the service page shows (31 days at least)
+    HourlyRollup.objects.create(service=service, hour=now - timedelta(days=30), count=1, failures=0)
+    settings.PROBE_ROLLUP_RETENTION_DAYS = 7
+    rollup_results_task.delay().get()
+    assert sorted((now - r.hour).days for r in HourlyRollup.objects.all()) == [2, 30]
