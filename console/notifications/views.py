@@ -111,7 +111,13 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def silence_list(request: HttpRequest) -> HttpResponse:
-    return _silence_page(request, SilenceForm())
+    """Current and past silences; ?service=, ?team=, ?environment= pre-fill the new one."""
+    initial = {
+        f"match_{key}": request.GET[key][:63]
+        for key in ("service", "team", "environment")
+        if request.GET.get(key)
+    }
+    return _silence_page(request, SilenceForm(initial=initial))
 
 
 def _silence_page(request: HttpRequest, form: SilenceForm, status: int = 200) -> HttpResponse:

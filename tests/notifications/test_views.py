@@ -233,3 +233,13 @@ def test_operator_resolves_an_alert_by_hand(operator_client):
     alert.refresh_from_db()
     assert alert.resolved_at is not None
     assert AuditLogEntry.objects.get().action == "resolve"
+
+
+def test_silence_alerts_from_the_service_page_prefills_the_service(operator_client):
+    from tests.factories import ServiceFactory
+
+    ServiceFactory(name="notes")
+    page = operator_client.get("/services/notes/").content.decode()
+    assert 'href="/alerts/silences/?service=notes"' in page
+    form = operator_client.get("/alerts/silences/?service=notes").content.decode()
+    assert 'name="match_service" value="notes"' in form
