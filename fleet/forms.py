@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from console.forms import ListField
 from fleet.models import CloudAccount, Provider, Service, ServiceKind, Transport
-
-
-class TagsField(forms.CharField):
-    """Comma- or space-separated tags in the form, a list everywhere else."""
-
-    def to_python(self, value: str | None) -> list[str]:
-        text = super().to_python(value) or ""
-        return [t for t in text.replace(",", " ").split() if t]
-
-    def prepare_value(self, value):
-        return ", ".join(value) if isinstance(value, list) else value
 
 
 class ServiceForm(forms.Form):
@@ -29,7 +19,7 @@ class ServiceForm(forms.Form):
     environment = forms.CharField(required=False, max_length=40, initial="production")
     team = forms.CharField(required=False, max_length=63)
     owner = forms.CharField(required=False, max_length=150)
-    tags = TagsField(required=False, help_text="Comma-separated")
+    tags = ListField(required=False, help_text="Comma-separated")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     account = forms.ModelChoiceField(
         queryset=CloudAccount.objects.all(),

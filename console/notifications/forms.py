@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
+from console.forms import ListField
 from console.notifications.models import EVENT_KINDS, ChannelType
 from console.notifications.refs import REF_HELP
-
-
-class NamesField(forms.CharField):
-    """Comma- or space-separated names in the form, a list everywhere else."""
-
-    def to_python(self, value: str | None) -> list[str]:
-        text = super().to_python(value) or ""
-        return [t for t in text.replace(",", " ").split() if t]
-
-    def prepare_value(self, value):
-        return ", ".join(value) if isinstance(value, list) else value
 
 
 class ChannelForm(forms.Form):
@@ -37,11 +27,11 @@ class ChannelForm(forms.Form):
         help_text=f"Never the value itself: {REF_HELP}",
     )
     enabled = forms.BooleanField(required=False, initial=True)
-    match_teams = NamesField(required=False, label="Teams", help_text="Empty = every team")
-    match_environments = NamesField(
+    match_teams = ListField(required=False, label="Teams", help_text="Empty = every team")
+    match_environments = ListField(
         required=False, label="Environments", help_text="Empty = every environment"
     )
-    match_services = NamesField(required=False, label="Services", help_text="Empty = every service")
+    match_services = ListField(required=False, label="Services", help_text="Empty = every service")
     match_kinds = forms.MultipleChoiceField(
         required=False,
         label="Event kinds",
