@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from mcp.shared.inbound import encode_header_value, mcp_param_headers, x_mcp_header_map
 
 from checks.probing.clock import PhaseClock
 from checks.probing.errors import ProbeFailure, ReplyFailure
@@ -61,6 +60,9 @@ class StatelessSession:
         }
         name_key = _NAME_BEARING.get(method)
         if name_key and isinstance(params.get(name_key), str):
+            # Imported here: the SDK costs ~1.7 s to import and only tools/call needs it.
+            from mcp.shared.inbound import encode_header_value
+
             headers["Mcp-Name"] = encode_header_value(params[name_key])
         if method == "tools/call" and schema:
             headers.update(_param_headers(schema, params.get("arguments") or {}))
@@ -151,6 +153,8 @@ class HandshakeSession:
 
 def _param_headers(schema: dict, arguments: dict[str, Any]) -> dict[str, str]:
     """The `Mcp-Param-*` headers a 2026-07-28 tools/call mirrors from its arguments."""
+    from mcp.shared.inbound import mcp_param_headers, x_mcp_header_map
+
     try:
         return mcp_param_headers(x_mcp_header_map(schema), arguments)
     except (TypeError, ValueError, AttributeError):
