@@ -8,6 +8,7 @@ How an event becomes messages:
    routed channel is queued (`deliver_alert_task`, after commit).
 2. Routing: enabled channels whose match lists (teams, environments, services, kinds) each
    contain the event's value or are empty. Team and environment default to the service's.
+   An event that names its channels (`event.channels`, e.g. a budget's) goes to those instead.
 3. Silences: while an active Silence covers the event (service/team/environment), the alert opens
    (visible on /alerts/) but nothing is sent; when the silence is over and the alert is still open,
    the next reminder run sends it.
@@ -82,7 +83,7 @@ def notify(event: AlertEvent) -> Alert | None:
         except IntegrityError:  # another worker opened it a moment ago
             existing = _open_alert(event.dedupe_key)
             return _seen_again(existing, event) if existing else None
-        _send(alert, Delivery.Purpose.OPENED)
+        _send(alert, Delivery.Purpose.OPENED, channels=event.channels or None)
     return alert
 
 

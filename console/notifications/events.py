@@ -28,3 +28,5 @@ class AlertEvent:
     environment: str = ""
     url: str = ""  # absolute or site-relative link to the console page
     details: dict = field(default_factory=dict)  # JSON-serialisable extra fields for webhooks
+    # AlertChannel rows to use instead of routing (a budget that names its channels); None = route.
+    channels: list[Any] | None = None

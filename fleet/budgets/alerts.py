@@ -18,9 +18,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from console.notifications.dispatch import notify, queue_deliveries, resolve
+from console.notifications.dispatch import notify, resolve
 from console.notifications.events import AlertEvent
-from console.notifications.models import Alert, Delivery
 from fleet.budgets.models import Budget, Scope, ThresholdAlert
 from fleet.costs.thresholds import ThresholdRule, crossed_thresholds, period_key
 from fleet.models import Service
@@ -56,25 +55,11 @@ def _fire(
                 currency=budget.currency,
             )
             event = _event(budget, period, rule, spend)
-            sent = notify(event)
-            if sent is not None:
-                _send_to_chosen_channels(budget, sent)
+            notify(event)
             resolve(event.dedupe_key)
     except IntegrityError:
         return None  # another run fired this threshold a moment ago
     return alert
-
-
-def _send_to_chosen_channels(budget: Budget, alert: Alert) -> None:
-    """Replace the routed deliveries with the budget's own channels, when it names any."""
-    chosen = list(budget.channels.all())  # a disabled one records "not sent: disabled"
-    if not chosen or alert.silenced_by_id is not None:
-        return
-    # Their delivery tasks, queued for after commit, find no row and return quietly.
-    Delivery.objects.filter(alert=alert).exclude(channel__in=chosen).delete()
-    queued = set(Delivery.objects.filter(alert=alert).values_list("channel_id", flat=True))
-    missing = [c for c in chosen if c.pk not in queued]
-    queue_deliveries(alert, Delivery.Purpose.OPENED, missing)
 
 
 def _event(budget: Budget, period: str, rule: ThresholdRule, spend: Decimal) -> AlertEvent:
@@ -100,6 +85,8 @@ def _event(budget: Budget, period: str, rule: ThresholdRule, spend: Decimal) -> 
         team=budget.scope_value if budget.scope == Scope.TEAM else "",
         environment=budget.scope_value if budget.scope == Scope.ENVIRONMENT else "",
         url=reverse("budget-detail", args=[budget.pk]),
+        # Named channels replace routing; a disabled one records "not sent: disabled".
+        channels=list(budget.channels.all()) or None,
         details={
             "budget": budget.name,
             "scope": budget.scope,
