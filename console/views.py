@@ -12,9 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from console.access import role_required
-from console.audit import record_action
 from console.celery import app as celery_app
 from console.models import ApiToken, AuditLogEntry, Job
+from console.tokens import issue_token, revoke_token
 
 
 def _database_ok() -> tuple[bool, str]:
@@ -77,14 +77,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     if not name:
         messages.error(request, "name: give the token a name so you can recognise it later.")
         return redirect("token-list")
-    token, raw = ApiToken.issue(request.user, name[:100])
-    record_action(
-        request.user,
-        "create",
-        token,
-        source="ui",
-        after={"name": token.name, "prefix": token.prefix},
-    )
+    _, raw = issue_token(request.user, name)
     tokens = request.user.api_tokens.order_by("-created_at")
     return render(request, "console/tokens.html", {"tokens": tokens, "new_token": raw})
 
@@ -92,14 +85,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_delete(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    record_action(
-        request.user,
-        "delete",
-        token,
-        source="ui",
-        before={"name": token.name, "prefix": token.prefix},
-    )
-    token.delete()
+    revoke_token(request.user, token)
     messages.success(request, f"Revoked token {token.name}.")
     return redirect("token-list")
 

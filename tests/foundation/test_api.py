@@ -188,3 +188,24 @@ def test_session_auth_requires_csrf(operator):
     response = post(client, "/api/v1/services", {"name": "x", "url": "https://x.example.com"})
     assert response.status_code in (401, 403)
     assert not Service.objects.exists()
+
+
+def test_token_page_issues_a_working_token_once_and_revokes_it(viewer_client, viewer):
+    page = viewer_client.post("/tokens/new/", {"name": "ci"}).content.decode()
+    raw = page.split('<code class="token">')[1].split("</code>")[0]
+    token = ApiToken.objects.get(user=viewer)
+    assert raw.startswith(token.prefix) and token.token_hash != raw
+    assert "fc_" not in viewer_client.get("/tokens/").content.decode().replace(token.prefix, "")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get("/api/v1/services").status_code == 200
+    assert AuditLogEntry.objects.filter(object_type="apitoken", action="create").count() == 1
+
+    viewer_client.post(f"/tokens/{token.pk}/delete/")
+    assert api.get("/api/v1/services").status_code == 401
+    assert AuditLogEntry.objects.filter(object_type="apitoken", action="delete").count() == 1
+
+
+def test_a_token_needs_a_name(viewer_client):
+    response = viewer_client.post("/tokens/new/", {"name": "  "}, follow=True)
+    assert "name: give the token a name" in response.content.decode()
+    assert not ApiToken.objects.exists()
