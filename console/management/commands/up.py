@@ -47,6 +47,14 @@ def wait_for_port(port: int, timeout: float = 20.0) -> bool:
     return False
 
 
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM stops everything; a second one while stopping is ignored, so the children
+    are never abandoned half-stopped."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Start the console: web, Celery worker and beat, and a demo fleet of real MCP servers."
 
@@ -62,7 +70,8 @@ class Command(BaseCommand):
             raise CommandError(f"--port: {port} is already in use; choose another with --port N.")
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.demo_cloud = None
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGINT, _stop_like_ctrl_c)
+        signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
         try:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
@@ -183,6 +192,8 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     def _stop_all(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when stopping after a child exited
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for _, proc in reversed(self.children):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
