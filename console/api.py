@@ -10,7 +10,7 @@ from console.api_errors import install_handlers
 from console.notifications.api import router as alerts_router
 from fleet.api import router as fleet_router
 from fleet.budgets.api import router as budgets_router
-from fleet.cloud_api import router as clouds_router
+from fleet.operations.api import router as clouds_router
 
 api = NinjaAPI(
     title="MCP Fleet Console API",

@@ -9,8 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Cloud operations keep their tasks beside their services (fleet/cloud_tasks.py).
-app.autodiscover_tasks(["fleet"], related_name="cloud_tasks")
+# Cloud operations keep their tasks beside their services (fleet/operations/tasks.py).
+app.autodiscover_tasks(["fleet.operations"])
 
 # Count task runs for /metrics (imported here so every worker process registers the signal).
 import console.task_metrics  # noqa: E402,F401

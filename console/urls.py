@@ -32,7 +32,7 @@ urlpatterns = [
     path("tokens/<int:pk>/delete/", views.token_delete, name="token-delete"),
     path("", include("checks.urls")),
     path("", include("checks.audits.urls")),
-    path("", include("fleet.cloud_urls")),
+    path("", include("fleet.operations.urls")),
     path("", include("fleet.budgets.urls")),
     path("", include("console.notifications.urls")),
     path("admin/", admin.site.urls),

@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 
 from fleet import validation
-from fleet.clouds.types import AccountRef, ServiceRef
+from fleet.operations.clouds.types import AccountRef, ServiceRef
 
 
 class Provider(models.TextChoices):
@@ -173,4 +173,4 @@ class Dependency(models.Model):
         return f"{self.caller} → {self.callee}"
 
 
-from fleet import cloud_models  # noqa: E402,F401  (snapshots, scaling, redeploys)
+from fleet.operations import models as operations_models  # noqa: E402,F401  (snapshots, scaling, redeploys)

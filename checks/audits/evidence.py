@@ -13,7 +13,7 @@ from datetime import datetime
 
 from checks.audits.results import EvidenceItem, Kind
 from checks.probing.types import ProbeOutcome
-from fleet.clouds.types import Provider, ServiceSnapshot
+from fleet.operations.clouds.types import Provider, ServiceSnapshot
 
 
 @dataclass(frozen=True)

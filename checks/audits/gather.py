@@ -4,7 +4,7 @@ Each source is looked up through a small function that degrades to "not gathered
 the piece it needs is not installed or fails: the rules then answer "no evidence" instead of
 guessing. Sources, in order of preference:
 
-- the cloud description: the latest stored `ServiceSnapshot` (fleet.cloud_models) when that model
+- the cloud description: the latest stored `ServiceSnapshot` (fleet.operations.models) when that model
   exists, otherwise a live `describe` through the account's adapter; plain-URL services have none;
 - probes: `checks.health.latest_outcome(service)` and `checks.health.probe_stats(service, hours)`;
 - console configuration: `console.notifications.dispatch.channels_for(service)` (alert routing),
@@ -39,8 +39,8 @@ from checks.audits.evidence import (
 )
 from checks.audits.models import Attestation, AuditPolicy
 from checks.probing.types import ProbeOutcome
-from fleet.clouds.types import EnvVar, ScalingSettings, ServiceSnapshot
 from fleet.models import Dependency, Service
+from fleet.operations.clouds.types import EnvVar, ScalingSettings, ServiceSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ def _optional(module: str, attr: str) -> Any | None:
 
 
 def _stored_snapshot(service: Service) -> CloudRead | None:
-    """The stored description (fleet.cloud_models.CloudSnapshot), when installed and current."""
-    model = _optional("fleet.cloud_models", "CloudSnapshot")
+    """The stored description (fleet.operations.models.CloudSnapshot), when installed and current."""
+    model = _optional("fleet.operations.models", "CloudSnapshot")
     if model is None:
         return None
     try:
@@ -131,7 +131,7 @@ def snapshot_from_data(data: Any, raw: Any = None) -> ServiceSnapshot | None:
 
 def _live_snapshot(service: Service) -> CloudRead:
     """Describe the service through its account's adapter; any failure is recorded, not raised."""
-    from fleet.clouds.registry import adapter_for
+    from fleet.operations.clouds.registry import adapter_for
 
     ref = service.to_ref()
     try:

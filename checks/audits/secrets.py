@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from fleet.clouds.types import EnvVar
+from fleet.operations.clouds.types import EnvVar
 
 _NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("name ends in _KEY", re.compile(r"(?:^|_)(?:API_?)?KEY$", re.I)),

@@ -19,8 +19,8 @@ from fleet.api_schemas import ErrorOut
 from fleet.budgets import services as budget_services
 from fleet.budgets import whatif
 from fleet.budgets.models import Budget
-from fleet.clouds.types import ScalingSettings
 from fleet.models import Service
+from fleet.operations.clouds.types import ScalingSettings
 
 router = Router(tags=["budgets"])
 

@@ -4,7 +4,7 @@ AWS Budgets is served wherever the account's `endpoint` override points (moto se
 API on one endpoint). Google's Billing Budgets (REST) and Cloud Monitoring (gRPC) are separate
 services from Cloud Run, so their emulator endpoints come from the environment:
 `FLEET_GCP_BUDGETS_ENDPOINT` (else the account's endpoint override) and
-`FLEET_GCP_MONITORING_ENDPOINT` (host:port). Credentials come from `fleet.clouds.credentials`,
+`FLEET_GCP_MONITORING_ENDPOINT` (host:port). Credentials come from `fleet.operations.clouds.credentials`,
 whose emulator switch is honoured only for loopback endpoints.
 """
 
@@ -14,11 +14,11 @@ import dataclasses
 import os
 from typing import Any
 
-from fleet.clouds import credentials
 from fleet.costs.aws_budgets import budgets_client
 from fleet.costs.gcp_budgets import budget_client
 from fleet.costs.usage import metric_client
 from fleet.models import CloudAccount
+from fleet.operations.clouds import credentials
 
 GCP_BUDGETS_ENDPOINT_ENV = "FLEET_GCP_BUDGETS_ENDPOINT"
 GCP_MONITORING_ENDPOINT_ENV = "FLEET_GCP_MONITORING_ENDPOINT"

@@ -32,14 +32,14 @@ from fleet.budgets.models import (
 )
 from fleet.budgets.services import current_prices, services_in_scope
 from fleet.budgets.sync import check_drift
-from fleet.clouds.errors import CloudError
-from fleet.clouds.registry import adapter_for
 from fleet.costs import aws_budgets
 from fleet.costs.errors import CostInputError, CostSyncError
 from fleet.costs.estimate import estimate_from_usage, forecast_month
 from fleet.costs.pricing import PriceTable
 from fleet.costs.usage import cloud_run_usage, requested_usage
 from fleet.models import Service
+from fleet.operations.clouds.errors import CloudError
+from fleet.operations.clouds.registry import adapter_for
 
 logger = logging.getLogger(__name__)
 PRICED_PROVIDERS = ("gcp", "aws", "azure", "kubernetes")

@@ -19,8 +19,8 @@ from fleet.budgets import whatif
 from fleet.budgets.forms import BudgetForm, WhatIfForm, thresholds_text
 from fleet.budgets.models import Budget, ServiceSpend, SpendRecord, SyncStatus
 from fleet.budgets.tasks import ingest_spend_task
-from fleet.clouds.types import ScalingSettings
 from fleet.models import Service
+from fleet.operations.clouds.types import ScalingSettings
 
 
 def _records_by_budget(budgets: list[Budget]) -> dict[int, list[SpendRecord]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
 from fleet.budgets.services import current_prices
-from fleet.clouds.types import ScalingSettings
 from fleet.costs.errors import CostInputError
 from fleet.costs.estimate import PROVIDERS, CostEstimate, estimate_monthly_cost
 from fleet.models import Service
+from fleet.operations.clouds.types import ScalingSettings
 
 SCALING_KEYS = ("min_instances", "max_instances", "concurrency", "cpu", "memory")
 
@@ -16,7 +16,7 @@ SCALING_KEYS = ("min_instances", "max_instances", "concurrency", "cpu", "memory"
 def known_scaling(service: Service) -> ScalingSettings | None:
     """The scaling the console last observed in the cloud, when the registry has it."""
     try:
-        row = service.scaling  # fleet.cloud_models.ServiceScaling, filled by cloud syncs
+        row = service.scaling  # fleet.operations.models.ServiceScaling, filled by cloud syncs
     except (ObjectDoesNotExist, AttributeError):
         return None
     observed = row.observed() if row.observed_at else {}

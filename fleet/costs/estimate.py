@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from fleet.clouds.types import ScalingSettings, UsageSample
 from fleet.costs.errors import CostInputError
 from fleet.costs.money import to_decimal
 from fleet.costs.pricing import PriceTable, parse_cpu, parse_memory
+from fleet.operations.clouds.types import ScalingSettings, UsageSample
 
 CENT = Decimal("0.01")
 MILLION = Decimal(1_000_000)

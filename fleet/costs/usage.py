@@ -20,9 +20,9 @@ from google.cloud.monitoring_v3.services.metric_service.transports import (
     MetricServiceGrpcTransport,
 )
 
-from fleet.clouds.types import ScalingSettings, UsageSample
 from fleet.costs.errors import DEFAULT_RETRY, Cause, CostInputError, RetryPolicy, call_provider
 from fleet.costs.pricing import parse_cpu, parse_memory
+from fleet.operations.clouds.types import ScalingSettings, UsageSample
 
 BILLABLE_TIME = "run.googleapis.com/container/billable_instance_time"
 REQUEST_COUNT = "run.googleapis.com/request_count"

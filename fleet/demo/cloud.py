@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from fleet.clouds.credentials import EMULATOR_ENV
 from fleet.demo.servers import DEMO_ORDER
+from fleet.operations.clouds.credentials import EMULATOR_ENV
 
 DEMO_ACCOUNT = "demo-k8s"
 DEMO_NAMESPACE = "demo"

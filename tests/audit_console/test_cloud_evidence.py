@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from checks.audits import services as audit_services
-from fleet.clouds.credentials import EMULATOR_ENV
 from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.credentials import EMULATOR_ENV
 from tests.fakes.cloudrun import FakeCloudRun
 
 

@@ -11,10 +11,10 @@ from django.core.management import call_command
 
 from checks.audits.services import update_policy
 from checks.services import request_check
-from fleet.cloud_services import store_snapshot
-from fleet.clouds.credentials import EMULATOR_ENV
-from fleet.clouds.registry import adapter_for
 from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.credentials import EMULATOR_ENV
+from fleet.operations.clouds.registry import adapter_for
+from fleet.operations.services import store_snapshot
 from tests.fakes.cloudrun import FakeCloudRun
 from tests.mcp_servers.sdk_servers import demo_server, sse_app, streamable_app
 from tests.mcp_servers.serving import served

@@ -16,7 +16,7 @@ from checks.audits.evidence import (
     ServiceFacts,
 )
 from checks.probing.types import ProbeOutcome, TlsInfo, ToolInfo
-from fleet.clouds.types import EnvVar, ScalingSettings, ServiceSnapshot
+from fleet.operations.clouds.types import EnvVar, ScalingSettings, ServiceSnapshot
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 READ_AT = datetime(2026, 11, 20, 11, 58, tzinfo=UTC)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from checks.audits.evidence import ConsoleConfig, FleetContext, ProbeStats
 from checks.audits.results import Status
-from fleet.clouds.types import ScalingSettings
+from fleet.operations.clouds.types import ScalingSettings
 from tests.audits.factories import evidence, probe, result_of, snapshot
 
 

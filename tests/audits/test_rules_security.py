@@ -5,7 +5,7 @@ from __future__ import annotations
 from checks.audits.evidence import FleetContext, FleetMember
 from checks.audits.results import Status
 from checks.probing.types import ToolInfo
-from fleet.clouds.types import EnvVar
+from fleet.operations.clouds.types import EnvVar
 from tests.audits.factories import evidence, probe, result_of, snapshot
 
 

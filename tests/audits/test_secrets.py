@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from checks.audits.secrets import find_plain_secrets
-from fleet.clouds.types import EnvVar
+from fleet.operations.clouds.types import EnvVar
 
 FAKE_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJlLXZhbHVl"
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from console.notifications.models import AlertChannel
 from fleet.budgets.fleetfile import export_budgets, import_budgets
 from fleet.budgets.models import Budget
-from fleet.cloud_models import ServiceScaling
+from fleet.operations.models import ServiceScaling
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from fleet.clouds.credentials import EMULATOR_CA_ENV, EMULATOR_ENV
-from fleet.clouds.pacing import Pacing
 from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.credentials import EMULATOR_CA_ENV, EMULATOR_ENV
+from fleet.operations.clouds.pacing import Pacing
 from tests.fakes.aws_faults import AwsFaultProxy
 from tests.fakes.cloudrun import FakeCloudRun
 from tests.fakes.cloudrun import seed_demo as seed_cloudrun

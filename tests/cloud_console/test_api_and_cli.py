@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from console.models import ApiToken, AuditLogEntry
-from fleet import cloud_services as cs
-from fleet.cloud_models import Redeploy
+from fleet.operations import services as cs
+from fleet.operations.models import Redeploy
 
 pytestmark = pytest.mark.django_db
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fleet import cloud_services as cs
 from fleet.demo.cloud import DEMO_ACCOUNT, start_demo_cloud, with_demo_cloud
 from fleet.demo.fleet import demo_fleet
 from fleet.demo.servers import DEMO_ORDER
 from fleet.fleetfile import import_fleet
 from fleet.models import Service
+from fleet.operations import services as cs
 
 pytestmark = pytest.mark.django_db
 

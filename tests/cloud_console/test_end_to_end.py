@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from console.models import AuditLogEntry, Job
-from fleet import cloud_services as cs
-from fleet.cloud_models import CloudSnapshot, Redeploy, ScalingChange
+from fleet.operations import services as cs
+from fleet.operations.models import CloudSnapshot, Redeploy, ScalingChange
 
 pytestmark = pytest.mark.django_db
 

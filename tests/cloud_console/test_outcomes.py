@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from console.models import AuditLogEntry, Job
-from fleet import cloud_services as cs
-from fleet.cloud_models import Redeploy, RedeployBatch
 from fleet.models import Service
+from fleet.operations import services as cs
+from fleet.operations.models import Redeploy, RedeployBatch
 
 pytestmark = pytest.mark.django_db
 

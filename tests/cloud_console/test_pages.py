@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from console.models import AuditLogEntry, Job
-from fleet import cloud_services as cs
-from fleet.cloud_models import Redeploy, ServiceScaling
 from fleet.models import CloudAccount, Service
+from fleet.operations import services as cs
+from fleet.operations.models import Redeploy, ServiceScaling
 from tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db

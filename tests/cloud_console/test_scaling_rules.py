@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from fleet.cloud_services import validate_scaling
+from fleet.operations.services import validate_scaling
 
 
 def errors_for(provider: str, values: dict, observed: dict | None = None) -> dict:

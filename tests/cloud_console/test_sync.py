@@ -6,10 +6,10 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from console.models import Job
-from fleet import cloud_services as cs
-from fleet.cloud_models import CloudSnapshot, ScalingChange, ServiceScaling
-from fleet.cloud_tasks import sync_scaling_task
 from fleet.models import Service
+from fleet.operations import services as cs
+from fleet.operations.models import CloudSnapshot, ScalingChange, ServiceScaling
+from fleet.operations.tasks import sync_scaling_task
 
 pytestmark = pytest.mark.django_db
 

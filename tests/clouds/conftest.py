@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.clouds.credentials import EMULATOR_ENV
-from fleet.clouds.pacing import Pacing
+from fleet.operations.clouds.credentials import EMULATOR_ENV
+from fleet.operations.clouds.pacing import Pacing
 
 FAST = Pacing(
     attempts=3,

@@ -6,10 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleet.clouds.cloudrun import REDEPLOY_ANNOTATION, CloudRunAdapter
-from fleet.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Timeout, Unavailable
-from fleet.clouds.pacing import Pacing
-from fleet.clouds.types import AccountRef, ScalingSettings, ServiceRef
+from fleet.operations.clouds.cloudrun import REDEPLOY_ANNOTATION, CloudRunAdapter
+from fleet.operations.clouds.errors import (
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    Timeout,
+    Unavailable,
+)
+from fleet.operations.clouds.pacing import Pacing
+from fleet.operations.clouds.types import AccountRef, ScalingSettings, ServiceRef
 from tests.clouds.conftest import FAST
 from tests.fakes.cloudrun import FakeCloudRun, seed_demo
 

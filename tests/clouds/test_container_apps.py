@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fleet.clouds.container_apps import ContainerAppsAdapter
-from fleet.clouds.credentials import EMULATOR_CA_ENV
-from fleet.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
-from fleet.clouds.types import AccountRef, ScalingSettings, ServiceRef
+from fleet.operations.clouds.container_apps import ContainerAppsAdapter
+from fleet.operations.clouds.credentials import EMULATOR_CA_ENV
+from fleet.operations.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
+from fleet.operations.clouds.types import AccountRef, ScalingSettings, ServiceRef
 from tests.clouds.conftest import FAST
 from tests.fakes.container_apps import FakeContainerApps, seed_demo
 

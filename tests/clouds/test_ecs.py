@@ -10,9 +10,9 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from fleet.clouds.ecs import EcsAdapter
-from fleet.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
-from fleet.clouds.types import AccountRef, ScalingSettings, ServiceRef
+from fleet.operations.clouds.ecs import EcsAdapter
+from fleet.operations.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
+from fleet.operations.clouds.types import AccountRef, ScalingSettings, ServiceRef
 from tests.clouds.conftest import FAST
 from tests.fakes.aws_faults import AwsFaultProxy, iam_action
 

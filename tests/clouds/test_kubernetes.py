@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleet.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
-from fleet.clouds.kubernetes import RESTARTED_AT, KubernetesAdapter
-from fleet.clouds.types import AccountRef, ScalingSettings, ServiceRef
+from fleet.operations.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
+from fleet.operations.clouds.kubernetes import RESTARTED_AT, KubernetesAdapter
+from fleet.operations.clouds.types import AccountRef, ScalingSettings, ServiceRef
 from tests.clouds.conftest import FAST
 from tests.fakes.kubernetes import FakeKubernetes, seed_demo
 

@@ -9,21 +9,21 @@ import time
 import httpx
 import pytest
 
-from fleet.clouds.base import label_matches
-from fleet.clouds.cloudrun import CloudRunAdapter
-from fleet.clouds.container_apps import ContainerAppsAdapter
-from fleet.clouds.credentials import (
+from fleet.operations.clouds.base import label_matches
+from fleet.operations.clouds.cloudrun import CloudRunAdapter
+from fleet.operations.clouds.container_apps import ContainerAppsAdapter
+from fleet.operations.clouds.credentials import (
     EMULATOR_ENV,
     azure_connection_verify,
     emulator_mode,
     is_loopback,
 )
-from fleet.clouds.ecs import EcsAdapter
-from fleet.clouds.errors import InvalidRequest, PermissionDenied, Unavailable
-from fleet.clouds.kubernetes import KubernetesAdapter
-from fleet.clouds.pacing import call_with_retry
-from fleet.clouds.registry import adapter_for
-from fleet.clouds.types import AccountRef
+from fleet.operations.clouds.ecs import EcsAdapter
+from fleet.operations.clouds.errors import InvalidRequest, PermissionDenied, Unavailable
+from fleet.operations.clouds.kubernetes import KubernetesAdapter
+from fleet.operations.clouds.pacing import call_with_retry
+from fleet.operations.clouds.registry import adapter_for
+from fleet.operations.clouds.types import AccountRef
 from tests.clouds.conftest import FAST
 
 LOCAL = "http://127.0.0.1:9"

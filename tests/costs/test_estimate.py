@@ -12,10 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from fleet.clouds.types import ScalingSettings, UsageSample
 from fleet.costs.errors import CostInputError
 from fleet.costs.estimate import estimate_from_usage, estimate_monthly_cost, forecast_month
 from fleet.costs.pricing import PriceTable, price_table
+from fleet.operations.clouds.types import ScalingSettings, UsageSample
 
 PRICES = PriceTable()
 

@@ -9,11 +9,11 @@ import grpc
 import pytest
 from google.api_core import exceptions as gexc
 
-from fleet.clouds.types import ScalingSettings
 from fleet.costs.errors import CostInputError, CostSyncError
 from fleet.costs.estimate import estimate_from_usage
 from fleet.costs.pricing import PriceTable
 from fleet.costs.usage import BILLABLE_TIME, REQUEST_COUNT, cloud_run_usage, requested_usage
+from fleet.operations.clouds.types import ScalingSettings
 from tests.costs.conftest import FAST_RETRY
 from tests.fakes.monitoring import SeededSeries
 

@@ -182,7 +182,7 @@ def test_degraded_then_down_sends_no_recovery_in_between(
 def test_a_minimum_of_zero_instances_from_the_cloud_or_the_operator_means_cold_starts(
     notes, knob, field
 ):
-    from fleet.cloud_models import ServiceScaling
+    from fleet.operations.models import ServiceScaling
 
     # given the check settings do not say "scales to zero", but the scaling minimum is 0
     ServiceScaling.objects.create(service=notes, **{field: 0})

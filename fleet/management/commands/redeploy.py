@@ -12,9 +12,9 @@ import time
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fleet import cloud_services as cs
-from fleet.cloud_models import Redeploy
 from fleet.models import Service
+from fleet.operations import services as cs
+from fleet.operations.models import Redeploy
 
 
 class Command(BaseCommand):

@@ -23,7 +23,12 @@ from console.audit import record_action
 from console.jobs import enqueue
 from console.models import Job
 from fleet import services as fleet_services
-from fleet.cloud_models import (
+from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.base import CloudAdapter
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.registry import adapter_for
+from fleet.operations.clouds.types import ScalingSettings, ServiceSnapshot
+from fleet.operations.models import (
     IN_FLIGHT,
     SCALING_FIELDS,
     CloudSnapshot,
@@ -32,11 +37,6 @@ from fleet.cloud_models import (
     ScalingChange,
     ServiceScaling,
 )
-from fleet.clouds.base import CloudAdapter
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing
-from fleet.clouds.registry import adapter_for
-from fleet.clouds.types import ScalingSettings, ServiceSnapshot
-from fleet.models import CloudAccount, Service
 
 MAX_REASON = 500
 MAX_BATCH_CONCURRENCY = 50
@@ -160,7 +160,7 @@ def request_redeploy(
     """Queue a redeploy; returns (redeploy, created). A second request gets the one in flight."""
     check_cloud_managed(service)
     reason = _clean_reason(reason)
-    from fleet.cloud_tasks import redeploy_task
+    from fleet.operations.tasks import redeploy_task
 
     with transaction.atomic():
         redeploy, created = _create_redeploy(service, actor, reason, source, None)
@@ -192,7 +192,7 @@ def request_batch_redeploy(
         )
     for service in services:
         check_cloud_managed(service, field="services")
-    from fleet.cloud_tasks import redeploy_batch_task
+    from fleet.operations.tasks import redeploy_batch_task
 
     with transaction.atomic():
         batch = RedeployBatch.objects.create(
@@ -313,7 +313,7 @@ def record_sync_error(service: Service, error: str) -> None:
 def request_sync(service: Service, actor: Any) -> Job:
     """Queue a describe of one service (the "Refresh from cloud" button)."""
     check_cloud_managed(service)
-    from fleet.cloud_tasks import sync_service_task
+    from fleet.operations.tasks import sync_service_task
 
     with transaction.atomic():
         job = enqueue(
@@ -525,7 +525,7 @@ def settings_to_apply(scaling: ServiceScaling) -> ScalingSettings:
 def apply_scaling(service: Service, actor: Any, source: str = "ui") -> Job:
     """Push the desired settings that drift from the observed ones through the cloud's API."""
     check_cloud_managed(service)
-    from fleet.cloud_tasks import apply_scaling_task
+    from fleet.operations.tasks import apply_scaling_task
 
     with transaction.atomic():
         scaling = ServiceScaling.objects.select_for_update().filter(service=service).first()

@@ -16,9 +16,14 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from fleet.clouds.base import CloudAdapter, ProgressCallback, label_matches, reject_unsupported
-from fleet.clouds.credentials import kubernetes_api_client, utc_now_iso
-from fleet.clouds.errors import (
+from fleet.operations.clouds.base import (
+    CloudAdapter,
+    ProgressCallback,
+    label_matches,
+    reject_unsupported,
+)
+from fleet.operations.clouds.credentials import kubernetes_api_client, utc_now_iso
+from fleet.operations.clouds.errors import (
     CloudError,
     InvalidRequest,
     PermissionDenied,
@@ -27,8 +32,8 @@ from fleet.clouds.errors import (
     build_error,
     error_class_for_status,
 )
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing
-from fleet.clouds.types import (
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.types import (
     AccountRef,
     EnvVar,
     OperationResult,
@@ -36,7 +41,7 @@ from fleet.clouds.types import (
     ServiceRef,
     ServiceSnapshot,
 )
-from fleet.clouds.waiting import Step, poll_until, say, unknown_result
+from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_result
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REASON_ANNOTATION = "fleet-console/redeploy-reason"

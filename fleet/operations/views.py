@@ -1,6 +1,6 @@
 """Cloud pages: redeploy (confirm, progress, list, rolling batches), scaling, discovery.
 
-Thin views: parse, call `fleet.cloud_services`, render. Anyone signed in may look; changing
+Thin views: parse, call `fleet.operations.services`, render. Anyone signed in may look; changing
 anything needs the operator role (403 otherwise).
 """
 
@@ -17,10 +17,10 @@ from django_htmx.http import HttpResponseStopPolling
 
 from console.access import has_role, role_required
 from console.htmx import render_page, wants_fragment
-from fleet import cloud_services as cs
-from fleet.cloud_models import IN_FLIGHT, SCALING_FIELDS, Redeploy, RedeployBatch
-from fleet.clouds.errors import CloudError
 from fleet.models import CloudAccount, Service
+from fleet.operations import services as cs
+from fleet.operations.clouds.errors import CloudError
+from fleet.operations.models import IN_FLIGHT, SCALING_FIELDS, Redeploy, RedeployBatch
 
 RECENT = 50
 

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fleet.clouds.errors import (
+from fleet.operations.clouds.errors import (
     CloudError,
     InvalidRequest,
     NotFound,
@@ -20,14 +20,16 @@ from fleet.clouds.errors import (
     Timeout,
     Unavailable,
 )
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing, call_with_retry
-from fleet.clouds.types import (
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing, call_with_retry
+from fleet.operations.clouds.types import (
     AccountRef,
     OperationResult,
     Provider,
+    Revision,
     ScalingSettings,
     ServiceRef,
     ServiceSnapshot,
+    TrafficSplit,
 )
 
 __all__ = [
@@ -85,6 +87,64 @@ class CloudAdapter(ABC):
         progress: ProgressCallback | None = None,
     ) -> OperationResult:
         """Change only the non-None scaling fields and wait for the change to take effect."""
+
+    # Releases. Platforms override what they support; the defaults refuse with a plain reason so
+    # the console says "not supported on <platform>" instead of pretending.
+
+    def supports_traffic_split(self, service: ServiceRef) -> bool:
+        """Whether this service can split traffic between revisions (canary releases)."""
+        return False
+
+    def list_revisions(self, service: ServiceRef) -> list[Revision]:
+        """Recorded revisions, newest first, with the traffic each serves now."""
+        raise self._unsupported(service, "list revisions")
+
+    def release(
+        self,
+        service: ServiceRef,
+        image: str,
+        *,
+        reason: str = "",
+        traffic_percent: int | None = None,
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """Deploy `image` (tag or digest) as a new revision and wait for a truthful verdict.
+
+        With `traffic_percent` (canary), the new revision receives that share and the rest stays
+        where it was; only where `supports_traffic_split()`.
+        """
+        raise self._unsupported(service, "deploy a new image")
+
+    def set_traffic(
+        self,
+        service: ServiceRef,
+        splits: list[TrafficSplit],
+        *,
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """Route traffic as `splits` say (canary promotion or abort) and wait until it serves so."""
+        raise self._unsupported(service, "split traffic between revisions")
+
+    def rollback(
+        self,
+        service: ServiceRef,
+        revision: str,
+        *,
+        reason: str = "",
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """Return the service to a recorded `revision` and wait for a truthful verdict."""
+        raise self._unsupported(service, "roll back")
+
+    def _unsupported(self, service: ServiceRef, action: str) -> InvalidRequest:
+        return InvalidRequest(
+            f"{self.provider} cannot {action} for {service.resource}: not supported by this adapter",
+            provider=self.provider,
+            resource=service.resource,
+        )
 
     def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:
         """Map an SDK exception to a CloudError naming permission and resource (None = not ours)."""

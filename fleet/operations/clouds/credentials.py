@@ -23,7 +23,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleet.clouds.types import AccountRef
+from fleet.operations.clouds.types import AccountRef
 
 log = logging.getLogger(__name__)
 

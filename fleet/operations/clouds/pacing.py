@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from fleet.clouds.errors import CloudError
+from fleet.operations.clouds.errors import CloudError
 
 T = TypeVar("T")
 

@@ -100,6 +100,36 @@ class OperationResult:
     revision_before: str = ""
     revision_after: str = ""
     message: str = ""
+    image_before: str = ""
+    image_after: str = ""
+    # The platform's own account of a failure (stopped-task reasons, revision conditions, pod states
+    # and recent events), one line each, shown on the redeploy/release page.
+    diagnostics: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Revision:
+    """One deployable version of a service, as the platform names it.
+
+    Cloud Run and Container Apps: a revision; ECS: a task definition revision (family:N);
+    Kubernetes: a ReplicaSet (its deployment.kubernetes.io/revision number).
+    """
+
+    name: str
+    image: str = ""
+    created: str = ""  # ISO 8601, as the platform reports it
+    traffic_percent: int | None = None  # share of traffic it serves now; None = cannot tell
+    active: bool = False  # serving (or able to serve) now
+    ready: bool | None = None  # None = the platform does not say
+
+
+@dataclass
+class TrafficSplit:
+    """A share of a service's traffic for one revision ("" = the latest ready revision)."""
+
+    revision: str
+    percent: int
+    tag: str = ""
 
 
 @dataclass

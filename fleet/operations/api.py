@@ -17,11 +17,11 @@ from ninja.responses import Status
 from pydantic import ConfigDict
 
 from console.api_errors import require_role
-from fleet import cloud_services as cs
 from fleet.api_schemas import ErrorOut
-from fleet.cloud_models import Redeploy, RedeployBatch
-from fleet.clouds.errors import CloudError
 from fleet.models import CloudAccount, Service
+from fleet.operations import services as cs
+from fleet.operations.clouds.errors import CloudError
+from fleet.operations.models import Redeploy, RedeployBatch
 
 router = Router(tags=["clouds"])
 

@@ -20,9 +20,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from fleet.clouds.base import CloudAdapter, ProgressCallback, label_matches, reject_unsupported
-from fleet.clouds.credentials import aws_session
-from fleet.clouds.errors import (
+from fleet.operations.clouds.base import (
+    CloudAdapter,
+    ProgressCallback,
+    label_matches,
+    reject_unsupported,
+)
+from fleet.operations.clouds.credentials import aws_session
+from fleet.operations.clouds.errors import (
     CloudError,
     InvalidRequest,
     NotFound,
@@ -32,8 +37,8 @@ from fleet.clouds.errors import (
     Unavailable,
     build_error,
 )
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing
-from fleet.clouds.types import (
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.types import (
     AccountRef,
     EnvVar,
     OperationResult,
@@ -41,7 +46,7 @@ from fleet.clouds.types import (
     ServiceRef,
     ServiceSnapshot,
 )
-from fleet.clouds.waiting import Step, poll_until, say, unknown_result
+from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_result
 
 DESCRIBE_SERVICES = "ecs:DescribeServices"
 LIST_SERVICES = "ecs:ListServices"

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fleet.clouds.errors import CloudError
-from fleet.clouds.pacing import Pacing
-from fleet.clouds.types import OperationResult
+from fleet.operations.clouds.errors import CloudError
+from fleet.operations.clouds.pacing import Pacing
+from fleet.operations.clouds.types import OperationResult
 
 Progress = Callable[[str], None] | None
 

@@ -21,10 +21,10 @@ from django.utils import timezone
 from console.audit import record_action
 from console.jobs import running
 from console.models import Job
-from fleet import cloud_services as cs
-from fleet.cloud_models import Redeploy, RedeployBatch, RedeployStatus, ScalingChange
-from fleet.clouds.errors import CloudError, Timeout
 from fleet.models import Service
+from fleet.operations import services as cs
+from fleet.operations.clouds.errors import CloudError, Timeout
+from fleet.operations.models import Redeploy, RedeployBatch, RedeployStatus, ScalingChange
 
 logger = logging.getLogger(__name__)
 

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from fleet.clouds.base import CloudAdapter
-from fleet.clouds.errors import InvalidRequest
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing
-from fleet.clouds.types import AccountRef
+from fleet.operations.clouds.base import CloudAdapter
+from fleet.operations.clouds.errors import InvalidRequest
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.types import AccountRef
 
 
 def adapter_for(account: AccountRef, *, pacing: Pacing = DEFAULT_PACING) -> CloudAdapter:
     """The adapter for `account.provider`, with SDK clients built from the standard chain."""
     # Imported lazily so that using one cloud never loads (or needs) another cloud's SDK.
     if account.provider == "gcp":
-        from fleet.clouds.cloudrun import CloudRunAdapter
+        from fleet.operations.clouds.cloudrun import CloudRunAdapter
 
         return CloudRunAdapter(account, pacing=pacing)
     if account.provider == "aws":
-        from fleet.clouds.ecs import EcsAdapter
+        from fleet.operations.clouds.ecs import EcsAdapter
 
         return EcsAdapter(account, pacing=pacing)
     if account.provider == "azure":
-        from fleet.clouds.container_apps import ContainerAppsAdapter
+        from fleet.operations.clouds.container_apps import ContainerAppsAdapter
 
         return ContainerAppsAdapter(account, pacing=pacing)
     if account.provider == "kubernetes":
-        from fleet.clouds.kubernetes import KubernetesAdapter
+        from fleet.operations.clouds.kubernetes import KubernetesAdapter
 
         return KubernetesAdapter(account, pacing=pacing)
     raise InvalidRequest(

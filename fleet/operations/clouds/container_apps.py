@@ -19,9 +19,13 @@ from azure.core.exceptions import (
 )
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
-from fleet.clouds.base import CloudAdapter, ProgressCallback, label_matches
-from fleet.clouds.credentials import azure_connection_verify, azure_credential, utc_now_iso
-from fleet.clouds.errors import (
+from fleet.operations.clouds.base import CloudAdapter, ProgressCallback, label_matches
+from fleet.operations.clouds.credentials import (
+    azure_connection_verify,
+    azure_credential,
+    utc_now_iso,
+)
+from fleet.operations.clouds.errors import (
     CloudError,
     PermissionDenied,
     Timeout,
@@ -29,8 +33,8 @@ from fleet.clouds.errors import (
     build_error,
     error_class_for_status,
 )
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing
-from fleet.clouds.types import (
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.types import (
     AccountRef,
     EnvVar,
     OperationResult,
@@ -38,7 +42,7 @@ from fleet.clouds.types import (
     ServiceRef,
     ServiceSnapshot,
 )
-from fleet.clouds.waiting import Step, poll_until, say, unknown_result
+from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_result
 
 READ = "Microsoft.App/containerApps/read"
 WRITE = "Microsoft.App/containerApps/write"

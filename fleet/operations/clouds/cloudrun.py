@@ -12,17 +12,17 @@ from google.api_core import exceptions as gexc
 from google.cloud import run_v2
 from google.protobuf import field_mask_pb2
 
-from fleet.clouds.base import CloudAdapter, ProgressCallback, label_matches
-from fleet.clouds.credentials import google_credentials, utc_now_iso
-from fleet.clouds.errors import (
+from fleet.operations.clouds.base import CloudAdapter, ProgressCallback, label_matches
+from fleet.operations.clouds.credentials import google_credentials, utc_now_iso
+from fleet.operations.clouds.errors import (
     CloudError,
     Timeout,
     Unavailable,
     build_error,
     error_class_for_status,
 )
-from fleet.clouds.pacing import DEFAULT_PACING, Pacing
-from fleet.clouds.types import (
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.types import (
     AccountRef,
     EnvVar,
     OperationResult,
@@ -30,7 +30,7 @@ from fleet.clouds.types import (
     ServiceRef,
     ServiceSnapshot,
 )
-from fleet.clouds.waiting import Step, poll_until, say, unknown_result
+from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_result
 
 REDEPLOY_ANNOTATION = "fleet-console/redeployed-at"
 REASON_ANNOTATION = "fleet-console/redeploy-reason"

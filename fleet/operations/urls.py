@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from fleet.views import clouds
+from fleet.operations import views as clouds
 
 urlpatterns = [
     path("services/<str:name>/redeploy/", clouds.redeploy_confirm, name="service-redeploy"),
