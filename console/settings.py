@@ -8,6 +8,7 @@ SQLite and a filesystem Celery broker under `var/`, and a secret key generated i
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,6 +42,33 @@ def _required(name: str) -> str:
     return value
 
 
+def _env_number(name: str, default: float, low: float, high: float, *, integer: bool = True):
+    """A number from the environment within [low, high]; anything else stops startup, naming it."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ImproperlyConfigured(f"{name}: {raw!r} is not {kind}.") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}: {raw} is outside {low:g}-{high:g}.")
+    return value
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    """1/0, true/false, yes/no, on/off; anything else stops startup, naming the variable."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}: {raw!r} is not a switch (use 1 or 0).")
+
+
 if env.str("SECRET_KEY", default=""):
     SECRET_KEY = env.str("SECRET_KEY")
 elif EMBEDDED or DEBUG:
@@ -66,6 +94,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_filters",
     "django_celery_beat",
+    "axes",
     "console",
     "console.notifications",
     "fleet",
@@ -87,6 +116,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -161,6 +192,40 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# Login throttling (django-axes): the console login and the admin login both go through
+# authenticate(), where the throttle backend refuses a locked user or address first.
+AUTHENTICATION_BACKENDS = [
+    "console.login_throttle.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "console.login_throttle.ThrottleHandler"
+AXES_FAILURE_LIMIT = _env_number("FLEET_LOGIN_FAILURE_LIMIT", 5, 2, 100)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_number("FLEET_LOGIN_LOCK_MINUTES", 15, 1, 7 * 24 * 60))
+# A user name or an address reaching the limit is locked, whichever comes first.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Tries while locked do not push the end of the lock further out: it ends when the page says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_ENABLE_ADMIN = False  # console.admin registers the lock list with unlocks in the audit log
+AXES_VERBOSE = False
+# Behind N trusted proxies the client address is the Nth from the right in X-Forwarded-For (the
+# nearest proxy is the connection's own address, so N-1 proxies are listed after the client).
+FLEET_TRUSTED_PROXY_COUNT = _env_number("FLEET_TRUSTED_PROXY_COUNT", 0, 0, 10)
+if FLEET_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = FLEET_TRUSTED_PROXY_COUNT - 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Failures before the lock are answered more and more slowly: this long after the second,
+# doubling each time, at most FLEET_LOGIN_SLOWDOWN_MAX_SECONDS.
+FLEET_LOGIN_SLOWDOWN_SECONDS = _env_number(
+    "FLEET_LOGIN_SLOWDOWN_SECONDS", 0.5, 0, 10, integer=False
+)
+FLEET_LOGIN_SLOWDOWN_MAX_SECONDS = _env_number(
+    "FLEET_LOGIN_SLOWDOWN_MAX_SECONDS", 4, 0, 30, integer=False
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,0 +1,180 @@
+"""Login throttling: failures are slowed, then the user name or the address is locked for a while;
+the lock is in the audit log, shown to admins, and ends after the cool-off or when an admin lifts it."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from console.models import AuditLogEntry
+
+LIMIT = 3
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _quick_throttle(settings):
+    settings.AXES_FAILURE_LIMIT = LIMIT
+    settings.FLEET_LOGIN_SLOWDOWN_SECONDS = 0
+
+
+def _login(
+    client: Client, username: str, password: str, path: str = "/login/", ip: str = "10.0.0.7"
+):
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def _fail(client: Client, username: str, times: int, **kw) -> None:
+    for _ in range(times):
+        response = _login(client, username, "wrong-password", **kw)
+        assert response.status_code in (200, 429)
+
+
+def test_repeated_failures_lock_the_login_even_for_the_right_password(operator):
+    client = Client()
+    _fail(client, "otto", LIMIT)
+
+    response = _login(client, "otto", "otto-pass-123")
+
+    assert response.status_code == 429
+    assert "Login locked" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    entry = AuditLogEntry.objects.get(action="login-locked")
+    assert entry.object_repr == "otto" and entry.object_type == "user"
+    assert entry.after["ip_address"] == "10.0.0.7" and entry.after["failures"] == LIMIT
+    assert "15 minutes" in entry.detail and "console login" in entry.detail
+
+
+def test_one_lock_is_one_audit_row_however_often_it_is_tried(operator):
+    client = Client()
+    _fail(client, "otto", LIMIT + 4)
+    assert AuditLogEntry.objects.filter(action="login-locked").count() == 1
+
+
+def test_an_address_is_locked_across_user_names(operator):
+    client = Client()
+    for name in ("a", "b", "c")[:LIMIT]:
+        _fail(client, name, 1, ip="10.9.9.9")
+
+    assert _login(client, "otto", "otto-pass-123", ip="10.9.9.9").status_code == 429
+    # The same user from another address is not locked (its name failed no time).
+    other = _login(Client(), "otto", "otto-pass-123", ip="10.1.1.1")
+    assert other.status_code == 302
+
+
+def test_a_user_name_is_locked_across_addresses(operator):
+    client = Client()
+    for i in range(LIMIT):
+        _fail(client, "otto", 1, ip=f"10.0.1.{i}")
+    assert _login(Client(), "otto", "otto-pass-123", ip="10.0.2.1").status_code == 429
+
+
+def test_the_admin_login_is_throttled_too(admin_user):
+    admin_user.is_staff = True
+    admin_user.save()
+    client = Client()
+    _fail(client, "ada", LIMIT, path="/admin/login/")
+
+    response = _login(client, "ada", "ada-pass-123", path="/admin/login/")
+
+    assert response.status_code == 429
+    assert "admin login" in AuditLogEntry.objects.get(action="login-locked").detail
+
+
+def test_the_lock_ends_after_the_cool_off(operator):
+    client = Client()
+    _fail(client, "otto", LIMIT)
+    assert _login(client, "otto", "otto-pass-123").status_code == 429
+
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+
+    assert _login(client, "otto", "otto-pass-123").status_code == 302
+
+
+def test_lock_length_comes_from_the_environment(operator, settings):
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=2)
+    client = Client()
+    _fail(client, "otto", LIMIT)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=1))
+    assert _login(client, "otto", "otto-pass-123").status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=3))
+    assert _login(client, "otto", "otto-pass-123").status_code == 302
+
+
+def test_admins_see_the_lock_and_unlocking_is_audited(operator, admin_user):
+    _fail(Client(), "otto", LIMIT)
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    admin = Client()
+    admin.force_login(admin_user)
+
+    listing = admin.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200
+    assert "otto" in listing.content.decode() and "Locked Out" in listing.content.decode()
+    audit_page = admin.get("/audit-log/")
+    assert "login-locked" in audit_page.content.decode()
+
+    attempt = AccessAttempt.objects.get(username="otto")
+    response = admin.post(
+        "/admin/axes/accessattempt/",
+        {"action": "unlock", "_selected_action": [attempt.pk]},
+    )
+
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.exists()
+    unlock = AuditLogEntry.objects.get(action="login-unlock")
+    assert unlock.actor == admin_user and unlock.before["username"] == "otto"
+    assert _login(Client(), "otto", "otto-pass-123").status_code == 302
+
+
+def test_failures_before_the_lock_are_answered_more_slowly(operator, settings):
+    settings.AXES_FAILURE_LIMIT = 10
+    settings.FLEET_LOGIN_SLOWDOWN_SECONDS = 0.2
+    client = Client()
+    timings = []
+    for _ in range(4):
+        started = time.monotonic()
+        _login(client, "otto", "wrong-password")
+        timings.append(time.monotonic() - started)
+
+    assert timings[0] < 0.2  # the first mistake is free
+    assert timings[1] >= 0.2 and timings[2] >= 0.4 and timings[3] >= 0.8
+
+
+def test_a_good_login_clears_earlier_failures(operator):
+    client = Client()
+    _fail(client, "otto", LIMIT - 1)
+    assert _login(client, "otto", "otto-pass-123").status_code == 302
+    _fail(Client(), "otto", LIMIT - 1)
+    assert _login(Client(), "otto", "otto-pass-123").status_code == 302
+
+
+@override_settings(
+    FLEET_TRUSTED_PROXY_COUNT=1,
+    AXES_IPWARE_PROXY_COUNT=0,
+    AXES_IPWARE_META_PRECEDENCE_ORDER=["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"],
+)
+def test_behind_a_trusted_proxy_the_forwarded_address_is_locked(operator):
+    client = Client()
+    for _ in range(LIMIT):
+        client.post(
+            "/login/",
+            {"username": "x", "password": "y"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR="203.0.113.5",
+        )
+    entry = AuditLogEntry.objects.get(action="login-locked")
+    assert entry.after["ip_address"] == "203.0.113.5"
+    # Another client behind the same balancer is not locked out with the first.
+    ok = Client().post(
+        "/login/",
+        {"username": "otto", "password": "otto-pass-123"},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert ok.status_code == 302
