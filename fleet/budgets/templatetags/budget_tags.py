@@ -26,7 +26,11 @@ def money(value, currency: str = "") -> str:
 
 @register.simple_tag
 def budget_bar(budget: Budget) -> str:
-    """A progress bar of month-to-date spend, with the forecast as a lighter mark."""
+    """A progress bar of month-to-date spend, with the forecast as a mark.
+
+    Drawn as SVG whose sizes are attributes: the Content Security Policy refuses inline styles,
+    so a `style="width: …"` bar would render full width whatever the spend.
+    """
     percent = budget.percent_used
     if percent is None:
         return format_html('<span class="help">{}</span>', "no spend known yet")
@@ -36,19 +40,25 @@ def budget_bar(budget: Budget) -> str:
     if budget.spend_forecast is not None:
         at = min(budget.spend_forecast / budget.amount * 100, Decimal(100))
         forecast = format_html(
-            '<span class="budget-forecast" style="left: {}%" title="forecast {}"></span>',
-            f"{at:.1f}",
+            '<line x1="{at}" x2="{at}" y1="0" y2="10" class="budget-forecast">'
+            "<title>forecast {}</title></line>",
             money(budget.spend_forecast, budget.currency),
+            at=f"{at:.1f}",
         )
     return format_html(
-        '<span class="budget-bar" role="progressbar" aria-valuenow="{}" aria-valuemin="0" '
-        'aria-valuemax="100" title="{}% of {}"><span class="budget-fill budget-{}" '
-        'style="width: {}%"></span>{}</span> <b>{}%</b>',
+        '<svg class="budget-bar" viewBox="0 0 100 10" preserveAspectRatio="none" '
+        'role="progressbar" aria-valuenow="{}" aria-valuemin="0" aria-valuemax="100" '
+        'aria-label="{}% of {} spent"><title>{}% of {}</title>'
+        '<rect x="0" y="0" width="100" height="10" class="budget-track"/>'
+        '<rect x="0" y="0" width="{}" height="10" class="budget-fill budget-{}"/>{}</svg> '
+        "<b>{}%</b>",
         f"{percent}",
         f"{percent}",
         money(budget.amount, budget.currency),
-        level,
+        f"{percent}",
+        money(budget.amount, budget.currency),
         f"{width:.1f}",
+        level,
         forecast,
         f"{percent}",
     )
