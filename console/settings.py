@@ -250,11 +250,32 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# HTTPS. Production (not embedded, not DEBUG) redirects plain HTTP to HTTPS and sends HSTS;
+# the quickstart on loopback has no certificate, so both default off there.
+_PRODUCTION = not (DEBUG or EMBEDDED)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not (DEBUG or EMBEDDED))
+SESSION_COOKIE_SECURE = _env_flag("SECURE_COOKIES", _PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = _env_flag("SECURE_SSL_REDIRECT", _PRODUCTION)
+# Load-balancer and kubelet probes reach /healthz over plain HTTP on the pod's own address.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = _env_number(
+    "SECURE_HSTS_SECONDS", 31_536_000 if _PRODUCTION else 0, 0, 2 * 31_536_000
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is a promise for the whole domain that is slow to take back: the deployer opts in.
+SECURE_HSTS_PRELOAD = _env_flag("SECURE_HSTS_PRELOAD", False)
+# TLS ended at a load balancer that sets X-Forwarded-Proto: trust that header (only then).
+if _env_flag("FLEET_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# check --deploy warns while preload is off (W021); off is the deliberate default above.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
