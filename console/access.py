@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 
 ROLES = ("viewer", "operator", "admin")
 _RANK = {role: i for i, role in enumerate(ROLES)}
@@ -58,10 +59,32 @@ def roles_context(request: HttpRequest) -> dict:
     }
 
 
+API_DOCS_URL_NAMES = ("openapi-json", "openapi-view")
+
+
 class LoginRequiredExceptApiMiddleware(LoginRequiredMiddleware):
-    """Login everywhere; the JSON API answers 401 itself (token auth) instead of redirecting."""
+    """Login everywhere; the JSON API answers 401 instead of redirecting.
+
+    The API's 401 is decided here, before CSRF or method checks, so a missing or wrong bearer token
+    reads the same on every method (ninja's session fallback would otherwise answer a CSRF 403 on
+    POST). The OpenAPI schema and docs need a login too, unless FLEET_API_DOCS_PUBLIC is on.
+    """
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path.startswith(API_PREFIX):
+        if not request.path.startswith(API_PREFIX):
+            return super().process_view(request, view_func, view_args, view_kwargs)
+        if request.user.is_authenticated:
             return None
-        return super().process_view(request, view_func, view_args, view_kwargs)
+        match = getattr(request, "resolver_match", None)
+        if settings.FLEET_API_DOCS_PUBLIC and match and match.url_name in API_DOCS_URL_NAMES:
+            return None
+        from console.api_auth import user_from_bearer
+
+        if user_from_bearer(request) is not None:
+            return None
+        response = JsonResponse(
+            {"detail": "Authentication required: send Authorization: Bearer <API token>."},
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response

@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.input_guard.RejectUnstorableInputMiddleware",
     "console.access.LoginRequiredExceptApiMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -286,6 +287,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # The fleet's own knobs.
+# The OpenAPI schema and /api/v1/docs for anonymous callers too (logged-in users always get them).
+FLEET_API_DOCS_PUBLIC = env.bool("FLEET_API_DOCS_PUBLIC", default=False)
 FLEET_DASHBOARD_PAGE_SIZE = env.int("FLEET_DASHBOARD_PAGE_SIZE", default=50)
 FLEET_DASHBOARD_REFRESH_SECONDS = env.int("FLEET_DASHBOARD_REFRESH_SECONDS", default=10)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -11,10 +14,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from console.access import role_required
+from console.access import has_role, role_required
 from console.celery import app as celery_app
 from console.models import ApiToken, AuditLogEntry, Job
 from console.tokens import issue_token, revoke_token
+
+logger = logging.getLogger(__name__)
 
 
 def _database_ok() -> tuple[bool, str]:
@@ -35,20 +40,36 @@ def _broker_ok() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
+def _cache_ok() -> tuple[bool, str]:
+    try:
+        cache.set("healthz", "1", timeout=5)
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+HEALTH_PARTS = {"database": _database_ok, "broker": _broker_ok, "cache": _cache_ok}
+
+
 @login_not_required
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and broker reachability, as JSON; 503 when either is down."""
-    db_ok, db_detail = _database_ok()
-    broker_ok, broker_detail = _broker_ok()
-    ok = db_ok and broker_ok
-    body = {
-        "status": "ok" if ok else "unavailable",
-        "database": db_detail,
-        "broker": broker_detail,
-    }
-    return JsonResponse(body, status=200 if ok else 503)
+    """Database, broker and cache reachability, as JSON; 503 when any is down.
+
+    Everyone learns which part failed; only admins get the error text, which can name hosts,
+    ports and user names. The text is logged either way.
+    """
+    body: dict[str, str] = {}
+    for part, check in HEALTH_PARTS.items():
+        ok, detail = check()
+        if not ok:
+            logger.warning("healthz: %s unavailable: %s", part, detail)
+        body[part] = detail if ok or has_role(request.user, "admin") else "unavailable"
+    ok = all(value == "ok" for value in body.values())
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", **body}, status=200 if ok else 503
+    )
 
 
 @role_required("admin")

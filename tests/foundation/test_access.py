@@ -38,7 +38,7 @@ def test_anonymous_is_sent_to_login(path):
 def test_healthz_is_public():
     response = Client().get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "cache": "ok"}
 
 
 @pytest.mark.parametrize("path", READ_PAGES)

@@ -28,8 +28,8 @@ def post(client, path, body):
     return client.post(path, data=json.dumps(body), content_type="application/json")
 
 
-def test_openapi_schema_is_served():
-    response = Client().get("/api/v1/openapi.json")
+def test_openapi_schema_is_served(viewer_client):
+    response = viewer_client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/api/v1/services" in paths and "/api/v1/accounts" in paths
