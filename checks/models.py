@@ -13,11 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from console import secret_refs
 from fleet.models import HealthStatus, Service
+from fleet.validation import header_name_problem
 
 MIN_INTERVAL_SECONDS = 10
-ENV_VAR_PREFIX = "env:"
-FILE_PREFIX = "file:"  # a secret mounted as a file (Cloud Run, ECS, Container Apps, Kubernetes)
 
 
 class CheckConfig(models.Model):
@@ -49,7 +49,8 @@ class CheckConfig(models.Model):
     tool_call_expect = models.CharField(max_length=500, blank=True)
     auth_header = models.CharField(max_length=100, blank=True)
     # A reference, never the secret: "env:NAME" (an environment variable of the worker) or
-    # "file:/path" (a secret file mounted into the worker).
+    # "file:/path" (a secret file mounted into the worker), inside the deployer's allow-list
+    # (console/secret_refs.py).
     auth_secret_ref = models.CharField(max_length=200, blank=True)
 
     next_check_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -87,28 +88,12 @@ class CheckConfig(models.Model):
         if bool(self.auth_header) != bool(self.auth_secret_ref):
             field = "auth_secret_ref" if self.auth_header else "auth_header"
             errors[field] = "set both the auth header name and its secret reference, or neither."
-        if self.auth_secret_ref and not _valid_ref(self.auth_secret_ref):
-            errors["auth_secret_ref"] = (
-                f"must be {ENV_VAR_PREFIX}NAME (an environment variable name such as "
-                f"{ENV_VAR_PREFIX}NOTES_TOKEN) or {FILE_PREFIX}/absolute/path (a mounted "
-                "secret), not a secret value."
-            )
+        if self.auth_header and (problem := header_name_problem(self.auth_header)):
+            errors["auth_header"] = problem
+        if self.auth_secret_ref and (problem := secret_refs.ref_problem(self.auth_secret_ref)):
+            errors["auth_secret_ref"] = problem
         if errors:
             raise ValidationError(errors)
-
-
-def _valid_ref(ref: str) -> bool:
-    if ref.startswith(FILE_PREFIX):
-        path = ref.removeprefix(FILE_PREFIX)
-        return path.startswith("/") and len(path) > 1 and "\x00" not in path
-    name = ref.removeprefix(ENV_VAR_PREFIX)
-    return (
-        ref.startswith(ENV_VAR_PREFIX)
-        and bool(name)
-        and name.replace("_", "a").isalnum()
-        and name.isascii()
-        and not name[0].isdigit()
-    )
 
 
 class ProbeResult(models.Model):

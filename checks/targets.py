@@ -6,40 +6,28 @@ file the config names; the database only ever holds the reference.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from checks.models import ENV_VAR_PREFIX, FILE_PREFIX, CheckConfig
+from checks.models import CheckConfig
 from checks.probing.types import ProbeTarget
+from console import secret_refs
 from fleet.models import Service
+from fleet.validation import header_name_problem
 
 
 class TargetError(Exception):
     """The service cannot be probed as configured (for example its secret is not available)."""
 
 
-def resolve_secret(ref: str) -> str:
-    """The value behind `env:NAME` or `file:/path`; TargetError naming the reference when missing."""
-    if ref.startswith(FILE_PREFIX):
-        path = ref.removeprefix(FILE_PREFIX)
-        try:
-            value = Path(path).read_text().strip()
-        except OSError as exc:
-            raise TargetError(
-                f"auth: cannot read the secret file {path} (from the check settings) on the "
-                f"worker: {exc.strerror}"
-            ) from exc
-        if not value:
-            raise TargetError(f"auth: the secret file {path} (from the check settings) is empty")
-        return value
-    name = ref.removeprefix(ENV_VAR_PREFIX)
-    value = os.environ.get(name, "")
-    if not value:
+def resolve_secret(ref: str, header: str = "") -> str:
+    """The value behind `ref`, inside the deployer's allow-list; TargetError naming the reference
+    (never the value) when it is refused, missing or cannot travel as a header."""
+    if header and (problem := header_name_problem(header)):
+        raise TargetError(f"auth: the header name is refused: {problem}")
+    try:
+        return secret_refs.resolve(ref)
+    except secret_refs.SecretRefError as exc:
         raise TargetError(
-            f"auth: the environment variable {name} (from the check settings) is not set "
-            "on the worker, so the probe cannot authenticate"
-        )
-    return value
+            f"auth: {exc} (from the check settings), so the probe cannot authenticate"
+        ) from None
 
 
 def config_for(service: Service) -> CheckConfig:
@@ -53,7 +41,9 @@ def config_for(service: Service) -> CheckConfig:
 
 def target_for(service: Service, config: CheckConfig) -> ProbeTarget:
     """Build the probe target; raises TargetError when the configuration cannot be honoured."""
-    auth_value = resolve_secret(config.auth_secret_ref) if config.auth_secret_ref else ""
+    auth_value = ""
+    if config.auth_secret_ref:
+        auth_value = resolve_secret(config.auth_secret_ref, config.auth_header)
     return ProbeTarget(
         name=service.name,
         url=service.url,

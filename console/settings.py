@@ -7,6 +7,7 @@ SQLite and a filesystem Celery broker under `var/`, and a secret key generated i
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,23 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _RecordingEnv(environ.Env):
+    """`environ.Env` that remembers every variable the settings read: secret references
+    (console/secret_refs.py) may never name one of them, whatever the allow-list says."""
+
+    def __init__(self, **scheme: object) -> None:
+        super().__init__(**scheme)
+        self.read_names: set[str] = set()
+
+    def get_value(self, var: str, *args: object, **kwargs: object) -> object:
+        self.read_names.add(var)
+        return super().get_value(var, *args, **kwargs)
+
+
+env = _RecordingEnv()
+# A live view: variables read further down (by any section) land here too.
+SETTINGS_ENV_NAMES = env.read_names
 DEBUG = env.bool("DEBUG", default=False)
 EMBEDDED = env.bool("EMBEDDED", default=False)
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -313,6 +330,42 @@ CONSOLE_BASE_URL = env.str("CONSOLE_BASE_URL", default="")
 # smtp+tls://user:pass@host:587; the default prints mail to the console log.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fleet-console@localhost")
+
+# Secret references (env:NAME, file:/path): the deployer's allow-list, see console/secret_refs.py.
+_ENV_PREFIX_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def _secret_env_prefixes(raw: str) -> tuple[str, ...]:
+    """Comma-separated name prefixes; "" allows no env: references, "*" any name."""
+    items = [p.strip() for p in raw.split(",") if p.strip()]
+    if items == ["*"]:
+        return ("",)
+    bad = [p for p in items if not _ENV_PREFIX_RE.match(p)]
+    if bad:
+        raise ImproperlyConfigured(
+            f"FLEET_SECRET_ENV_PREFIXES: '{bad[0]}' is not an environment variable name prefix "
+            "(upper-case letters, digits and '_'; or '*' alone for any name)."
+        )
+    return tuple(items)
+
+
+def _secret_dirs(raw: str) -> tuple[str, ...]:
+    """Comma-separated absolute directories; "" allows no file: references."""
+    items = [d.strip() for d in raw.split(",") if d.strip()]
+    bad = [d for d in items if not d.startswith("/") or "\x00" in d]
+    if bad:
+        raise ImproperlyConfigured(
+            f"FLEET_SECRET_DIRS: '{bad[0]}' is not an absolute directory path."
+        )
+    return tuple(items)
+
+
+FLEET_SECRET_ENV_PREFIXES = _secret_env_prefixes(
+    env.str("FLEET_SECRET_ENV_PREFIXES", default="FLEET_SECRET_")
+)
+FLEET_SECRET_DIRS = _secret_dirs(
+    env.str("FLEET_SECRET_DIRS", default="/run/secrets,/var/run/secrets,/etc/fleet-secrets")
+)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_JSON = env.bool("LOG_JSON", default=not (DEBUG or EMBEDDED))

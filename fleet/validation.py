@@ -117,11 +117,76 @@ def validate_resource(provider: str | None, resource: str) -> None:
         raise ValidationError({"resource": f"'{resource}' is not {help_text}."})
 
 
-def validate_health_path(value: str) -> None:
-    if value and not value.startswith("/"):
-        raise ValidationError(
-            {"health_path": "Health path must start with '/' (for example /healthz)."}
+# RFC 9110 section 5.6.2: a field name is a token.
+HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+# Headers a probe or a webhook sets itself, or that would change how the request is framed/routed.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "content-type", "transfer-encoding", "connection", "te", "upgrade"}
+)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_name_problem(value: str) -> str | None:
+    """Why `value` cannot be an operator-set header name (RFC 9110 token), or None."""
+    if not HEADER_NAME_RE.match(value or ""):
+        return (
+            f"'{_CONTROL_RE.sub('?', value or '')[:100]}' is not a valid HTTP header name: use "
+            "letters, digits and !#$%&'*+.^_`|~- only (RFC 9110 token), at most 100 characters."
         )
+    if value.lower() in RESERVED_HEADERS:
+        return f"'{value}' is set by the console itself and cannot be chosen."
+    return None
+
+
+def header_value_problem(value: str) -> str | None:
+    """Why `value` cannot be sent as a header value (CR, LF, NUL or other controls), or None."""
+    if any(c != "\t" and _CONTROL_RE.match(c) for c in value or ""):
+        return "a header value cannot contain line breaks, NUL or other control characters."
+    return None
+
+
+def health_path_problem(value: str) -> str | None:
+    """Why `value` is not a plain path on the service's own origin, or None."""
+    if not value:
+        return None
+    if _CONTROL_RE.search(value):
+        return "Health path cannot contain control characters (line breaks, tabs, NUL)."
+    if "\\" in value:
+        return "Health path cannot contain backslashes."
+    if not value.startswith("/"):
+        return "Health path must start with '/' (for example /healthz)."
+    if value.startswith("//"):
+        return (
+            "Health path cannot start with '//': that names another host. Give only the path "
+            "(for example /healthz); the host is the service's URL."
+        )
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "Health path must be a path only (for example /healthz), not a URL."
+    if any(c.isspace() for c in value):
+        return "Health path cannot contain spaces; percent-encode them (%20)."
+    return None
+
+
+def validate_health_path(value: str) -> None:
+    if problem := health_path_problem(value):
+        raise ValidationError({"health_path": problem})
+
+
+def join_health_url(base_url: str, health_path: str) -> str:
+    """The service URL with its path replaced by `health_path`; ValueError if the origin moves.
+
+    Checked again here, where the URL is built, so a value that slipped past the save-time rule
+    (an old row, a direct database edit) can never send the probe's credential elsewhere.
+    """
+    if problem := health_path_problem(health_path):
+        raise ValueError(problem)
+    base = urlsplit(base_url)
+    path, _, query = (health_path or "/").partition("?")
+    joined = base._replace(path=path, query=query, fragment="")
+    if (joined.scheme, joined.netloc) != (base.scheme, base.netloc):
+        raise ValueError("the health URL would leave the service's origin")
+    return joined.geturl()
 
 
 def validate_tags(tags: object) -> None:

@@ -87,3 +87,12 @@ def pytest_collection_modifyitems(items):
     """Browser tests last: Playwright's sync API keeps an event loop running on the main thread for
     the rest of the session, and later tests that call asyncio.run() would fail."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture
+def secret_dir(tmp_path, settings):
+    """A directory the deployer allows secret files in (added to FLEET_SECRET_DIRS)."""
+    path = tmp_path / "secrets"
+    path.mkdir()
+    settings.FLEET_SECRET_DIRS = (*settings.FLEET_SECRET_DIRS, str(path))
+    return path

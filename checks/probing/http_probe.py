@@ -9,6 +9,7 @@ from checks.probing.clock import PhaseClock
 from checks.probing.errors import ProbeFailure, describe_body
 from checks.probing.types import ProbeOutcome, ProbeTarget
 from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, Client, HttpChannel, parse_url
+from fleet.validation import join_health_url
 
 _MISSING = object()
 
@@ -24,9 +25,14 @@ async def probe_http_health(
     clock = PhaseClock(target.timeout_s, deadline_s)
     outcome = ProbeOutcome(ok=False, phases_ms=clock.phases_ms)
     auth = (target.auth_header, target.auth_value) if target.auth_header else None
-    channel = HttpChannel(client, clock, auth=auth, max_bytes=max_response_bytes)
-    url = parse_url(target.url).join(target.health_path or "/")
+    channel = HttpChannel(
+        client, clock, auth=auth, auth_origin=target.url, max_bytes=max_response_bytes
+    )
     try:
+        try:
+            url = parse_url(join_health_url(target.url, target.health_path))
+        except ValueError as exc:
+            raise ProbeFailure("health", f"health path refused: {exc}") from None
         async with (
             clock.phase("health", "health"),
             channel.send(

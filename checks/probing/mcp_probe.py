@@ -38,7 +38,9 @@ async def probe_mcp_server(
     clock = PhaseClock(target.timeout_s, deadline_s)
     outcome = ProbeOutcome(ok=False, phases_ms=clock.phases_ms)
     auth = (target.auth_header, target.auth_value) if target.auth_header else None
-    channel = HttpChannel(client, clock, auth=auth, max_bytes=max_response_bytes)
+    channel = HttpChannel(
+        client, clock, auth=auth, auth_origin=target.url, max_bytes=max_response_bytes
+    )
     try:
         session, identity = await open_session(channel, target.url, target.transport, clock)
         outcome.transport = session.transport

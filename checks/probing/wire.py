@@ -101,16 +101,21 @@ class HttpChannel:
         clock: PhaseClock,
         *,
         auth: tuple[str, str] | None = None,
+        auth_origin: str | httpx.URL | None = None,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         connections: AnyConnections | None = None,
     ) -> None:
-        """`connections`: share another channel's (same probe); by default the channel opens
-        its own set on `client`, which `aclose()` closes."""
+        """`auth` (header, value) travels only to `auth_origin` (the service's URL: scheme, host
+        and port); `connections`: share another channel's (same probe); by default the channel
+        opens its own set on `client`, which `aclose()` closes."""
         self.clock = clock
         self.max_bytes = max_bytes
         self.base_headers = {"User-Agent": USER_AGENT}
-        if auth:
-            self.base_headers[auth[0]] = auth[1]
+        self.auth = auth
+        self.auth_origin = origin_of(parse_url(str(auth_origin))) if auth and auth_origin else None
+        assert not auth or self.auth_origin, "a credential needs the origin it belongs to"
+        # The origin a request went to without the credential, to say why it was refused.
+        self.auth_withheld_from = ""
         self._owns = connections is None
         if connections is None:
             assert client is not None, "a channel needs a client or shared connections"
@@ -241,6 +246,25 @@ class HttpChannel:
                 return result
         raise ReplyFailure(phase, "the SSE stream ended before the response arrived")
 
+    def headers_for(self, url: httpx.URL, extra: dict[str, str]) -> list[tuple[str, str]]:
+        """The request's headers: the credential only when `url` is on the service's origin."""
+        headers = {**self.base_headers, **extra}
+        if self.auth:
+            if origin_of(url) == self.auth_origin:
+                headers[self.auth[0]] = self.auth[1]
+            else:
+                self.auth_withheld_from = origin_of(url)
+        return list(headers.items())
+
+    def withheld_note(self) -> str:
+        """Why a request went without the credential, when one did ("" otherwise)."""
+        if not self.auth_withheld_from:
+            return ""
+        return (
+            f"; the {self.auth[0] if self.auth else 'auth'} header was not sent to "
+            f"{self.auth_withheld_from}, which is not the service's origin {self.auth_origin}"
+        )
+
     async def raise_for_status(self, resp: AnyResponse, phase: str) -> None:
         body = await self.read_capped(resp, phase, _ERROR_BODY_BYTES)
         kind = _content_type(resp)
@@ -257,7 +281,10 @@ class HttpChannel:
             except (ValueError, AttributeError, TypeError, KeyError):
                 pass
         raise HttpStatusFailure(
-            phase, f"server answered {status} ({detail})", resp.status_code, rpc_code
+            phase,
+            f"server answered {status} ({detail}){self.withheld_note()}",
+            resp.status_code,
+            rpc_code,
         )
 
 
@@ -274,7 +301,7 @@ class Sending:
         body: dict[str, Any] | None,
     ) -> None:
         self.channel, self.method, self.url, self.phase = channel, method, url, phase
-        self.headers = {**channel.base_headers, **headers}
+        self.headers = dict(headers)
         self.content = _JSON.encode(body).encode() if body is not None else None
         if body is not None:
             self.headers["Content-Type"] = "application/json"
@@ -282,8 +309,8 @@ class Sending:
 
     async def __aenter__(self) -> tuple[AnyResponse, httpx.URL]:
         channel, url = self.channel, self.url
-        headers = list(self.headers.items())
         for _ in range(MAX_SAME_HOST_REDIRECTS + 1):
+            headers = channel.headers_for(url, self.headers)  # per hop: the credential's origin
             try:
                 resp = await channel.connections.send(self.method, url, headers, self.content)
             except (h1.HttpError, httpx.HTTPError) as exc:
@@ -376,6 +403,12 @@ def _size(n: int) -> str:
     if n >= 1 << 20:
         return f"{n / (1 << 20):g} MiB"
     return f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def origin_of(url: httpx.URL) -> str:
+    """scheme://host:port, the port made explicit, so equal origins compare equal."""
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
+    return f"{url.scheme}://{url.host}:{port}"
 
 
 def same_host(a: httpx.URL, b: httpx.URL) -> bool:

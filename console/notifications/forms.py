@@ -6,7 +6,7 @@ from django import forms
 
 from console.forms import ListField
 from console.notifications.models import EVENT_KINDS, ChannelType
-from console.notifications.refs import REF_HELP
+from console.secret_refs import REF_HELP
 
 
 class ChannelForm(forms.Form):

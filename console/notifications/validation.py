@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from console.notifications import refs
-from fleet.validation import validate_http_url, validate_name
+from console import secret_refs as refs
+from fleet.validation import header_name_problem, validate_http_url, validate_name
 
 if TYPE_CHECKING:
     from console.notifications.models import AlertChannel, Silence
 
-HEADER_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 MATCH_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$")
 URL_CHANNELS = ("webhook", "slack")
 
@@ -72,8 +71,8 @@ def _secret_problems(channel: AlertChannel) -> dict[str, str]:
     errors = {}
     if not header:
         errors["secret_header"] = "Name the header that carries the secret (e.g. Authorization)."
-    elif not HEADER_RE.match(header):
-        errors["secret_header"] = f"'{header}' is not a valid HTTP header name."
+    elif problem := header_name_problem(header):
+        errors["secret_header"] = problem
     if not ref:
         errors["secret_ref"] = f"Say where the header value lives: {refs.REF_HELP}."
     elif problem := refs.ref_problem(ref):

@@ -68,15 +68,17 @@ def test_sweep_task_probes_due_services_and_schedules_the_next_check(sdk_url):
 
 
 def test_a_missing_auth_secret_fails_that_service_alone(sdk_url, monkeypatch):
-    monkeypatch.delenv("NOTES_TOKEN_FOR_TEST", raising=False)
+    monkeypatch.delenv("FLEET_SECRET_NOTES_TOKEN_FOR_TEST", raising=False)
     locked = ServiceFactory(url=sdk_url)
     fine = ServiceFactory(url=sdk_url)
     CheckConfig.objects.create(
-        service=locked, auth_header="Authorization", auth_secret_ref="env:NOTES_TOKEN_FOR_TEST"
+        service=locked,
+        auth_header="Authorization",
+        auth_secret_ref="env:FLEET_SECRET_NOTES_TOKEN_FOR_TEST",
     )
     results = {c.service.pk: c.result for c in sweep_db.sweep_once()}
     assert not results[locked.pk].ok
-    assert "NOTES_TOKEN_FOR_TEST" in results[locked.pk].error
+    assert "FLEET_SECRET_NOTES_TOKEN_FOR_TEST" in results[locked.pk].error
     assert results[fine.pk].ok
 
 
@@ -176,10 +178,10 @@ def test_accepting_drift_resolves_its_alert_so_reminders_stop(
     assert len(webhook.requests) == 2
 
 
-def test_auth_header_from_a_mounted_secret_file_reaches_the_server(tmp_path):
+def test_auth_header_from_a_mounted_secret_file_reaches_the_server(secret_dir):
     from tests.mcp_servers.sdk_servers import demo_server, require_header, streamable_app
 
-    secret = tmp_path / "notes-token"
+    secret = secret_dir / "notes-token"
     secret.write_text("Bearer from-a-file\n")
     app = require_header(
         streamable_app(demo_server("locked")), "authorization", "Bearer from-a-file"

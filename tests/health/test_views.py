@@ -105,7 +105,7 @@ def test_settings_form_names_the_field_and_the_problem(operator_client):
 
 
 def test_settings_saved_audit_logged_and_the_secret_value_never_shown(operator_client, monkeypatch):
-    monkeypatch.setenv("NOTES_TOKEN", "very-secret-value")
+    monkeypatch.setenv("FLEET_SECRET_NOTES_TOKEN", "very-secret-value")
     service = ServiceFactory()
     data = {
         "enabled": "on",
@@ -119,14 +119,14 @@ def test_settings_saved_audit_logged_and_the_secret_value_never_shown(operator_c
         "tool_call_arguments": '{"a": 1, "b": 2}',
         "tool_call_expect": "3",
         "auth_header": "Authorization",
-        "auth_secret_ref": "env:NOTES_TOKEN",
+        "auth_secret_ref": "env:FLEET_SECRET_NOTES_TOKEN",
     }
     response = operator_client.post(f"/services/{service.name}/checks/settings/", data)
     assert response.status_code == 302
     config = CheckConfig.objects.get(service=service)
     assert config.interval_seconds == 30 and config.tool_call_arguments == {"a": 1, "b": 2}
     entry = AuditLogEntry.objects.get(action="update", object_type="checkconfig")
-    assert entry.after["auth_secret_ref"] == "env:NOTES_TOKEN"
+    assert entry.after["auth_secret_ref"] == "env:FLEET_SECRET_NOTES_TOKEN"
     form = operator_client.get(f"/services/{service.name}/checks/settings/").content.decode()
     assert "very-secret-value" not in form
 

@@ -36,7 +36,7 @@ def post(client, path, body=None):
 CHANNEL = {
     "name": "search-slack",
     "type": "slack",
-    "target": "env:SLACK_SEARCH_WEBHOOK",
+    "target": "env:FLEET_SECRET_SLACK_SEARCH_WEBHOOK",
     "match_teams": ["search"],
     "match_kinds": ["down", "recovered"],
 }

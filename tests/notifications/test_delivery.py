@@ -33,12 +33,12 @@ def test_webhook_gets_the_documented_json_with_the_secret_header(
     receiver, notes, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
     # given a webhook channel whose secret header value lives in an environment variable
-    monkeypatch.setenv("ALERT_HOOK_TOKEN", "s3cret-value")
+    monkeypatch.setenv("FLEET_SECRET_ALERT_HOOK_TOKEN", "s3cret-value")
     settings.CONSOLE_BASE_URL = "https://console.example.com"
     channel = ChannelFactory(
         target=f"{receiver.url}/hooks/ops",
         secret_header="X-Alert-Token",
-        secret_ref="env:ALERT_HOOK_TOKEN",
+        secret_ref="env:FLEET_SECRET_ALERT_HOOK_TOKEN",
     )
     # when the service goes down
     alert = notify_now(event(notes, details={"probe": "mcp"}), django_capture_on_commit_callbacks)
@@ -72,8 +72,10 @@ def test_webhook_gets_the_documented_json_with_the_secret_header(
     assert "s3cret-value" not in str(delivery.payload)
 
 
-def test_secret_from_a_mounted_file(receiver, notes, tmp_path, django_capture_on_commit_callbacks):
-    secret = tmp_path / "alert-token"
+def test_secret_from_a_mounted_file(
+    receiver, notes, secret_dir, django_capture_on_commit_callbacks
+):
+    secret = secret_dir / "alert-token"
     secret.write_text("Bearer from-file\n")
     ChannelFactory(target=receiver.url, secret_header="Authorization", secret_ref=f"file:{secret}")
     notify_now(event(notes), django_capture_on_commit_callbacks)
@@ -83,14 +85,16 @@ def test_secret_from_a_mounted_file(receiver, notes, tmp_path, django_capture_on
 def test_a_missing_secret_fails_at_once_and_says_which(
     receiver, notes, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.delenv("NO_SUCH_ALERT_TOKEN", raising=False)
+    monkeypatch.delenv("FLEET_SECRET_NO_SUCH_ALERT_TOKEN", raising=False)
     ChannelFactory(
-        target=receiver.url, secret_header="X-Token", secret_ref="env:NO_SUCH_ALERT_TOKEN"
+        target=receiver.url,
+        secret_header="X-Token",
+        secret_ref="env:FLEET_SECRET_NO_SUCH_ALERT_TOKEN",
     )
     notify_now(event(notes), django_capture_on_commit_callbacks)
     delivery = Delivery.objects.get()
     assert delivery.status == "failed" and delivery.attempts == 1
-    assert "environment variable NO_SUCH_ALERT_TOKEN is not set" in delivery.last_error
+    assert "environment variable FLEET_SECRET_NO_SUCH_ALERT_TOKEN is not set" in delivery.last_error
     assert receiver.requests == []
 
 
@@ -98,8 +102,8 @@ def test_slack_gets_text_and_blocks(
     receiver, notes, monkeypatch, django_capture_on_commit_callbacks
 ):
     # the Slack URL is itself a secret, so it comes from the environment
-    monkeypatch.setenv("SLACK_OPS_WEBHOOK", f"{receiver.url}/services/T0/B0/xyz")
-    ChannelFactory(type="slack", target="env:SLACK_OPS_WEBHOOK")
+    monkeypatch.setenv("FLEET_SECRET_SLACK_OPS_WEBHOOK", f"{receiver.url}/services/T0/B0/xyz")
+    ChannelFactory(type="slack", target="env:FLEET_SECRET_SLACK_OPS_WEBHOOK")
     notify_now(event(notes), django_capture_on_commit_callbacks)
     [request] = receiver.requests
     assert request.path == "/services/T0/B0/xyz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from django.conf import settings
 
-from console.notifications import refs
+from console import secret_refs
 
 USER_AGENT = "mcp-fleet-console-alerts/1"
 
@@ -26,13 +26,13 @@ class DeliveryError(Exception):
 
 
 def resolve_target(target: str) -> str:
-    """The URL itself, or the URL behind an env:/file: reference."""
-    if not refs.is_ref(target):
+    """The URL itself, or the URL behind an env:/file: reference (inside the allow-list)."""
+    if not secret_refs.is_ref(target):
         return target
     try:
-        return refs.resolve(target)
-    except refs.SecretUnavailable as exc:
-        raise DeliveryError(f"Target URL unavailable: {exc}.", retryable=False) from exc
+        return secret_refs.resolve(target)
+    except secret_refs.SecretRefError as exc:
+        raise DeliveryError(f"Target URL unavailable: {exc}.", retryable=False) from None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

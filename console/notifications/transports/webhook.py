@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from console.notifications import refs
+from console import secret_refs
 from console.notifications.transports.base import DeliveryError, post_json, resolve_target
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ def send(channel: AlertChannel, payload: dict) -> int:
     headers = {}
     if channel.secret_header and channel.secret_ref:
         try:
-            headers[channel.secret_header] = refs.resolve(channel.secret_ref)
-        except refs.SecretUnavailable as exc:
-            raise DeliveryError(f"Secret header unavailable: {exc}.", retryable=False) from exc
+            headers[channel.secret_header] = secret_refs.resolve(channel.secret_ref)
+        except secret_refs.SecretRefError as exc:
+            raise DeliveryError(f"Secret header unavailable: {exc}.", retryable=False) from None
     return post_json(resolve_target(channel.target), payload, headers)
