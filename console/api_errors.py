@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 
 from console.access import has_role
+from console.broker import BrokerUnavailable
 
 
 def require_role(request: HttpRequest, role: str) -> None:
@@ -36,6 +37,16 @@ def install_handlers(api) -> None:
     @api.exception_handler(PermissionDenied)
     def on_permission_denied(request, exc):
         return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+    @api.exception_handler(BrokerUnavailable)
+    def on_broker_unavailable(request, exc):
+        response = api.create_response(
+            request,
+            {"detail": f"Could not start it: {exc}. Nothing was started; try again later."},
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        return response
 
     @api.exception_handler(Http404)
     def on_not_found(request, exc):

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
+from console.broker import send_on_commit
 from console.models import Job
 
 logger = logging.getLogger(__name__)
@@ -24,15 +24,28 @@ def enqueue(
     args: tuple = (),
     kwargs: dict | None = None,
 ) -> Job:
-    """Create a queued Job and send `task(job_id, *args)` once the surrounding transaction commits."""
+    """Create a queued Job and send `task(job_id, *args)` once the surrounding transaction commits.
+
+    If the broker is unreachable then, the job is failed with the reason and `BrokerUnavailable`
+    is raised to the caller (see console.broker).
+    """
     job = Job.objects.create(
         name=name,
         requested_by=user if getattr(user, "pk", None) else None,
         object_type=obj._meta.model_name if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
     )
-    transaction.on_commit(lambda: task.delay(job.pk, *args, **(kwargs or {})))
+    send_on_commit(
+        task, job.pk, *args, on_failure=lambda reason: fail_job(job, reason), **(kwargs or {})
+    )
     return job
+
+
+def fail_job(job: Job, reason: str) -> None:
+    """End a job that will never run (its task could not be sent, or its worker died)."""
+    Job.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
+        status=Job.Status.FAILED, error=reason, finished_at=timezone.now()
+    )
 
 
 class JobLog:

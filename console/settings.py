@@ -134,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "console.broker.BrokerUnavailableMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -204,6 +205,27 @@ elif EMBEDDED or DEBUG:
     }
 else:
     CELERY_BROKER_URL = _required("REDIS_URL")
+# When the broker is down, an action that sends a task must fail fast with a clear message rather
+# than hang the request: short connect/read timeouts and few publish retries.
+FLEET_BROKER_TIMEOUT_SECONDS = _env_number(
+    "FLEET_BROKER_TIMEOUT_SECONDS", 3, 0.5, 60, integer=False
+)
+CELERY_BROKER_CONNECTION_TIMEOUT = FLEET_BROKER_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": FLEET_BROKER_TIMEOUT_SECONDS,
+        "socket_timeout": max(10, FLEET_BROKER_TIMEOUT_SECONDS),
+    }
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": FLEET_BROKER_TIMEOUT_SECONDS,
+        "socket_timeout": max(10, FLEET_BROKER_TIMEOUT_SECONDS),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

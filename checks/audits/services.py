@@ -34,6 +34,7 @@ from checks.audits.overrides import ExtraRule, Overrides
 from checks.audits.results import EvidenceItem, RuleResult, Severity, Status
 from checks.audits.rule import Rule
 from console.audit import record_action
+from console.broker import send_on_commit
 from fleet.models import Service
 
 logger = logging.getLogger(__name__)
@@ -124,8 +125,15 @@ def create_run(
         if enqueue:
             from checks.audits.tasks import run_audit_task
 
-            transaction.on_commit(lambda: run_audit_task.delay(run.pk))
+            send_on_commit(run_audit_task, run.pk, on_failure=lambda why: fail_unsent_run(run, why))
     return run
+
+
+def fail_unsent_run(run: AuditRun, reason: str) -> None:
+    """End a run whose task never reached a worker, so its page stops polling."""
+    AuditRun.objects.filter(pk=run.pk, status=AuditRun.State.QUEUED).update(
+        status=AuditRun.State.FAILED, error=f"Not started: {reason}", finished_at=timezone.now()
+    )
 
 
 def request_audit(service: Service, trigger: str = "redeploy", actor: Any = None) -> AuditRun:

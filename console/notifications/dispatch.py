@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from console.broker import send_on_commit
 from console.notifications.events import AlertEvent
 from console.notifications.models import Alert, AlertChannel, Delivery, Silence
 from console.notifications.payloads import build_payload
@@ -237,4 +238,14 @@ def queue_deliveries(alert: Alert, purpose: str, channels: list[AlertChannel]) -
 def enqueue_delivery(delivery_id: int) -> None:
     from console.notifications.tasks import deliver_alert_task
 
-    transaction.on_commit(lambda: deliver_alert_task.delay(delivery_id))
+    send_on_commit(
+        deliver_alert_task,
+        delivery_id,
+        on_failure=lambda why: _fail_unsent_delivery(delivery_id, why),
+    )
+
+
+def _fail_unsent_delivery(delivery_id: int, reason: str) -> None:
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
+        status=Delivery.Status.FAILED, last_error=f"Not sent: {reason}"
+    )

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console.audit import record_action
+from console.broker import send_on_commit
 from console.jobs import enqueue
 from console.models import Job
 from fleet import services as fleet_services
@@ -34,6 +35,7 @@ from fleet.operations.models import (
     CloudSnapshot,
     Redeploy,
     RedeployBatch,
+    RedeployStatus,
     ScalingChange,
     ServiceScaling,
 )
@@ -165,8 +167,26 @@ def request_redeploy(
     with transaction.atomic():
         redeploy, created = _create_redeploy(service, actor, reason, source, None)
         if created:
-            transaction.on_commit(lambda: redeploy_task.delay(redeploy.pk))
+            send_on_commit(
+                redeploy_task,
+                redeploy.pk,
+                on_failure=lambda why: fail_unsent_redeploys([redeploy.pk], why),
+            )
     return redeploy, created
+
+
+def fail_unsent_redeploys(redeploy_ids: Sequence[int], reason: str) -> None:
+    """End redeploys whose task never reached a worker, so the service can be redeployed again."""
+    Redeploy.objects.filter(pk__in=redeploy_ids, status=RedeployStatus.QUEUED).update(
+        status=RedeployStatus.FAILED, error=f"Not started: {reason}", finished_at=timezone.now()
+    )
+
+
+def _fail_unsent_batch(batch: RedeployBatch, reason: str) -> None:
+    fail_unsent_redeploys(list(batch.redeploys.values_list("pk", flat=True)), reason)
+    RedeployBatch.objects.filter(pk=batch.pk, status=RedeployStatus.QUEUED).update(
+        status=RedeployStatus.FAILED, finished_at=timezone.now()
+    )
 
 
 def request_batch_redeploy(
@@ -220,7 +240,9 @@ def request_batch_redeploy(
             ),
         )
         if queued:
-            transaction.on_commit(lambda: redeploy_batch_task.delay(batch.pk))
+            send_on_commit(
+                redeploy_batch_task, batch.pk, on_failure=lambda why: _fail_unsent_batch(batch, why)
+            )
         else:
             batch.status, batch.finished_at = "succeeded", timezone.now()
             batch.save(update_fields=["status", "finished_at"])

@@ -12,6 +12,7 @@ import time
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from console.broker import BrokerUnavailable
 from fleet.models import Service
 from fleet.operations import services as cs
 from fleet.operations.models import Redeploy
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         except ValidationError as exc:
             problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
             raise CommandError(problems) from exc
+        except BrokerUnavailable as exc:
+            raise CommandError(f"Redeploy of {name} not started: {exc}.") from exc
         if created:
             self.stdout.write(f"Redeploy #{redeploy.pk} of {name} queued.")
         else:
