@@ -16,8 +16,8 @@ from pydantic import Field
 
 from console.api_errors import require_role
 from fleet.api_schemas import ErrorOut
+from fleet.budgets import costs, whatif
 from fleet.budgets import services as budget_services
-from fleet.budgets import whatif
 from fleet.budgets.models import Budget
 from fleet.models import Service
 from fleet.operations.clouds.types import ScalingSettings
@@ -222,3 +222,24 @@ def cost_estimate(request: HttpRequest, name: str, query: Query[EstimateQuery]):
         "breakdown": estimate.breakdown,
         "assumptions": estimate.assumptions,
     }
+
+
+class CostOut(Schema):
+    service: str
+    month: str
+    month_to_date: str | None
+    forecast: str | None
+    currency: str
+    source: str = Field(description='"reported", "estimated", or "" when nothing is recorded')
+    as_of: date | None
+    used_for_alerts: bool = True
+
+
+@router.get(
+    "/services/{name}/cost",
+    response={200: CostOut, 404: ErrorOut},
+    summary="This month's cost of the service: the figure every page and budget alerts use",
+)
+def service_cost(request: HttpRequest, name: str):
+    service = get_object_or_404(Service, name=name)
+    return {"service": service.name, **costs.month_cost(service.pk).as_dict()}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,10 +15,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from console.access import role_required
 from console.htmx import render_page, wants_fragment
 from console.jobs import enqueue
+from fleet.budgets import costs, whatif
 from fleet.budgets import services as budget_services
-from fleet.budgets import whatif
 from fleet.budgets.forms import BudgetForm, WhatIfForm, thresholds_text
-from fleet.budgets.models import Budget, ServiceSpend, SpendRecord, SyncStatus
+from fleet.budgets.models import Budget, SpendRecord, SyncStatus
 from fleet.budgets.tasks import ingest_spend_task
 from fleet.models import Service
 from fleet.operations.clouds.types import ScalingSettings
@@ -37,19 +38,39 @@ def _records_by_budget(budgets: list[Budget]) -> dict[int, list[SpendRecord]]:
     return grouped
 
 
-def _costs() -> tuple[list[ServiceSpend], list[dict], object]:
-    """Latest month-to-date cost per service, and the same summed per team."""
-    latest = ServiceSpend.objects.aggregate(day=Max("day"))["day"]
-    if latest is None:
-        return [], [], None
-    rows = ServiceSpend.objects.filter(day=latest).select_related("service").order_by("-amount")
-    teams = (
-        rows.order_by()
-        .values("service__team", "currency")
-        .annotate(total=Sum("amount"))
-        .order_by("-total")
+def _costs() -> tuple[list[dict], list[costs.TeamCost]]:
+    """This month's cost figure per service (the one every page shows), and per team."""
+    figures = costs.month_costs()
+    services = Service.objects.filter(pk__in=figures).only("name", "team").in_bulk()
+    rows = [
+        {"service": services[pk], "cost": figure}
+        for pk, figure in figures.items()
+        if pk in services
+    ]
+    rows.sort(key=lambda row: row["cost"].month_to_date, reverse=True)
+    teams = costs.team_costs(figures, {pk: s.team for pk, s in services.items()})
+    return rows, teams
+
+
+def costs_csv(request: HttpRequest) -> HttpResponse:
+    """This month's cost per service as CSV: the same figures as the pages."""
+    rows, _ = _costs()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="service-costs.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["service", "team", "month", "month_to_date", "forecast", "currency", "source", "as_of"]
     )
-    return list(rows), list(teams), latest
+    for row in rows:
+        figure = row["cost"].as_dict()
+        writer.writerow(
+            [row["service"].name, row["service"].team]
+            + [
+                figure[k]
+                for k in ("month", "month_to_date", "forecast", "currency", "source", "as_of")
+            ]
+        )
+    return response
 
 
 def budget_list(request: HttpRequest) -> HttpResponse:
@@ -57,13 +78,12 @@ def budget_list(request: HttpRequest) -> HttpResponse:
     records = _records_by_budget(budgets)
     for budget in budgets:
         budget.month_records = records.get(budget.pk, [])
-    service_costs, team_costs, costs_as_of = _costs()
+    service_costs, team_costs = _costs()
     context = {
         "budgets": budgets,
         "pending": any(b.sync_status == SyncStatus.PENDING for b in budgets),
         "service_costs": service_costs,
         "team_costs": team_costs,
-        "costs_as_of": costs_as_of,
     }
     return render_page(request, "budgets/budget_list.html", "budget-table", context)
 
@@ -175,6 +195,7 @@ def service_cost_estimate(request: HttpRequest, name: str) -> HttpResponse:
         "current": current,
         "pending": pending is not None and "provider" not in request.GET,
         "current_estimate": current_estimate,
+        "month_cost": costs.month_cost(service.pk),
         "delta": estimate.amount - current_estimate.amount
         if estimate is not None and current_estimate is not None
         else None,

@@ -60,7 +60,7 @@ def estimate(
             scaling,
             prices=current_prices(),
             avg_instances=avg_instances,
-            requests_per_month=requests_per_month or 0,
+            requests_per_month=requests_per_month,
             request_seconds=request_seconds,
         )
     except CostInputError as exc:

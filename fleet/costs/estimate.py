@@ -96,6 +96,28 @@ def _busy_instances(
     return Decimal(requests_per_month) * seconds / (Decimal(concurrency) * month_seconds)
 
 
+def _traffic_assumption(
+    requests_per_month: int | None, request_seconds: float | None, avg_instances: float | None
+) -> str:
+    """What the estimate assumes about traffic, or a CostInputError when an input is missing."""
+    if avg_instances is not None:
+        return f"{avg_instances} instance(s) busy on average, as given"
+    if requests_per_month is None:
+        return (
+            "traffic not given: no request charges and no busy instances are priced "
+            "(enter requests per month and seconds per request, or an average instance count)"
+        )
+    if requests_per_month and request_seconds is None:
+        raise CostInputError(
+            "request_seconds",
+            f"is needed to price {requests_per_month} requests a month "
+            "(how long one request keeps an instance busy)",
+        )
+    if not requests_per_month:
+        return "no traffic: 0 requests a month"
+    return ""
+
+
 def _instance_bounds(scaling: ScalingSettings) -> tuple[int, int | None]:
     low = scaling.min_instances or 0
     high = scaling.max_instances
@@ -118,17 +140,24 @@ def estimate_monthly_cost(
     *,
     prices: PriceTable,
     avg_instances: float | None = None,
-    requests_per_month: int = 0,
+    requests_per_month: int | None = None,
     request_seconds: float | None = None,
 ) -> CostEstimate:
-    """Estimated monthly cost of a service with these scaling settings (see module assumptions)."""
+    """Estimated monthly cost of a service with these scaling settings (see module assumptions).
+
+    Traffic is never priced from a missing input: requests without a duration are refused (the
+    duration turns requests into busy instances), and no traffic given at all is stated as an
+    assumption in the result.
+    """
     _check_provider(provider)
     vcpus = parse_cpu(_required(scaling.cpu, "cpu"), provider=provider)
     gib = parse_memory(_required(scaling.memory, "memory"), provider=provider)
-    if requests_per_month < 0:
+    if requests_per_month is not None and requests_per_month < 0:
         raise CostInputError(
             "requests_per_month", f"must not be negative, got {requests_per_month}"
         )
+    traffic_note = _traffic_assumption(requests_per_month, request_seconds, avg_instances)
+    requests_per_month = requests_per_month or 0
     low, high = _instance_bounds(scaling)
     month_seconds = prices.hours_per_month * SECONDS_PER_HOUR
     busy = _busy_instances(
@@ -138,6 +167,8 @@ def estimate_monthly_cost(
         f"{prices.hours_per_month.normalize():f}-hour month; free tiers and discounts not deducted",
         f"{low} min instance(s) run all month",
     ]
+    if traffic_note:
+        assumptions.append(traffic_note)
     if high is not None and busy > high:
         assumptions.append(f"load needs {busy:.2f} instances; capped at max_instances={high}")
         busy = Decimal(high)

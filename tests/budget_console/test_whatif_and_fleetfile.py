@@ -27,7 +27,7 @@ def test_the_what_if_prices_scaling_settings_before_applying_them(viewer_client,
 
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body  # the fragment only
-    assert "Estimated 9.86 USD per month" in body
+    assert "Price model: 9.86 USD per month" in body
     assert "CPU, idle min instances: 2,628,000 vCPU-s x 0.0000025 = 6.57" in body
     assert "Nothing is changed in the cloud" in body
 
@@ -38,12 +38,12 @@ def test_more_traffic_costs_more_and_max_instances_caps_it(viewer_client):
     body = viewer_client.get(f"/services/weather/cost-estimate/?{busy}").content.decode()
     # 1e8 x 2 s / 80 concurrency = 2,500,000 busy instance-seconds: CPU 60.00 + memory 3.125;
     # the min instance idles the other 128,000 s: 0.32 + 0.16; 100 M requests x 0.40 = 40.00
-    assert "Estimated 103.61 USD per month" in body
+    assert "Price model: 103.61 USD per month" in body
     capped = busy.replace("max_instances=10", "max_instances=0").replace(
         "min_instances=1", "min_instances=0"
     )
     body = viewer_client.get(f"/services/weather/cost-estimate/?{capped}").content.decode()
-    assert "capped at max_instances=0" in body and "Estimated 40.00 USD per month" in body
+    assert "capped at max_instances=0" in body and "Price model: 40.00 USD per month" in body
 
 
 def test_bad_what_if_input_names_the_field(viewer_client, htmx_headers):
@@ -144,7 +144,7 @@ def test_admin_price_overrides_change_the_estimate(admin_user, viewer_client):
         actor=admin_user, source="ui", prices={"cloud_run_idle_vcpu_second": "0.000005"}
     )
     body = viewer_client.get(f"/services/weather/cost-estimate/?{WHATIF}").content.decode()
-    assert "Estimated 16.43 USD per month" in body  # CPU idle doubles: 13.14 + 3.285
+    assert "Price model: 16.43 USD per month" in body  # CPU idle doubles: 13.14 + 3.285
 
 
 def test_the_spend_schedule_is_installed():
@@ -172,7 +172,10 @@ def test_the_what_if_prices_the_desired_scaling_waiting_for_apply(viewer_client)
 
     assert "desired scaling saved for weather and not applied yet" in body
     assert 'name="min_instances" value="1"' in body
-    assert "Estimated 9.86 USD per month" in body and "now 0.00 USD" in body
+    assert (
+        "Price model: 9.86 USD per month" in body
+        and "0.00 USD with the settings in the cloud now" in body
+    )
     assert "+9.86 USD" in body
 
 
@@ -189,4 +192,4 @@ def test_the_what_if_prices_the_scaling_in_the_cloud_on_first_look(viewer_client
     body = viewer_client.get("/services/weather/cost-estimate/").content.decode()
 
     assert "scaling last seen in the cloud" in body
-    assert "Estimated 9.86 USD per month" in body and "now " not in body
+    assert "Price model: 9.86 USD per month" in body and "in the cloud now" not in body

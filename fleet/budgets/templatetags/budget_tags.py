@@ -9,6 +9,7 @@ from decimal import Decimal
 from django import template
 from django.utils.html import format_html, format_html_join
 
+from fleet.budgets.costs import CostFigure, month_cost
 from fleet.budgets.models import Budget, SpendRecord
 from fleet.budgets.services import budgets_for
 
@@ -141,6 +142,12 @@ def spend_chart(budget: Budget, records: list[SpendRecord], width: int = 560, he
         forecast=forecast,
         days=days,
     )
+
+
+@register.simple_tag
+def service_month_cost(service) -> CostFigure:
+    """This month's cost figure of the service (the same one the budgets page shows)."""
+    return month_cost(service.pk)
 
 
 @register.simple_tag

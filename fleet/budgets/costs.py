@@ -1,0 +1,117 @@
+"""One cost figure per service and month: what every page, the API and the export show.
+
+The daily spend ingest (`fleet.budgets.spend.ingest`) stores each service's month-to-date cost
+as a `ServiceSpend` row, labelled with where it came from. Everything that shows a service's
+cost reads it through `month_costs()`, so the service page, the budgets page, the what-if, the API
+and the CSV export cannot disagree. The what-if's price-model estimates answer a different
+question ("what would these settings cost?") and are labelled as such where they are shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.utils import timezone
+
+from fleet.budgets.models import ServiceSpend, SpendSource
+from fleet.costs.estimate import forecast_month
+
+SOURCE_LABELS = {
+    SpendSource.REPORTED: "reported by the cloud",
+    SpendSource.ESTIMATED: "estimated from usage and the price table",
+}
+
+
+@dataclass(frozen=True)
+class CostFigure:
+    """A service's cost for one month: spend so far and the month-end forecast at that rate."""
+
+    month: date  # the first day of the month
+    month_to_date: Decimal | None = None
+    forecast: Decimal | None = None
+    currency: str = ""
+    source: str = ""  # a SpendSource value; "" when no cost is known
+    as_of: date | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.month_to_date is not None
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS.get(self.source, "no cost recorded this month")
+
+    def as_dict(self) -> dict:
+        return {
+            "month": self.month.strftime("%Y-%m"),
+            "month_to_date": None if self.month_to_date is None else f"{self.month_to_date}",
+            "forecast": None if self.forecast is None else f"{self.forecast}",
+            "currency": self.currency,
+            "source": self.source,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+        }
+
+
+def _today(today: date | None) -> date:
+    return today or timezone.localdate()
+
+
+def month_costs(
+    service_ids: Iterable[int] | None = None, *, today: date | None = None
+) -> dict[int, CostFigure]:
+    """This month's latest cost figure per service (one query); services without one are absent."""
+    today = _today(today)
+    month = today.replace(day=1)
+    rows = ServiceSpend.objects.filter(day__gte=month, day__lte=today).order_by(
+        "service_id", "-day"
+    )
+    if service_ids is not None:
+        rows = rows.filter(service_id__in=list(service_ids))
+    figures: dict[int, CostFigure] = {}
+    for row in rows.only("service_id", "day", "amount", "currency", "source"):
+        if row.service_id in figures:
+            continue  # an older day of the same month
+        figures[row.service_id] = CostFigure(
+            month=month,
+            month_to_date=row.amount,
+            forecast=forecast_month(row.amount, row.day),
+            currency=row.currency,
+            source=row.source,
+            as_of=row.day,
+        )
+    return figures
+
+
+def month_cost(service_id: int, *, today: date | None = None) -> CostFigure:
+    """One service's figure; an unknown figure (not None) when nothing was recorded this month."""
+    today = _today(today)
+    return month_costs([service_id], today=today).get(service_id) or CostFigure(
+        month=today.replace(day=1)
+    )
+
+
+@dataclass(frozen=True)
+class TeamCost:
+    team: str
+    currency: str
+    month_to_date: Decimal
+    forecast: Decimal
+    services: int
+    estimated: bool  # any part of the total is an estimate
+
+
+def team_costs(figures: dict[int, CostFigure], teams: dict[int, str]) -> list[TeamCost]:
+    """The same figures summed per team and currency, largest first."""
+    totals: dict[tuple[str, str], list] = {}
+    for service_id, figure in figures.items():
+        key = (teams.get(service_id, ""), figure.currency)
+        total = totals.setdefault(key, [Decimal(0), Decimal(0), 0, False])
+        total[0] += figure.month_to_date or 0
+        total[1] += figure.forecast or 0
+        total[2] += 1
+        total[3] = total[3] or figure.source == SpendSource.ESTIMATED
+    rows = [TeamCost(team, cur, *values) for (team, cur), values in totals.items()]
+    return sorted(rows, key=lambda row: row.month_to_date, reverse=True)
