@@ -17,9 +17,10 @@ from fleet.operations.clouds.errors import (
 from fleet.operations.clouds.pacing import Pacing
 from fleet.operations.clouds.types import AccountRef, ScalingSettings, ServiceRef
 from tests.clouds.conftest import FAST
-from tests.fakes.cloudrun import FakeCloudRun, seed_demo
+from tests.fakes.cloudrun import FakeCloudRun, project_number, seed_demo
 
 NAME = "projects/demo-project/locations/us-central1/services/mcp-weather"
+OPERATIONS = f"projects/{project_number('demo-project')}/locations/us-central1/operations/"
 
 
 @pytest.fixture
@@ -106,7 +107,8 @@ def test_discovery_with_label_filter(adapter, account, fake):
     )
 
 
-def test_discovery_follows_pages_and_every_region(fake):
+def test_discovery_without_region_lists_each_location_not_the_wildcard(fake):
+    # The v2 API refuses `locations/-` on list; the adapter asks each Cloud Run location.
     fake.add_service("mcp-eu", location="europe-west1", labels={"mcp-server": "true"})
     fake.list_page_size = 2
     account = AccountRef(name="all", provider="gcp", project="demo-project", endpoint=fake.endpoint)
@@ -114,8 +116,22 @@ def test_discovery_follows_pages_and_every_region(fake):
     found = CloudRunAdapter(account, pacing=FAST).list_services(account, label="mcp-server")
 
     assert sorted(s.region for s in found) == ["europe-west1", "us-central1", "us-central1"]
-    calls = fake.requests_to("GET", "/locations/-/services")
-    assert [c.query.get("pageToken") for c in calls] == [None, "2"]
+    assert sorted(s.resource for s in found)[0] == (
+        "projects/demo-project/locations/europe-west1/services/mcp-eu"
+    )
+    assert fake.requests_to("GET", "/locations/-/") == []
+    locations = fake.requests_to("GET", "/v1/projects/demo-project/locations")
+    assert [c.query.get("pageToken") for c in locations] == [None, "2"]  # paginated
+    us = fake.requests_to("GET", "/v2/projects/demo-project/locations/us-central1/services")
+    assert sorted(c.query.get("pageToken") or "" for c in us) == ["", "2"]
+
+
+def test_the_fake_refuses_the_location_wildcard(fake):
+    account = AccountRef(name="all", provider="gcp", project="demo-project", endpoint=fake.endpoint)
+    wildcard = AccountRef(**{**account.__dict__, "region": "-"})
+
+    with pytest.raises(InvalidRequest, match="cannot be the '-' wildcard"):
+        CloudRunAdapter(wildcard, pacing=FAST).list_services(wildcard)
 
 
 def test_redeploy_rolls_out_new_revision_and_reports_progress(adapter, account, fake):
@@ -128,7 +144,7 @@ def test_redeploy_rolls_out_new_revision_and_reports_progress(adapter, account, 
     assert result.revision_before == before
     assert result.revision_after == fake.revision_of(NAME) != before
     assert result.revision_after.startswith("mcp-weather-00002-")
-    assert result.operation_id.startswith("projects/demo-project/locations/us-central1/operations/")
+    assert result.operation_id.startswith(OPERATIONS)
     (patch,) = fake.requests_to("PATCH")
     assert patch.query["updateMask"] == "template.annotations"
     annotations = patch.body["template"]["annotations"]
@@ -226,7 +242,7 @@ def test_operation_that_never_finishes_is_unknown_not_succeeded(account, fake):
 
     assert result.status == "unknown"
     assert result.operation_id in result.message
-    assert result.operation_id.startswith("projects/demo-project/locations/us-central1/operations/")
+    assert result.operation_id.startswith(OPERATIONS)
     assert "Google Cloud console" in result.message
 
 

@@ -1,11 +1,19 @@
 """A strict local fake of the Cloud Run Admin API v2 (REST), for tests and the demo mode.
 
-Speaks what `run_v2.ServicesClient(transport="rest")` sends: camelCase JSON,
-`$alt=json;enum-encoding=int`, PATCH with an `updateMask`, long-running operations that finish
-after a few polls and roll out a new revision, and `:getIamPolicy`. It rejects what Cloud Run
-rejects (unknown mask paths, output-only fields in a mask, malformed names, reserved annotation
-prefixes, impossible scaling) with Google's error JSON.
-Run standalone: `python -m tests.fakes.cloudrun --port 8181`.
+Speaks what `run_v2.ServicesClient` / `RevisionsClient(transport="rest")` send: camelCase JSON,
+`$alt=json;enum-encoding=int`, PATCH with an `updateMask`, long-running operations, revisions and
+traffic, `:getIamPolicy`, and the v1 locations list. It models what makes adapters wrong when
+ignored, each beside the reference it comes from:
+- an update is accepted as an unfinished operation; `latestReadyRevision` and `trafficStatuses`
+  change only when it finishes;
+- traffic pinned to named revisions or split between them (a new revision may serve 0 %);
+- a fixed revision name (`template.revision`) that already exists is a 409;
+- names in answers carry the project number, though requests may use the project id;
+- the `-` location wildcard is refused on list;
+- pagination (`pageSize` / `pageToken` / `nextPageToken`).
+It rejects what Cloud Run rejects (unknown mask paths, output-only fields in a mask, malformed
+names, reserved annotation prefixes, impossible scaling, traffic that does not add up) with
+Google's error JSON. Run standalone: `python -m tests.fakes.cloudrun --port 8181`.
 """
 
 from __future__ import annotations
@@ -15,15 +23,26 @@ import copy
 import re
 import secrets
 import uuid
+import zlib
 from typing import Any
 
 from tests.fakes.server import FakeServer, RecordedRequest, Reply
 
+# https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services
 _SERVICE_PATH = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+)$")
 _SERVICE_LIST = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services$")
 _IAM_PATH = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/services/[^/:]+):getIamPolicy$")
+# https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.operations
 _OPERATION_PATH = re.compile(r"^/v2/(projects/([^/]+)/locations/([^/]+)/operations/([^/]+))$")
+# https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services.revisions
+_REVISION_PATH = re.compile(
+    r"^/v2/(projects/[^/]+/locations/[^/]+/services/[^/:]+)/revisions/([^/]+)$"
+)
+_REVISION_LIST = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/services/[^/:]+)/revisions$")
+# https://cloud.google.com/run/docs/reference/rest/v1/projects.locations/list
+_LOCATIONS = re.compile(r"^/v1/projects/([^/]+)/locations$")
 _SERVICE_ID = re.compile(r"^[a-z](?:[-a-z0-9]{0,47}[a-z0-9])?$")
+_REVISION_ID = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -44,6 +63,11 @@ _INGRESS = {
     "INGRESS_TRAFFIC_NONE": 4,
 }
 _CONDITION_STATES = {"CONDITION_RECONCILING": 2, "CONDITION_FAILED": 3, "CONDITION_SUCCEEDED": 4}
+LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
+_TRAFFIC_TYPES = {"TRAFFIC_TARGET_ALLOCATION_TYPE_UNSPECIFIED": 0, LATEST: 1, REVISION: 2}
+_SEVERITY = {"ERROR": 1, "WARNING": 2, "INFO": 3}
+DEFAULT_LOCATIONS = ("asia-northeast1", "europe-west1", "us-central1")
 
 # Paths a Service update mask may name (camelCase, as the REST API takes them).
 _MUTABLE_PATHS = {
@@ -78,7 +102,15 @@ _PERMISSIONS = {
     ("GET", "list"): "run.services.list",
     ("GET", "iam"): "run.services.getIamPolicy",
     ("GET", "operation"): "run.operations.get",
+    ("GET", "revision"): "run.revisions.get",
+    ("GET", "revisions"): "run.revisions.list",
+    ("GET", "locations"): "run.locations.list",
 }
+
+
+def project_number(project: str) -> str:
+    """The (made-up but stable) project number the fake answers for a project id."""
+    return str(100_000_000_000 + zlib.crc32(project.encode()) % 10**11)
 
 
 def _camel(path: str) -> str:
@@ -105,15 +137,18 @@ def _cpu_value(cpu: str) -> float | None:
 
 
 class FakeCloudRun(FakeServer):
-    """In-memory Cloud Run: services, operations, IAM policies."""
+    """In-memory Cloud Run: services, revisions, traffic, operations, IAM policies."""
 
     def __init__(self, *, port: int = 0, operation_polls: int | None = 2) -> None:
         super().__init__(port=port)
-        self.services: dict[str, dict] = {}  # full name -> Service JSON (enum names internally)
+        self.services: dict[str, dict] = {}  # name with project id -> Service JSON (enum names)
+        self.revisions: dict[str, dict[str, dict]] = {}  # service name -> short name -> Revision
         self.operations: dict[str, dict] = {}
         self.iam: dict[str, list[dict]] = {}
+        self.numbers: dict[str, str] = {}  # project id -> project number
         self.operation_polls = operation_polls  # polls until an operation is done; None = never
         self.list_page_size = 100
+        self.extra_locations: set[str] = set()
         self._next_operation_error: str = ""
 
     # -- seeding -----------------------------------------------------------------------------
@@ -135,9 +170,14 @@ class FakeCloudRun(FakeServer):
         ingress: str = "INGRESS_TRAFFIC_ALL",
         public: bool = True,
         service_account: str = "",
+        revision_name: str = "",
     ) -> str:
-        """Create a ready service with one revision; returns its full resource name."""
+        """Create a ready service with one revision serving 100 %; returns its full name.
+
+        `revision_name` fixes `template.revision`, as `gcloud --revision-suffix` or Terraform do.
+        """
         name = f"projects/{project}/locations/{location}/services/{service_id}"
+        number = self.numbers.setdefault(project, project_number(project))
         env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in (env or {}).items()]
         for key, secret in (secret_env or {}).items():
             env_list.append(
@@ -146,8 +186,6 @@ class FakeCloudRun(FakeServer):
                     "valueSource": {"secretKeyRef": {"secret": secret, "version": "latest"}},
                 }
             )
-        revision = f"{service_id}-00001-{secrets.token_hex(2)[:3]}"
-        number = str(abs(hash(project)) % 10**12).zfill(12)
         self.services[name] = {
             "name": name,
             "uid": str(uuid.uuid4()),
@@ -160,7 +198,7 @@ class FakeCloudRun(FakeServer):
             "ingress": ingress,
             "launchStage": "GA",
             "template": {
-                "revision": "",
+                "revision": revision_name,
                 "labels": {},
                 "annotations": {},
                 "scaling": {"minInstanceCount": min_instances, "maxInstanceCount": max_instances},
@@ -179,17 +217,21 @@ class FakeCloudRun(FakeServer):
                 "maxInstanceRequestConcurrency": concurrency,
                 "executionEnvironment": "EXECUTION_ENVIRONMENT_GEN2",
             },
-            "traffic": [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}],
+            "traffic": [{"type": LATEST, "percent": 100}],
             "observedGeneration": "1",
             "terminalCondition": self._ready_condition(),
             "conditions": [],
-            "latestReadyRevision": f"{name}/revisions/{revision}",
-            "latestCreatedRevision": f"{name}/revisions/{revision}",
+            "latestReadyRevision": "",
+            "latestCreatedRevision": "",
+            "trafficStatuses": [],
             "uri": f"https://{service_id}-{number[:10]}.{location}.run.app",
             "urls": [f"https://{service_id}-{number[:10]}.{location}.run.app"],
             "reconciling": False,
             "etag": f'"{secrets.token_hex(8)}"',
         }
+        self.revisions[name] = {}
+        self._create_revision(name, error="")
+        self._resolve_traffic(name)
         members = (
             ["allUsers"]
             if public
@@ -198,20 +240,157 @@ class FakeCloudRun(FakeServer):
         self.iam[name] = [{"role": "roles/run.invoker", "members": members}]
         return name
 
+    def deploy(self, name: str, *, image: str = "", failed: str = "") -> str:
+        """Roll out a new revision at once (another deployer's doing); returns its short name."""
+        with self.lock:
+            service = self.services[name]
+            if image:
+                service["template"]["containers"][0]["image"] = image
+            service["template"]["revision"] = ""
+            revision = self._create_revision(name, error=failed)
+            self._resolve_traffic(name)
+            return revision
+
+    def pin_traffic(self, name: str, shares: dict[str, int], tags: dict[str, str] | None = None):
+        """Route traffic by revision name ("" = LATEST), as `gcloud run services update-traffic`."""
+        with self.lock:
+            self.services[name]["traffic"] = [
+                {"type": LATEST, "percent": pct}
+                if not rev
+                else {"type": REVISION, "revision": rev, "percent": pct}
+                | ({"tag": tags[rev]} if tags and rev in tags else {})
+                for rev, pct in shares.items()
+            ]
+            self._resolve_traffic(name)
+
     def fail_next_operation(self, message: str) -> None:
         """Make the next rollout finish with an error (e.g. a container that will not start)."""
         with self.lock:
             self._next_operation_error = message
 
     def revision_of(self, name: str) -> str:
+        """The latest ready revision's short name."""
         return self.services[name]["latestReadyRevision"].rsplit("/", 1)[-1]
 
+    def serving(self, name: str) -> dict[str, int]:
+        """What the service really serves now: short revision name -> percent."""
+        shares: dict[str, int] = {}
+        for status in self.services[name]["trafficStatuses"]:
+            if status.get("percent"):
+                shares[status["revision"]] = shares.get(status["revision"], 0) + status["percent"]
+        return shares
+
+    def image_of(self, name: str, revision: str) -> str:
+        return self.revisions[name][revision]["containers"][0]["image"]
+
+    # -- the model ---------------------------------------------------------------------------
+    def _create_revision(self, name: str, *, error: str) -> str:
+        """A revision from the service's current template (ready unless `error`)."""
+        service = self.services[name]
+        template = service["template"]
+        service_id = name.rsplit("/", 1)[-1]
+        short = template.get("revision") or (
+            f"{service_id}-{len(self.revisions[name]) + 1:05d}-{secrets.token_hex(2)[:3]}"
+        )
+        full = f"{name}/revisions/{short}"
+        # https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services.revisions
+        # #Revision: conditions carry readiness and "detailed error information in case it did
+        # not reach a serving state".
+        if error:
+            conditions = [
+                {"type": "Ready", "state": "CONDITION_FAILED", "message": error,
+                 "severity": "ERROR", "reason": 3},
+                {"type": "ContainerHealthy", "state": "CONDITION_FAILED", "message": error,
+                 "severity": "ERROR", "revisionReason": 6},
+                {"type": "ResourcesAvailable", "state": "CONDITION_SUCCEEDED"},
+            ]  # fmt: skip
+        else:
+            conditions = [
+                {"type": "Ready", "state": "CONDITION_SUCCEEDED"},
+                {"type": "ContainerHealthy", "state": "CONDITION_SUCCEEDED"},
+                {"type": "ResourcesAvailable", "state": "CONDITION_SUCCEEDED"},
+            ]
+        self.revisions[name][short] = {
+            "name": full,
+            "uid": str(uuid.uuid4()),
+            "generation": "1",
+            "labels": dict(template.get("labels") or {}),
+            "annotations": dict(template.get("annotations") or {}),
+            "createTime": f"2025-01-{len(self.revisions[name]) + 1:02d}T00:00:00Z",
+            "updateTime": f"2025-01-{len(self.revisions[name]) + 1:02d}T00:00:00Z",
+            "launchStage": "GA",
+            "service": name,
+            "scaling": copy.deepcopy(template.get("scaling") or {}),
+            "containers": copy.deepcopy(template["containers"]),
+            "maxInstanceRequestConcurrency": template.get("maxInstanceRequestConcurrency", 80),
+            "serviceAccount": template.get("serviceAccount", ""),
+            "timeout": template.get("timeout", "300s"),
+            "executionEnvironment": "EXECUTION_ENVIRONMENT_GEN2",
+            "conditions": conditions,
+            "observedGeneration": "1",
+            "reconciling": False,
+            "etag": f'"{secrets.token_hex(8)}"',
+        }
+        service["latestCreatedRevision"] = full
+        if not error:
+            service["latestReadyRevision"] = full
+        return short
+
+    def _ready(self, name: str, short: str) -> bool:
+        revision = self.revisions[name].get(short)
+        return bool(revision) and revision["conditions"][0]["state"] == "CONDITION_SUCCEEDED"
+
+    def _resolve_traffic(self, name: str) -> None:
+        """`trafficStatuses` from `traffic`: what the routing layer really serves.
+
+        https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services#Service
+        (trafficStatuses: "Detailed status information for corresponding traffic targets"; a
+        LATEST target resolves to the latest *ready* revision, a REVISION target stays pinned to
+        its named revision however many new revisions are created).
+        """
+        service = self.services[name]
+        latest = service["latestReadyRevision"].rsplit("/", 1)[-1]
+        statuses = []
+        for target in service["traffic"] or [{"type": LATEST, "percent": 100}]:
+            status: dict[str, Any] = {
+                "type": target["type"],
+                "revision": latest if target["type"] == LATEST else target["revision"],
+                "percent": target.get("percent", 0),
+            }
+            if target.get("tag"):
+                status["tag"] = target["tag"]
+                status["uri"] = service["uri"].replace("https://", f"https://{target['tag']}---")
+            statuses.append(status)
+        service["trafficStatuses"] = statuses
+
+    def _numbered(self, name: str) -> str:
+        """The name as the API answers it: with the project number, not the id.
+
+        https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services (names are
+        `projects/{project}/...` where `{project}` "can be project id or number"; the service
+        answers resource, revision and operation names with the number).
+        """
+        parts = name.split("/")
+        if len(parts) > 1 and parts[0] == "projects" and parts[1] in self.numbers:
+            parts[1] = self.numbers[parts[1]]
+        return "/".join(parts)
+
+    def _canonical_path(self, path: str) -> str:
+        """Requests may name the project by number; the fake keys everything by id."""
+        by_number = {number: project for project, number in self.numbers.items()}
+        parts = path.split("/")
+        if len(parts) > 3 and parts[2] == "projects" and parts[3] in by_number:
+            parts[3] = by_number[parts[3]]
+        return "/".join(parts)
+
     # -- errors ------------------------------------------------------------------------------
-    def error(self, status: int, message: str, request: RecordedRequest) -> Reply:
+    def error(
+        self, status: int, message: str, request: RecordedRequest, *, status_name: str = ""
+    ) -> Reply:
         body: dict[str, Any] = {
             "code": status,
             "message": message,
-            "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+            "status": status_name or _STATUS_NAMES.get(status, "UNKNOWN"),
         }
         if status == 403:
             kind, resource = self._classify(request)
@@ -224,7 +403,8 @@ class FakeCloudRun(FakeServer):
                     "metadata": {"permission": permission, "resource": resource},
                 }
             ]
-        return Reply(status, {"error": body})
+        headers = {"Retry-After": "0"} if status in (429, 503) else {}
+        return Reply(status, {"error": body}, headers)
 
     def fault_message(self, status: int, request: RecordedRequest) -> str:
         kind, resource = self._classify(request)
@@ -244,11 +424,14 @@ class FakeCloudRun(FakeServer):
         for kind, pattern in (
             ("iam", _IAM_PATH),
             ("operation", _OPERATION_PATH),
+            ("revision", _REVISION_PATH),
+            ("revisions", _REVISION_LIST),
             ("list", _SERVICE_LIST),
             ("service", _SERVICE_PATH),
+            ("locations", _LOCATIONS),
         ):
             if pattern.match(path):
-                return kind, path.removeprefix("/v2/").split(":")[0]
+                return kind, path.removeprefix("/v2/").removeprefix("/v1/").split(":")[0]
         return "unknown", path.removeprefix("/v2/")
 
     # -- routing -----------------------------------------------------------------------------
@@ -256,13 +439,20 @@ class FakeCloudRun(FakeServer):
         alt = request.query.get("$alt", "json")
         if not alt.startswith("json"):
             return self.error(400, f"Unsupported $alt value '{alt}'.", request)
-        if match := _IAM_PATH.match(request.path):
+        path = self._canonical_path(request.path)
+        if match := _LOCATIONS.match(path):
+            return self._list_locations(request, match.group(1))
+        if match := _IAM_PATH.match(path):
             return self._get_iam(request, match.group(1))
-        if match := _OPERATION_PATH.match(request.path):
+        if match := _OPERATION_PATH.match(path):
             return self._get_operation(request, match.group(1))
-        if match := _SERVICE_LIST.match(request.path):
+        if match := _REVISION_LIST.match(path):
+            return self._list_revisions(request, match.group(1))
+        if match := _REVISION_PATH.match(path):
+            return self._get_revision(request, match.group(1), match.group(2))
+        if match := _SERVICE_LIST.match(path):
             return self._list(request, match.group(1), match.group(2))
-        if match := _SERVICE_PATH.match(request.path):
+        if match := _SERVICE_PATH.match(path):
             if not _SERVICE_ID.match(match.group(3)):
                 return self.error(
                     400,
@@ -271,7 +461,7 @@ class FakeCloudRun(FakeServer):
                     "a dash (at most 49 characters).",
                     request,
                 )
-            name = request.path.removeprefix("/v2/")
+            name = path.removeprefix("/v2/")
             if request.method == "GET":
                 return self._get_service(request, name)
             if request.method == "PATCH":
@@ -279,18 +469,44 @@ class FakeCloudRun(FakeServer):
             return self.error(405, f"Method {request.method} not allowed", request)
         return self.error(404, f"The requested URL {request.path} was not found.", request)
 
+    def _int_enums(self, request: RecordedRequest) -> bool:
+        return "enum-encoding=int" in request.query.get("$alt", "")
+
+    def _render_conditions(self, conditions: list[dict], request: RecordedRequest) -> list[dict]:
+        out = copy.deepcopy([c for c in conditions if c])
+        if self._int_enums(request):
+            for condition in out:
+                condition["state"] = _CONDITION_STATES.get(condition["state"], 0)
+                if "severity" in condition:
+                    condition["severity"] = _SEVERITY[condition["severity"]]
+        else:
+            for condition in out:
+                condition.pop("reason", None)
+                condition.pop("revisionReason", None)
+        return out
+
     def _render(self, service: dict, request: RecordedRequest) -> dict:
         out = copy.deepcopy(service)
-        out["@type"] = "type.googleapis.com/google.cloud.run.v2.Service"
-        if "enum-encoding=int" in request.query.get("$alt", ""):
+        for key in ("name", "latestReadyRevision", "latestCreatedRevision"):
+            out[key] = self._numbered(out[key])
+        if self._int_enums(request):
             out["ingress"] = _INGRESS[out["ingress"]]
             out["launchStage"] = 7 if out["launchStage"] == "GA" else 0
             out["template"]["executionEnvironment"] = 2
-            out["traffic"] = [{**t, "type": 1} for t in out["traffic"]]
-            for condition in [out["terminalCondition"], *out["conditions"]]:
-                if condition:
-                    condition["state"] = _CONDITION_STATES.get(condition["state"], 0)
-        del out["@type"]
+            for target in [*out["traffic"], *out["trafficStatuses"]]:
+                target["type"] = _TRAFFIC_TYPES[target["type"]]
+        out["terminalCondition"] = self._render_conditions([out["terminalCondition"]], request)[0]
+        out["conditions"] = self._render_conditions(out["conditions"], request)
+        return out
+
+    def _render_revision(self, revision: dict, request: RecordedRequest) -> dict:
+        out = copy.deepcopy(revision)
+        out["name"] = self._numbered(out["name"])
+        out["service"] = self._numbered(out["service"])
+        if self._int_enums(request):
+            out["launchStage"] = 7
+            out["executionEnvironment"] = 2
+        out["conditions"] = self._render_conditions(out["conditions"], request)
         return out
 
     def _get_service(self, request: RecordedRequest, name: str) -> Reply:
@@ -299,21 +515,55 @@ class FakeCloudRun(FakeServer):
             return self.error(404, f"Resource '{name}' was not found", request)
         return Reply(200, self._render(service, request))
 
-    def _list(self, request: RecordedRequest, project: str, location: str) -> Reply:
-        prefix = f"projects/{project}/locations/{location}/services/"
-        names = sorted(
-            n
-            for n in self.services
-            if n.startswith(prefix)
-            or (location == "-" and n.startswith(f"projects/{project}/locations/"))
-        )
+    def _page(self, request: RecordedRequest, items: list) -> tuple[list, dict]:
+        """One page and its `nextPageToken` (https://google.aip.dev/158, as every list here)."""
         size = int(request.query.get("pageSize") or self.list_page_size)
         start = int(request.query.get("pageToken") or 0)
-        page = names[start : start + size]
+        extra = {"nextPageToken": str(start + size)} if start + size < len(items) else {}
+        return items[start : start + size], extra
+
+    def _list(self, request: RecordedRequest, project: str, location: str) -> Reply:
+        if location == "-":
+            # https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services/list
+            # ("Location must be a valid Google Cloud region, and cannot be the "-" wildcard.")
+            return self.error(
+                400,
+                "Location must be a valid Google Cloud region, and cannot be the '-' wildcard.",
+                request,
+            )
+        prefix = f"projects/{project}/locations/{location}/services/"
+        names = sorted(n for n in self.services if n.startswith(prefix))
+        page, extra = self._page(request, names)
         body: dict[str, Any] = {"services": [self._render(self.services[n], request) for n in page]}
-        if start + size < len(names):
-            body["nextPageToken"] = str(start + size)
-        return Reply(200, body)
+        return Reply(200, body | extra)
+
+    def _list_locations(self, request: RecordedRequest, project: str) -> Reply:
+        regions = set(DEFAULT_LOCATIONS) | self.extra_locations
+        regions |= {n.split("/")[3] for n in self.services if n.startswith(f"projects/{project}/")}
+        page, extra = self._page(request, sorted(regions))
+        locations = [
+            {"name": f"projects/{project}/locations/{r}", "locationId": r, "displayName": r}
+            for r in page
+        ]
+        return Reply(200, {"locations": locations} | extra)
+
+    def _list_revisions(self, request: RecordedRequest, service_name: str) -> Reply:
+        if service_name not in self.services:
+            return self.error(404, f"Resource '{service_name}' was not found", request)
+        revisions = sorted(
+            self.revisions[service_name].values(), key=lambda r: r["createTime"], reverse=True
+        )
+        page, extra = self._page(request, revisions)
+        body = {"revisions": [self._render_revision(r, request) for r in page]}
+        return Reply(200, body | extra)
+
+    def _get_revision(self, request: RecordedRequest, service_name: str, short: str) -> Reply:
+        revision = self.revisions.get(service_name, {}).get(short)
+        if revision is None:
+            return self.error(
+                404, f"Resource '{service_name}/revisions/{short}' was not found", request
+            )
+        return Reply(200, self._render_revision(revision, request))
 
     def _get_iam(self, request: RecordedRequest, name: str) -> Reply:
         if name not in self.services:
@@ -322,6 +572,7 @@ class FakeCloudRun(FakeServer):
 
     # -- updates -----------------------------------------------------------------------------
     def _update_service(self, request: RecordedRequest, name: str) -> Reply:
+        # https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services/patch
         if request.content_type != "application/json":
             return self.error(
                 400, "Invalid JSON payload: expected Content-Type application/json", request
@@ -332,7 +583,7 @@ class FakeCloudRun(FakeServer):
         service = self.services.get(name)
         if service is None:
             return self.error(404, f"Resource '{name}' was not found", request)
-        if body.get("name") not in (None, name):
+        if body.get("name") not in (None, name, self._numbered(name)):
             return self.error(400, "service.name does not match the URL.", request)
         if body.get("etag") and body["etag"] != service["etag"]:
             return self.error(
@@ -365,10 +616,31 @@ class FakeCloudRun(FakeServer):
                     updated[key] = copy.deepcopy(value)
         if isinstance(updated.get("ingress"), int):
             updated["ingress"] = {v: k for k, v in _INGRESS.items()}[updated["ingress"]]
+        updated["traffic"] = [_traffic_names(t) for t in updated.get("traffic") or []]
         problem = _validate(updated)
+        template_changed = updated["template"] != service["template"]
+        new_revision = updated["template"].get("revision", "") if template_changed else ""
+        problem = problem or self._check_traffic(name, updated, new_revision)
         if problem:
             return self.error(400, problem, request)
-        template_changed = updated["template"] != service["template"]
+        service_id = name.rsplit("/", 1)[-1]
+        if new_revision and not new_revision.startswith(f"{service_id}-"):
+            return self.error(
+                400,
+                "template.revision: Revision name must be prefixed by the name of the enclosing "
+                "Service with a trailing -.",
+                request,
+            )
+        if new_revision and new_revision in self.revisions[name]:
+            # https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services
+            # #RevisionTemplate ("revision: The unique name for the revision"): creating a second
+            # revision with a name that exists fails with ALREADY_EXISTS (HTTP 409).
+            return self.error(
+                409,
+                f"Revision named '{new_revision}' with different configuration already exists.",
+                request,
+                status_name="ALREADY_EXISTS",
+            )
         generation = str(int(service["generation"]) + 1)
         updated.update(
             generation=generation,
@@ -392,6 +664,9 @@ class FakeCloudRun(FakeServer):
             ],  # fmt: skip
             etag=f'"{secrets.token_hex(8)}"',
         )
+        # The spec changes now; what is served (latestReadyRevision, trafficStatuses) only when
+        # the operation finishes: https://cloud.google.com/run/docs/reference/rest/v2/
+        # projects.locations.services/patch returns a long-running Operation.
         self.services[name] = updated
         op_name = name.split("/services/")[0] + f"/operations/{uuid.uuid4()}"
         self.operations[op_name] = {
@@ -404,11 +679,38 @@ class FakeCloudRun(FakeServer):
         self._next_operation_error = ""
         return Reply(200, self._operation_json(op_name, request))
 
+    def _check_traffic(self, name: str, service: dict, new_revision: str) -> str:
+        """Why Cloud Run would refuse this traffic block, or "".
+
+        https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services
+        #TrafficTarget: type LATEST or REVISION (with `revision`); percentages add up to 100.
+        """
+        traffic = service["traffic"]
+        if not traffic:
+            return ""
+        total = 0
+        for target in traffic:
+            percent = target.get("percent", 0)
+            if not 0 <= percent <= 100:
+                return f"traffic: percent {percent} must be between 0 and 100."
+            total += percent
+            if target["type"] == REVISION:
+                revision = target.get("revision", "")
+                if not revision:
+                    return "traffic: a target of type REVISION needs a revision name."
+                if revision != new_revision and revision not in self.revisions[name]:
+                    return f"traffic: Revision '{revision}' referenced in traffic not found."
+            elif target["type"] == LATEST and target.get("revision"):
+                return "traffic: a target of type LATEST must not name a revision."
+        if total != 100:
+            return f"traffic: percentages must add up to 100, not {total}."
+        return ""
+
     def _operation_json(self, op_name: str, request: RecordedRequest) -> dict:
         op = self.operations[op_name]
         service = self._render(self.services[op["service"]], request)
         body: dict[str, Any] = {
-            "name": op_name,
+            "name": self._numbered(op_name),
             "metadata": {"@type": "type.googleapis.com/google.cloud.run.v2.Service", **service},
             "done": op["done"],
         }
@@ -445,22 +747,29 @@ class FakeCloudRun(FakeServer):
 
     def _finish(self, op: dict) -> None:
         op["done"] = True
-        service = self.services[op["service"]]
+        name = op["service"]
+        service = self.services[name]
         service["reconciling"] = False
         service["observedGeneration"] = service["generation"]
         service["conditions"] = []
+        service["updateTime"] = "2025-01-02T00:00:00Z"
+        if op["template_changed"]:
+            self._create_revision(name, error=op["error"])
+        pinned_to_unready = [
+            t["revision"]
+            for t in service["traffic"]
+            if t["type"] == REVISION and not self._ready(name, t["revision"])
+        ]
+        if not op["error"] and pinned_to_unready:
+            op["error"] = (
+                f"Revision '{pinned_to_unready[0]}' is not ready and cannot serve traffic."
+            )
         if op["error"]:
             service["terminalCondition"] = {"type": "Ready", "state": "CONDITION_FAILED",
                                             "message": op["error"]}  # fmt: skip
             return
         service["terminalCondition"] = self._ready_condition()
-        if op["template_changed"]:
-            service_id = op["service"].rsplit("/", 1)[-1]
-            number = int(service["latestCreatedRevision"].rsplit("-", 2)[-2]) + 1
-            revision = f"{service_id}-{number:05d}-{secrets.token_hex(2)[:3]}"
-            service["latestCreatedRevision"] = f"{op['service']}/revisions/{revision}"
-            service["latestReadyRevision"] = service["latestCreatedRevision"]
-        service["updateTime"] = "2025-01-02T00:00:00Z"
+        self._resolve_traffic(name)
 
     @staticmethod
     def _ready_condition() -> dict:
@@ -469,6 +778,15 @@ class FakeCloudRun(FakeServer):
             "state": "CONDITION_SUCCEEDED",
             "lastTransitionTime": "2025-01-01T00:00:00Z",
         }
+
+
+def _traffic_names(target: dict) -> dict:
+    """A TrafficTarget with its `type` as the enum name (clients may send the number)."""
+    out = dict(target)
+    kind = out.get("type", 0)
+    if isinstance(kind, int):
+        out["type"] = {v: k for k, v in _TRAFFIC_TYPES.items()}[kind]
+    return out
 
 
 def _copy_path(source: dict, target: dict, path: str) -> None:

@@ -2,10 +2,18 @@
 
 Redeploy stamps a `fleet-console/redeployed-at` annotation on the revision template, which makes
 Cloud Run roll out a new revision from the same image; scaling changes go through an update mask so
-nothing else in the service is touched.
+nothing else in the service is touched; a release sends a new image (and, for a canary, a traffic
+split). Every verdict is read from what the service really serves (`trafficStatuses`), not from
+`latestReadyRevision`: a revision can be ready and serve nothing when traffic is pinned.
 """
 
 from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from google.api_core import exceptions as gexc
@@ -16,6 +24,7 @@ from fleet.operations.clouds.base import CloudAdapter, ProgressCallback, label_m
 from fleet.operations.clouds.credentials import google_credentials, utc_now_iso
 from fleet.operations.clouds.errors import (
     CloudError,
+    InvalidRequest,
     Timeout,
     Unavailable,
     build_error,
@@ -26,14 +35,18 @@ from fleet.operations.clouds.types import (
     AccountRef,
     EnvVar,
     OperationResult,
+    Revision,
     ScalingSettings,
     ServiceRef,
     ServiceSnapshot,
+    TrafficSplit,
 )
 from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_result
 
 REDEPLOY_ANNOTATION = "fleet-console/redeployed-at"
 REASON_ANNOTATION = "fleet-console/redeploy-reason"
+DEFAULT_ENDPOINT = "https://run.googleapis.com"
+WHERE = "the Google Cloud console (Cloud Run > service > Revisions)"
 
 _TRAFFIC = run_v2.IngressTraffic
 _INGRESS = {
@@ -42,6 +55,10 @@ _INGRESS = {
     _TRAFFIC.INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER: "internal-and-cloud-load-balancing",
     _TRAFFIC.INGRESS_TRAFFIC_NONE: "none",
 }
+_LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+_BY_REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
+_SUCCEEDED = run_v2.Condition.State.CONDITION_SUCCEEDED
+_FAILED = run_v2.Condition.State.CONDITION_FAILED
 _ROLE_HINTS = {
     "run.services.update": (
         "Grant roles/run.developer on the service, plus roles/iam.serviceAccountUser on its "
@@ -51,7 +68,23 @@ _ROLE_HINTS = {
     "run.services.list": "Grant roles/run.viewer on the project.",
     "run.services.getIamPolicy": "Grant roles/run.viewer on the project or service.",
     "run.operations.get": "Grant roles/run.viewer on the project.",
+    "run.revisions.get": "Grant roles/run.viewer on the project or service.",
+    "run.revisions.list": "Grant roles/run.viewer on the project or service.",
+    "run.locations.list": "Grant roles/run.viewer on the project, or give the account a region.",
 }
+
+
+@dataclass
+class _Change:
+    """One service update: what to send, and what must be serving afterwards for success."""
+
+    action: str  # "redeploy", "scaling change", "release", "traffic change", "rollback"
+    paths: list[str]
+    template: run_v2.RevisionTemplate | None = None
+    traffic: list[run_v2.TrafficTarget] | None = None
+    new_revision: str = ""  # the name we gave the new revision ("" = Cloud Run names it)
+    # Traffic-only changes: the shares that must be served afterwards ("" = latest ready).
+    want: dict[str, int] = field(default_factory=dict)
 
 
 class CloudRunAdapter(CloudAdapter):
@@ -60,17 +93,23 @@ class CloudRunAdapter(CloudAdapter):
     provider = "gcp"
 
     def __init__(
-        self, account: AccountRef, *, pacing: Pacing = DEFAULT_PACING, client: object | None = None
+        self,
+        account: AccountRef,
+        *,
+        pacing: Pacing = DEFAULT_PACING,
+        client: object | None = None,
+        revisions_client: object | None = None,
     ) -> None:
         super().__init__(account, pacing=pacing)
-        self.client = client or _make_client(account)
+        self.client = client or _make_client(account, run_v2.ServicesClient)
+        self.revisions_client = revisions_client or _make_client(account, run_v2.RevisionsClient)
 
     # -- reading -----------------------------------------------------------------------------
     def describe(self, service: ServiceRef) -> ServiceSnapshot:
         """The service, its scaling, env and whether allUsers may invoke it."""
         name = self._name(service)
         svc = self.call("run.services.get", name, self._get, name)
-        snapshot = _snapshot(svc)
+        snapshot = _snapshot(svc, name)
         try:
             policy = self.call(
                 "run.services.getIamPolicy",
@@ -90,17 +129,62 @@ class CloudRunAdapter(CloudAdapter):
         return snapshot
 
     def list_services(self, account: AccountRef, label: str = "") -> list[ServiceSnapshot]:
-        """Services in the project/region, optionally only those with `label`."""
-        parent = f"projects/{account.project}/locations/{account.region or '-'}"
+        """Services in the project's region (or in each region), optionally only with `label`.
 
-        def fetch() -> list[run_v2.Service]:
-            pager = self.client.list_services(
-                parent=parent, retry=None, timeout=self.pacing.request_timeout_s
+        The v2 API refuses the `-` location wildcard on list, so without a region the
+        project's Cloud Run locations are listed first and each is asked in turn.
+        """
+        regions = [account.region] if account.region else self._regions(account)
+
+        def in_region(region: str) -> list[run_v2.Service]:
+            parent = f"projects/{account.project}/locations/{region}"
+
+            def fetch() -> list[run_v2.Service]:
+                pager = self.client.list_services(
+                    parent=parent, retry=None, timeout=self.pacing.request_timeout_s
+                )
+                return list(pager)
+
+            return self.call("run.services.list", parent, fetch)
+
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(regions)))) as pool:
+            found = [s for batch in pool.map(in_region, regions) for s in batch]
+        return [
+            _snapshot(s, _with_project(s.name, account.project))
+            for s in found
+            if label_matches(dict(s.labels), label)
+        ]
+
+    def supports_traffic_split(self, service: ServiceRef) -> bool:
+        """Cloud Run splits traffic between revisions by percentage."""
+        return True
+
+    def list_revisions(self, service: ServiceRef) -> list[Revision]:
+        """Every revision, newest first, with the share of traffic it really serves now."""
+        name = self._name(service)
+        svc = self.call("run.services.get", name, self._get, name)
+        shares = _serving(svc)
+        latest = _short(svc.latest_ready_revision)
+
+        def fetch() -> list[run_v2.Revision]:
+            pager = self.revisions_client.list_revisions(
+                parent=name, retry=None, timeout=self.pacing.request_timeout_s
             )
             return list(pager)
 
-        services = self.call("run.services.list", parent, fetch)
-        return [_snapshot(s) for s in services if label_matches(dict(s.labels), label)]
+        found = self.call("run.revisions.list", name, fetch)
+        found.sort(key=lambda r: r.create_time, reverse=True)
+        return [
+            Revision(
+                name=_short(r.name),
+                image=r.containers[0].image if r.containers else "",
+                created=r.create_time.isoformat() if r.create_time else "",
+                traffic_percent=shares.get(_short(r.name), 0),
+                active=shares.get(_short(r.name), 0) > 0 or _short(r.name) == latest,
+                ready=_ready(r.conditions),
+            )
+            for r in found
+        ]
 
     # -- changes -----------------------------------------------------------------------------
     def redeploy(
@@ -111,17 +195,16 @@ class CloudRunAdapter(CloudAdapter):
         timeout_s: float = 600,
         progress: ProgressCallback | None = None,
     ) -> OperationResult:
-        """Roll out a new revision of the same image and wait for it to serve."""
+        """Roll out a new revision of the same image and wait until it serves."""
         name = self._name(service)
         current = self.call("run.services.get", name, self._get, name)
-        template = _copy_template(current.template)
+        template, paths, new = self._template_for_change(current, name)
         template.annotations[REDEPLOY_ANNOTATION] = utc_now_iso()
         if reason:
             template.annotations[REASON_ANNOTATION] = reason[:200]
         say(progress, f"Requesting a new revision of {name} from the same image")
-        return self._update_and_wait(
-            current, template, ["template.annotations"], timeout_s, progress, expect_new=True
-        )
+        change = _Change("redeploy", ["template.annotations", *paths], template, new_revision=new)
+        return self._change_and_wait(name, current, change, timeout_s, progress)
 
     def apply_scaling(
         self,
@@ -134,7 +217,7 @@ class CloudRunAdapter(CloudAdapter):
         """Update template scaling/concurrency/limits through an update mask and wait."""
         name = self._name(service)
         current = self.call("run.services.get", name, self._get, name)
-        template = _copy_template(current.template)
+        template, naming, new = self._template_for_change(current, name)
         paths: list[str] = []
         if settings.min_instances is not None:
             template.scaling.min_instance_count = settings.min_instances
@@ -155,7 +238,125 @@ class CloudRunAdapter(CloudAdapter):
         if not paths:
             return OperationResult(status="succeeded", message="Nothing to change.")
         say(progress, f"Updating {', '.join(paths)} on {name}")
-        return self._update_and_wait(current, template, paths, timeout_s, progress, expect_new=True)
+        change = _Change("scaling change", [*paths, *naming], template, new_revision=new)
+        return self._change_and_wait(name, current, change, timeout_s, progress)
+
+    def release(
+        self,
+        service: ServiceRef,
+        image: str,
+        *,
+        reason: str = "",
+        traffic_percent: int | None = None,
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """A new revision (with a unique name) running `image`; all traffic, or a canary share.
+
+        With `traffic_percent` the new revision gets that share and the revisions serving now
+        keep the rest in their current proportions; without it, traffic follows the latest
+        ready revision (100 %), so a revision that fails to start never receives any.
+        """
+        image = _check_image(image, service.resource)
+        if traffic_percent is not None and not 1 <= traffic_percent <= 99:
+            raise InvalidRequest(
+                f"traffic_percent must be between 1 and 99 for a canary, not {traffic_percent}.",
+                provider="Cloud Run",
+                resource=service.resource,
+            )
+        name = self._name(service)
+        current = self.call("run.services.get", name, self._get, name)
+        template = _copy_template(current.template)
+        new = _unique_revision_name(name)
+        template.revision = new
+        if not template.containers:
+            raise InvalidRequest(f"{name} has no container to put the image in.", resource=name)
+        template.containers[0].image = image
+        if reason:
+            template.annotations[REASON_ANNOTATION] = reason[:200]
+        paths = ["template.revision", "template.containers", "template.annotations"]
+        traffic = None
+        if traffic_percent is not None:
+            traffic = [
+                run_v2.TrafficTarget(type_=_BY_REVISION, revision=new, percent=traffic_percent),
+                *_rest_of_traffic(current, 100 - traffic_percent),
+            ]
+        elif not _follows_latest(current):
+            traffic = [run_v2.TrafficTarget(type_=_LATEST, percent=100)]
+        if traffic is not None:
+            traffic += _tag_only_targets(current)
+            paths.append("traffic")
+        share = f"{traffic_percent} %" if traffic_percent is not None else "100 %"
+        say(progress, f"Releasing {image} to {name} as revision {new} ({share} of traffic)")
+        change = _Change("release", paths, template, traffic, new_revision=new)
+        return self._change_and_wait(name, current, change, timeout_s, progress)
+
+    def set_traffic(
+        self,
+        service: ServiceRef,
+        splits: list[TrafficSplit],
+        *,
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """Route traffic as `splits` say ("" = the latest ready revision) and wait until served."""
+        name = self._name(service)
+        _check_splits(splits, name)
+        current = self.call("run.services.get", name, self._get, name)
+        want: dict[str, int] = {}
+        traffic = []
+        for split in splits:
+            revision = _short(split.revision)
+            want[revision] = want.get(revision, 0) + split.percent
+            if revision:
+                target = run_v2.TrafficTarget(
+                    type_=_BY_REVISION, revision=revision, percent=split.percent, tag=split.tag
+                )
+            else:
+                target = run_v2.TrafficTarget(type_=_LATEST, percent=split.percent, tag=split.tag)
+            traffic.append(target)
+        tagged = {s.tag for s in splits if s.tag}
+        traffic += [t for t in _tag_only_targets(current) if t.tag not in tagged]
+        plan = ", ".join(f"{r or 'latest'} {p} %" for r, p in want.items())
+        say(progress, f"Routing traffic of {name}: {plan}")
+        change = _Change("traffic change", ["traffic"], traffic=traffic, want=want)
+        return self._change_and_wait(name, current, change, timeout_s, progress)
+
+    def rollback(
+        self,
+        service: ServiceRef,
+        revision: str,
+        *,
+        reason: str = "",
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """Send 100 % of traffic to the recorded, ready `revision` (no new revision is built)."""
+        name = self._name(service)
+        short = _short(revision)
+        if not short:
+            raise InvalidRequest("revision: give the revision to roll back to.", resource=name)
+        found = self.call(
+            "run.revisions.get",
+            f"{name}/revisions/{short}",
+            self.revisions_client.get_revision,
+            name=f"{name}/revisions/{short}",
+            retry=None,
+            timeout=self.pacing.request_timeout_s,
+        )
+        if _ready(found.conditions) is False:
+            raise InvalidRequest(
+                f"Revision {short} of {name} is not ready, so it cannot take traffic: "
+                + "; ".join(_condition_lines(short, found.conditions)),
+                provider="Cloud Run",
+                resource=name,
+            )
+        current = self.call("run.services.get", name, self._get, name)
+        say(progress, f"Rolling {name} back: 100 % of traffic to revision {short}")
+        traffic = [run_v2.TrafficTarget(type_=_BY_REVISION, revision=short, percent=100)]
+        traffic += _tag_only_targets(current)
+        change = _Change("rollback", ["traffic"], traffic=traffic, want={short: 100})
+        return self._change_and_wait(name, current, change, timeout_s, progress)
 
     # -- internals ---------------------------------------------------------------------------
     def _name(self, service: ServiceRef) -> str:
@@ -167,21 +368,62 @@ class CloudRunAdapter(CloudAdapter):
     def _get(self, name: str) -> run_v2.Service:
         return self.client.get_service(name=name, retry=None, timeout=self.pacing.request_timeout_s)
 
-    def _update_and_wait(
+    def _template_for_change(
+        self, current: run_v2.Service, name: str
+    ) -> tuple[run_v2.RevisionTemplate, list[str], str]:
+        """A copy of the template to change, plus a fresh revision name if the name is fixed.
+
+        A fixed `template.revision` (gcloud --revision-suffix, Terraform) names the *next*
+        revision too, and a second revision with that name is a 409: give it a new unique name
+        and send it in the update mask.
+        """
+        template = _copy_template(current.template)
+        if not current.template.revision:
+            return template, [], ""
+        template.revision = _unique_revision_name(name)
+        return template, ["template.revision"], template.revision
+
+    def _revision(self, name: str, short: str) -> run_v2.Revision | None:
+        try:
+            return self.call(
+                "run.revisions.get",
+                f"{name}/revisions/{short}",
+                self.revisions_client.get_revision,
+                name=f"{name}/revisions/{short}",
+                retry=None,
+                timeout=self.pacing.request_timeout_s,
+            )
+        except CloudError:
+            return None  # evidence for the message; its absence must not hide the verdict
+
+    def _images(self, name: str, shares: dict[str, int]) -> str:
+        """The image(s) of the revisions serving `shares`, biggest share first."""
+        images = []
+        for short, _ in sorted(shares.items(), key=lambda kv: -kv[1]):
+            found = self._revision(name, short)
+            image = found.containers[0].image if found and found.containers else ""
+            if image and image not in images:
+                images.append(image)
+        return ", ".join(images)
+
+    def _change_and_wait(
         self,
+        name: str,
         current: run_v2.Service,
-        template: run_v2.RevisionTemplate,
-        paths: list[str],
+        change: _Change,
         timeout_s: float,
         progress: ProgressCallback | None,
-        *,
-        expect_new: bool,
     ) -> OperationResult:
-        name = current.name
-        before = _short(current.latest_ready_revision)
+        before_shares = _serving(current)
+        before = _top(before_shares) or _short(current.latest_ready_revision)
+        image_before = self._images(name, before_shares)
+        body = run_v2.Service(name=name, etag=current.etag)
+        if change.template is not None:
+            body.template = change.template
+        if change.traffic is not None:
+            body.traffic = change.traffic
         request = run_v2.UpdateServiceRequest(
-            service=run_v2.Service(name=name, template=template, etag=current.etag),
-            update_mask=field_mask_pb2.FieldMask(paths=paths),
+            service=body, update_mask=field_mask_pb2.FieldMask(paths=change.paths)
         )
         operation = self.call(
             "run.services.update",
@@ -199,39 +441,158 @@ class CloudRunAdapter(CloudAdapter):
 
         outcome = poll_until(check, timeout_s=timeout_s, pacing=self.pacing, progress=progress)
         if not isinstance(outcome, Step):
-            return unknown_result(
+            result = unknown_result(
                 operation_id=op_name,
                 revision_before=before,
-                where="the Google Cloud console (Cloud Run > service > Revisions)",
+                where=WHERE,
                 timeout_s=timeout_s,
                 error=outcome,
             )
+            result.image_before = image_before
+            return result
+        base = OperationResult(
+            status="failed", operation_id=op_name, revision_before=before, image_before=image_before
+        )
         error = operation.exception()
         if error is not None:
-            return OperationResult(
-                status="failed",
-                operation_id=op_name,
-                revision_before=before,
-                message=f"Cloud Run reported the rollout failed: {_error_text(error)}",
+            return self._failed_operation(name, current, change, base, _error_text(error))
+        after: run_v2.Service = operation.result()
+        if change.template is None:
+            return self._traffic_verdict(name, after, change, base, progress)
+        return self._revision_verdict(name, current, after, change, base, progress)
+
+    def _failed_operation(
+        self,
+        name: str,
+        current: run_v2.Service,
+        change: _Change,
+        base: OperationResult,
+        reason: str,
+    ) -> OperationResult:
+        """The operation ended in an error: say so, with the new revision's conditions."""
+        base.message = f"Cloud Run reported the {change.action} failed: {reason}"
+        try:
+            now = self.call("run.services.get", name, self._get, name)
+        except CloudError:
+            return base
+        created = _short(now.latest_created_revision)
+        if created and created != _short(current.latest_created_revision):
+            base.revision_after = created
+            found = self._revision(name, created)
+            if found is not None:
+                base.diagnostics = _condition_lines(created, found.conditions)
+                base.image_after = found.containers[0].image if found.containers else ""
+        base.diagnostics += _condition_lines("service", [now.terminal_condition])
+        return base
+
+    def _revision_verdict(
+        self,
+        name: str,
+        current: run_v2.Service,
+        after: run_v2.Service,
+        change: _Change,
+        base: OperationResult,
+        progress: ProgressCallback | None,
+    ) -> OperationResult:
+        """A change that built a revision: succeeded only if that revision serves its share."""
+        new = change.new_revision or _short(after.latest_created_revision)
+        if not change.new_revision and new == _short(current.latest_created_revision):
+            base.message = (
+                f"The operation finished but Cloud Run created no new revision of {name}."
             )
-        result: run_v2.Service = operation.result()
-        after = _short(result.latest_ready_revision)
-        if expect_new and after == before:
-            return OperationResult(
-                status="failed",
-                operation_id=op_name,
-                revision_before=before,
-                revision_after=after,
-                message=f"The operation finished but {after} is still the serving revision.",
-            )
-        say(progress, f"Revision {after} is ready and serving")
-        return OperationResult(
-            status="succeeded",
-            operation_id=op_name,
-            revision_before=before,
-            revision_after=after,
-            message=f"Revision {after} replaced {before}.",
+            return base
+        base.revision_after = new
+        found = self._revision(name, new)
+        base.image_after = found.containers[0].image if found and found.containers else ""
+        if _short(after.latest_ready_revision) != new:
+            base.message = f"New revision {new} did not become ready."
+            base.diagnostics = _condition_lines(new, found.conditions if found else [])
+            return base
+        shares = _serving(after)
+        expected = sum(t.percent for t in after.traffic if t.type_ == _LATEST) or 0
+        expected += sum(
+            t.percent for t in after.traffic if t.type_ == _BY_REVISION and t.revision == new
         )
+        if not after.traffic:
+            expected = 100  # no traffic block: everything follows the latest ready revision
+        served = shares.get(new, 0)
+        if expected == 0:
+            base.message = (
+                f"New revision {new} is ready but serves 0 %: traffic is pinned to "
+                f"{_describe_shares(shares)}. Nothing that serves changed; send traffic to it "
+                "with a release or a traffic change."
+            )
+            return base
+        if served != expected:
+            base.message = (
+                f"New revision {new} is ready but serves {served} % instead of {expected} % "
+                f"(serving now: {_describe_shares(shares)})."
+            )
+            return base
+        base.status = "succeeded"
+        if served == 100:
+            say(progress, f"Revision {new} is ready and serving")
+            base.message = f"Revision {new} replaced {base.revision_before} and serves 100 %."
+        else:
+            say(progress, f"Revision {new} is ready and serving {served} %")
+            base.message = (
+                f"Revision {new} is ready and serves {served} % as intended; "
+                f"serving now: {_describe_shares(shares)}."
+            )
+        return base
+
+    def _traffic_verdict(
+        self,
+        name: str,
+        after: run_v2.Service,
+        change: _Change,
+        base: OperationResult,
+        progress: ProgressCallback | None,
+    ) -> OperationResult:
+        """A traffic-only change: succeeded only if the served shares are the wanted ones."""
+        latest = _short(after.latest_ready_revision)
+        want: dict[str, int] = {}
+        for revision, percent in change.want.items():
+            key = revision or latest
+            want[key] = want.get(key, 0) + percent
+        want = {k: v for k, v in want.items() if v}
+        shares = _serving(after)
+        base.revision_after = _top(shares)
+        base.image_after = self._images(name, shares)
+        if shares != want:
+            base.message = (
+                f"Cloud Run finished the {change.action} but serves {_describe_shares(shares)} "
+                f"instead of {_describe_shares(want)}."
+            )
+            return base
+        base.status = "succeeded"
+        base.message = f"Serving {_describe_shares(shares)}."
+        say(progress, base.message)
+        return base
+
+    def _regions(self, account: AccountRef) -> list[str]:
+        """The project's Cloud Run locations (v1 `projects.locations.list`, paginated)."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(google_credentials(account))
+        url = f"{(account.endpoint or DEFAULT_ENDPOINT).rstrip('/')}/v1/projects/{account.project}/locations"
+        resource = f"projects/{account.project}"
+        regions: list[str] = []
+        token = ""
+        while True:
+
+            def fetch(page_token: str = token) -> dict:
+                params = {"pageToken": page_token} if page_token else {}
+                reply = session.get(url, params=params, timeout=self.pacing.request_timeout_s)
+                if reply.status_code >= 400:
+                    raise _http_error(reply)
+                return reply.json()
+
+            page = self.call("run.locations.list", resource, fetch)
+            regions += [loc["locationId"] for loc in page.get("locations", [])]
+            token = page.get("nextPageToken", "")
+            if not token:
+                return regions
 
     def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:
         if isinstance(exc, gexc.DeadlineExceeded | requests.exceptions.Timeout):
@@ -256,21 +617,71 @@ class CloudRunAdapter(CloudAdapter):
         )
 
 
-def _make_client(account: AccountRef) -> run_v2.ServicesClient:
+def _make_client(account: AccountRef, cls: type) -> Any:
     credentials = google_credentials(account)
     if account.endpoint:
-        return run_v2.ServicesClient(
+        return cls(
             credentials=credentials,
             transport="rest",
             client_options={"api_endpoint": account.endpoint},
         )
-    return run_v2.ServicesClient(credentials=credentials)
+    return cls(credentials=credentials)
+
+
+def _http_error(reply: requests.Response) -> gexc.GoogleAPICallError:
+    try:
+        message = reply.json().get("error", {}).get("message", "")
+    except ValueError:
+        message = reply.text[:200]
+    return gexc.from_http_status(reply.status_code, message)
+
+
+def _check_image(image: str, resource: str) -> str:
+    image = (image or "").strip()
+    if not image or any(c.isspace() for c in image) or len(image) > 1000:
+        raise InvalidRequest(
+            "image: give a container image reference (registry/repository:tag or @sha256:digest)"
+            f", not {image!r}.",
+            provider="Cloud Run",
+            resource=resource,
+        )
+    return image
+
+
+def _check_splits(splits: list[TrafficSplit], resource: str) -> None:
+    if not splits:
+        raise InvalidRequest(
+            "splits: give at least one revision and its percent.", resource=resource
+        )
+    for split in splits:
+        if not 0 <= split.percent <= 100:
+            raise InvalidRequest(
+                f"splits: percent {split.percent} for {split.revision or 'latest'} must be "
+                "between 0 and 100.",
+                resource=resource,
+            )
+    total = sum(s.percent for s in splits)
+    if total != 100:
+        raise InvalidRequest(
+            f"splits: percentages must add up to 100, not {total}.", resource=resource
+        )
 
 
 def _copy_template(template: run_v2.RevisionTemplate) -> run_v2.RevisionTemplate:
-    copy = run_v2.RevisionTemplate.deserialize(run_v2.RevisionTemplate.serialize(template))
-    copy.revision = ""  # a fixed revision name cannot be reused; let Cloud Run name the new one
-    return copy
+    return run_v2.RevisionTemplate.deserialize(run_v2.RevisionTemplate.serialize(template))
+
+
+def _unique_revision_name(name: str) -> str:
+    """`{service}-fc{8 hex}`: prefixed by the service as Cloud Run requires, at most 63 chars."""
+    return f"{name.rsplit('/', 1)[-1]}-fc{secrets.token_hex(4)}"
+
+
+def _with_project(name: str, project: str) -> str:
+    """The name with the project id where the API answered the project number."""
+    parts = name.split("/")
+    if len(parts) > 1 and parts[0] == "projects" and project:
+        parts[1] = project
+    return "/".join(parts)
 
 
 def _error_text(error: BaseException) -> str:
@@ -278,7 +689,84 @@ def _error_text(error: BaseException) -> str:
 
 
 def _short(revision: str) -> str:
+    """The revision's own name, whatever project form (id or number) the answer used."""
     return revision.rsplit("/", 1)[-1]
+
+
+def _serving(svc: run_v2.Service) -> dict[str, int]:
+    """What the service really serves: revision -> percent, from `trafficStatuses`."""
+    shares: dict[str, int] = {}
+    for status in svc.traffic_statuses:
+        revision = _short(status.revision)
+        if status.percent and revision:
+            shares[revision] = shares.get(revision, 0) + status.percent
+    return shares
+
+
+def _top(shares: dict[str, int]) -> str:
+    return max(shares.items(), key=lambda kv: kv[1])[0] if shares else ""
+
+
+def _describe_shares(shares: dict[str, int]) -> str:
+    if not shares:
+        return "no revision"
+    return ", ".join(f"{r} ({p} %)" for r, p in sorted(shares.items(), key=lambda kv: -kv[1]))
+
+
+def _follows_latest(svc: run_v2.Service) -> bool:
+    """Whether all traffic already goes to the latest ready revision."""
+    return not svc.traffic or sum(t.percent for t in svc.traffic if t.type_ == _LATEST) == 100
+
+
+def _tag_only_targets(svc: run_v2.Service) -> list[run_v2.TrafficTarget]:
+    """Tagged 0 % targets (revision URLs people test against) survive a traffic change."""
+    return [
+        run_v2.TrafficTarget(type_=t.type_, revision=t.revision, percent=0, tag=t.tag)
+        for t in svc.traffic
+        if t.tag and not t.percent
+    ]
+
+
+def _rest_of_traffic(svc: run_v2.Service, rest: int) -> list[run_v2.TrafficTarget]:
+    """`rest` percent over the revisions serving now, in their current proportions."""
+    shares = _serving(svc) or {_short(svc.latest_ready_revision): 100}
+    total = sum(shares.values())
+    exact = {r: rest * p / total for r, p in shares.items()}
+    given = {r: int(v) for r, v in exact.items()}
+    leftover = rest - sum(given.values())
+    for revision in sorted(exact, key=lambda r: given[r] - exact[r])[:leftover]:
+        given[revision] += 1  # largest remainder, so the shares add up exactly
+    return [
+        run_v2.TrafficTarget(type_=_BY_REVISION, revision=r, percent=p)
+        for r, p in given.items()
+        if p
+    ]
+
+
+def _ready(conditions: Iterable[run_v2.Condition]) -> bool | None:
+    for condition in conditions:
+        if condition.type_ == "Ready":
+            if condition.state == _SUCCEEDED:
+                return True
+            if condition.state == _FAILED:
+                return False
+    return None
+
+
+def _condition_lines(subject: str, conditions: Iterable[run_v2.Condition]) -> list[str]:
+    """Cloud Run's own account of what is not well: one line per unhealthy condition."""
+    lines = []
+    for c in conditions:
+        if not c.type_ or c.state == _SUCCEEDED:
+            continue
+        state = run_v2.Condition.State(c.state).name.removeprefix("CONDITION_").lower()
+        why = ""
+        if c.revision_reason:
+            why = f" ({run_v2.Condition.RevisionReason(c.revision_reason).name})"
+        elif c.reason:
+            why = f" ({run_v2.Condition.CommonReason(c.reason).name})"
+        lines.append(f"{subject} {c.type_}: {state}{why}{': ' + c.message if c.message else ''}")
+    return lines
 
 
 def _operation_progress(operation: object, done: bool) -> str:
@@ -296,7 +784,7 @@ def _operation_progress(operation: object, done: bool) -> str:
     return "; ".join(pending) or metadata.terminal_condition.message or "Rolling out"
 
 
-def _snapshot(svc: run_v2.Service) -> ServiceSnapshot:
+def _snapshot(svc: run_v2.Service, name: str) -> ServiceSnapshot:
     template = svc.template
     container = template.containers[0] if template.containers else None
     limits = dict(container.resources.limits) if container else {}
@@ -306,13 +794,13 @@ def _snapshot(svc: run_v2.Service) -> ServiceSnapshot:
             env.append(EnvVar(name=var.name, is_secret_ref=True))
         else:
             env.append(EnvVar(name=var.name, is_secret_ref=False, value=var.value))
-    parts = svc.name.split("/")
+    parts = name.split("/")
     return ServiceSnapshot(
         provider="gcp",
-        resource=svc.name,
+        resource=name,
         url=svc.uri,
         image=container.image if container else "",
-        revision=_short(svc.latest_ready_revision),
+        revision=_top(_serving(svc)) or _short(svc.latest_ready_revision),
         region=parts[3] if len(parts) > 3 else "",
         scaling=ScalingSettings(
             min_instances=template.scaling.min_instance_count,
