@@ -15,6 +15,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from console import egress
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -331,6 +333,20 @@ FLEET_API_DOCS_PUBLIC = env.bool("FLEET_API_DOCS_PUBLIC", default=False)
 FLEET_DASHBOARD_PAGE_SIZE = env.int("FLEET_DASHBOARD_PAGE_SIZE", default=50)
 FLEET_DASHBOARD_REFRESH_SECONDS = env.int("FLEET_DASHBOARD_REFRESH_SECONDS", default=10)
 
+# Egress policy (console/egress.py): where probes, alerts and cloud calls may connect.
+# Metadata and link-local addresses are refused always; these CIDR lists decide the rest.
+try:
+    FLEET_EGRESS_DENY = egress.parse_cidrs(
+        "FLEET_EGRESS_DENY", env.str("FLEET_EGRESS_DENY", default="")
+    )
+    FLEET_EGRESS_ALLOW = egress.parse_cidrs(
+        "FLEET_EGRESS_ALLOW", env.str("FLEET_EGRESS_ALLOW", default="")
+    )
+    egress.check_allow_list(FLEET_EGRESS_ALLOW, FLEET_EGRESS_DENY)
+except ValueError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
+FLEET_EGRESS_RESOLVER = None  # (host, port) -> addresses; a hook for tests, None = the system's
+
 # Cloud operations.
 FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS = env.int(
     "FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS", default=600
@@ -352,6 +368,12 @@ CONSOLE_BASE_URL = env.str("CONSOLE_BASE_URL", default="")
 # smtp+tls://user:pass@host:587; the default prints mail to the console log.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fleet-console@localhost")
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821 (email_url)
+    EMAIL_BACKEND = "console.notifications.smtp.EmailBackend"  # under the egress policy
+    if _problem := egress.EgressPolicy(FLEET_EGRESS_ALLOW, FLEET_EGRESS_DENY).host_problem(
+        EMAIL_HOST  # noqa: F821 (set by email_url)
+    ):
+        raise ImproperlyConfigured(f"EMAIL_URL host refused by the egress policy: {_problem}.")
 
 # Secret references (env:NAME, file:/path): the deployer's allow-list, see console/secret_refs.py.
 _ENV_PREFIX_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from console import egress
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 NAME_HELP = (
     "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63"
@@ -74,13 +76,15 @@ def validate_name(value: str, field: str = "name") -> None:
 
 
 def validate_http_url(value: str, field: str) -> None:
-    """Only http and https; a host is required."""
+    """Only http and https; a host is required; the egress policy must allow it (no DNS)."""
     parts = urlsplit(value or "")
     if parts.scheme not in ("http", "https"):
         scheme = parts.scheme or "none"
         raise ValidationError({field: f"URL scheme must be http or https (got {scheme})."})
     if not parts.hostname:
         raise ValidationError({field: "URL has no host."})
+    if problem := egress.url_problem(value):
+        raise ValidationError({field: f"URL refused by the egress policy: {problem}."})
 
 
 def validate_account_fields(provider: str, values: Mapping[str, str]) -> None:

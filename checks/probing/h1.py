@@ -17,6 +17,8 @@ this kind of machine, more than the whole per-handshake budget; even `h11`'s eve
   waiting, and a connection cancelled mid-exchange is closed, never reused.
 - No proxies, cookies, redirects or compression negotiation: redirects have their own same-host
   policy in `wire`; no `Accept-Encoding` is sent, and a gzip/deflate body sent anyway is decoded.
+- Every connection obeys the egress policy (`console.egress`): the host is resolved once, every
+  address is checked, and the socket goes to a checked address with the name kept for SNI/Host.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import zlib
 from collections.abc import AsyncIterator
 
 import httpx
+
+from console.egress import EgressPolicy, EgressRefused, current
 
 READ_SIZE = 64 * 1024
 _HIGH_WATER = 1 << 20  # received but unconsumed bytes before reading pauses
@@ -61,6 +65,10 @@ class RequestError(HttpError):
     """The request itself cannot be sent (a header value HTTP cannot carry)."""
 
 
+class EgressError(ConnectError):
+    """The egress policy refused the destination; nothing was connected."""
+
+
 class ProbeClient:
     """What a sweep shares between its probes: the TLS settings and connection counters.
 
@@ -68,8 +76,11 @@ class ProbeClient:
     across probes, so closing it only marks the end of the sweep.
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, ssl_context: ssl.SSLContext | None = None, egress: EgressPolicy | None = None
+    ) -> None:
         self._ssl_context = ssl_context
+        self.egress = egress or current()  # the policy every connection is checked against
         self.opened = 0  # connections opened so far
         self.open_now = 0  # connections currently open
 
@@ -218,6 +229,7 @@ class Connections:
 
     def __init__(self, client: ProbeClient) -> None:
         self.client = client
+        self.egress = client.egress
         self._by_origin: dict[tuple[str, str, int], list[_Connection]] = {}
         self.connected = False  # a TCP (and TLS) connection was made
         self.connect_ms: float | None = None  # set-up time of the first connection
@@ -265,19 +277,32 @@ class Connections:
         where = f"{host}:{port}"
         loop = asyncio.get_running_loop()
         conn = _Connection(self.client)
+        ssl_context = self.client.ssl_context if tls else None
         try:
-            if tls:
-                await loop.create_connection(
-                    lambda: conn, host, port, ssl=self.client.ssl_context, server_hostname=host
-                )
-            else:
-                await loop.create_connection(lambda: conn, host, port)
-        except ssl.SSLError as exc:
-            raise ConnectError(f"TLS handshake with {where} failed ({exc})") from None
+            # Resolve once and check every address; connect to a checked one, never re-resolve.
+            addresses = await self.client.egress.resolve_async(host, port)
+        except EgressRefused as exc:
+            raise EgressError(str(exc)) from None
         except OSError as exc:
-            if _refused(exc):
-                raise ConnectError(f"connection refused by {where}") from None
-            raise ConnectError(f"could not connect to {where} ({_os_text(exc)})") from None
+            raise ConnectError(f"could not resolve {host} ({_os_text(exc)})") from None
+        for index, address in enumerate(addresses):
+            try:
+                await loop.create_connection(
+                    lambda: conn,
+                    address,
+                    port,
+                    ssl=ssl_context,
+                    server_hostname=host if tls else None,
+                )
+                break
+            except ssl.SSLError as exc:
+                raise ConnectError(f"TLS handshake with {where} failed ({exc})") from None
+            except OSError as exc:
+                if index + 1 < len(addresses):
+                    continue  # the next address the name resolved to
+                if _refused(exc):
+                    raise ConnectError(f"connection refused by {where}") from None
+                raise ConnectError(f"could not connect to {where} ({_os_text(exc)})") from None
         if self.connect_ms is None:
             self.connect_ms = (time.perf_counter() - started) * 1000
         self.connected = True

@@ -35,7 +35,8 @@ async def probe_target(target: ProbeTarget, client: Client) -> ProbeOutcome:
     """Run the right checks for one service: MCP handshake and/or health, plus TLS for https."""
     tls_task = None
     if target.url.lower().startswith("https://"):
-        tls_task = asyncio.create_task(probe_tls(target.url, target.timeout_s))
+        egress = client.egress if isinstance(client, ProbeClient) else None
+        tls_task = asyncio.create_task(probe_tls(target.url, target.timeout_s, egress))
     if target.kind == "agent_backend":
         outcome = await probe_http_health(target, client)
     else:

@@ -12,10 +12,16 @@ import httpx
 from cryptography import x509
 
 from checks.probing.types import TlsInfo
+from console.egress import EgressPolicy, EgressRefused, current
 
 
-async def probe_tls(url: str, timeout_s: float = 10.0) -> TlsInfo:
-    """Fetch the server certificate without trusting it (we report on it, not rely on it)."""
+async def probe_tls(
+    url: str, timeout_s: float = 10.0, egress: EgressPolicy | None = None
+) -> TlsInfo:
+    """Fetch the server certificate without trusting it (we report on it, not rely on it).
+
+    The egress policy applies as for every probe: resolved once, checked, connected by address.
+    """
     parsed = httpx.URL(url)
     host, port = parsed.host, parsed.port or 443
     context = ssl.create_default_context()
@@ -23,9 +29,12 @@ async def probe_tls(url: str, timeout_s: float = 10.0) -> TlsInfo:
     context.verify_mode = ssl.CERT_NONE  # an expired or self-signed cert must still be described
     try:
         async with asyncio.timeout(timeout_s):
+            address = (await (egress or current()).resolve_async(host, port))[0]
             reader, writer = await asyncio.open_connection(
-                host, port, ssl=context, server_hostname=host
+                address, port, ssl=context, server_hostname=host
             )
+    except EgressRefused as exc:
+        return TlsInfo(error=str(exc))
     except TimeoutError:
         return TlsInfo(error=f"no TLS handshake with {host}:{port} within {timeout_s:g} s")
     except (OSError, ssl.SSLError) as exc:

@@ -26,6 +26,7 @@ from checks.probing.errors import (
     describe_body,
 )
 from checks.probing.sse import SseParser, SseTooLarge
+from console.egress import EgressPolicy, EgressRefused, current
 
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 MAX_SAME_HOST_REDIRECTS = 3
@@ -61,6 +62,7 @@ class AnyConnections(Protocol):
 
     connected: bool
     connect_ms: float | None
+    egress: EgressPolicy
 
     async def send(
         self, method: str, url: httpx.URL, headers: list[tuple[str, str]], body: bytes | None
@@ -322,6 +324,12 @@ class Sending:
                 return resp, url
             target = url.join(resp.headers["location"])
             await resp.aclose()
+            if problem := channel.connections.egress.url_problem(str(target)):
+                raise ProbeFailure(
+                    self.phase,
+                    f"server redirected to {target}, which was not followed: "
+                    f"egress refused: {problem}",
+                )
             if not same_host(url, target):
                 raise ProbeFailure(
                     self.phase,
@@ -355,15 +363,21 @@ class HttpxConnections:
     Requests go straight to the transport the client would pick, skipping `AsyncClient.send`'s
     auth flow, redirect loop, cookie jar and event hooks (redirects have their own policy here;
     cookies must not travel between servers). Only `_transport_for_url` is httpx-private.
+
+    The egress policy by resolve-and-pin: the host is resolved and checked here, and the request
+    goes to the checked address with the name kept in the Host header and as the TLS server
+    name (httpcore's `sni_hostname` extension), so the transport never resolves it again.
     """
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, egress: EgressPolicy | None = None) -> None:
         self.client = client
+        self.egress = egress or current()
         self.connected = False
         self.connect_ms: float | None = None
         self._traced = False
         self._tls_expected = False
         self._connect_started = 0.0
+        self._pinned: dict[tuple[str, int], str] = {}  # (host, port) -> checked address
 
     async def send(
         self, method: str, url: httpx.URL, headers: list[tuple[str, str]], body: bytes | None
@@ -374,11 +388,31 @@ class HttpxConnections:
             self._traced = True
             self._tls_expected = url.scheme == "https"
             extensions["trace"] = self._trace
-        request = httpx.Request(method, url, content=body, headers=headers, extensions=extensions)
+        pinned = await self._pin(url)
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.host
+        headers = [("Host", url.netloc.decode("ascii")), *headers]
+        request = httpx.Request(
+            method, pinned, content=body, headers=headers, extensions=extensions
+        )
         response = await self.client._transport_for_url(url).handle_async_request(request)
-        response.request = request
+        response.request = httpx.Request(method, url, headers=headers)
         self.connected = True
         return response
+
+    async def _pin(self, url: httpx.URL) -> httpx.URL:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        key = (url.host, port)
+        address = self._pinned.get(key)
+        if address is None:
+            try:
+                address = (await self.egress.resolve_async(url.host, port))[0]
+            except EgressRefused as exc:
+                raise h1.EgressError(str(exc)) from None
+            except OSError as exc:
+                raise h1.ConnectError(f"could not resolve {url.host} ({exc})") from None
+            self._pinned[key] = address
+        return url.copy_with(host=address)
 
     async def aclose(self) -> None:
         """The client's pool belongs to the caller."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from django.conf import settings
 
-from console import secret_refs
+from console import egress, secret_refs
+from console.egress import EgressRefused, EgressTransport
 
 USER_AGENT = "mcp-fleet-console-alerts/1"
 
@@ -46,8 +47,12 @@ def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) ->
     """POST JSON; 2xx returns the status, anything else raises DeliveryError."""
     timeout = httpx.Timeout(getattr(settings, "ALERT_HTTP_TIMEOUT_SECONDS", 10.0), connect=5.0)
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    # Through the egress policy: resolved once, every address checked, redirects not followed.
     try:
-        response = httpx.post(url, json=payload, headers=all_headers, timeout=timeout)
+        with httpx.Client(transport=EgressTransport(), timeout=timeout) as client:
+            response = client.post(url, json=payload, headers=all_headers)
+    except EgressRefused as exc:
+        raise DeliveryError(str(exc), retryable=False) from exc
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"Timed out after {timeout.read:g}s: {exc}", retryable=True) from exc
     except httpx.HTTPError as exc:
@@ -55,9 +60,21 @@ def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) ->
     code = response.status_code
     if 200 <= code < 300:
         return code
+    if response.is_redirect:
+        raise DeliveryError(_redirect_message(response), retryable=False, status_code=code)
     snippet = response.text[:200].strip()
     message = f"HTTP {code}" + (f": {snippet}" if snippet else "")
     retryable = code >= 500 or code in (408, 429)
     raise DeliveryError(
         message, retryable=retryable, status_code=code, retry_after=_retry_after(response)
     )
+
+
+def _redirect_message(response: httpx.Response) -> str:
+    """Redirects are never followed: a webhook posts only where the channel says."""
+    location = response.headers.get("location", "")
+    target = str(response.url.join(location)) if location else "nowhere"
+    message = f"HTTP {response.status_code} redirect to {target} not followed"
+    if problem := egress.url_problem(target):
+        message += f" (egress refused: {problem})"
+    return message + "; set the channel's target to the final URL."

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.mail import send_mail
 
+from console.egress import EgressRefused
 from console.notifications.transports.base import DeliveryError
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ def send(channel: AlertChannel, payload: dict) -> None:
             payload["to"],
             fail_silently=False,
         )
+    except EgressRefused as exc:
+        raise DeliveryError(str(exc), retryable=False) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(f"Recipients refused: {exc.recipients}", retryable=False) from exc
     except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts
