@@ -1,7 +1,8 @@
 """Health numbers read from raw results and hourly rollups: uptime %, latency percentiles, strips.
 
 Public API other areas call (keep the names): `latest_outcome(service)` and
-`probe_stats(service, hours=24*7)`.
+`probe_stats(service, hours=24*7)`, and their bulk forms for fleet audits, `latest_outcomes` and
+`probe_stats_many`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -39,6 +40,45 @@ def latest_outcome(service: Service) -> ProbeOutcome | None:
     if result is None:
         return None
     snapshot = ToolSnapshot.objects.filter(service=service).order_by("-seen_at", "-id").first()
+    return outcome_of(result, snapshot)
+
+
+# Services per query in the bulk readers: well under every database's bound-parameter limit.
+BULK_CHUNK = 2000
+
+
+def latest_outcomes(services: list[Service]) -> dict[int, tuple[ProbeOutcome, datetime]]:
+    """Per service id: its last check as a ProbeOutcome and when it ran (3 queries per 2,000)."""
+    found: dict[int, tuple[ProbeOutcome, datetime]] = {}
+    for start in range(0, len(services), BULK_CHUNK):
+        ids = [s.pk for s in services[start : start + BULK_CHUNK]]
+        latest = (
+            Service.objects.filter(pk__in=ids)
+            .annotate(
+                result_id=Subquery(
+                    ProbeResult.objects.filter(service=OuterRef("pk"))
+                    .order_by("-checked_at", "-id")
+                    .values("id")[:1]
+                ),
+                snapshot_id=Subquery(
+                    ToolSnapshot.objects.filter(service=OuterRef("pk"))
+                    .order_by("-seen_at", "-id")
+                    .values("id")[:1]
+                ),
+            )
+            .values_list("pk", "result_id", "snapshot_id")
+        )
+        pairs = [(pk, rid, sid) for pk, rid, sid in latest if rid is not None]
+        results = ProbeResult.objects.in_bulk([rid for _, rid, _ in pairs])
+        snapshots = ToolSnapshot.objects.in_bulk([sid for _, _, sid in pairs if sid])
+        for pk, rid, sid in pairs:
+            result = results[rid]
+            found[pk] = (outcome_of(result, snapshots.get(sid)), result.checked_at)
+    return found
+
+
+def outcome_of(result: ProbeResult, snapshot: ToolSnapshot | None) -> ProbeOutcome:
+    """A stored check as the ProbeOutcome the audits read (tools only when the check succeeded)."""
     tools = [
         ToolInfo(
             name=t["name"],
@@ -134,6 +174,31 @@ def probe_stats(service: Service, hours: int = 24 * 7) -> dict:
     """count, uptime_pct and p95_latency_ms over the last `hours` (audits read this)."""
     w = window(service, timezone.now() - timedelta(hours=hours))
     return {"count": w.count, "uptime_pct": w.uptime_pct, "p95_latency_ms": w.percentile(95)}
+
+
+def probe_stats_many(services: list[Service], hours: int = 24 * 7) -> dict[int, dict]:
+    """`probe_stats` for many services at once: two queries per 2,000 services, not two each."""
+    since = timezone.now() - timedelta(hours=hours)
+    hour = since.replace(minute=0, second=0, microsecond=0)
+    windows: dict[int, Window] = {s.pk: Window(0, 0, []) for s in services}
+    for start in range(0, len(services), BULK_CHUNK):
+        ids = [s.pk for s in services[start : start + BULK_CHUNK]]
+        raw = ProbeResult.objects.filter(service_id__in=ids, checked_at__gte=since)
+        for sid, ok, latency in raw.values_list("service_id", "ok", "latency_ms").iterator():
+            w = windows[sid]
+            w.count += 1
+            w.failures += not ok
+            if ok and latency is not None:
+                w.latencies.append((latency, 1))
+        for rollup in HourlyRollup.objects.filter(service_id__in=ids, hour__gte=hour).iterator():
+            w = windows[rollup.service_id]
+            w.count += rollup.count
+            w.failures += rollup.failures
+            w.latencies += _histogram_points(rollup)
+    return {
+        pk: {"count": w.count, "uptime_pct": w.uptime_pct, "p95_latency_ms": w.percentile(95)}
+        for pk, w in windows.items()
+    }
 
 
 def summary(service: Service, now: datetime | None = None) -> list[dict]:

@@ -131,6 +131,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "console.input_guard.RejectUnstorableInputMiddleware",
+    "console.timezones.ViewerTimeZoneMiddleware",
     "console.access.LoginRequiredExceptApiMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

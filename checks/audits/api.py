@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from checks.audits import services as audit_services
-from checks.audits.exporting import FORMATS, render_export
+from checks.audits.exporting import FORMATS, stream_export
 from checks.audits.models import Attestation, AuditRun
 from console.api_errors import require_role
 from fleet.models import Service
@@ -64,9 +64,12 @@ class AttestationOut(Schema):
 
 def _run_out(run: AuditRun, with_results: bool = False) -> dict:
     results = None
+    # The fleet figures (score over decided rules, coverage); each service's card with results.
+    scores = {k: v for k, v in (run.scores or {}).items() if k != "services"}
     if with_results:
         grouped = audit_services.results_by_service(run)
         results = {name: [r.as_dict() for r in rows] for name, rows in grouped.items()}
+        scores["services"] = {s.service_name: s.card() for s in run.service_scores.all()}
     return {
         "id": run.pk,
         "scope": run.scope_label,
@@ -77,7 +80,7 @@ def _run_out(run: AuditRun, with_results: bool = False) -> dict:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "catalogue_version": run.catalogue_version,
-        "scores": run.scores or {},
+        "scores": scores,
         "error": run.error,
         "results": results,
         "url": run.get_absolute_url(),
@@ -152,8 +155,8 @@ def export_audit(request: HttpRequest, run_id: int, query: Query[ExportQuery]):
         return Status(
             409, {"detail": f"Audit run {run_id} is {run.status}: it has no results to export."}
         )
-    body, content_type = render_export(run, fmt)
-    return HttpResponse(body, content_type=content_type)
+    chunks, content_type = stream_export(run, fmt)
+    return StreamingHttpResponse(chunks, content_type=content_type)
 
 
 @router.post(

@@ -5,9 +5,10 @@ rules look up an attestation. A rule that raises becomes an `error` result namin
 the run goes on. Disabled rules are left out of the results entirely.
 
 Scoring (see `checks.audits.scoring`): each decided result earns credit (pass 1, warning 0.5,
-fail 0, needs_attestation 0) weighted by severity (critical 10, high 5, medium 3, low 1);
-score = 100 x earned / possible. not_applicable, no_evidence and error results are not decided
-and count neither way, so missing data never lowers or raises a score. A service's score is per
+fail 0) weighted by severity (critical 10, high 5, medium 3, low 1); score = 100 x earned /
+possible. needs_attestation, no_evidence, error and not_applicable results are not decided and
+count neither way, so missing data never lowers or raises a score; the evidence coverage beside
+the score says how much was decided from evidence, how much attested and how much is open. A service's score is per
 section and overall; the fleet score is the mean of the services' scores (each service counts
 once, however many rules apply to it).
 """
@@ -22,7 +23,7 @@ from checks.audits.catalogue import RULES
 from checks.audits.diff import Change, RunDiff, diff_runs
 from checks.audits.evidence import Attestation, Evidence
 from checks.audits.overrides import ExtraRule, Overrides
-from checks.audits.results import EvidenceItem, Finding, RuleResult, Status
+from checks.audits.results import DECIDED, EvidenceItem, Finding, RuleResult, Status
 from checks.audits.rule import Rule
 from checks.audits.scoring import FleetScore, ScoreCard, fleet_score, score
 
@@ -75,9 +76,18 @@ def evaluate(
                 status=finding.status,
                 message=finding.message,
                 evidence=finding.evidence,
+                basis=_basis(rule, finding),
+                fix=rule.fix,
             )
         )
     return results
+
+
+def _basis(rule: Rule, finding: Finding) -> str:
+    """How a decided result was decided; "" for open and not-applicable ones."""
+    if finding.status not in DECIDED:
+        return ""
+    return finding.basis or ("attestation" if rule.mode == "manual" else "evidence")
 
 
 def evaluate_fleet(

@@ -4,12 +4,20 @@ Everything here is plain data so the rules can be tested without Django or a clo
 carries a `Provenance` (where it was read and when) because a result is only as credible as the
 facts it shows: the UI prints "what was read, from where, when" next to every finding.
 `None` for a whole piece means "not gathered"; rules answer "no evidence" then, never a guess.
+
+Facts read by the pluggable evidence readers (`checks.audits.gather.reader`: a cloud's logging
+API, its audit-log configuration, ...) arrive as `Observation`s under a key from `OBSERVED`; a
+rule asks `Evidence.observed(KEY)` and, when nothing was read, says why with
+`Evidence.unobserved_reason(KEY)`. The console's own settings are never evidence about a service.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from checks.audits.results import EvidenceItem, Kind
 from checks.probing.types import ProbeOutcome
@@ -26,6 +34,30 @@ class Provenance:
     def item(self, label: str, value: object) -> EvidenceItem:
         """An evidence line for a value read from this source."""
         return EvidenceItem(label, _display(value), self.source, self.observed_at)
+
+
+# Keys of the facts evidence readers record, and what each means (its value's type in brackets).
+# Add a key here, a reader for it in gather.py (or a module listed in gather.READER_MODULES),
+# and a rule that reads it with Evidence.observed().
+STRUCTURED_LOGS = "logging.structured"
+AUDIT_LOGS = "logging.audit"
+OBSERVED: dict[str, str] = {
+    STRUCTURED_LOGS: "the service's own recent log entries (bool: written as structured JSON)",
+    AUDIT_LOGS: "the platform's audit-log configuration for the service (bool: enabled)",
+}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One fact about the service read by an evidence reader, with where and when it was read."""
+
+    value: Any
+    origin: Provenance
+    summary: str = ""  # how the value reads to a person, e.g. "48 of 50 entries were JSON"
+
+    def item(self, label: str) -> EvidenceItem:
+        """The evidence line a rule shows for this fact."""
+        return self.origin.item(label, self.summary or self.value)
 
 
 @dataclass
@@ -79,20 +111,80 @@ class FleetMember:
 class FleetContext:
     """The rest of the fleet, as seen from this service."""
 
-    others: list[FleetMember] = field(default_factory=list)
+    others: Sequence[FleetMember] = field(default_factory=list)
     # Agent backends recorded as calling this service; None = dependencies were never recorded.
     callers: list[str] | None = None
     origin: Provenance = field(default_factory=lambda: Provenance("console service registry"))
 
+    def sharing_resource(self, provider: str, account: str, resource: str) -> list[FleetMember]:
+        """Other services deployed as this cloud resource."""
+        key = (provider, account, resource)
+        if isinstance(self.others, OtherMembers):
+            return self.others.with_resource(key)
+        return [m for m in self.others if m.resource and (m.provider, m.account, m.resource) == key]
+
+    def sharing_identity(self, identity: str) -> list[FleetMember]:
+        """Other services running as this cloud identity."""
+        if isinstance(self.others, OtherMembers):
+            return self.others.with_identity(identity)
+        return [m for m in self.others if m.identity and m.identity == identity]
+
+
+class FleetMembers:
+    """Every registered service once, indexed by deployment and identity.
+
+    One instance is shared by all services of a run, so a fleet of n services costs O(n) memory
+    and each "who else shares this?" question is a dictionary look-up, not a scan of the fleet.
+    """
+
+    def __init__(self, members: Iterable[FleetMember]) -> None:
+        self.members = list(members)
+        self.names = {m.name for m in self.members}
+        self.by_resource: dict[tuple[str, str, str], list[FleetMember]] = defaultdict(list)
+        self.by_identity: dict[str, list[FleetMember]] = defaultdict(list)
+        for m in self.members:
+            if m.resource:
+                self.by_resource[(m.provider, m.account, m.resource)].append(m)
+            if m.identity:
+                self.by_identity[m.identity].append(m)
+
+    def others(self, name: str) -> OtherMembers:
+        """The fleet as seen from the service called `name`."""
+        return OtherMembers(self, name)
+
+
+class OtherMembers(Sequence[FleetMember]):
+    """The shared fleet minus one service, without copying it."""
+
+    def __init__(self, fleet: FleetMembers, exclude: str) -> None:
+        self._fleet, self._exclude = fleet, exclude
+
+    def __len__(self) -> int:
+        return len(self._fleet.members) - (self._exclude in self._fleet.names)
+
+    def __iter__(self) -> Iterator[FleetMember]:
+        return (m for m in self._fleet.members if m.name != self._exclude)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return list(self)[index]
+
+    def with_resource(self, key: tuple[str, str, str]) -> list[FleetMember]:
+        return [m for m in self._fleet.by_resource.get(key, ()) if m.name != self._exclude]
+
+    def with_identity(self, identity: str) -> list[FleetMember]:
+        return [m for m in self._fleet.by_identity.get(identity, ()) if m.name != self._exclude]
+
 
 @dataclass
 class ConsoleConfig:
-    """What the console's own configuration says about this service. None = not configured."""
+    """What the console's own configuration says about this service. None = not configured.
+
+    Only facts the console itself decides belong here (where alerts go, which budgets cover the
+    service, the admin's policy); how the service logs is read from the service's platform.
+    """
 
     alert_routed: bool | None = None  # an alert channel routes this service's failures
     budget_covered: bool | None = None  # a budget covers this service's account/project
-    structured_logging: bool | None = None  # its logs are collected as structured JSON
-    audit_logging: bool | None = None  # audit logs (admin and data access) are retained
     allowed_regions: tuple[str, ...] = ()  # data-residency list; patterns like "europe-*"
     oldest_protocol_version: str = ""  # oldest MCP protocol version the fleet still accepts
     origin: Provenance = field(default_factory=lambda: Provenance("console configuration"))
@@ -134,6 +226,20 @@ class Evidence:
     config: ConsoleConfig = field(default_factory=ConsoleConfig)
     attestations: dict[str, Attestation] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # Facts from the evidence readers, by key (see OBSERVED), and why a key was not read.
+    observations: dict[str, Observation] = field(default_factory=dict)
+    unobserved: dict[str, str] = field(default_factory=dict)
+
+    def observed(self, key: str) -> Observation | None:
+        """The fact a reader recorded under `key`, or None when none was read."""
+        return self.observations.get(key)
+
+    def unobserved_reason(self, key: str) -> str:
+        """Why nothing was read for `key` (a reader's own reason, or that there is no reader)."""
+        if key in self.unobserved:
+            return self.unobserved[key]
+        platform = self.service.provider if self.service.provider != "url" else "a plain URL"
+        return f"no evidence reader for {OBSERVED.get(key, key)} is available for {platform}"
 
     def __post_init__(self) -> None:
         # A snapshot or probe without a recorded origin still gets an honest label.
@@ -162,6 +268,8 @@ class Evidence:
             self.fleet.origin.item("fleet context", f"{len(self.fleet.others)} other services")
         )
         rows.append(self.config.origin.item("console configuration", "read"))
+        for key, observation in self.observations.items():
+            rows.append(observation.item(OBSERVED.get(key, key)))
         return rows
 
 

@@ -7,17 +7,28 @@ JSON shape (`format` = "mcp-fleet-console.audit-run/1"):
       "catalogue_version": "2026.11.1",
       "run": {"id": str, "started_at": ISO, "finished_at": ISO | null, "triggered_by": str},
       "fleet": {"overall": float | null, "sections": {section: float | null},
-                "counts": {status: int}},
+                "counts": {status: int}, "coverage": COVERAGE,
+                "services_scored": int, "services_audited": int},
       "services": [
         {"service": str,
-         "score": {"overall": float | null, "sections": {...}, "counts": {...}},
-         "results": [{"rule_id", "section", "title", "severity", "mode", "status", "message",
+         "score": {"overall": float | null, "sections": {...}, "counts": {...},
+                   "coverage": COVERAGE},
+         "results": [{"rule_id", "section", "title", "severity", "mode", "status",
+                      "decided_by": "evidence" | "attestation" | null, "message",
+                      "source", "observed_at": ISO | null, "fix",
                       "evidence": [{"label", "value", "source", "observed_at"}]}]}
       ]
     }
 
+COVERAGE is {"applicable", "evidence", "attested", "open": int, "decided_pct", "evidence_pct",
+"attested_pct", "open_pct": float | null}. The score counts decided rules only (needs attestation,
+no evidence and error are open; not applicable does not count); the coverage says how many rules
+were decided from evidence, attested or left open.
+
 Services appear in name order, results in catalogue order. The CSV has one row per service and
-rule; the Markdown is a readable report with a fleet summary and one table per service. Evidence
+rule; the Markdown is a readable report with a fleet summary and one table per service. Every
+format is produced as a stream of text chunks (`iter_json`, `iter_csv`, `iter_markdown`) so a run
+of thousands of services is written out service by service, never held whole in memory. Evidence
 and messages may quote text from tool descriptions (attacker-controlled), so CSV cells that a
 spreadsheet would run as a formula are defused and Markdown table cells are escaped.
 """
@@ -27,12 +38,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from checks.audits.catalogue import CATALOGUE_VERSION, section_title
-from checks.audits.results import EvidenceItem, RuleResult
+from checks.audits.results import STATUS_WORDS, EvidenceItem, RuleResult
 from checks.audits.scoring import fleet_score
 
 FORMAT = "mcp-fleet-console.audit-run/1"
@@ -44,11 +56,17 @@ CSV_COLUMNS = (
     "severity",
     "mode",
     "status",
+    "decided_by",
     "message",
+    "source",
+    "observed_at",
+    "fix",
     "evidence",
 )
 
 ResultsByService = Mapping[str, Sequence[RuleResult]]
+# One service of a run: its name, its score card (ScoreCard.as_dict()) and its results.
+ServiceEntry = tuple[str, dict, Sequence[RuleResult]]
 
 
 @dataclass(frozen=True)
@@ -71,37 +89,68 @@ class RunMeta:
         }
 
 
+def in_memory(results_by_service: ResultsByService) -> tuple[dict, Iterator[ServiceEntry]]:
+    """(fleet summary, service entries) for results held in memory, scored here."""
+    fleet = fleet_score(results_by_service)
+    entries = (
+        (name, fleet.services[name].as_dict(), results_by_service[name])
+        for name in sorted(results_by_service)
+    )
+    return fleet.summary(), entries
+
+
 def to_dict(results_by_service: ResultsByService, meta: RunMeta) -> dict:
     """The documented JSON structure as Python data."""
-    fleet = fleet_score(results_by_service)
-    return {
-        "format": FORMAT,
-        "catalogue_version": meta.catalogue_version,
-        "run": meta.as_dict(),
-        "fleet": {"overall": fleet.overall, "sections": fleet.sections, "counts": fleet.counts},
-        "services": [
-            {
-                "service": name,
-                "score": fleet.services[name].as_dict(),
-                "results": [result.as_dict() for result in results_by_service[name]],
-            }
-            for name in sorted(results_by_service)
-        ],
-    }
+    return json.loads(to_json(results_by_service, meta))
 
 
 def to_json(results_by_service: ResultsByService, meta: RunMeta) -> str:
     """The run as indented JSON text."""
-    return json.dumps(to_dict(results_by_service, meta), indent=2, ensure_ascii=False)
+    return "".join(iter_json(meta, *in_memory(results_by_service)))
 
 
 def to_csv(results_by_service: ResultsByService, meta: RunMeta) -> str:
     """One row per service and rule, with a header row."""
+    return "".join(iter_csv(meta, *in_memory(results_by_service)))
+
+
+def to_markdown(results_by_service: ResultsByService, meta: RunMeta) -> str:
+    """A readable report: run header, fleet scores, then one table per service."""
+    return "".join(iter_markdown(meta, *in_memory(results_by_service)))
+
+
+def iter_json(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> Iterator[str]:
+    """The JSON export in chunks: the header, then one chunk per service."""
+    fleet = {k: v for k, v in fleet.items() if k != "services"}
+    header = {
+        "format": FORMAT,
+        "catalogue_version": meta.catalogue_version,
+        "run": meta.as_dict(),
+        "fleet": fleet,
+    }
+    text = json.dumps(header, indent=2, ensure_ascii=False)
+    yield text[: text.rindex("}")].rstrip() + ',\n  "services": ['
+    first = True
+    for name, card, results in services:
+        entry = {
+            "service": name,
+            "score": card,
+            "results": [result.as_dict() for result in results],
+        }
+        body = textwrap.indent(json.dumps(entry, indent=2, ensure_ascii=False), "    ")
+        yield ("\n" if first else ",\n") + body
+        first = False
+    yield ("\n  ]\n}\n" if not first else "]\n}\n")
+
+
+def iter_csv(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> Iterator[str]:
+    """The CSV export in chunks: the header row, then one chunk per service."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for name in sorted(results_by_service):
-        for r in results_by_service[name]:
+    for name, _card, results in services:
+        for r in results:
+            observed = r.observed_at
             row = (
                 name,
                 r.rule_id,
@@ -110,16 +159,22 @@ def to_csv(results_by_service: ResultsByService, meta: RunMeta) -> str:
                 r.severity,
                 r.mode,
                 r.status,
+                r.basis,
                 r.message,
+                r.source,
+                observed.isoformat() if observed else "",
+                r.fix,
                 "; ".join(_evidence_line(item) for item in r.evidence),
             )
             writer.writerow([_defuse(str(cell)) for cell in row])
-    return buffer.getvalue()
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
 
 
-def to_markdown(results_by_service: ResultsByService, meta: RunMeta) -> str:
-    """A readable report: run header, fleet scores, then one table per service."""
-    fleet = fleet_score(results_by_service)
+def iter_markdown(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> Iterator[str]:
+    """The Markdown report in chunks: the run header and fleet scores, then each service."""
     lines = [
         f"# Production audit {meta.id}",
         "",
@@ -130,23 +185,49 @@ def to_markdown(results_by_service: ResultsByService, meta: RunMeta) -> str:
         lines.append(f"- Finished: {meta.finished_at.isoformat()}")
     if meta.triggered_by:
         lines.append(f"- Triggered by: {_cell(meta.triggered_by)}")
-    lines += ["", f"**Fleet score: {_pct(fleet.overall)}**", "", "| Section | Score |", "|---|---|"]
-    lines += [f"| {section_title(s)} | {_pct(v)} |" for s, v in fleet.sections.items()]
-    for name in sorted(results_by_service):
-        card = fleet.services[name]
-        lines += [
+    lines += [
+        "",
+        f"**Fleet score: {_pct(fleet.get('overall'))}** (over decided rules)",
+        "",
+        f"Evidence coverage: {coverage_sentence(fleet.get('coverage'))}",
+        "",
+        "| Section | Score |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| {section_title(s)} | {_pct(v)} |" for s, v in (fleet.get("sections") or {}).items()
+    ]
+    yield "\n".join(lines) + "\n"
+    for name, card, results in services:
+        lines = [
             "",
-            f"## {_cell(name)} — {_pct(card.overall)}",
+            f"## {_cell(name)} — {_pct(card.get('overall'))}",
             "",
-            "| Status | Severity | Rule | Finding |",
-            "|---|---|---|---|",
+            f"Evidence coverage: {coverage_sentence(card.get('coverage'))}",
+            "",
+            "| Status | Severity | Rule | Finding | Evidence from | How to fix |",
+            "|---|---|---|---|---|---|",
         ]
-        for r in results_by_service[name]:
+        for r in results:
+            observed = r.observed_at
+            when = f" at {observed.isoformat(timespec='minutes')}" if observed else ""
             lines.append(
-                f"| {r.status} | {r.severity} | `{r.rule_id}` {_cell(r.title)} "
-                f"| {_cell(r.message)} |"
+                f"| {STATUS_WORDS.get(r.status, r.status)} | {r.severity} "
+                f"| `{r.rule_id}` {_cell(r.title)} | {_cell(r.message)} "
+                f"| {_cell(r.source + when)} | {_cell(r.fix)} |"
             )
-    return "\n".join(lines) + "\n"
+        yield "\n".join(lines) + "\n"
+
+
+def coverage_sentence(coverage: Mapping | None) -> str:
+    """'31 of 44 rules decided (70.5 %): 28 from evidence, 3 attested, 13 open.'"""
+    if not coverage or not coverage.get("applicable"):
+        return "no applicable rules."
+    return (
+        f"{coverage['evidence'] + coverage['attested']} of {coverage['applicable']} rules decided "
+        f"({coverage['decided_pct']:.1f} %): {coverage['evidence']} from evidence, "
+        f"{coverage['attested']} attested, {coverage['open']} open."
+    )
 
 
 def _evidence_line(item: EvidenceItem) -> str:

@@ -1,23 +1,46 @@
-"""A stored run rendered in one of the export formats (shared by pages, the API and the CLI)."""
+"""A stored run rendered in one of the export formats (shared by pages, the API and the CLI).
+
+Exports stream: the results are read in chunks in (service, catalogue) order and written out
+service by service, so a run of thousands of services never sits whole in memory.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import groupby
+from operator import attrgetter
+
 from checks.audits import export
 from checks.audits.models import AuditRun
-from checks.audits.services import results_by_service, run_meta
+from checks.audits.services import fix_texts, result_of, run_meta
 
-# format name -> (renderer, content type, file extension)
+# format name -> (chunk generator, content type, file extension)
 FORMATS = {
-    "json": (export.to_json, "application/json", "json"),
-    "csv": (export.to_csv, "text/csv; charset=utf-8", "csv"),
-    "markdown": (export.to_markdown, "text/markdown; charset=utf-8", "md"),
+    "json": (export.iter_json, "application/json", "json"),
+    "csv": (export.iter_csv, "text/csv; charset=utf-8", "csv"),
+    "markdown": (export.iter_markdown, "text/markdown; charset=utf-8", "md"),
 }
 EXTENSIONS = {ext: name for name, (_, _, ext) in FORMATS.items()}
 
 
-def render_export(run: AuditRun, fmt: str) -> tuple[str, str]:
-    """(body, content type) of the run in `fmt`; ValueError naming the format when unknown."""
+def stored_services(run: AuditRun) -> Iterator[export.ServiceEntry]:
+    """Each service of a stored run with its card and results: two queries for the whole run."""
+    cards = {row.service_name: row.card() for row in run.service_scores.all()}
+    fixes = fix_texts()
+    rows = run.results.order_by("service_name", "position").iterator(chunk_size=2000)
+    for name, group in groupby(rows, key=attrgetter("service_name")):
+        yield name, cards.get(name, {}), [result_of(row, fixes) for row in group]
+
+
+def stream_export(run: AuditRun, fmt: str) -> tuple[Iterator[str], str]:
+    """(text chunks, content type) of the run in `fmt`; ValueError naming an unknown format."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}.")
-    renderer, content_type, _ = FORMATS[fmt]
-    return renderer(results_by_service(run), run_meta(run)), content_type
+    generator, content_type, _ = FORMATS[fmt]
+    return generator(run_meta(run), run.scores or {}, stored_services(run)), content_type
+
+
+def render_export(run: AuditRun, fmt: str) -> tuple[str, str]:
+    """(whole body, content type): the stream joined, for callers that need one string."""
+    chunks, content_type = stream_export(run, fmt)
+    return "".join(chunks), content_type

@@ -1,41 +1,47 @@
-"""Evidence for a run, gathered once per service from the database and the console's peers.
+"""Evidence for a run, gathered once per run for all its services from the database and peers.
 
-Each source is looked up through a small function that degrades to "not gathered" (None) when
-the piece it needs is not installed or fails: the rules then answer "no evidence" instead of
-guessing. Sources, in order of preference:
+Each source is read in bulk (a few queries for the whole fleet, not a few per service) through a
+small function that degrades to "not gathered" (None) when the piece it needs is not installed or
+fails: the rules then answer "no evidence" instead of guessing. Sources:
 
-- the cloud description: the latest stored `ServiceSnapshot` (fleet.operations.models) when that model
-  exists, otherwise a live `describe` through the account's adapter; plain-URL services have none;
-- probes: `checks.health.latest_outcome(service)` and `checks.health.probe_stats(service, hours)`;
-- console configuration: `console.notifications.dispatch.channels_for(service)` (alert routing),
-  `fleet.budgets.services.budget_covers(service)` (budget), `settings.LOG_JSON` (structured
-  logging) and the console's own audit log (always on).
+- the cloud description: the stored `CloudSnapshot` (fleet.operations.models) of each service, else a
+  live `describe` through the account's adapter; plain-URL services have none;
+- probes: `checks.health.latest_outcomes(services)` and `probe_stats_many(services, hours)`;
+- console configuration: the enabled alert channels' routing (alert routing) and
+  `fleet.budgets.services.budget_covers(service)` (budget);
+- evidence readers: functions registered with `@reader(KEY)` (see evidence.OBSERVED) that read
+  one kind of fact about many services at once, e.g. a cloud's logging API. They are called once
+  per run with every service in scope and answer per service id with an `Observation` (value,
+  source, time) or a sentence saying why nothing was read. Modules holding readers are listed in
+  `READER_MODULES`. The console's own settings are never read as evidence about a service.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
 from checks.audits.evidence import (
-    Attestation as AttestationFact,
-)
-from checks.audits.evidence import (
+    OBSERVED,
     ConsoleConfig,
     Evidence,
     FleetContext,
     FleetMember,
+    FleetMembers,
+    Observation,
     ProbeStats,
     Provenance,
     ServiceFacts,
     Thresholds,
+)
+from checks.audits.evidence import (
+    Attestation as AttestationFact,
 )
 from checks.audits.models import Attestation, AuditPolicy
 from checks.probing.types import ProbeOutcome
@@ -45,6 +51,7 @@ from fleet.operations.clouds.types import EnvVar, ScalingSettings, ServiceSnapsh
 logger = logging.getLogger(__name__)
 
 PROBE_STATS_HOURS = 24 * 7
+BULK_CHUNK = 2000  # services per query in bulk reads
 # A service tagged like this is registered as open to anonymous callers (no auth expected).
 PUBLIC_TAGS = frozenset({"public", "no-auth"})
 
@@ -69,18 +76,31 @@ def _optional(module: str, attr: str) -> Any | None:
 # --- the cloud description -------------------------------------------------------------------
 
 
-def _stored_snapshot(service: Service) -> CloudRead | None:
-    """The stored description (fleet.operations.models.CloudSnapshot), when installed and current."""
+def _stored_snapshots(services: list[Service]) -> dict[int, CloudRead]:
+    """Stored descriptions (fleet.operations.models.CloudSnapshot) of the linked services, one query
+    per 2,000 services; services without a current one are left out."""
     model = _optional("fleet.operations.models", "CloudSnapshot")
-    if model is None:
-        return None
+    linked = [s for s in services if s.account_id and s.resource and s.provider != "url"]
+    if model is None or not linked:
+        return {}
+    by_id = {s.pk: s for s in linked}
+    reads: dict[int, CloudRead] = {}
     try:
-        row = model.objects.filter(service=service).order_by("-observed_at").first()
+        for start in range(0, len(linked), BULK_CHUNK):
+            ids = list(by_id)[start : start + BULK_CHUNK]
+            for row in model.objects.filter(service_id__in=ids).iterator():
+                read = _stored_read(by_id[row.service_id], row)
+                if read is not None:
+                    reads[row.service_id] = read
     except Exception as exc:  # table missing, field renamed: no evidence rather than a crash
-        logger.warning("reading stored snapshot for %s failed: %s", service.name, exc)
-        return None
+        logger.warning("reading stored snapshots failed: %s", exc)
+        return {}
+    return reads
+
+
+def _stored_read(service: Service, row: Any) -> CloudRead | None:
     # A snapshot of the resource the service was linked to before is not evidence about it now.
-    if row is None or not _same_resource(getattr(row, "resource", ""), service.resource):
+    if not _same_resource(getattr(row, "resource", ""), service.resource):
         return None
     snapshot = snapshot_from_data(row.data, getattr(row, "raw", None))
     if snapshot is None:
@@ -88,7 +108,7 @@ def _stored_snapshot(service: Service) -> CloudRead | None:
     account = getattr(row, "account_name", "") or (
         service.account.name if service.account_id else ""
     )
-    where = f"{_platform(snapshot.provider)} {account}/{snapshot.resource} (stored description)"
+    where = f"{_platform(snapshot.provider)} for {account}/{snapshot.resource} (stored by the last sync)"
     return CloudRead(snapshot, Provenance(where, getattr(row, "observed_at", None)))
 
 
@@ -143,91 +163,101 @@ def _live_snapshot(service: Service) -> CloudRead:
         return CloudRead(
             None, None, f"the {_platform(ref.account.provider)} read failed ({reason})"
         )
-    where = f"{_platform(snapshot.provider)} {ref.account.name}/{ref.resource}"
+    where = f"{_platform(snapshot.provider)} for {ref.account.name}/{ref.resource}"
     return CloudRead(snapshot, Provenance(where, timezone.now()))
 
 
-def read_cloud(service: Service) -> CloudRead:
+def read_cloud(service: Service, stored: Mapping[int, CloudRead] | None = None) -> CloudRead:
     """The cloud description of a service (stored or live), or None with the reason."""
     if not service.account_id or service.account.provider == "url":
         return CloudRead(None, None, "it is a plain URL service, not linked to a cloud")
     if not service.resource:
         return CloudRead(None, None, "no cloud resource is linked to it")
-    return _stored_snapshot(service) or _live_snapshot(service)
+    if stored is None:
+        stored = _stored_snapshots([service])
+    return stored.get(service.pk) or _live_snapshot(service)
+
+
+# The platform call each adapter's describe makes, as its API reference names it.
+_PLATFORM_CALLS = {
+    "gcp": "Cloud Run Admin API services.get",
+    "aws": "Amazon ECS DescribeServices",
+    "azure": "Container Apps API containerApps.get",
+    "kubernetes": "Kubernetes API read Deployment",
+}
 
 
 def _platform(provider: str) -> str:
-    return {
-        "gcp": "Cloud Run API",
-        "aws": "ECS API",
-        "azure": "Container Apps API",
-        "kubernetes": "Kubernetes API",
-    }.get(provider, f"{provider} API")
+    return _PLATFORM_CALLS.get(provider, f"{provider} API")
 
 
 # --- probes ------------------------------------------------------------------------------------
 
 
-def read_probe(service: Service) -> tuple[ProbeOutcome | None, Provenance | None]:
-    """The latest probe outcome and when it was taken, from the health-check engine."""
-    latest = _optional("checks.health", "latest_outcome")
-    if latest is None:
-        return None, None
+def read_probes(services: list[Service]) -> dict[int, tuple[ProbeOutcome, Provenance]]:
+    """Each service's latest probe outcome and when it ran, from the health-check engine."""
+    latest = _optional("checks.health", "latest_outcomes")
+    if latest is None or not services:
+        return {}
     try:
-        value = latest(service)
+        found = latest(services)
     except Exception as exc:
-        logger.warning("latest probe for %s failed: %s", service.name, exc)
-        return None, None
-    when = None
-    if isinstance(value, tuple) and len(value) == 2:
-        value, when = value
-    if value is not None and not isinstance(value, ProbeOutcome):
-        when = _first_attr(value, "checked_at", "observed_at")
-        value = getattr(value, "outcome", None)
-    if not isinstance(value, ProbeOutcome):
-        return None, None
-    when = when or service.last_checked_at
-    return value, Provenance(f"console probe of {service.url}", when)
+        logger.warning("reading the latest probes failed: %s", exc)
+        return {}
+    urls = {s.pk: s.url for s in services}
+    return {
+        pk: (outcome, Provenance(f"console probe of {urls[pk]}", when))
+        for pk, (outcome, when) in found.items()
+        if isinstance(outcome, ProbeOutcome)
+    }
 
 
-def read_probe_stats(service: Service, hours: int = PROBE_STATS_HOURS) -> ProbeStats | None:
-    """Probe history over the window, from the health-check engine."""
-    stats = _optional("checks.health", "probe_stats")
-    if stats is None:
-        return None
+def read_probe_stats(
+    services: list[Service], hours: int = PROBE_STATS_HOURS
+) -> dict[int, ProbeStats]:
+    """Each service's probe history over the window, from the health-check engine."""
+    stats = _optional("checks.health", "probe_stats_many")
+    if stats is None or not services:
+        return {}
     try:
-        value = stats(service, hours=hours)
+        values = stats(services, hours=hours)
     except Exception as exc:
-        logger.warning("probe history for %s failed: %s", service.name, exc)
-        return None
-    if value is None or isinstance(value, ProbeStats):
-        return value
-    count = _field(value, "count")
-    if count is None:
-        return None
+        logger.warning("reading probe history failed: %s", exc)
+        return {}
     window = f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
-    return ProbeStats(
-        count=int(count),
-        uptime_pct=_field(value, "uptime_pct"),
-        p95_latency_ms=_field(value, "p95_latency_ms", "p95_ms"),
-        window=window,
-        origin=Provenance("console probe history", timezone.now()),
-    )
+    origin = Provenance("console probe history", timezone.now())
+    return {
+        pk: ProbeStats(
+            count=int(v["count"]),
+            uptime_pct=v.get("uptime_pct"),
+            p95_latency_ms=v.get("p95_latency_ms"),
+            window=window,
+            origin=origin,
+        )
+        for pk, v in values.items()
+    }
 
 
 # --- console configuration ---------------------------------------------------------------------
 
 
-def alert_routed(service: Service) -> bool | None:
-    """Whether an alert channel routes this service; None when alerting is not installed."""
-    channels_for = _optional("console.notifications.dispatch", "channels_for")
-    if channels_for is None:
-        return None
+def alert_routing(services: list[Service]) -> dict[int, bool]:
+    """Per service id, whether an enabled alert channel routes it: one query for the fleet."""
+    model = _optional("console.notifications.models", "AlertChannel")
+    if model is None:
+        return {}
     try:
-        return bool(list(channels_for(service)))
+        channels = list(model.objects.filter(enabled=True))
+        return {
+            s.pk: any(
+                c.routes(service=s.name, team=s.team, environment=s.environment, kind=None)
+                for c in channels
+            )
+            for s in services
+        }
     except Exception as exc:
-        logger.warning("alert routing for %s failed: %s", service.name, exc)
-        return None
+        logger.warning("reading alert routing failed: %s", exc)
+        return {}
 
 
 def budget_covered(service: Service) -> bool | None:
@@ -242,16 +272,79 @@ def budget_covered(service: Service) -> bool | None:
         return None
 
 
-def console_config(service: Service, policy: AuditPolicy, read_at: datetime) -> ConsoleConfig:
+def console_config(
+    policy: AuditPolicy, read_at: datetime, routed: bool | None, budget: bool | None
+) -> ConsoleConfig:
     return ConsoleConfig(
-        alert_routed=alert_routed(service),
-        budget_covered=budget_covered(service),
-        structured_logging=bool(getattr(settings, "LOG_JSON", False)),
-        audit_logging=True,  # the console writes its audit log for every change, always
+        alert_routed=routed,
+        budget_covered=budget,
         allowed_regions=tuple(policy.allowed_regions or ()),
         oldest_protocol_version=policy.oldest_protocol_version,
         origin=Provenance("console configuration", read_at),
     )
+
+
+# --- evidence readers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a reader gets: the services in scope and what was already read about them."""
+
+    services: list[Service]
+    clouds: Mapping[int, CloudRead]  # the cloud description per service id (or why none)
+    read_at: datetime
+
+
+# A reader answers per service id: an Observation, or a sentence saying why nothing was read.
+# Services it leaves out get "no evidence reader ... for <platform>".
+EvidenceReader = Callable[[ReadContext], Mapping[int, "Observation | str"]]
+READERS: dict[str, list[EvidenceReader]] = {}
+# Modules that register readers with @reader when imported (added by the areas that own them).
+READER_MODULES: tuple[str, ...] = ()
+
+
+def reader(key: str) -> Callable[[EvidenceReader], EvidenceReader]:
+    """Register a function as a reader of the fact `key` (one of evidence.OBSERVED)."""
+    if key not in OBSERVED:
+        raise ValueError(f"unknown evidence key {key!r}; add it to evidence.OBSERVED first")
+
+    def register(fn: EvidenceReader) -> EvidenceReader:
+        READERS.setdefault(key, [])
+        if fn not in READERS[key]:
+            READERS[key].append(fn)
+        return fn
+
+    return register
+
+
+def read_observations(
+    context: ReadContext, keys: Iterable[str]
+) -> tuple[dict[int, dict[str, Observation]], dict[int, dict[str, str]]]:
+    """Run each registered reader of the wanted keys once for all services in scope."""
+    for module in READER_MODULES:
+        importlib.import_module(module)
+    observed: dict[int, dict[str, Observation]] = {}
+    reasons: dict[int, dict[str, str]] = {}
+    for key in keys:
+        for fn in READERS.get(key, ()):
+            try:
+                answers = fn(context)
+            except Exception as exc:  # a broken reader is "no evidence" with the reason
+                logger.warning("evidence reader %s failed: %s", fn.__name__, exc)
+                answers = {
+                    s.pk: f"reading {OBSERVED[key]} failed ({type(exc).__name__}: {exc})"
+                    for s in context.services
+                }
+            for pk, answer in answers.items():
+                if key in observed.get(pk, {}):
+                    continue  # an earlier reader already read it
+                if isinstance(answer, Observation):
+                    observed.setdefault(pk, {})[key] = answer
+                    reasons.get(pk, {}).pop(key, None)
+                else:
+                    reasons.setdefault(pk, {})[key] = str(answer)
+    return observed, reasons
 
 
 # --- the registry ------------------------------------------------------------------------------
@@ -294,27 +387,34 @@ def attestations_for(services: Iterable[Service], known_ids: set[str]) -> dict[i
 
 
 def gather(
-    services: list[Service], policy: AuditPolicy, known_rule_ids: set[str], log=None
+    services: list[Service],
+    policy: AuditPolicy,
+    known_rule_ids: set[str],
+    log=None,
+    reads: Iterable[str] = tuple(OBSERVED),
 ) -> dict[str, Evidence]:
-    """Evidence for each service, each source read once per service."""
+    """Evidence for each service, each source read once for the whole run."""
     read_at = timezone.now()
-    everyone = list(Service.objects.select_related("account").order_by("name"))
+    stored = _stored_snapshots(services)
     clouds: dict[int, CloudRead] = {}
     for service in services:
-        clouds[service.pk] = read_cloud(service)
+        clouds[service.pk] = read_cloud(service, stored)
         if log and clouds[service.pk].note:
             log(f"{service.name}: no cloud description ({clouds[service.pk].note})")
+    everyone = [*services, *_rest_of_fleet(services)]
+    members = FleetMembers(_member(other, clouds.get(other.pk)) for other in everyone)
     callers = _callers()
     attested = attestations_for(services, known_rule_ids)
+    probes = read_probes(services)
+    stats = read_probe_stats(services)
+    routed = alert_routing(services)
+    observed, unobserved = read_observations(ReadContext(services, clouds, read_at), reads)
     thresholds = Thresholds(tls_warning_days=float(policy.tls_warning_days))
     fleet_origin = Provenance("console service registry", read_at)
     evidences: dict[str, Evidence] = {}
     for service in services:
         cloud = clouds[service.pk]
-        probe, probe_from = read_probe(service)
-        others = [
-            _member(other, clouds.get(other.pk)) for other in everyone if other.pk != service.pk
-        ]
+        probe, probe_from = probes.get(service.pk, (None, None))
         evidences[service.name] = Evidence(
             service=service_facts(service),
             snapshot=cloud.snapshot,
@@ -322,17 +422,28 @@ def gather(
             snapshot_note="" if cloud.snapshot else cloud.note,
             probe=probe,
             probe_from=probe_from,
-            probe_stats=read_probe_stats(service),
+            probe_stats=stats.get(service.pk),
             fleet=FleetContext(
-                others=others,
+                others=members.others(service.name),
                 callers=None if callers is None else sorted(callers.get(service.pk, [])),
                 origin=fleet_origin,
             ),
-            config=console_config(service, policy, read_at),
+            config=console_config(policy, read_at, routed.get(service.pk), budget_covered(service)),
             attestations=attested.get(service.pk, {}),
             thresholds=thresholds,
+            observations=observed.get(service.pk, {}),
+            unobserved=unobserved.get(service.pk, {}),
         )
     return evidences
+
+
+def _rest_of_fleet(services: list[Service]) -> list[Service]:
+    """Registered services outside the run's scope (one query; none for a fleet run)."""
+    rest = Service.objects.select_related("account")
+    if len(services) <= BULK_CHUNK:
+        return list(rest.exclude(pk__in=[s.pk for s in services]))
+    in_scope = {s.pk for s in services}
+    return [s for s in rest.iterator() if s.pk not in in_scope]
 
 
 def _member(service: Service, cloud: CloudRead | None) -> FleetMember:

@@ -55,10 +55,9 @@ class AuditRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
     catalogue_version = models.CharField(max_length=20, blank=True)
-    # FleetScore.as_dict(): overall, sections, counts and each service's card.
+    # FleetScore.summary(): overall, sections, counts and coverage; each service's card is its
+    # AuditServiceScore row (older runs also kept every card here under "services").
     scores = models.JSONField(default=dict, blank=True)
-    # Per service: what was gathered for it, from where and when (Evidence.sources()).
-    sources = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -82,6 +81,10 @@ class AuditRun(models.Model):
     def overall(self) -> float | None:
         return (self.scores or {}).get("overall")
 
+    @property
+    def coverage(self) -> dict:
+        return (self.scores or {}).get("coverage") or {}
+
 
 class AuditResult(models.Model):
     """One rule evaluated for one service in one run."""
@@ -96,6 +99,8 @@ class AuditResult(models.Model):
     title = models.CharField(max_length=200)
     mode = models.CharField(max_length=10)
     status = models.CharField(max_length=20, choices=STATUS_CHOICES)
+    # "evidence" or "attestation" for decided results, "" for open or not applicable ones.
+    basis = models.CharField(max_length=12, blank=True)
     severity = models.CharField(max_length=10, choices=SEVERITY_CHOICES)
     message = models.TextField()
     evidence = models.JSONField(default=list, blank=True)  # [{label, value, source, observed_at}]
@@ -107,6 +112,18 @@ class AuditResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_name} {self.rule_id}: {self.status}"
+
+    @property
+    def source(self) -> str:
+        """Where the facts behind this verdict were read (each source once)."""
+        seen = dict.fromkeys(e.get("source", "") for e in self.evidence if e.get("source"))
+        return "; ".join(seen) or "nothing was read"
+
+    @property
+    def observed_at(self) -> str | None:
+        """When the oldest fact behind this verdict was read (ISO text, as stored)."""
+        times = [e["observed_at"] for e in self.evidence if e.get("observed_at")]
+        return min(times) if times else None
 
 
 class AuditServiceScore(models.Model):
@@ -120,6 +137,10 @@ class AuditServiceScore(models.Model):
     overall = models.FloatField(null=True, blank=True)
     sections = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True)
+    # Coverage.as_dict(): how many applicable rules were decided from evidence, attested, open.
+    coverage = models.JSONField(default=dict, blank=True)
+    # What was gathered for the service, from where and when (Evidence.sources()).
+    sources = models.JSONField(default=list, blank=True)
     finished_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -128,6 +149,15 @@ class AuditServiceScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_name} in run {self.run_id}: {self.overall}"
+
+    def card(self) -> dict:
+        """The service's score card as exports and the API show it."""
+        return {
+            "overall": self.overall,
+            "sections": self.sections,
+            "counts": self.counts,
+            "coverage": self.coverage,
+        }
 
 
 def validate_rule_id(rule_id: str, *, manual_only: bool = False) -> None:

@@ -38,6 +38,7 @@ class ExtraRule:
             severity=parse_severity(self.severity, self.id),
             applies_to=self.applies_to,
             mode="manual",
+            fix=f"Check it, then attest: {self.evidence}",
         )
 
 

@@ -10,6 +10,9 @@ from typing import Literal
 Kind = Literal["mcp_server", "agent_backend"]
 AppliesTo = Literal["mcp_server", "agent_backend", "both"]
 Mode = Literal["automated", "manual"]
+# How a decided result was decided: from evidence read about the service, or by a person's
+# attestation. "" for undecided results (not applicable, needs attestation, no evidence, error).
+Basis = Literal["evidence", "attestation", ""]
 
 
 class Status(StrEnum):
@@ -22,6 +25,20 @@ class Status(StrEnum):
     NEEDS_ATTESTATION = "needs_attestation"
     NO_EVIDENCE = "no_evidence"
     ERROR = "error"
+
+
+# Results that decide a rule one way or the other; everything else is open or not applicable.
+DECIDED = frozenset({Status.PASS, Status.FAIL, Status.WARNING})
+# What a status reads as on a page or in a report.
+STATUS_WORDS: dict[str, str] = {
+    Status.PASS: "pass",
+    Status.FAIL: "fail",
+    Status.WARNING: "warning",
+    Status.NOT_APPLICABLE: "not applicable",
+    Status.NEEDS_ATTESTATION: "needs attestation",
+    Status.NO_EVIDENCE: "no evidence",
+    Status.ERROR: "error",
+}
 
 
 class Severity(StrEnum):
@@ -59,6 +76,9 @@ class Finding:
     status: Status
     message: str
     evidence: list[EvidenceItem] = field(default_factory=list)
+    # Set only when a rule decides from an attestation although it is automated (a fallback
+    # where no API can show the fact); the engine fills the usual basis otherwise.
+    basis: Basis = ""
 
 
 @dataclass
@@ -74,9 +94,24 @@ class RuleResult:
     status: Status
     message: str
     evidence: list[EvidenceItem] = field(default_factory=list)
+    basis: Basis = ""  # "evidence" or "attestation" for decided results, "" otherwise
+    fix: str = ""  # how to make the rule pass (from the catalogue)
+
+    @property
+    def source(self) -> str:
+        """Where the facts behind this verdict were read, each source once, in order."""
+        seen = dict.fromkeys(item.source for item in self.evidence if item.source)
+        return "; ".join(seen) or "nothing was read"
+
+    @property
+    def observed_at(self) -> datetime | None:
+        """When the oldest fact behind this verdict was read: the verdict holds as of then."""
+        times = [item.observed_at for item in self.evidence if item.observed_at is not None]
+        return min(times) if times else None
 
     def as_dict(self) -> dict:
         """Plain JSON-ready form (the per-rule entry of the JSON export)."""
+        observed = self.observed_at
         return {
             "rule_id": self.rule_id,
             "section": self.section,
@@ -84,6 +119,10 @@ class RuleResult:
             "severity": str(self.severity),
             "mode": self.mode,
             "status": str(self.status),
+            "decided_by": self.basis or None,
             "message": self.message,
+            "source": self.source,
+            "observed_at": observed.isoformat() if observed else None,
+            "fix": self.fix,
             "evidence": [item.as_dict() for item in self.evidence],
         }

@@ -28,6 +28,10 @@ class Rule:
     mode: Mode = "automated"
     check: Check | None = None
     checklist_item: str = ""  # the guide's checklist line this rule verifies, "" when beyond it
+    fix: str = ""  # what to change so the rule passes, shown next to every verdict
+    # Keys of facts from evidence readers the check uses (checks.audits.evidence.OBSERVED);
+    # the gatherer runs only the readers some rule in play reads.
+    reads: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not RULE_ID_RE.match(self.id):

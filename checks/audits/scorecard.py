@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, Min, OuterRef, QuerySet, Subquery
 
 from checks.audits.catalogue import SECTIONS, section_title
 from checks.audits.diff import RunDiff, diff_runs
@@ -164,3 +164,98 @@ def compare_runs(
         only_older=sorted(old.keys() - new.keys()),
         only_newer=sorted(new.keys() - old.keys()),
     )
+
+
+# --- one run's page ----------------------------------------------------------------------------
+
+# Open or failing first: what a reader of a run acts on.
+STATUS_ORDER = [
+    "fail",
+    "error",
+    "warning",
+    "needs_attestation",
+    "no_evidence",
+    "pass",
+    "not_applicable",
+]
+
+
+@dataclass
+class RuleSummary:
+    """One rule across every service of a run: how many services got each status."""
+
+    rule_id: str
+    title: str
+    section: str
+    severity: str
+    counts: dict[str, int]
+
+    @property
+    def cells(self) -> list[tuple[str, int]]:
+        return [(status, self.counts.get(status, 0)) for status in STATUS_ORDER]
+
+
+@dataclass
+class RunPage:
+    """What a run's page shows, in a bounded number of queries whatever the fleet's size.
+
+    Without a service: a summary per rule (one grouped query) and the services a page at a
+    time, worst first. With a service (or a single-service run): that service's card and
+    results. With a status or rule filter: the matching results, a page at a time.
+    """
+
+    service: str
+    status: str
+    rule: str
+    card: AuditServiceScore | None = None
+    results: list = field(default_factory=list)
+    rules: list[RuleSummary] = field(default_factory=list)
+    services_page: Page | None = None
+    results_page: Page | None = None
+
+
+def run_page(run: AuditRun, params, per_page: int = 50) -> RunPage:
+    """The run page's content for the filters in `params` (service, status, rule, page)."""
+    view = RunPage(
+        service=(params.get("service") or "").strip() or ("" if run.is_fleet else run.scope_label),
+        status=(params.get("status") or "").strip(),
+        rule=(params.get("rule") or "").strip(),
+    )
+    if run.status != AuditRun.State.SUCCEEDED:
+        return view
+    results = run.results.all()
+    if view.status:
+        results = results.filter(status=view.status)
+    if view.rule:
+        results = results.filter(rule_id=view.rule)
+    if view.service:
+        view.card = run.service_scores.filter(service_name=view.service).first()
+        view.results = list(results.filter(service_name=view.service).order_by("position"))
+        return view
+    if view.status or view.rule:
+        ordered = results.order_by("service_name", "position")
+        view.results_page = Paginator(ordered, per_page * 2).get_page(params.get("page"))
+        return view
+    view.rules = rule_summaries(run)
+    scores = run.service_scores.order_by(F("overall").asc(nulls_last=True), "service_name")
+    view.services_page = Paginator(scores, per_page).get_page(params.get("page"))
+    return view
+
+
+def rule_summaries(run: AuditRun) -> list[RuleSummary]:
+    """Per rule, the number of services with each status, in catalogue order (one query)."""
+    rows = (
+        run.results.order_by()
+        .values("rule_id", "title", "section", "severity", "status")
+        .annotate(n=Count("id"), first=Min("position"))
+    )
+    by_rule: dict[str, RuleSummary] = {}
+    order: dict[str, int] = {}
+    for row in rows:
+        summary = by_rule.setdefault(
+            row["rule_id"],
+            RuleSummary(row["rule_id"], row["title"], row["section"], row["severity"], {}),
+        )
+        summary.counts[row["status"]] = summary.counts.get(row["status"], 0) + row["n"]
+        order[row["rule_id"]] = min(order.get(row["rule_id"], row["first"]), row["first"])
+    return sorted(by_rule.values(), key=lambda s: (order[s.rule_id], s.rule_id))

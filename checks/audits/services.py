@@ -31,7 +31,7 @@ from checks.audits.models import (
     validate_rule_id,
 )
 from checks.audits.overrides import ExtraRule, Overrides
-from checks.audits.results import EvidenceItem, RuleResult, Severity, Status
+from checks.audits.results import DECIDED, EvidenceItem, RuleResult, Severity, Status
 from checks.audits.rule import Rule
 from console.audit import record_action
 from console.broker import send_on_commit
@@ -199,46 +199,54 @@ def _evaluate_into(run: AuditRun, log: Callable[[str], None]) -> None:
     overrides = current_overrides(policy)
     known = set(RULES_BY_ID) | {e.id for e in overrides.extra_rules}
     services = _services_in_scope(run)
-    evidences = gathering.gather(services, policy, known, log)
+    reads = {key for rule in RULES if rule.id not in overrides.disabled for key in rule.reads}
+    evidences = gathering.gather(services, policy, known, log, reads=sorted(reads))
     now = timezone.now()
     by_service: dict[str, list[RuleResult]] = {}
     rows: list[AuditResult] = []
-    sources: dict[str, list[dict]] = {}
     for service in services:
-        evidence = evidences[service.name]
-        results = evaluate(evidence, RULES, overrides, now=now)
+        results = evaluate(evidences[service.name], RULES, overrides, now=now)
         by_service[service.name] = results
         rows += [_row(run, service, i, r) for i, r in enumerate(results)]
-        sources[service.name] = [item.as_dict() for item in evidence.sources()]
     fleet = fleet_score(by_service)
-    scores = [
-        AuditServiceScore(
-            run=run,
-            service=service,
-            service_name=service.name,
-            overall=fleet.services[service.name].overall,
-            sections=fleet.services[service.name].sections,
-            counts=fleet.services[service.name].counts,
-        )
-        for service in services
-    ]
     run.finished_at = timezone.now()
-    for score in scores:
-        score.finished_at = run.finished_at
-    run.sources, run.scores, run.status = sources, fleet.as_dict(), AuditRun.State.SUCCEEDED
+    scores = []
+    for service in services:
+        card = fleet.services[service.name]
+        scores.append(
+            AuditServiceScore(
+                run=run,
+                service=service,
+                service_name=service.name,
+                overall=card.overall,
+                sections=card.sections,
+                counts=card.counts,
+                coverage=card.coverage.as_dict(),
+                sources=[item.as_dict() for item in evidences[service.name].sources()],
+                finished_at=run.finished_at,
+            )
+        )
+    run.scores, run.status = fleet.summary(), AuditRun.State.SUCCEEDED
     with transaction.atomic():
         # A service deleted while the run gathered keeps its results under its name (as the
         # models do for services deleted later) instead of failing the whole run.
-        alive = set(
-            Service.objects.filter(pk__in=[s.pk for s in services]).values_list("pk", flat=True)
-        )
+        alive = _alive_ids(services)
         for row in [*rows, *scores]:
             if row.service_id not in alive:
                 row.service = None
-        AuditResult.objects.bulk_create(rows, batch_size=500)
-        AuditServiceScore.objects.bulk_create(scores)
-        run.save(update_fields=["status", "error", "finished_at", "scores", "sources"])
+        AuditResult.objects.bulk_create(rows, batch_size=2000)
+        AuditServiceScore.objects.bulk_create(scores, batch_size=2000)
+        run.save(update_fields=["status", "error", "finished_at", "scores"])
     log(f"Audited {len(services)} service(s) against {len(RULES)} catalogue rules.")
+
+
+def _alive_ids(services: list[Service]) -> set[int]:
+    """Ids of the services that still exist (one query)."""
+    if len(services) <= gathering.BULK_CHUNK:
+        return set(
+            Service.objects.filter(pk__in=[s.pk for s in services]).values_list("pk", flat=True)
+        )
+    return set(Service.objects.values_list("pk", flat=True))
 
 
 def _row(run: AuditRun, service: Service, position: int, result: RuleResult) -> AuditResult:
@@ -251,6 +259,7 @@ def _row(run: AuditRun, service: Service, position: int, result: RuleResult) -> 
         title=result.title[:200],
         mode=result.mode,
         status=str(result.status),
+        basis=result.basis,
         severity=str(result.severity),
         message=result.message,
         evidence=[item.as_dict() for item in result.evidence],
@@ -264,26 +273,41 @@ def _row(run: AuditRun, service: Service, position: int, result: RuleResult) -> 
 def results_by_service(
     run: AuditRun, service_name: str | None = None
 ) -> dict[str, list[RuleResult]]:
-    """The run's stored results as engine objects, for exports and diffs."""
+    """The run's stored results as engine objects, for diffs (exports stream `iter_results`)."""
     rows = run.results.order_by("service_name", "position")
     if service_name:
         rows = rows.filter(service_name=service_name)
+    fixes = fix_texts()
     grouped: dict[str, list[RuleResult]] = {}
-    for row in rows:
-        grouped.setdefault(row.service_name, []).append(
-            RuleResult(
-                rule_id=row.rule_id,
-                service=row.service_name,
-                section=row.section,
-                title=row.title,
-                severity=Severity(row.severity),
-                mode=row.mode,
-                status=Status(row.status),
-                message=row.message,
-                evidence=[_evidence_item(e) for e in row.evidence],
-            )
-        )
+    for row in rows.iterator(chunk_size=2000):
+        grouped.setdefault(row.service_name, []).append(result_of(row, fixes))
     return grouped
+
+
+def fix_texts() -> dict[str, str]:
+    """Rule id -> how to fix it, for the catalogue and the admin's custom rules."""
+    return {rule.id: rule.fix for rule in all_rules()}
+
+
+def result_of(row: AuditResult, fixes: dict[str, str]) -> RuleResult:
+    """A stored result as the engine's RuleResult (older rows get their basis from the mode)."""
+    status = Status(row.status)
+    basis = row.basis
+    if not basis and status in DECIDED:
+        basis = "attestation" if row.mode == "manual" else "evidence"
+    return RuleResult(
+        rule_id=row.rule_id,
+        service=row.service_name,
+        section=row.section,
+        title=row.title,
+        severity=Severity(row.severity),
+        mode=row.mode,
+        status=status,
+        message=row.message,
+        evidence=[_evidence_item(e) for e in row.evidence],
+        basis=basis,
+        fix=fixes.get(row.rule_id, ""),
+    )
 
 
 def _evidence_item(data: dict) -> EvidenceItem:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from checks.audits import services as audit_services
 from checks.audits.catalogue import RULES_BY_ID
-from checks.audits.exporting import EXTENSIONS, render_export
+from checks.audits.exporting import EXTENSIONS, stream_export
 from checks.audits.forms import AttestationForm, CustomRuleForm, PolicyForm
 from checks.audits.models import (
     Attestation,
@@ -25,7 +25,9 @@ from checks.audits.models import (
     RuleSetting,
 )
 from checks.audits.scorecard import (
+    STATUS_ORDER,
     compare_runs,
+    run_page,
     runs_since,
     scorecard,
     sections,
@@ -109,27 +111,14 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = AuditRun.objects.filter(pk=pk).first()
     if run is None:
         return _error(request, f"Audit run {pk} does not exist.", 404)
-    service_filter = request.GET.get("service", "")
-    status_filter = request.GET.get("status", "")
-    results = run.results.all()
-    if service_filter:
-        results = results.filter(service_name=service_filter)
-    if status_filter:
-        results = results.filter(status=status_filter)
-    grouped: dict[str, list] = {}
-    for row in results.order_by("service_name", "position"):
-        grouped.setdefault(row.service_name, []).append(row)
-    cards = (run.scores or {}).get("services", {})
+    params = request.GET.copy()
+    params.pop("page", None)
     context = {
         "run": run,
-        "services": [
-            (name, rows, cards.get(name, {}), run.sources.get(name, []))
-            for name, rows in grouped.items()
-        ],
-        "service_names": sorted(cards),
-        "service_filter": service_filter,
-        "status_filter": status_filter,
-        "statuses": ["fail", "error", "warning", "needs_attestation", "no_evidence", "pass"],
+        "view": run_page(run, request.GET),
+        "query_without_page": params.urlencode(),
+        "statuses": STATUS_ORDER,
+        "fixes": audit_services.fix_texts(),
         "sections": sections(),
         "previous": _previous_run(run),
     }
@@ -166,8 +155,8 @@ def run_export(request: HttpRequest, pk: int, ext: str) -> HttpResponse:
             status=409,
             content_type="text/plain",
         )
-    body, content_type = render_export(run, EXTENSIONS[ext])
-    response = HttpResponse(body, content_type=content_type)
+    chunks, content_type = stream_export(run, EXTENSIONS[ext])
+    response = StreamingHttpResponse(chunks, content_type=content_type)
     response["Content-Disposition"] = f'inline; filename="audit-{run.pk}.{ext}"'
     return response
 

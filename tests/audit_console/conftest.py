@@ -31,3 +31,9 @@ def run_audit(django_capture_on_commit_callbacks):
         return created
 
     return run
+
+
+def streamed(response) -> str:
+    """The text of a streamed export response (exports stream, so they have no .content)."""
+    assert response.streaming, "exports are streamed"
+    return b"".join(response.streaming_content).decode()

@@ -13,6 +13,7 @@ from checks.audits.catalogue import RULES
 from checks.audits.models import Attestation, AuditPolicy, AuditRun, CustomRule, RuleSetting
 from console.models import AuditLogEntry
 from fleet.models import Service
+from tests.audit_console.conftest import streamed
 
 
 def _status(run: AuditRun, service: str, rule_id: str) -> str:
@@ -264,8 +265,8 @@ def test_api_runs_reads_and_exports_an_audit(
     as_csv = operator_client.get(f"/api/v1/audits/{run_id}/export?format=csv")
     assert as_csv["Content-Type"].startswith("text/csv")
     md = operator_client.get(f"/api/v1/audits/{run_id}/export?format=markdown")
-    assert md.content.decode().startswith(f"# Production audit {run_id}")
-    as_json = operator_client.get(f"/api/v1/audits/{run_id}/export").json()
+    assert streamed(md).startswith(f"# Production audit {run_id}")
+    as_json = json.loads(streamed(operator_client.get(f"/api/v1/audits/{run_id}/export")))
     assert as_json["format"] == "mcp-fleet-console.audit-run/1"
 
 

@@ -57,7 +57,7 @@ def test_cloud_rules_decide_from_the_description(weather, admin_user, cloud_run,
     replicas = results["reliability.multiple-replicas"]
     assert replicas.status == "fail"
     sources = {e["source"] for e in residency.evidence}
-    assert any("Cloud Run API" in s for s in sources)
+    assert any(s.startswith("Cloud Run Admin API services.get") for s in sources)
     assert all(e["observed_at"] for e in residency.evidence if "Cloud Run" in e["source"])
     assert any("/services/mcp-weather" in r.path for r in cloud_run.requests)
 
@@ -84,10 +84,13 @@ def test_the_reason_the_cloud_read_failed_is_shown(weather, cloud_run, run_audit
     Service.objects.filter(pk=weather.pk).update(resource="mcp-missing")
     run = run_audit(Service.objects.get(pk=weather.pk))
     message = run.results.get(rule_id="security.secrets-in-secret-manager").message
-    assert "Cloud Run API read failed" in message
+    assert "Cloud Run Admin API services.get read failed" in message
     assert "mcp-missing" in message or "404" in message or "NotFound" in message
-    sources = {item["label"]: item["value"] for item in run.sources["weather"]}
-    assert sources["cloud description"].startswith("not read: the Cloud Run API read failed")
+    card = run.service_scores.get(service_name="weather")
+    sources = {item["label"]: item["value"] for item in card.sources}
+    assert sources["cloud description"].startswith(
+        "not read: the Cloud Run Admin API services.get read failed"
+    )
 
 
 def test_a_plain_url_service_says_it_has_no_cloud(fleet, run_audit):

@@ -97,4 +97,4 @@ def test_stored_cloud_description_is_used_without_calling_the_cloud(db, monkeypa
         assert len(fake.requests) == calls_before  # read from the database, not the cloud
     secrets = run.results.get(rule_id="security.secrets-in-secret-manager")
     assert secrets.status == "pass"
-    assert any("stored description" in e["source"] for e in secrets.evidence)
+    assert any("stored by the last sync" in e["source"] for e in secrets.evidence)

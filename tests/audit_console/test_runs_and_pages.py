@@ -13,6 +13,7 @@ from checks.audits.tasks import run_audit_task, scheduled_audit_task
 from console.celery import app as celery_app
 from console.models import AuditLogEntry
 from fleet.models import Service
+from tests.audit_console.conftest import streamed
 
 
 def test_fleet_run_button_audits_every_service(
@@ -25,14 +26,20 @@ def test_fleet_run_button_audits_every_service(
     assert response.status_code == 302 and response["Location"] == f"/audits/runs/{run.pk}/"
     assert (run.status, run.trigger, run.triggered_by) == ("succeeded", "manual", operator)
     assert AuditResult.objects.filter(run=run).count() == len(fleet) * len(RULES)
-    assert set(run.scores["services"]) == {s.name for s in fleet}
+    assert {s.service_name for s in run.service_scores.all()} == {s.name for s in fleet}
+    assert run.scores["services_audited"] == len(fleet)
     assert AuditLogEntry.objects.filter(action="audit", actor=operator, source="ui").exists()
 
     page = operator_client.get(f"/audits/runs/{run.pk}/").content.decode()
-    assert "infrastructure.tls-valid" in page
-    assert "The production service is registered with a plain http:// URL." in page
-    assert "console service registry" in page  # evidence: from where
+    assert "infrastructure.tls-valid" in page  # the summary per rule
+    assert 'href="?rule=infrastructure.tls-valid&status=fail"' in page
     assert 'hx-trigger="every 2s"' not in page  # finished: no more polling
+    failing = operator_client.get(
+        f"/audits/runs/{run.pk}/?rule=infrastructure.tls-valid&status=fail"
+    )
+    text = failing.content.decode()
+    assert "The production service is registered with a plain http:// URL." in text
+    assert "console service registry" in text  # evidence: from where
 
 
 def test_service_run_button_audits_that_service_only(
@@ -137,21 +144,21 @@ def test_exports_of_a_run(fleet, viewer_client, run_audit):
     run = run_audit()
     as_json = viewer_client.get(f"/audits/runs/{run.pk}.json")
     assert as_json["Content-Type"] == "application/json"
-    data = json.loads(as_json.content)
+    data = json.loads(streamed(as_json))
     assert data["run"]["id"] == str(run.pk)
-    assert set(data["fleet"]) == {"overall", "sections", "counts"}
+    assert set(data["fleet"]) >= {"overall", "sections", "counts", "coverage"}
     assert {"service", "score", "results"} == set(data["services"][0])
 
-    as_csv = viewer_client.get(f"/audits/runs/{run.pk}.csv").content.decode()
-    assert (
-        as_csv.splitlines()[0]
-        == "service,rule_id,section,title,severity,mode,status,message,evidence"
+    as_csv = streamed(viewer_client.get(f"/audits/runs/{run.pk}.csv"))
+    assert as_csv.splitlines()[0] == (
+        "service,rule_id,section,title,severity,mode,status,decided_by,message,source,"
+        "observed_at,fix,evidence"
     )
     assert len(as_csv.splitlines()) == 1 + len(fleet) * len(RULES)
 
     as_md = viewer_client.get(f"/audits/runs/{run.pk}.md")
     assert as_md["Content-Type"].startswith("text/markdown")
-    assert as_md.content.decode().startswith(f"# Production audit {run.pk}")
+    assert streamed(as_md).startswith(f"# Production audit {run.pk}")
 
 
 def test_export_of_a_missing_or_unfinished_run(fleet, viewer_client):
@@ -179,7 +186,7 @@ def test_a_service_deleted_while_the_fleet_audit_runs_does_not_fail_it(fleet):
     assert run.results.count() == len(fleet) * len(RULES)
     assert run.results.filter(service_name="search", service__isnull=True).count() == len(RULES)
     assert run.service_scores.get(service_name="search").service_id is None
-    assert run.scores["services"]["search"]["overall"] is not None
+    assert run.service_scores.get(service_name="search").overall is not None
 
 
 def test_a_run_whose_worker_vanished_is_failed_by_the_next_audit(fleet, viewer_client, run_audit):

@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from checks.audits.evidence import (
+    AUDIT_LOGS,
+    STRUCTURED_LOGS,
     ConsoleConfig,
     Evidence,
     FleetContext,
     FleetMember,
+    Observation,
     ProbeStats,
     Provenance,
     ServiceFacts,
@@ -139,12 +142,22 @@ def evidence(
         config=ConsoleConfig(
             alert_routed=True,
             budget_covered=True,
-            structured_logging=True,
-            audit_logging=True,
             allowed_regions=("europe-*",),
             oldest_protocol_version="2025-03-26",
             origin=Provenance("console configuration", READ_AT),
         ),
+        observations={
+            STRUCTURED_LOGS: Observation(
+                True,
+                Provenance("Cloud Logging API entries.list (last 50 entries)", READ_AT),
+                "50 of 50 recent entries were jsonPayload",
+            ),
+            AUDIT_LOGS: Observation(
+                True,
+                Provenance("Resource Manager API projects.getIamPolicy auditConfigs", READ_AT),
+                "allServices: ADMIN_READ, DATA_READ, DATA_WRITE",
+            ),
+        },
     )
     return replace(base, **changes)
 

@@ -44,12 +44,22 @@ def test_json_export_has_the_documented_shape(run):
         "finished_at": (NOW + timedelta(seconds=4)).isoformat(),
         "triggered_by": "scheduled sweep",
     }
-    assert set(data["fleet"]) == {"overall", "sections", "counts"}
+    assert set(data["fleet"]) == {
+        "overall",
+        "sections",
+        "counts",
+        "coverage",
+        "services_scored",
+        "services_audited",
+    }
     assert [s["service"] for s in data["services"]] == ["calc", "notes"]
     calc = data["services"][0]
-    assert set(calc["score"]) == {"overall", "sections", "counts"}
+    assert set(calc["score"]) == {"overall", "sections", "counts", "coverage"}
+    assert set(calc["score"]["coverage"]) >= {"evidence", "attested", "open", "decided_pct"}
     poisoning = next(r for r in calc["results"] if r["rule_id"] == "mcp.tool-poisoning")
     assert poisoning["status"] == "fail" and poisoning["severity"] == "critical"
+    assert poisoning["decided_by"] == "evidence" and poisoning["fix"]
+    assert poisoning["source"].startswith("console probe")
     assert set(poisoning["evidence"][0]) == {"label", "value", "source", "observed_at"}
     assert poisoning["evidence"][0]["observed_at"] is not None
 
@@ -63,6 +73,7 @@ def test_csv_export_has_one_row_per_service_and_rule_and_defuses_formulas(run):
         assert all(not cell.startswith(("=", "+", "-", "@")) for cell in row)
     poisoning = next(r for r in rows if r[0] == "calc" and r[1] == "mcp.tool-poisoning")
     assert poisoning[6] == "fail" and "override-instructions" in poisoning[8]
+    assert poisoning[7] == "evidence" and poisoning[11].startswith("Remove instructions")
 
 
 def test_markdown_export_is_a_readable_report(run):
@@ -73,6 +84,9 @@ def test_markdown_export_is_a_readable_report(run):
     assert "## calc — " in text and "## notes — " in text
     line = next(ln for ln in text.splitlines() if "`mcp.tool-poisoning`" in ln)
     assert line.startswith("| fail | critical |")
+    assert "Evidence coverage: " in text and " open." in text
+    manual = next(ln for ln in text.splitlines() if "`security.rate-limiting`" in ln)
+    assert manual.startswith("| needs attestation |")
 
 
 def test_markdown_cells_escape_pipes_and_newlines():
@@ -90,4 +104,4 @@ def test_markdown_cells_escape_pipes_and_newlines():
     )
     text = to_markdown({"calc": [odd]}, RunMeta("r", NOW))
     line = next(ln for ln in text.splitlines() if "dns-resolves" in ln)
-    assert line.endswith("| host a\\|b does not resolve |")
+    assert "| host a\\|b does not resolve |" in line

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from checks.audits.evidence import ConsoleConfig, FleetContext, ProbeStats
+from checks.audits.evidence import (
+    AUDIT_LOGS,
+    STRUCTURED_LOGS,
+    ConsoleConfig,
+    FleetContext,
+    Observation,
+    ProbeStats,
+)
 from checks.audits.results import Status
 from fleet.operations.clouds.types import ScalingSettings
 from tests.audits.factories import evidence, probe, result_of, snapshot
@@ -14,12 +21,10 @@ def scaled(**changes) -> object:
     return snapshot(scaling=replace(snapshot().scaling, **changes))
 
 
-def test_console_flags_decide_logging_alerts_budget_and_audit_logs():
+def test_console_flags_decide_alerts_and_budget():
     rules = {
-        "observability.structured-logging": "structured_logging",
         "observability.alert-routing": "alert_routed",
         "cost.budget-coverage": "budget_covered",
-        "compliance.audit-logging": "audit_logging",
     }
     for rule_id, flag in rules.items():
         for value, expected in (
@@ -29,6 +34,22 @@ def test_console_flags_decide_logging_alerts_budget_and_audit_logs():
         ):
             ev = evidence(config=replace(evidence().config, **{flag: value}))
             assert result_of(rule_id, ev).status == expected, (rule_id, value)
+
+
+def test_logging_rules_decide_from_what_the_platform_showed_about_the_service():
+    for rule_id, key in (
+        ("observability.structured-logging", STRUCTURED_LOGS),
+        ("compliance.audit-logging", AUDIT_LOGS),
+    ):
+        passing = result_of(rule_id, evidence())
+        assert passing.status == Status.PASS
+        assert passing.source.startswith(("Cloud Logging API", "Resource Manager API"))
+        read = evidence().observations[key]
+        off = evidence(observations={key: Observation(False, read.origin, "plain text")})
+        assert result_of(rule_id, off).status == Status.FAIL
+        unread = result_of(rule_id, evidence(observations={}))
+        assert unread.status == Status.NO_EVIDENCE
+        assert "no evidence reader" in unread.message
 
 
 def test_health_endpoint_status_decides():

@@ -32,9 +32,10 @@ def test_score_weights_by_severity_and_ignores_undecided():
     assert card.counts["no_evidence"] == 1
 
 
-def test_unverified_manual_items_count_as_not_met():
+def test_unattested_manual_items_are_open_not_failed():
     card = score([result("a.x", Status.PASS), result("a.y", Status.NEEDS_ATTESTATION)])
-    assert card.overall == 50.0
+    assert card.overall == 100.0
+    assert (card.coverage.evidence, card.coverage.attested, card.coverage.open) == (1, 0, 1)
 
 
 def test_nothing_decided_is_not_scored():

@@ -70,6 +70,27 @@ def missing_snapshot(ev: Evidence) -> Finding:
     )
 
 
+def observed_flag(ev: Evidence, key: str, label: str, yes: str, no: str) -> Finding:
+    """Decide a rule from one yes/no fact an evidence reader recorded (see evidence.OBSERVED).
+
+    With nothing read the answer is "no evidence" with the reason; the console's own settings
+    say nothing about the service and are never used in its place.
+    """
+    observation = ev.observed(key)
+    if observation is None:
+        return no_evidence(
+            f"No evidence: {ev.unobserved_reason(key)}. The console's own settings say nothing "
+            "about how this service behaves, so they are not used.",
+            registry(ev, "platform", ev.service.provider),
+        )
+    item = observation.item(label)
+    if observation.value is True:
+        return passed(yes, item)
+    if observation.value is False:
+        return failed(no, item)
+    return no_evidence(f"The {label} read could not be decided: {observation.summary}.", item)
+
+
 def missing_probe(ev: Evidence) -> Finding:
     """The standard answer when a rule needs a probe result and there is none."""
     return no_evidence("The service has not been probed yet.", registry(ev, "url", ev.service.url))

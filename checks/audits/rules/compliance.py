@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from checks.audits.evidence import Evidence
+from checks.audits.evidence import AUDIT_LOGS, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -13,10 +13,10 @@ from checks.audits.rules._findings import (
     missing_snapshot,
     no_evidence,
     not_applicable,
+    observed_flag,
     passed,
     snap,
 )
-from checks.audits.rules.observability import config_flag
 
 SECTION = "compliance"
 
@@ -45,13 +45,13 @@ def check_residency(ev: Evidence) -> Finding:
 
 
 def check_audit_logging(ev: Evidence) -> Finding:
-    """Audit logs for the service are enabled and retained."""
-    return config_flag(
+    """The platform's audit logs for the service are enabled."""
+    return observed_flag(
         ev,
-        ev.config.audit_logging,
-        "audit logging",
-        "Audit logs are retained for this service.",
-        "Audit logging is off: who changed or accessed what cannot be shown later.",
+        AUDIT_LOGS,
+        "audit-log configuration",
+        "The platform records administrative and data access to this service.",
+        "The platform's audit logs are off: who changed or accessed what cannot be shown later.",
     )
 
 
@@ -66,6 +66,10 @@ RULES = [
         ),
         evidence="The region from the cloud description against the allowed-region list.",
         severity=Severity.HIGH,
+        fix=(
+            "Redeploy the service in an allowed region, or ask an admin to add its region to "
+            "the allowed list if that is acceptable."
+        ),
         check=check_residency,
         checklist_item="Data residency requirements met",
     ),
@@ -74,8 +78,17 @@ RULES = [
         section=SECTION,
         title="Audit logging is enabled",
         rationale="Investigations and audits need a record of administrative and data access.",
-        evidence="The console configuration's audit-logging setting for this service.",
+        evidence=(
+            "The platform's audit-log configuration for the service's project or account (Cloud "
+            "Audit Logs, CloudTrail, the Azure activity log, a Kubernetes audit policy)."
+        ),
+        reads=(AUDIT_LOGS,),
         severity=Severity.MEDIUM,
+        fix=(
+            "Turn on the platform's audit logs for the service's project or account (Cloud "
+            "Audit Logs data access, CloudTrail, the Azure activity log, a Kubernetes audit "
+            "policy)."
+        ),
         check=check_audit_logging,
         checklist_item="Audit logging enabled",
     ),
@@ -86,6 +99,10 @@ RULES = [
         rationale="Disks, buckets and databases behind tools leak in full if a copy escapes.",
         evidence="An attestation naming the stores and their (provider- or customer-managed) keys.",
         severity=Severity.HIGH,
+        fix=(
+            "Confirm every store the service writes uses provider- or customer-managed "
+            "encryption keys, then attest naming them."
+        ),
         mode="manual",
         checklist_item="Sensitive data encrypted at rest",
     ),
@@ -99,6 +116,10 @@ RULES = [
         ),
         evidence="An attestation referencing the privacy review for this service.",
         severity=Severity.HIGH,
+        fix=(
+            "Run the privacy review for the data the service's tools handle, then attest with "
+            "its reference."
+        ),
         mode="manual",
         checklist_item="PII handling compliant with regulations",
     ),

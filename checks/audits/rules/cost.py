@@ -69,6 +69,10 @@ RULES = [
         rationale="Autoscaling and per-call APIs can multiply spend overnight; budgets warn early.",
         evidence="Whether a budget in the console covers this service's account or project.",
         severity=Severity.HIGH,
+        fix=(
+            "Create a budget with alerts that covers the service (by service, team, "
+            "environment or account) under Budgets."
+        ),
         check=check_budget,
         checklist_item="Budget alerts configured",
     ),
@@ -79,6 +83,10 @@ RULES = [
         rationale="Over-provisioned instances are paid for every second they run.",
         evidence="An attestation comparing configured resources with measured usage.",
         severity=Severity.LOW,
+        fix=(
+            "Compare CPU and memory requests with observed use and adjust them, then attest "
+            "with the figures."
+        ),
         mode="manual",
         checklist_item="Resources right-sized",
     ),
@@ -89,6 +97,7 @@ RULES = [
         rationale="Development and staging sit idle most of the day; idle instances cost money.",
         evidence="The environment and the minimum instance count from the cloud description.",
         severity=Severity.LOW,
+        fix=("Set the minimum instances to 0 for non-production services."),
         check=check_scale_to_zero,
         checklist_item="Scale-to-zero enabled where possible",
     ),
@@ -99,6 +108,10 @@ RULES = [
         rationale="Servers nobody calls still cost money and still expose an attack surface.",
         evidence="The agent backends recorded as calling this server.",
         severity=Severity.LOW,
+        fix=(
+            "Record which agent backends call this server (Dependencies), or delete the "
+            "server if nothing does."
+        ),
         applies_to="mcp_server",
         check=check_unused,
         checklist_item="Unused resources cleaned up",

@@ -30,11 +30,8 @@ def _sharing(ev: Evidence, kinds: set[str]) -> list[FleetMember] | None:
     s = ev.service
     if not s.resource:
         return None
-    key = (s.provider, s.account, s.resource)
     return [
-        m
-        for m in ev.fleet.others
-        if m.kind in kinds and m.resource and (m.provider, m.account, m.resource) == key
+        m for m in ev.fleet.sharing_resource(s.provider, s.account, s.resource) if m.kind in kinds
     ]
 
 
@@ -194,6 +191,11 @@ RULES = [
             "service's provider, account and resource."
         ),
         severity=Severity.HIGH,
+        fix=(
+            "Deploy this MCP server as its own service (its own Cloud Run service, ECS "
+            "service, Container App or Deployment) and link that resource to it in the "
+            "registry."
+        ),
         applies_to="mcp_server",
         check=check_separate_mcp_service,
         checklist_item="Each MCP server is a separate service",
@@ -208,6 +210,10 @@ RULES = [
         ),
         evidence="The backend's cloud resource compared with the resources of all MCP servers.",
         severity=Severity.HIGH,
+        fix=(
+            "Move the agent backend into its own deployable service and call the MCP servers "
+            "over the network."
+        ),
         applies_to="agent_backend",
         check=check_separate_agent_backend,
         checklist_item="Agent backend is a separate service",
@@ -222,6 +228,10 @@ RULES = [
         ),
         evidence="An attestation naming the tested paths, e.g. a smoke test from each backend.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Call each MCP server from the agent backend's network (a tools/list through the "
+            "same path the agent uses), then attest with what you ran."
+        ),
         mode="manual",
         checklist_item="All services can reach each other",
     ),
@@ -232,6 +242,11 @@ RULES = [
         rationale="Without an ingress or platform URL there is no stable, balanced entry point.",
         evidence="The platform's ingress setting and service URL from the cloud description.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Put the service behind the platform's ingress or load balancer (Cloud Run URL or "
+            "domain mapping, an ALB target group, Container Apps ingress, a Kubernetes "
+            "Ingress) and register that URL."
+        ),
         check=check_ingress,
         checklist_item="Load balancer/ingress configured",
     ),
@@ -248,6 +263,11 @@ RULES = [
             "and handshake errors. Thresholds for warning and failure are configurable."
         ),
         severity=Severity.HIGH,
+        fix=(
+            "Serve the service over https with a valid certificate: renew it (or fix its host "
+            "names) on the load balancer or domain mapping; managed certificates renew "
+            "themselves once DNS points at them."
+        ),
         check=check_tls,
         checklist_item="SSL/TLS certificates valid",
     ),
@@ -261,6 +281,10 @@ RULES = [
         ),
         evidence="The host of the registered URL and whether the latest probe resolved it.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Create the DNS record for the service's host name pointing at its ingress, and "
+            "register that URL."
+        ),
         check=check_dns,
         checklist_item="DNS records pointing to services",
     ),

@@ -162,6 +162,10 @@ RULES = [
             "tools/list, scanned for hidden-instruction patterns."
         ),
         severity=Severity.CRITICAL,
+        fix=(
+            "Remove instructions aimed at the model (hidden directives, 'ignore previous', "
+            "invisible characters) from the tool's name, description and schema."
+        ),
         applies_to="mcp_server",
         check=check_tool_poisoning,
     ),
@@ -176,6 +180,10 @@ RULES = [
         evidence="Tools whose names or descriptions start with delete, drop, remove, reset, ... "
         "and their annotations.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Add destructiveHint: true (and readOnlyHint: false) to tools that change or "
+            "delete data."
+        ),
         applies_to="mcp_server",
         check=check_destructive_annotations,
     ),
@@ -189,6 +197,10 @@ RULES = [
         ),
         evidence="The protocol version negotiated by the latest probe against the fleet minimum.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Upgrade the server's MCP SDK so it negotiates a protocol version at or after the "
+            "fleet's oldest supported one."
+        ),
         applies_to="mcp_server",
         check=check_protocol_version,
     ),
@@ -202,6 +214,10 @@ RULES = [
         ),
         evidence="Whether the probe's unauthenticated tools/list attempt was answered.",
         severity=Severity.CRITICAL,
+        fix=(
+            "Require credentials before tools/list (reject unauthenticated sessions) unless "
+            "the service is tagged 'public'."
+        ),
         applies_to="mcp_server",
         check=check_tools_list_auth,
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import Evidence
+from checks.audits.evidence import STRUCTURED_LOGS, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -10,6 +10,7 @@ from checks.audits.rules._findings import (
     failed,
     missing_probe,
     no_evidence,
+    observed_flag,
     passed,
     probe,
     registry,
@@ -27,13 +28,14 @@ def config_flag(ev: Evidence, value: bool | None, label: str, yes: str, no: str)
 
 
 def check_structured_logging(ev: Evidence) -> Finding:
-    """The service's logs are collected as structured JSON."""
-    return config_flag(
+    """The service's own recent log entries are structured JSON."""
+    return observed_flag(
         ev,
-        ev.config.structured_logging,
-        "structured logging",
-        "Logs are collected as structured JSON, so they can be filtered by field.",
-        "Logs are plain text; searching by tool, request or error means grepping.",
+        STRUCTURED_LOGS,
+        "structured log entries",
+        "The service writes structured JSON log entries, so they can be filtered by field.",
+        "The service's log entries are plain text; searching by tool, request or error means "
+        "grepping.",
     )
 
 
@@ -81,8 +83,16 @@ RULES = [
             "JSON logs with tool name, request id and outcome make incidents searchable and let "
             "log-based metrics count tool failures."
         ),
-        evidence="The console configuration's record of how this service's logs are collected.",
+        evidence=(
+            "The service's own recent log entries from the platform's logging API (Cloud Logging "
+            "jsonPayload, CloudWatch Logs); never the console's own logging setting."
+        ),
+        reads=(STRUCTURED_LOGS,),
         severity=Severity.MEDIUM,
+        fix=(
+            "Write one JSON object per log line (Cloud Logging reads it as jsonPayload; "
+            "CloudWatch Logs as JSON) with the tool name, request id and outcome."
+        ),
         check=check_structured_logging,
         checklist_item="Structured logging enabled",
     ),
@@ -96,6 +106,10 @@ RULES = [
         ),
         evidence="An attestation naming the metrics backend and the exported series.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Export call counts, durations and errors per tool (Prometheus endpoint or the "
+            "platform's metrics), then attest naming the backend."
+        ),
         mode="manual",
         checklist_item="Metrics collection configured",
     ),
@@ -109,6 +123,10 @@ RULES = [
         ),
         evidence="The HTTP status of the health path in the latest probe.",
         severity=Severity.HIGH,
+        fix=(
+            "Serve a health path that answers 2xx when the service can take traffic, and "
+            "register it in the service's check settings."
+        ),
         check=check_health_endpoint,
         checklist_item="Health check endpoints working",
     ),
@@ -119,6 +137,10 @@ RULES = [
         rationale="Someone must be told when the service goes down, before the users notice.",
         evidence="Whether an alert channel in the console routes this service.",
         severity=Severity.HIGH,
+        fix=(
+            "Create an alert channel that routes this service (by name, team or environment) "
+            "under Alerts."
+        ),
         check=check_alert_routing,
         checklist_item="Alerts set up for failures",
     ),
@@ -129,6 +151,10 @@ RULES = [
         rationale="On-call engineers need one place to see traffic, errors and latency together.",
         evidence="An attestation with a link to the dashboard.",
         severity=Severity.LOW,
+        fix=(
+            "Build a dashboard with traffic, errors and latency for the service, then attest "
+            "with its link."
+        ),
         mode="manual",
         checklist_item="Dashboards created",
     ),

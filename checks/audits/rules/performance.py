@@ -76,6 +76,10 @@ RULES = [
         "An attestation describing the shared HTTP client and its pool limits.",
         "Connection pooling enabled",
         applies_to="agent_backend",
+        fix=(
+            "Reuse HTTP connections and MCP sessions in the agent's client instead of opening "
+            "one per call, then attest."
+        ),
     ),
     _manual(
         "performance.caching",
@@ -84,6 +88,10 @@ RULES = [
         "An attestation listing what is cached and for how long, or why nothing should be.",
         "Caching where appropriate",
         severity=Severity.LOW,
+        fix=(
+            "Cache repeated lookups where results allow it (with a bounded lifetime), then "
+            "attest which."
+        ),
     ),
     Rule(
         id="performance.resource-limits",
@@ -95,6 +103,10 @@ RULES = [
         ),
         evidence="CPU and memory settings from the cloud description.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Set CPU and memory limits on the service's container (or task definition) to "
+            "match its needs."
+        ),
         check=check_resource_limits,
         checklist_item="Resource limits set correctly",
     ),
@@ -105,6 +117,10 @@ RULES = [
         "traffic finds out.",
         "An attestation with the date, the tested load and the result.",
         "Load testing completed",
+        fix=(
+            "Load test the service at twice its expected peak and attest with the tool, rate "
+            "and result."
+        ),
     ),
     Rule(
         id="performance.p95-latency",
@@ -113,6 +129,10 @@ RULES = [
         rationale="Agents chain many tool calls; a slow server multiplies into slow answers.",
         evidence="95th-percentile probe latency over the history window, against the threshold.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Find the slow phase in the probe's timings (connect, TLS, initialize, "
+            "tools/list) and fix it, or raise the latency threshold if it is expected."
+        ),
         check=check_p95_latency,
     ),
 ]

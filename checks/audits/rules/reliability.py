@@ -108,6 +108,7 @@ RULES = [
         ),
         evidence="Minimum and maximum instance counts from the cloud description.",
         severity=Severity.MEDIUM,
+        fix=("Set a maximum instance count (and a minimum) on the service's autoscaling."),
         check=check_autoscaling_bounded,
         checklist_item="Auto-scaling configured",
     ),
@@ -121,6 +122,9 @@ RULES = [
         ),
         evidence="The environment, the minimum instance count and the running instances.",
         severity=Severity.HIGH,
+        fix=(
+            "Set the minimum instances (or desired count / replicas) to at least 2 for production."
+        ),
         check=check_multiple_replicas,
         checklist_item="Multiple replicas for HA",
     ),
@@ -131,6 +135,10 @@ RULES = [
         rationale="Probe history shows whether the setup delivers the availability it promises.",
         evidence="Uptime percentage over the console's probe history window, against the target.",
         severity=Severity.HIGH,
+        fix=(
+            "Find the failing checks in the service's health history and fix their cause; "
+            "uptime recovers as new checks pass."
+        ),
         check=check_uptime,
     ),
     _manual(
@@ -140,6 +148,10 @@ RULES = [
         "calls and SSE streams are cut off.",
         "An attestation describing SIGTERM handling and the drain timeout.",
         "Graceful shutdown handling",
+        fix=(
+            "Handle SIGTERM by finishing in-flight requests within the platform's grace "
+            "period, then attest with how it was tested."
+        ),
     ),
     _manual(
         "reliability.client-retries",
@@ -149,6 +161,10 @@ RULES = [
         "An attestation describing retry limits and backoff in the backend's MCP clients.",
         "Retry logic in MCP clients",
         applies_to="agent_backend",
+        fix=(
+            "Retry idempotent MCP calls on transient errors with backoff in the agent's "
+            "client, then attest."
+        ),
     ),
     _manual(
         "reliability.circuit-breakers",
@@ -158,6 +174,10 @@ RULES = [
         "An attestation naming the breaker and its thresholds.",
         "Circuit breakers for failing servers",
         applies_to="agent_backend",
+        fix=(
+            "Stop calling an MCP server after repeated failures for a cool-down period, then "
+            "attest with the thresholds."
+        ),
     ),
     _manual(
         "reliability.backup-restore",
@@ -166,5 +186,9 @@ RULES = [
         "have been restored at least once.",
         "An attestation with the backup schedule and the date of the last restore test.",
         "Backup/restore plan for data",
+        fix=(
+            "Back up the data the service keeps and restore it once into a scratch "
+            "environment, then attest with the date."
+        ),
     ),
 ]

@@ -75,7 +75,7 @@ def check_dedicated_identity(ev: Evidence) -> Finding:
         return passed(
             "No cloud identity is attached, so the service holds no cloud permissions.", item
         )
-    shared = [m.name for m in ev.fleet.others if m.identity and m.identity == identity]
+    shared = [m.name for m in ev.fleet.sharing_identity(identity)]
     if shared:
         return failed(
             f"The identity is shared with {', '.join(shared)}: each gets the union of all their "
@@ -207,6 +207,11 @@ RULES = [
             "references."
         ),
         severity=Severity.CRITICAL,
+        fix=(
+            "Move credential values out of plain environment variables into Secret Manager, "
+            "AWS Secrets Manager, Key Vault or a Kubernetes Secret, and reference them from "
+            "the service."
+        ),
         check=check_secrets,
         checklist_item="API keys in secret manager (not .env files)",
     ),
@@ -223,6 +228,10 @@ RULES = [
             "compared with platform defaults and with other services' identities."
         ),
         severity=Severity.HIGH,
+        fix=(
+            "Create a service account, task role or managed identity for this service alone "
+            "and deploy the service with it."
+        ),
         check=check_dedicated_identity,
         checklist_item="IAM roles follow least privilege",
     ),
@@ -236,6 +245,10 @@ RULES = [
         ),
         evidence="An attestation listing the reviewed roles or policy, renewed periodically.",
         severity=Severity.MEDIUM,
+        fix=(
+            "List the roles bound to the service's identity, remove broad ones (owner, "
+            "editor, admin, '*' actions), then attest with the review's outcome."
+        ),
         mode="manual",
         checklist_item="IAM roles follow least privilege",
     ),
@@ -249,6 +262,12 @@ RULES = [
         ),
         evidence="The ingress setting from the cloud description and the service's 'public' tag.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Restrict ingress to internal traffic or the load balancer (Cloud Run ingress "
+            "'internal', private subnets and security groups, internal Container Apps "
+            "ingress, a NetworkPolicy), or tag the service 'public' if it is meant to be "
+            "open."
+        ),
         check=check_network_restricted,
         checklist_item="Network policies restrict traffic",
     ),
@@ -265,6 +284,10 @@ RULES = [
             "authentication requirement and whether the probe got tools without credentials."
         ),
         severity=Severity.HIGH,
+        fix=(
+            "Require authentication at the platform (remove allUsers invoker, disable "
+            "anonymous access) unless the service is tagged 'public' or 'no-auth'."
+        ),
         check=check_platform_auth,
     ),
     Rule(
@@ -277,6 +300,10 @@ RULES = [
         ),
         evidence="An attestation naming where limits are enforced (gateway, middleware) and how.",
         severity=Severity.HIGH,
+        fix=(
+            "Enable rate limits in front of the service (Cloud Armor, AWS WAF, an ingress "
+            "annotation or the gateway) and attest with the limits."
+        ),
         mode="manual",
         checklist_item="Rate limiting enabled",
     ),
@@ -290,6 +317,10 @@ RULES = [
         ),
         evidence="The input schemas of the tools the latest probe listed.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Give every tool an inputSchema with typed properties (and required fields) so "
+            "clients and the server reject malformed calls."
+        ),
         applies_to="mcp_server",
         check=check_tool_input_schemas,
         checklist_item="Input validation on all tools",
@@ -304,6 +335,10 @@ RULES = [
         ),
         evidence="An attestation describing the filtering or escaping applied to outputs.",
         severity=Severity.MEDIUM,
+        fix=(
+            "Strip or escape instructions and markup from tool output before it reaches a "
+            "model or a user, then attest with how."
+        ),
         mode="manual",
         checklist_item="Output sanitization for LLM safety",
     ),

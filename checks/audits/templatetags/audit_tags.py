@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 
 from checks.audits import scorecard
+from checks.audits.export import coverage_sentence
 from checks.audits.models import Attestation, AuditRun
+from checks.audits.results import STATUS_WORDS
 from checks.audits.services import manual_rules
 
 register = template.Library()
@@ -25,7 +31,51 @@ def pct(value) -> str:
 @register.filter
 def label(value) -> str:
     """A status or trigger key as words: needs_attestation -> needs attestation."""
-    return str(value or "").replace("_", " ")
+    return STATUS_WORDS.get(str(value or ""), str(value or "").replace("_", " "))
+
+
+@register.simple_tag
+def verdict(status) -> str:
+    """A result's status as a coloured badge that reads as words ("needs attestation")."""
+    return format_html('<span class="badge status-{}">{}</span>', status, label(status))
+
+
+@register.filter
+def when(value, fmt: str = "j M Y, H:i") -> str:
+    """A moment (datetime or stored ISO text) in the viewer's time zone, as words and minutes.
+
+    Renders <time datetime="…" title="… UTC">30 Nov 2026, 13:03 CET</time>; the zone is the one
+    the browser reported (console.timezones), UTC until it has.
+    """
+    moment = _moment(value)
+    if moment is None:
+        return "—" if not value else str(value)
+    local = timezone.localtime(moment)
+    utc = moment.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        utc.isoformat(timespec="seconds"),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        date_format(local, fmt),
+        local.tzname() or "",
+    )
+
+
+def _moment(value) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@register.filter
+def coverage_text(coverage) -> str:
+    """'31 of 44 rules decided (70.5 %): 28 from evidence, 3 attested, 13 open.'"""
+    return coverage_sentence(coverage)
 
 
 @register.filter

@@ -6,7 +6,7 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from checks.audits.exporting import FORMATS, render_export
+from checks.audits.exporting import FORMATS, stream_export
 from checks.audits.models import AuditRun
 from checks.audits.services import create_run, execute_run
 from fleet.models import Service
@@ -46,8 +46,10 @@ class Command(BaseCommand):
         run = execute_run(run, log=self.stderr.write if verbose else None)
         if run.status != AuditRun.State.SUCCEEDED:
             raise CommandError(f"Audit #{run.pk} failed: {run.error}")
-        body, _ = render_export(run, {"md": "markdown"}.get(options["format"], options["format"]))
-        self.stdout.write(body, ending="" if body.endswith("\n") else "\n")
+        fmt = {"md": "markdown"}.get(options["format"], options["format"])
+        chunks, _ = stream_export(run, fmt)
+        for chunk in chunks:
+            self.stdout.write(chunk, ending="")
 
 
 def _user() -> str:
