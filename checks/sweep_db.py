@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import FieldError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from checks import drift, state
@@ -241,3 +241,12 @@ def sweep_once(now: datetime | None = None) -> list[Checked]:
     for batch in batches(claim_due(now)):
         checked += run_batch(batch)
     return checked
+
+
+def sweep_lag_seconds(now: datetime | None = None) -> float:
+    """How far behind the sweep is: the age of the oldest check that is due and not yet claimed."""
+    now = now or timezone.now()
+    oldest = CheckConfig.objects.filter(enabled=True, next_check_at__lte=now).aggregate(
+        oldest=Min("next_check_at")
+    )["oldest"]
+    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0

@@ -12,5 +12,7 @@ app.autodiscover_tasks()
 # Cloud operations keep their tasks beside their services (fleet/operations/tasks.py).
 app.autodiscover_tasks(["fleet.operations"])
 
-# Count task runs for /metrics (imported here so every worker process registers the signal).
+# Imported here so every worker process connects their signals: heartbeats for /healthz and the
+# reaper (worker_ready / worker_shutdown), task counts for /metrics (task_postrun).
+import console.heartbeat  # noqa: E402,F401
 import console.task_metrics  # noqa: E402,F401

@@ -64,15 +64,18 @@ class JobLog:
 def running(job_id: int) -> Iterator[tuple[Job, Callable[[str], None]] | None]:
     """Mark the job running; succeeded on a clean exit, failed (with the error) on an exception.
 
-    Yields None when the job row is gone (deleted while queued): the task should return quietly.
+    Yields None when the job row is gone (deleted while queued) or is no longer queued (failed by
+    the reaper, or already started by another worker): the task should return quietly.
     A task may set `job.status` itself (for example to "unknown") before leaving the block.
     """
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None:
+    started = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=started
+    )
+    job = Job.objects.filter(pk=job_id).first() if claimed else None
+    if job is None:  # gone, failed meanwhile (reaped), or a redelivered message for a started job
         yield None
         return
-    job.status, job.started_at = Job.Status.RUNNING, timezone.now()
-    job.save(update_fields=["status", "started_at"])
     log = JobLog(job)
     try:
         yield job, log

@@ -8,6 +8,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from console.reaper import watch
+
 
 class AuditLogEntry(models.Model):
     """One mutating action: who did what to which object, with the state before and after."""
@@ -112,3 +114,21 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.UNKNOWN}
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker process's sign of life, refreshed every few seconds while it runs.
+
+    /healthz reads it ("no worker seen recently") and so does the reaper, which fails runs that no
+    living worker can be running.
+    """
+
+    worker = models.CharField(max_length=200, unique=True, help_text="node name and process id")
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker} (last seen {self.last_seen:%H:%M:%S})"
+
+
+watch(Job)

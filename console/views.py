@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -51,25 +52,45 @@ def _cache_ok() -> tuple[bool, str]:
 HEALTH_PARTS = {"database": _database_ok, "broker": _broker_ok, "cache": _cache_ok}
 
 
+def _background_parts() -> tuple[dict[str, str], float]:
+    """Worker liveness and sweep lag: "ok", or what is wrong, in one word each."""
+    from checks.sweep_db import sweep_lag_seconds
+    from console.heartbeat import worker_status
+
+    lag = sweep_lag_seconds()
+    sweep = "behind" if lag > settings.FLEET_SWEEP_LAG_SECONDS else "ok"
+    return {"worker": worker_status(), "sweep": sweep}, lag
+
+
 @login_not_required
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database, broker and cache reachability, as JSON; 503 when any is down.
+    """Database, broker and cache reachability (503 when any is down), worker and sweep state.
 
-    Everyone learns which part failed; only admins get the error text, which can name hosts,
-    ports and user names. The text is logged either way.
+    A worker not seen recently ("stale", or "missing" if none ever reported) or a sweep that is
+    behind makes the status "degraded" but still answers 200: the web process itself is fine, and
+    a load balancer should keep sending it traffic. Everyone learns which part failed; only admins
+    get the error text (which can name hosts, ports and user names) and the sweep's lag.
     """
-    body: dict[str, str] = {}
+    body: dict[str, object] = {}
     for part, check in HEALTH_PARTS.items():
         ok, detail = check()
         if not ok:
             logger.warning("healthz: %s unavailable: %s", part, detail)
         body[part] = detail if ok or has_role(request.user, "admin") else "unavailable"
-    ok = all(value == "ok" for value in body.values())
-    return JsonResponse(
-        {"status": "ok" if ok else "unavailable", **body}, status=200 if ok else 503
-    )
+    serving = all(value == "ok" for value in body.values())
+    background: dict[str, str] = {}
+    lag = 0.0
+    if body["database"] == "ok":
+        background, lag = _background_parts()
+    status = "ok" if all(v == "ok" for v in background.values()) else "degraded"
+    if not serving:
+        status = "unavailable"
+    body.update(background)
+    if has_role(request.user, "admin"):
+        body["sweep_lag_seconds"] = round(lag)
+    return JsonResponse({"status": status, **body}, status=200 if serving else 503)
 
 
 @role_required("admin")

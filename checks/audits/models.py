@@ -17,6 +17,7 @@ from django.utils import timezone
 from checks.audits.catalogue import RULES_BY_ID, SECTIONS
 from checks.audits.results import Severity, Status
 from checks.audits.rule import RULE_ID_RE
+from console.reaper import watch
 
 SEVERITY_CHOICES = [(s.value, s.value) for s in Severity]
 STATUS_CHOICES = [(s.value, s.value.replace("_", " ")) for s in Status]
@@ -344,3 +345,7 @@ class CustomRule(models.Model):
     @property
     def section_title(self) -> str:
         return SECTIONS.get(self.section, self.section)
+
+
+# A run whose worker died is failed by the console's reaper (console/reaper.py).
+watch(AuditRun)

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from console.reaper import watch
+
 SCALING_FIELDS = ("min_instances", "max_instances", "concurrency", "cpu", "memory")
 
 
@@ -228,3 +230,8 @@ class Redeploy(models.Model):
             "duration_s": self.duration_s,
             "error": self.error,
         }
+
+
+# A redeploy or batch whose worker died is failed by the console's reaper (console/reaper.py).
+watch(Redeploy)
+watch(RedeployBatch, error_field=None)

@@ -129,6 +129,8 @@ def test_healthz_names_the_failed_part_but_no_host_or_error_text(monkeypatch, ad
         "database": "ok",
         "broker": "unavailable",
         "cache": "ok",
+        "worker": "missing",
+        "sweep": "ok",
     }
     assert b"broker-host" not in response.content
     admin_view = admin_client_.get("/healthz").json()

@@ -61,8 +61,20 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
         demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 7 created", output)
         assert demo, output
 
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60)
-        assert health.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+        deadline = time.monotonic() + 90
+        while True:  # the worker reports its first heartbeat once it is ready
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).json()
+            if health["worker"] == "ok" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert health == {
+            "status": "ok",
+            "database": "ok",
+            "broker": "ok",
+            "cache": "ok",
+            "worker": "ok",
+            "sweep": "ok",
+        }
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as web:
             login = web.get("/login/")

@@ -47,6 +47,21 @@ def wait_for_port(port: int, timeout: float = 20.0) -> bool:
     return False
 
 
+# A process that exits is started again after 1 s, 2 s, 4 s, ... at most 30 s; the count starts
+# again once it has stayed up this long.
+MAX_BACKOFF_S = 30
+STABLE_AFTER_S = 60
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 def _stop_like_ctrl_c(signum: int, frame: object) -> None:
     """Ctrl-C or SIGTERM stops everything; a second one while stopping is ignored, so the children
     are never abandoned half-stopped."""
@@ -69,6 +84,7 @@ class Command(BaseCommand):
         if wait_for_port(port, timeout=0):
             raise CommandError(f"--port: {port} is already in use; choose another with --port N.")
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.argv: dict[str, list[str]] = {}
         self.demo_cloud = None
         signal.signal(signal.SIGINT, _stop_like_ctrl_c)
         signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
@@ -117,9 +133,13 @@ class Command(BaseCommand):
         return password
 
     def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, env=os.environ.copy(), cwd=settings.BASE_DIR)
+        proc = self._spawn(argv)
+        self.argv[name] = argv
         self.children.append((name, proc))
         return proc
+
+    def _spawn(self, argv: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(argv, env=os.environ.copy(), cwd=settings.BASE_DIR)
 
     def _start_demo(self) -> None:
         ports = free_ports(len(DEMO_ORDER))
@@ -183,11 +203,33 @@ class Command(BaseCommand):
         self.stdout.write("  Press Ctrl-C to stop web, worker, beat and the demo fleet.\n")
 
     def _watch(self) -> None:
+        """Restart any process that exits (a worker killed by the OOM killer, say), with backoff:
+        1 s, then doubling up to 30 s; the count starts again once it has stayed up for a minute.
+        The others keep running meanwhile, so the web keeps serving while a worker comes back."""
+        restarts: dict[str, int] = {}
+        started = {name: time.monotonic() for name, _ in self.children}
+        due: dict[str, float] = {}
         while True:
-            for name, proc in self.children:
-                if proc.poll() is not None:
-                    raise CommandError(
-                        f"The {name} process exited with code {proc.returncode}; stopping."
+            now = time.monotonic()
+            for i, (name, proc) in enumerate(self.children):
+                if proc.poll() is None:
+                    if restarts.get(name) and now - started[name] > STABLE_AFTER_S:
+                        restarts[name] = 0
+                    continue
+                if name not in due:
+                    restarts[name] = restarts.get(name, 0) + 1
+                    delay = min(MAX_BACKOFF_S, 2 ** (restarts[name] - 1))
+                    due[name] = now + delay
+                    self.stderr.write(
+                        f"The {name} process exited ({_exit_reason(proc.returncode)}); "
+                        f"restarting it in {delay} s."
+                    )
+                elif now >= due[name]:
+                    del due[name]
+                    self.children[i] = (name, self._spawn(self.argv[name]))
+                    started[name] = now
+                    self.stdout.write(
+                        f"Restarted the {name} process (pid {self.children[i][1].pid})."
                     )
             time.sleep(0.5)
 

@@ -1,0 +1,167 @@
+"""`manage.py up`: a worker killed with SIGKILL comes back (new pid, backoff), the web keeps
+serving meanwhile, /healthz sees the new worker, and a job the dead worker was running is failed."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.management.commands.up import free_ports
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Output:
+    """Everything the command prints, read on a thread so the pipe never fills."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.text = ""
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            self.text += line
+
+    def wait_for(self, pattern: str, timeout: float = 240) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.text)
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"never printed {pattern!r}; output so far:\n{self.text}")
+
+
+def _worker_pid(parent: int) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"celery" in cmdline and b"worker" in cmdline:
+            return int(entry.name)
+    return None
+
+
+def _wait_worker(parent: int, not_pid: int | None = None, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = _worker_pid(parent)
+        if pid and pid != not_pid:
+            return pid
+        time.sleep(0.2)
+    raise AssertionError("no (new) worker process")
+
+
+def _wait_health(base: str, worker: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{base}/healthz", timeout=30).json()
+        if body.get("worker") == worker:
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"/healthz never said worker={worker}: {body}")
+
+
+def _orphan_job(var: Path) -> int:
+    """A job the worker is in the middle of (started five seconds ago), written as the task would."""
+    started = (datetime.now(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(var / "console.sqlite3", timeout=20) as db:
+        cursor = db.execute(
+            "INSERT INTO console_job (name, status, object_type, object_id, created_at, started_at,"
+            " log, error) VALUES ('fleet import', 'running', '', '', ?, ?, '', '')",
+            (started, started),
+        )
+        return cursor.lastrowid
+
+
+def _job(var: Path, pk: int) -> tuple[str, str]:
+    with sqlite3.connect(var / "console.sqlite3", timeout=20) as db:
+        return db.execute("SELECT status, error FROM console_job WHERE id = ?", (pk,)).fetchone()
+
+
+@pytest.fixture
+def up(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "EMBEDDED", "DJANGO_SETTINGS_MODULE"}
+    }
+    env["VAR_DIR"] = str(tmp_path / "var")
+    env["FLEET_WORKER_HEARTBEAT_SECONDS"] = "1"
+    env["FLEET_WORKER_STALE_SECONDS"] = "3"
+    (port,) = free_ports(1)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--port", str(port), "--no-demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = Output(proc)
+    try:
+        yield proc, output, f"http://127.0.0.1:{port}", tmp_path / "var"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+
+
+def test_a_killed_worker_is_restarted_and_the_web_keeps_serving(up):
+    proc, output, base, var = up
+    password = output.wait_for(r"Log in as admin with password: (\S+)").group(1)
+    first = _wait_worker(proc.pid)
+    _wait_health(base, "ok")
+    web = httpx.Client(base_url=base, timeout=60)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', web.get("/login/").text)[1]
+    web.post(
+        "/login/", data={"username": "admin", "password": password, "csrfmiddlewaretoken": token}
+    )
+    orphan = _orphan_job(var)
+
+    os.kill(first, signal.SIGKILL)
+
+    output.wait_for(r"The worker process exited \(killed by SIGKILL\); restarting it in 1 s\.", 30)
+    assert web.get("/").status_code == 200  # the web did not go down with the worker
+    assert proc.poll() is None
+    restarted = int(output.wait_for(r"Restarted the worker process \(pid (\d+)\)\.", 30).group(1))
+    assert restarted != first and _wait_worker(proc.pid, not_pid=first) == restarted
+    body = _wait_health(base, "ok")
+    assert body["status"] in {"ok", "degraded"} and body["database"] == "ok"
+    # The job the killed worker was running is failed with the reason once the new one is ready.
+    deadline = time.monotonic() + 60
+    while _job(var, orphan)[0] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    status, error = _job(var, orphan)
+    assert status == "failed" and "The worker running this stopped" in error
+    assert web.get("/").status_code == 200
+
+
+def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(up):
+    proc, output, base, _ = up
+    output.wait_for(r"Log in as admin with password")
+    pid = _wait_worker(proc.pid)
+    for delay in (1, 2, 4):
+        os.kill(pid, signal.SIGKILL)
+        output.wait_for(rf"exited \(killed by SIGKILL\); restarting it in {delay} s\.", 30)
+        pid = _wait_worker(proc.pid, not_pid=pid, timeout=30)
+    assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
