@@ -70,6 +70,10 @@ class AwsFaultProxy(FakeServer):
         reply = super().handle(request)
         if reply.status != 0:
             return reply
+        return self.answer(request)
+
+    def answer(self, request: RecordedRequest) -> Reply:
+        """The reply to a request that is not a fault: moto's (subclasses may rewrite it)."""
         return self._forward(request)
 
     def route(self, request: RecordedRequest) -> Reply:

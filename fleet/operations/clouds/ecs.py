@@ -1,14 +1,19 @@
-"""AWS ECS (Fargate or EC2) adapter over boto3's `ecs` and `application-autoscaling` clients.
+"""AWS ECS (Fargate or EC2) adapter over boto3's `ecs`, `application-autoscaling` and `elbv2`.
 
-Redeploy is `update_service(forceNewDeployment=True)` followed by the stability check the boto3
-`services_stable` waiter makes (one PRIMARY deployment, rollout COMPLETED). Scaling writes the
-Application Auto Scaling target, the desired count and, for cpu/memory, a new task definition
-revision.
+Redeploy is `update_service(forceNewDeployment=True)`; a release registers a copy of the current
+task definition (every field and tag) with one container's image replaced and points the service at
+it; rollback points the service at a recorded revision. Each waits for a verdict from ECS itself:
+"succeeded" only when the PRIMARY deployment is ours, runs its desired count and says COMPLETED;
+"failed" with the circuit breaker's own reason and the stopped tasks' reasons as diagnostics.
+Services deployed by CodeDeploy (blue/green) or an external controller are refused with the reason:
+UpdateService cannot roll them out. ECS rolling updates have no traffic split, so no canary here.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from botocore.config import Config
@@ -42,6 +47,7 @@ from fleet.operations.clouds.types import (
     AccountRef,
     EnvVar,
     OperationResult,
+    Revision,
     ScalingSettings,
     ServiceRef,
     ServiceSnapshot,
@@ -51,11 +57,32 @@ from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_resul
 DESCRIBE_SERVICES = "ecs:DescribeServices"
 LIST_SERVICES = "ecs:ListServices"
 DESCRIBE_TASK_DEFINITION = "ecs:DescribeTaskDefinition"
+LIST_TASK_DEFINITIONS = "ecs:ListTaskDefinitions"
 REGISTER_TASK_DEFINITION = "ecs:RegisterTaskDefinition"
 UPDATE_SERVICE = "ecs:UpdateService"
+LIST_TASKS = "ecs:ListTasks"
+DESCRIBE_TASKS = "ecs:DescribeTasks"
 DESCRIBE_TARGETS = "application-autoscaling:DescribeScalableTargets"
+DESCRIBE_POLICIES = "application-autoscaling:DescribeScalingPolicies"
 REGISTER_TARGET = "application-autoscaling:RegisterScalableTarget"
+DESCRIBE_TARGET_GROUPS = "elasticloadbalancing:DescribeTargetGroups"
+DESCRIBE_LOAD_BALANCERS = "elasticloadbalancing:DescribeLoadBalancers"
+DESCRIBE_LISTENERS = "elasticloadbalancing:DescribeListeners"
 DIMENSION = "ecs:service:DesiredCount"
+MAX_REVISIONS = 10  # list_revisions describes at most this many task definitions (newest first)
+MAX_STOPPED_TASKS = 5  # stopped tasks quoted in a failed rollout's diagnostics
+# What to do instead, per deployment controller UpdateService cannot roll out
+# (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html).
+_OTHER_CONTROLLERS = {
+    "CODE_DEPLOY": (
+        "its blue/green deployments run through AWS CodeDeploy; start a CodeDeploy deployment "
+        "whose AppSpec names the new task definition (aws deploy create-deployment)"
+    ),
+    "EXTERNAL": (
+        "its task sets belong to an external deployment controller; create a new task set "
+        "(ecs:CreateTaskSet) with that controller and shift traffic to it there"
+    ),
+}
 
 _PERMISSION_CODES = {
     "AccessDeniedException",
@@ -71,6 +98,8 @@ _NOT_FOUND_CODES = {
     "ServiceNotActiveException",
     "ObjectNotFoundException",
     "ResourceNotFoundException",
+    "TargetGroupNotFound",
+    "LoadBalancerNotFound",
 }
 _THROTTLE_CODES = {
     "ThrottlingException",
@@ -79,25 +108,6 @@ _THROTTLE_CODES = {
     "RequestLimitExceeded",
 }
 _SERVER_CODES = {"ServerException", "InternalFailure", "InternalServiceException"}
-# Fields of a task definition that register_task_definition accepts back.
-_REGISTER_FIELDS = (
-    "family",
-    "taskRoleArn",
-    "executionRoleArn",
-    "networkMode",
-    "containerDefinitions",
-    "volumes",
-    "placementConstraints",
-    "requiresCompatibilities",
-    "cpu",
-    "memory",
-    "pidMode",
-    "ipcMode",
-    "proxyConfiguration",
-    "inferenceAccelerators",
-    "ephemeralStorage",
-    "runtimePlatform",
-)
 
 
 class EcsAdapter(CloudAdapter):
@@ -112,9 +122,10 @@ class EcsAdapter(CloudAdapter):
         pacing: Pacing = DEFAULT_PACING,
         ecs: Any = None,
         autoscaling: Any = None,
+        elbv2: Any = None,
     ) -> None:
         super().__init__(account, pacing=pacing)
-        if ecs is None or autoscaling is None:
+        if ecs is None or autoscaling is None or elbv2 is None:
             session = aws_session(account)
             config = Config(
                 retries={"total_max_attempts": 1},  # the adapter retries, with backoff
@@ -122,24 +133,28 @@ class EcsAdapter(CloudAdapter):
                 read_timeout=pacing.request_timeout_s,
             )
             endpoint = account.endpoint or None
-            ecs = ecs or session.client("ecs", endpoint_url=endpoint, config=config)
-            autoscaling = autoscaling or session.client(
-                "application-autoscaling", endpoint_url=endpoint, config=config
-            )
+
+            def client(name: str) -> Any:
+                return session.client(name, endpoint_url=endpoint, config=config)
+
+            ecs = ecs or client("ecs")
+            autoscaling = autoscaling or client("application-autoscaling")
+            elbv2 = elbv2 or client("elbv2")
         self.ecs = ecs
         self.autoscaling = autoscaling
+        self.elbv2 = elbv2
 
     # -- reading -----------------------------------------------------------------------------
     def describe(self, service: ServiceRef) -> ServiceSnapshot:
-        """Service, its task definition and its auto scaling target, as one snapshot."""
+        """Service, its task definition and its auto scaling, as one snapshot."""
         cluster = self._cluster(service.account)
         svc = self._service(cluster, service.resource)
         task_definition = self._task_definition(svc["taskDefinition"])
-        target = self._targets(cluster, [service.resource]).get(service.resource)
-        return _snapshot(svc, task_definition, target, service.url, self.account.region)
+        scaling = self._autoscaling(cluster, [service.resource]).get(service.resource)
+        return _snapshot(svc, task_definition, scaling, service.url, self.account.region)
 
     def list_services(self, account: AccountRef, label: str = "") -> list[ServiceSnapshot]:
-        """Services in the cluster whose tags match `label`."""
+        """Services in the cluster whose tags match `label`, with a URL from their load balancer."""
         cluster = self._cluster(account)
 
         def list_arns() -> list[str]:
@@ -161,16 +176,64 @@ class EcsAdapter(CloudAdapter):
                 include=["TAGS"],
             )["services"]
         matching = [s for s in services if label_matches(_tags(s), label)]
-        targets = self._targets(cluster, [s["serviceName"] for s in matching])
+        scaling = self._autoscaling(cluster, [s["serviceName"] for s in matching])
+        urls = self._load_balancer_urls(matching)
         definitions: dict[str, dict] = {}
         snapshots = []
         for svc in matching:
             arn = svc["taskDefinition"]
             if arn not in definitions:
                 definitions[arn] = self._task_definition(arn)
-            target = targets.get(svc["serviceName"])
-            snapshots.append(_snapshot(svc, definitions[arn], target, "", account.region))
+            name = svc["serviceName"]
+            url = urls.get(name) or _service_connect_url(svc)
+            snapshots.append(
+                _snapshot(svc, definitions[arn], scaling.get(name), url, account.region)
+            )
         return snapshots
+
+    def supports_traffic_split(self, service: ServiceRef) -> bool:
+        """ECS rolling updates replace tasks; there is no weighted split between revisions."""
+        return False
+
+    def list_revisions(self, service: ServiceRef) -> list[Revision]:
+        """The task definition family's newest revisions, marking those the deployments run."""
+        cluster, name = self._cluster(service.account), service.resource
+        svc = self._service(cluster, name)
+        family = self._task_definition(svc["taskDefinition"])["family"]
+
+        def newest_arns() -> list[str]:
+            paginator = self.ecs.get_paginator("list_task_definitions")
+            pages = paginator.paginate(familyPrefix=family, status="ACTIVE", sort="DESC")
+            found = [arn for page in pages for arn in page["taskDefinitionArns"]]
+            # familyPrefix matches other families that start with the same letters
+            same = [arn for arn in found if _family_of(arn) == family]
+            return sorted(same, key=_revision_number, reverse=True)
+
+        arns = self.call(LIST_TASK_DEFINITIONS, f"task definition family {family}", newest_arns)
+        deployments = svc.get("deployments", [])
+        deployed = [d["taskDefinition"] for d in deployments]
+        chosen = list(dict.fromkeys(deployed + arns[:MAX_REVISIONS]))
+        chosen.sort(key=_revision_number, reverse=True)
+        running = sum(d.get("runningCount", 0) for d in deployments)
+        revisions = []
+        for arn in chosen:
+            definition = self._task_definition(arn)
+            serving = [d for d in deployments if d["taskDefinition"] == arn]
+            revisions.append(
+                Revision(
+                    name=_short_task_definition(arn),
+                    image=_container_images(definition),
+                    created=_iso(definition.get("registeredAt")),
+                    traffic_percent=(
+                        round(100 * sum(d.get("runningCount", 0) for d in serving) / running)
+                        if running
+                        else None
+                    ),
+                    active=bool(serving),
+                    ready=_deployment_ready(serving),
+                )
+            )
+        return revisions
 
     # -- changes -----------------------------------------------------------------------------
     def redeploy(
@@ -184,9 +247,106 @@ class EcsAdapter(CloudAdapter):
         """Force a new deployment of the same task definition and wait until it is stable."""
         cluster, name = self._cluster(service.account), service.resource
         before = self._service(cluster, name)
+        _require_rolling_update(before, cluster, "redeploy")
         say(progress, f"Forcing a new deployment of {name} in cluster {cluster}")
         updated = self._update(cluster, name, forceNewDeployment=True)
         return self._wait_stable(cluster, name, before, updated, timeout_s, progress)
+
+    def release(
+        self,
+        service: ServiceRef,
+        image: str,
+        *,
+        reason: str = "",
+        traffic_percent: int | None = None,
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """A new task definition revision with the service's container on `image`, rolled out."""
+        cluster, name = self._cluster(service.account), service.resource
+        resource = f"service {name} in cluster {cluster}"
+        if traffic_percent is not None:
+            raise InvalidRequest(
+                f"ECS cannot send {traffic_percent}% of traffic to a new revision of {resource}: "
+                "a rolling update replaces tasks and has no traffic split. Release without a "
+                "canary percentage to roll it out to every task.",
+                provider="ECS",
+                resource=resource,
+            )
+        _check_image(image, resource)
+        before = self._service(cluster, name)
+        _require_rolling_update(before, cluster, "release a new image to")
+        current, tags = self._task_definition_with_tags(before["taskDefinition"])
+        container = _release_container(before, current, resource)
+        image_before = container.get("image", "")
+
+        def swap(request: dict) -> None:
+            for definition in request["containerDefinitions"]:
+                if definition["name"] == container["name"]:
+                    definition["image"] = image
+
+        say(
+            progress,
+            f"Registering a new revision of {current['family']} with container "
+            f"{container['name']} on {image} (was {image_before})",
+        )
+        new_arn = self._register_copy(current, tags, swap)
+        say(progress, f"Registered {_short_task_definition(new_arn)}; updating {name}")
+        updated = self._update(cluster, name, taskDefinition=new_arn)
+        result = self._wait_stable(cluster, name, before, updated, timeout_s, progress)
+        result.image_before, result.image_after = image_before, image
+        return result
+
+    def rollback(
+        self,
+        service: ServiceRef,
+        revision: str,
+        *,
+        reason: str = "",
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """Point the service at a recorded task definition revision ("family:N") and roll out."""
+        cluster, name = self._cluster(service.account), service.resource
+        resource = f"service {name} in cluster {cluster}"
+        before = self._service(cluster, name)
+        _require_rolling_update(before, cluster, "roll back")
+        current = self._task_definition(before["taskDefinition"])
+        wanted = (revision or "").strip()
+        if not wanted:
+            raise InvalidRequest(
+                f"Name the task definition revision to roll {resource} back to, e.g. "
+                f"{current['family']}:{max(1, current['revision'] - 1)}.",
+                provider="ECS",
+                resource=resource,
+            )
+        if ":" not in wanted.rsplit("/", 1)[-1]:
+            wanted = f"{current['family']}:{wanted}"
+        target = self._task_definition(wanted)
+        if target["family"] != current["family"]:
+            raise InvalidRequest(
+                f"{_short_task_definition(target['taskDefinitionArn'])} is not a revision of "
+                f"{current['family']}, the task definition family {resource} runs.",
+                provider="ECS",
+                resource=resource,
+            )
+        if target.get("status") != "ACTIVE":
+            raise InvalidRequest(
+                f"{_short_task_definition(target['taskDefinitionArn'])} is "
+                f"{target.get('status', 'not active')}: ECS cannot update a service to a "
+                "deregistered task definition. Release its image as a new revision instead.",
+                provider="ECS",
+                resource=resource,
+            )
+        image_before = _container_images(current)
+        say(
+            progress,
+            f"Rolling {name} back to {_short_task_definition(target['taskDefinitionArn'])}",
+        )
+        updated = self._update(cluster, name, taskDefinition=target["taskDefinitionArn"])
+        result = self._wait_stable(cluster, name, before, updated, timeout_s, progress)
+        result.image_before, result.image_after = image_before, _container_images(target)
+        return result
 
     def apply_scaling(
         self,
@@ -206,17 +366,32 @@ class EcsAdapter(CloudAdapter):
             concurrency="ECS tasks have no request concurrency setting",
         )
         before = self._service(cluster, name)
+        if settings.cpu is not None or settings.memory is not None:
+            _require_rolling_update(before, cluster, "change the task size of")
         update: dict[str, Any] = {}
         if settings.min_instances is not None or settings.max_instances is not None:
             low, high = self._register_target(cluster, name, settings, progress)
             desired = before["desiredCount"]
             if not low <= desired <= high:
+                _require_rolling_update(before, cluster, "change the desired count of")
                 update["desiredCount"] = max(low, min(high, desired))
                 say(progress, f"Moving desired count from {desired} to {update['desiredCount']}")
         if settings.cpu is not None or settings.memory is not None:
-            update["taskDefinition"] = self._new_revision(
-                before["taskDefinition"], settings, progress
+            current, tags = self._task_definition_with_tags(before["taskDefinition"])
+
+            def resize(request: dict) -> None:
+                if settings.cpu is not None:
+                    request["cpu"] = settings.cpu
+                if settings.memory is not None:
+                    request["memory"] = settings.memory
+
+            say(
+                progress,
+                f"Registering a new revision of {current['family']} with cpu "
+                f"{settings.cpu or current.get('cpu')} and memory "
+                f"{settings.memory or current.get('memory')}",
             )
+            update["taskDefinition"] = self._register_copy(current, tags, resize)
         if not update:
             revision = _short_task_definition(before["taskDefinition"])
             return OperationResult(
@@ -256,26 +431,76 @@ class EcsAdapter(CloudAdapter):
         return live[0]
 
     def _task_definition(self, arn: str) -> dict:
-        return self.call(
+        return self._task_definition_with_tags(arn)[0]
+
+    def _task_definition_with_tags(self, arn: str) -> tuple[dict, list[dict]]:
+        answer = self.call(
             DESCRIBE_TASK_DEFINITION,
             f"task definition {arn}",
             self.ecs.describe_task_definition,
             taskDefinition=arn,
+            include=["TAGS"],
+        )
+        return answer["taskDefinition"], answer.get("tags") or []
+
+    def _register_copy(
+        self, current: dict, tags: list[dict], change: Callable[[dict], None]
+    ) -> str:
+        """Register a new revision with every field and tag of `current`, then `change` applied."""
+        request = {
+            k: json.loads(json.dumps(current[k], default=str))
+            for k in _register_fields(self.ecs)
+            if current.get(k) not in (None, [], {})
+        }
+        if tags:
+            request["tags"] = [dict(t) for t in tags]
+        change(request)
+        registered = self.call(
+            REGISTER_TASK_DEFINITION,
+            f"task definition family {current['family']} (and iam:PassRole on its roles)",
+            self.ecs.register_task_definition,
+            **request,
         )["taskDefinition"]
+        return registered["taskDefinitionArn"]
+
+    def _autoscaling(self, cluster: str, names: list[str]) -> dict[str, dict]:
+        """Scalable targets of these services that have a scaling policy to act on them.
+
+        A target without a policy only bounds manual changes: nothing scales the service, so it
+        is not shown as auto scaling. Both calls page (50 per page), so every page is read.
+        """
+        targets = self._targets(cluster, names)
+        if not targets:
+            return {}
+        single = {"ResourceId": f"service/{cluster}/{names[0]}"} if len(names) == 1 else {}
+
+        def policies() -> set[str]:
+            paginator = self.autoscaling.get_paginator("describe_scaling_policies")
+            pages = paginator.paginate(
+                ServiceNamespace="ecs", ScalableDimension=DIMENSION, **single
+            )
+            return {p["ResourceId"] for page in pages for p in page["ScalingPolicies"]}
+
+        with_policy = self.call(DESCRIBE_POLICIES, f"cluster {cluster}", policies)
+        return {
+            name: target for name, target in targets.items() if target["ResourceId"] in with_policy
+        }
 
     def _targets(self, cluster: str, names: list[str]) -> dict[str, dict]:
         if not names:
             return {}
         ids = [f"service/{cluster}/{n}" for n in names]
-        found = self.call(
-            DESCRIBE_TARGETS,
-            f"cluster {cluster}",
-            self.autoscaling.describe_scalable_targets,
-            ServiceNamespace="ecs",
-            ResourceIds=ids,
-            ScalableDimension=DIMENSION,
-        )["ScalableTargets"]
-        return {t["ResourceId"].rsplit("/", 1)[-1]: t for t in found}
+
+        def read() -> list[dict]:
+            paginator = self.autoscaling.get_paginator("describe_scalable_targets")
+            pages = paginator.paginate(
+                ServiceNamespace="ecs", ResourceIds=ids, ScalableDimension=DIMENSION
+            )
+            return [t for page in pages for t in page["ScalableTargets"]]
+
+        found = self.call(DESCRIBE_TARGETS, f"cluster {cluster}", read)
+        wanted = set(ids)
+        return {t["ResourceId"].rsplit("/", 1)[-1]: t for t in found if t["ResourceId"] in wanted}
 
     def _register_target(
         self, cluster: str, name: str, settings: ScalingSettings, progress: ProgressCallback | None
@@ -306,27 +531,40 @@ class EcsAdapter(CloudAdapter):
         )
         return low, high
 
-    def _new_revision(
-        self, arn: str, settings: ScalingSettings, progress: ProgressCallback | None
-    ) -> str:
-        current = self._task_definition(arn)
-        request = {k: current[k] for k in _REGISTER_FIELDS if current.get(k) is not None}
-        if settings.cpu is not None:
-            request["cpu"] = settings.cpu
-        if settings.memory is not None:
-            request["memory"] = settings.memory
-        say(
-            progress,
-            f"Registering a new revision of {current['family']} with cpu {request.get('cpu')} "
-            f"and memory {request.get('memory')}",
-        )
-        registered = self.call(
-            REGISTER_TASK_DEFINITION,
-            f"task definition family {current['family']} (and iam:PassRole on its roles)",
-            self.ecs.register_task_definition,
-            **request,
-        )["taskDefinition"]
-        return registered["taskDefinitionArn"]
+    def _load_balancer_urls(self, services: list[dict]) -> dict[str, str]:
+        """service name -> URL of the ELBv2 listener that forwards to its target group."""
+        wanted = {
+            svc["serviceName"]: lb["targetGroupArn"]
+            for svc in services
+            for lb in svc.get("loadBalancers", [])[:1]
+            if lb.get("targetGroupArn")
+        }
+        if not wanted:
+            return {}
+        groups = self.call(
+            DESCRIBE_TARGET_GROUPS,
+            "the services' target groups",
+            self.elbv2.describe_target_groups,
+            TargetGroupArns=sorted(set(wanted.values())),
+        )["TargetGroups"]
+        balancers = sorted({arn for g in groups for arn in g.get("LoadBalancerArns", [])})
+        urls_by_group: dict[str, str] = {}
+        for balancer in balancers:
+            described = self.call(
+                DESCRIBE_LOAD_BALANCERS,
+                f"load balancer {balancer}",
+                self.elbv2.describe_load_balancers,
+                LoadBalancerArns=[balancer],
+            )["LoadBalancers"][0]
+            listeners = self.call(
+                DESCRIBE_LISTENERS,
+                f"load balancer {balancer}",
+                self.elbv2.describe_listeners,
+                LoadBalancerArn=balancer,
+            )["Listeners"]
+            for group, url in _listener_urls(described, listeners).items():
+                urls_by_group.setdefault(group, url)
+        return {name: urls_by_group[g] for name, g in wanted.items() if g in urls_by_group}
 
     def _update(self, cluster: str, name: str, **changes: Any) -> dict:
         return self.call(
@@ -357,20 +595,49 @@ class EcsAdapter(CloudAdapter):
 
         outcome = poll_until(check, timeout_s=timeout_s, pacing=self.pacing, progress=progress)
         if not isinstance(outcome, Step):
-            return unknown_result(
+            result = unknown_result(
                 operation_id=operation_id,
                 revision_before=revision_before,
                 where=f"the AWS console (ECS > {cluster} > {name} > Deployments)",
                 timeout_s=timeout_s,
                 error=outcome,
             )
-        return OperationResult(
-            status="failed" if outcome.failed else "succeeded",
-            operation_id=operation_id,
-            revision_before=revision_before,
-            revision_after=outcome.revision,
-            message=outcome.message,
-        )
+        else:
+            result = OperationResult(
+                status="failed" if outcome.failed else "succeeded",
+                operation_id=operation_id,
+                revision_before=revision_before,
+                revision_after=outcome.revision,
+                message=outcome.message,
+            )
+        if result.status != "succeeded":
+            result.diagnostics = self._stopped_tasks(cluster, name, operation_id)
+            for line in result.diagnostics:
+                say(progress, line)
+        return result
+
+    def _stopped_tasks(self, cluster: str, name: str, deployment_id: str) -> list[str]:
+        """Why the deployment's tasks stopped, one line each (DescribeTasks stoppedReason etc.)."""
+        resource = f"service {name} in cluster {cluster}"
+        try:
+            arns = self.call(
+                LIST_TASKS,
+                resource,
+                self.ecs.list_tasks,
+                cluster=cluster,
+                serviceName=name,
+                desiredStatus="STOPPED",
+            )["taskArns"]
+            if not arns:
+                return []
+            tasks = self.call(
+                DESCRIBE_TASKS, resource, self.ecs.describe_tasks, cluster=cluster, tasks=arns[:100]
+            )["tasks"]
+        except CloudError as exc:
+            return [f"The stopped tasks could not be read: {exc}"]
+        ours = [t for t in tasks if not deployment_id or t.get("startedBy") == deployment_id]
+        ours.sort(key=lambda t: str(t.get("stoppedAt") or t.get("createdAt") or ""), reverse=True)
+        return [_stopped_line(t) for t in ours[:MAX_STOPPED_TASKS]]
 
     def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:
         status: int | None = None
@@ -411,37 +678,210 @@ def _class_for_code(code: str, status: int | None) -> type[CloudError]:
     return InvalidRequest
 
 
+def _register_fields(ecs: Any) -> list[str]:
+    """Fields RegisterTaskDefinition accepts that DescribeTaskDefinition returns (SDK's model)."""
+    model = ecs.meta.service_model
+    accepted = model.operation_model("RegisterTaskDefinition").input_shape.members
+    described = model.operation_model("DescribeTaskDefinition").output_shape.members
+    returned = described["taskDefinition"].members
+    return [name for name in accepted if name in returned]
+
+
+def _require_rolling_update(service: dict, cluster: str, action: str) -> None:
+    """Refuse services whose deployments UpdateService cannot roll out (CodeDeploy, external)."""
+    kind = (service.get("deploymentController") or {}).get("type") or "ECS"
+    if kind == "ECS":
+        return
+    name = service["serviceName"]
+    how = _OTHER_CONTROLLERS.get(kind, "its deployments are not run by ECS rolling updates")
+    raise InvalidRequest(
+        f"The console cannot {action} ECS service {name} in cluster {cluster}: it uses the "
+        f"{kind} deployment controller, and {how}. The console rolls out only services with "
+        "the ECS (rolling update) deployment controller.",
+        provider="ECS",
+        resource=f"service {name} in cluster {cluster}",
+    )
+
+
+_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@+-]*$", re.IGNORECASE)
+
+
+def _check_image(image: str, resource: str) -> None:
+    if not image or len(image) > 255 or not _IMAGE.match(image) or image.endswith((":", "@")):
+        raise InvalidRequest(
+            f"'{image}' is not a container image reference for {resource}: use "
+            "repository:tag or repository@sha256:digest (at most 255 characters).",
+            provider="ECS",
+            resource=resource,
+        )
+
+
+def _release_container(service: dict, definition: dict, resource: str) -> dict:
+    """The container a release replaces: the load balancer's, else the only or essential one."""
+    containers = definition.get("containerDefinitions", [])
+    by_name = {c["name"]: c for c in containers}
+    targeted = list(dict.fromkeys(lb["containerName"] for lb in service.get("loadBalancers", [])))
+    if len(targeted) == 1 and targeted[0] in by_name:
+        return by_name[targeted[0]]
+    if len(targeted) > 1:
+        reason = f"its load balancers target {len(targeted)} containers ({', '.join(targeted)})"
+    else:
+        essential = [c for c in containers if c.get("essential", True)]
+        if len(containers) == 1 or len(essential) == 1:
+            return containers[0] if len(containers) == 1 else essential[0]
+        names = ", ".join(c["name"] for c in essential or containers)
+        reason = f"{definition['family']} has {len(essential or containers)} essential containers ({names}) and no load balancer names one"
+    raise InvalidRequest(
+        f"The console cannot tell which container of {resource} the new image is for: {reason}. "
+        "Release it with your own tooling, or put the service behind one load balancer target.",
+        provider="ECS",
+        resource=resource,
+    )
+
+
 def _primary(service: dict) -> dict | None:
     return next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), None)
 
 
 def _stability(service: dict, operation_id: str) -> Step:
-    """The `services_stable` rule, plus ECS's own rollout state, as one progress line."""
+    """Our deployment is PRIMARY, runs its desired count, is COMPLETED and alone; or it FAILED.
+
+    ECS keeps `rolloutState` COMPLETED when only the desired count changes, so a scale-out is
+    judged on the PRIMARY deployment's running vs desired count too
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html).
+    """
     revision = _short_task_definition(service["taskDefinition"])
+    deployments = service.get("deployments", [])
+    ours = next((d for d in deployments if d.get("id") == operation_id), None)
     primary = _primary(service)
-    if primary is None or primary["id"] != operation_id:
+    if ours is not None and ours.get("rolloutState") == "FAILED":
+        reason = ours.get("rolloutStateReason") or "ECS marked the deployment FAILED."
+        back = ""
+        if primary is not None and primary is not ours:
+            back = (
+                f" ECS is rolling back to {_short_task_definition(primary['taskDefinition'])} "
+                f"(deployment {primary['id']})."
+            )
+        return Step(True, f"Rollout failed: {reason}{back}", failed=True, revision=revision)
+    if primary is None or primary is not ours:
+        said = _events_about(service, operation_id)
         newer = primary["id"] if primary else "none"
+        message = f"Deployment {operation_id} was replaced by {newer} before it finished."
         return Step(
-            True,
-            f"Deployment {operation_id} was replaced by {newer} before it finished.",
-            failed=True,
-            revision=revision,
+            True, message + (f" ECS said: {said}" if said else ""), failed=True, revision=revision
         )
     state = primary.get("rolloutState", "")
-    running, desired = service.get("runningCount", 0), service.get("desiredCount", 0)
-    line = f"{running} of {desired} tasks running" + (f", rollout {state}" if state else "")
-    if state == "FAILED":
-        reason = primary.get("rolloutStateReason", "")
-        return Step(True, f"Rollout failed: {reason}", failed=True, revision=revision)
-    single = len(service.get("deployments", [])) == 1
-    settled = state == "COMPLETED" if state else running == desired
-    if single and settled:
+    running, desired = primary.get("runningCount", 0), primary.get("desiredCount", 0)
+    old = sum(d.get("runningCount", 0) for d in deployments if d is not primary)
+    line = f"{running} of {desired} tasks running"
+    if primary.get("failedTasks"):
+        line += f", {primary['failedTasks']} failed to start"
+    if old:
+        line += f", {old} old still running"
+    if state:
+        line += f", rollout {state}"
+    settled = running == desired and len(deployments) == 1 and state in ("", "COMPLETED")
+    if settled:
         return Step(True, f"Deployment {operation_id} is stable ({line}).", revision=revision)
     return Step(False, line, revision=revision)
 
 
+def _events_about(service: dict, deployment_id: str) -> str:
+    """The newest service event naming the deployment (e.g. "deployment failed: ...")."""
+    for event in service.get("events", []):
+        if deployment_id and deployment_id in event.get("message", ""):
+            return event["message"]
+    return ""
+
+
+def _stopped_line(task: dict) -> str:
+    """One task's stop, as DescribeTasks reports it: stopCode, stoppedReason, each container."""
+    task_id = task.get("taskArn", "").rsplit("/", 1)[-1]
+    definition = _short_task_definition(task.get("taskDefinitionArn", ""))
+    code = f" ({task['stopCode']})" if task.get("stopCode") else ""
+    line = f"Task {task_id} of {definition} stopped{code}: {task.get('stoppedReason') or 'no reason given'}"
+    for container in task.get("containers", []):
+        parts = []
+        if container.get("exitCode") is not None:
+            parts.append(f"exit code {container['exitCode']}")
+        if container.get("reason"):
+            parts.append(container["reason"])
+        if parts:
+            line += f"; container {container.get('name', '?')}: {', '.join(parts)}"
+    return line
+
+
+def _deployment_ready(deployments: list[dict]) -> bool | None:
+    states = {d.get("rolloutState") for d in deployments}
+    if "FAILED" in states:
+        return False
+    if "COMPLETED" in states:
+        return True
+    return None
+
+
+def _listener_urls(balancer: dict, listeners: list[dict]) -> dict[str, str]:
+    """target group ARN -> URL, from HTTP(S) listeners whose default action forwards to it."""
+    urls: dict[str, str] = {}
+    ordered = sorted(
+        listeners, key=lambda one: (one.get("Protocol") != "HTTPS", one.get("Port", 0))
+    )
+    for listener in ordered:
+        scheme = {"HTTPS": "https", "HTTP": "http"}.get(listener.get("Protocol", ""))
+        if scheme is None:
+            continue  # TCP/UDP/TLS listeners do not say which protocol the service speaks
+        port = listener.get("Port")
+        default = {"https": 443, "http": 80}[scheme]
+        url = f"{scheme}://{balancer['DNSName']}" + (f":{port}" if port != default else "")
+        for action in listener.get("DefaultActions", []):
+            if action.get("Type") != "forward":
+                continue
+            groups = [action.get("TargetGroupArn")] + [
+                g.get("TargetGroupArn")
+                for g in (action.get("ForwardConfig") or {}).get("TargetGroups", [])
+            ]
+            for group in filter(None, groups):
+                urls.setdefault(group, url)
+    return urls
+
+
+def _service_connect_url(service: dict) -> str:
+    """The Service Connect client alias (dnsName:port) the PRIMARY deployment publishes."""
+    primary = _primary(service) or {}
+    config = primary.get("serviceConnectConfiguration") or {}
+    if not config.get("enabled"):
+        return ""
+    for published in config.get("services", []):
+        for alias in published.get("clientAliases", []):
+            if alias.get("dnsName") and alias.get("port"):
+                return f"http://{alias['dnsName']}:{alias['port']}"
+    return ""
+
+
 def _short_task_definition(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
+
+
+def _family_of(arn: str) -> str:
+    return _short_task_definition(arn).rsplit(":", 1)[0]
+
+
+def _revision_number(arn: str) -> int:
+    tail = _short_task_definition(arn).rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _container_images(definition: dict) -> str:
+    """The image of the only or essential container (comma-joined when several are essential)."""
+    containers = definition.get("containerDefinitions", [])
+    essential = [c for c in containers if c.get("essential", True)] or containers
+    return ", ".join(c.get("image", "") for c in essential)
+
+
+def _iso(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _tags(service: dict) -> dict[str, str]:
@@ -493,6 +933,9 @@ def _snapshot(
         env=env,
         labels=_tags(service),
         raw=json.loads(
-            json.dumps({"service": service, "taskDefinition": task_definition}, default=str)
+            json.dumps(
+                {"service": service, "taskDefinition": task_definition, "autoScaling": target},
+                default=str,
+            )
         ),
     )

@@ -1,131 +1,17 @@
-"""ECS adapter through boto3 against moto in server mode (with a fault-injecting proxy in front)."""
+"""ECS adapter through boto3 against moto in server mode (with the strict ECS proxy in front)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import boto3
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from fleet.operations.clouds.ecs import EcsAdapter
 from fleet.operations.clouds.errors import InvalidRequest, NotFound, PermissionDenied, Unavailable
-from fleet.operations.clouds.types import AccountRef, ScalingSettings, ServiceRef
+from fleet.operations.clouds.types import ScalingSettings, ServiceRef
 from tests.clouds.conftest import FAST
-from tests.fakes.aws_faults import AwsFaultProxy, iam_action
-
-REGION = "eu-west-1"
-CLUSTER = "mcp"
-TASK_ROLE = "arn:aws:iam::123456789012:role/mcp-weather-task"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFaultProxy]:
-    httpx.post(f"{moto_endpoint}/moto-api/reset")
-    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "2")  # moto: tasks are running at creation
-    with AwsFaultProxy(moto_endpoint) as server:
-        _seed(moto_endpoint)
-        yield server
-
-
-def _client(name: str, endpoint: str):
-    return boto3.client(
-        name,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="seed",
-        aws_secret_access_key="seed",
-    )
-
-
-def _seed(endpoint: str) -> None:
-    ec2 = _client("ec2", endpoint)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="mcp", Description="mcp", VpcId=vpc)["GroupId"]
-    ecs = _client("ecs", endpoint)
-    ecs.create_cluster(clusterName=CLUSTER)
-    for name, public, tags in (
-        ("mcp-weather", "ENABLED", [{"key": "mcp-server", "value": "true"}]),
-        ("agent-backend", "DISABLED", [{"key": "role", "value": "agent"}]),
-    ):
-        ecs.register_task_definition(
-            family=name,
-            taskRoleArn=TASK_ROLE,
-            executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="512",
-            memory="1024",
-            containerDefinitions=[
-                {
-                    "name": "server",
-                    "image": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{name}:1.4.2",
-                    "essential": True,
-                    "portMappings": [{"containerPort": 8080}],
-                    "environment": [{"name": "LOG_LEVEL", "value": "info"}],
-                    "secrets": [
-                        {
-                            "name": "API_KEY",
-                            "valueFrom": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:k",
-                        }
-                    ],
-                }
-            ],
-        )
-        ecs.create_service(
-            cluster=CLUSTER,
-            serviceName=name,
-            taskDefinition=name,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": [subnet],
-                    "securityGroups": [group],
-                    "assignPublicIp": public,
-                }
-            },
-            tags=tags,
-        )
-    _client("application-autoscaling", endpoint).register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId=f"service/{CLUSTER}/mcp-weather",
-        ScalableDimension="ecs:service:DesiredCount",
-        MinCapacity=1,
-        MaxCapacity=4,
-    )
-
-
-@pytest.fixture
-def account(proxy: AwsFaultProxy) -> AccountRef:
-    return AccountRef(
-        name="demo-aws", provider="aws", region=REGION, cluster=CLUSTER, endpoint=proxy.endpoint
-    )
-
-
-@pytest.fixture
-def adapter(account: AccountRef) -> EcsAdapter:
-    return EcsAdapter(account, pacing=FAST)
-
-
-def weather(account: AccountRef) -> ServiceRef:
-    return ServiceRef(account=account, resource="mcp-weather")
-
-
-def actions(proxy: AwsFaultProxy) -> list[str]:
-    return [iam_action(r) for r in proxy.requests]
+from tests.clouds.ecs.conftest import CLUSTER, REGION, TASK_ROLE, actions, client, weather
+from tests.fakes.aws_faults import iam_action
 
 
 def test_describe_reads_service_task_definition_and_scaling(adapter, account, proxy):
@@ -151,6 +37,7 @@ def test_describe_reads_service_task_definition_and_scaling(adapter, account, pr
         "ecs:DescribeServices",
         "ecs:DescribeTaskDefinition",
         "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:DescribeScalingPolicies",
     ]
     assert proxy.requests[0].body == {
         "cluster": CLUSTER,
@@ -277,7 +164,8 @@ def test_server_errors_retried_then_reported(adapter, account, proxy):
 
 def test_deployment_that_never_stabilises_is_unknown(account, proxy, moto_endpoint, monkeypatch):
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "0")  # new services stay IN_PROGRESS
-    ecs = _client("ecs", moto_endpoint)
+    proxy.plan("mcp-stuck", start_tasks=False)  # no capacity: tasks stay PENDING
+    ecs = client("ecs", moto_endpoint)
     weather_service = ecs.describe_services(cluster=CLUSTER, services=["mcp-weather"])
     network = weather_service["services"][0]["networkConfiguration"]
     ecs.create_service(

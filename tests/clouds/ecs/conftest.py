@@ -1,0 +1,165 @@
+"""The AWS world the ECS tests share: moto in server mode behind the strict ECS proxy, seeded with
+two Fargate services (one with auto scaling), plus small helpers.
+
+The fixtures apply to every test module in this folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from fleet.operations.clouds.ecs import EcsAdapter
+from fleet.operations.clouds.types import AccountRef, ServiceRef
+from tests.clouds.conftest import FAST
+from tests.fakes.aws_ecs import EcsProxy
+from tests.fakes.aws_faults import iam_action
+
+REGION = "eu-west-1"
+CLUSTER = "mcp"
+TASK_ROLE = "arn:aws:iam::123456789012:role/mcp-weather-task"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[EcsProxy]:
+    httpx.post(f"{moto_endpoint}/moto-api/reset")
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "2")  # moto: tasks are running at creation
+    with EcsProxy(moto_endpoint) as server:
+        seed(moto_endpoint)
+        yield server
+
+
+def client(name: str, endpoint: str):
+    return boto3.client(
+        name,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="seed",
+        aws_secret_access_key="seed",
+    )
+
+
+def seed(endpoint: str) -> None:
+    ec2 = client("ec2", endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="mcp", Description="mcp", VpcId=vpc)["GroupId"]
+    ecs = client("ecs", endpoint)
+    ecs.create_cluster(clusterName=CLUSTER)
+    for name, public, tags in (
+        ("mcp-weather", "ENABLED", [{"key": "mcp-server", "value": "true"}]),
+        ("agent-backend", "DISABLED", [{"key": "role", "value": "agent"}]),
+    ):
+        ecs.register_task_definition(
+            family=name,
+            taskRoleArn=TASK_ROLE,
+            executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="1024",
+            containerDefinitions=[
+                {
+                    "name": "server",
+                    "image": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{name}:1.4.2",
+                    "essential": True,
+                    "portMappings": [{"containerPort": 8080}],
+                    "environment": [{"name": "LOG_LEVEL", "value": "info"}],
+                    "secrets": [
+                        {
+                            "name": "API_KEY",
+                            "valueFrom": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:k",
+                        }
+                    ],
+                }
+            ],
+        )
+        ecs.create_service(
+            cluster=CLUSTER,
+            serviceName=name,
+            taskDefinition=name,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": [subnet],
+                    "securityGroups": [group],
+                    "assignPublicIp": public,
+                }
+            },
+            tags=tags,
+        )
+    autoscaling = client("application-autoscaling", endpoint)
+    autoscaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{CLUSTER}/mcp-weather",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    autoscaling.put_scaling_policy(
+        PolicyName="cpu-60",
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{CLUSTER}/mcp-weather",
+        ScalableDimension="ecs:service:DesiredCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 60.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+            },
+        },
+    )
+
+
+@pytest.fixture
+def account(proxy: EcsProxy) -> AccountRef:
+    return AccountRef(
+        name="demo-aws", provider="aws", region=REGION, cluster=CLUSTER, endpoint=proxy.endpoint
+    )
+
+
+@pytest.fixture
+def adapter(account: AccountRef) -> EcsAdapter:
+    return EcsAdapter(account, pacing=FAST)
+
+
+def weather(account: AccountRef) -> ServiceRef:
+    return ServiceRef(account=account, resource="mcp-weather")
+
+
+def actions(proxy: EcsProxy) -> list[str]:
+    return [iam_action(r) for r in proxy.requests]
+
+
+def add_service(endpoint: str, name: str, task_definition: str, **extra: object) -> None:
+    """Create one more Fargate service in the seeded cluster, on mcp-weather's network."""
+    ecs = client("ecs", endpoint)
+    weather_service = ecs.describe_services(cluster=CLUSTER, services=["mcp-weather"])
+    ecs.create_service(
+        cluster=CLUSTER,
+        serviceName=name,
+        taskDefinition=task_definition,
+        desiredCount=extra.pop("desiredCount", 2),
+        launchType="FARGATE",
+        networkConfiguration=weather_service["services"][0]["networkConfiguration"],
+        **extra,
+    )
+
+
+def registered(proxy: EcsProxy, action: str) -> list[dict]:
+    """Bodies of the requests the adapter made for one IAM action."""
+    return [r.body for r in proxy.requests if iam_action(r) == action]
