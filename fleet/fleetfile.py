@@ -2,6 +2,12 @@
 
 Import is an idempotent upsert by name. Each entry states the whole object (missing keys take their
 defaults). A file with any error changes nothing and every error names the entry and the field.
+
+The file is hostile input: `parse` refuses it before building anything big when it is larger than
+MAX_FILE_BYTES, nests deeper than MAX_DEPTH, uses more than MAX_ALIASES aliases or would expand to
+more than MAX_NODES nodes (an alias "bomb" of a few hundred bytes can stand for billions), holds an
+integer longer than MAX_INT_DIGITS digits, or text a database cannot store (NUL, lone surrogates).
+The CLI, the web preview and the import job all go through `parse`.
 """
 
 from __future__ import annotations
@@ -12,8 +18,13 @@ from typing import Any
 import yaml
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import AliasEvent
+from yaml.resolver import Resolver
 
 from console.audit import record_action
+from console.input_guard import unstorable_reason
 from fleet import services as fleet_services
 from fleet.budgets.fleetfile import export_budgets, import_budgets
 from fleet.models import CloudAccount, Service
@@ -44,11 +55,132 @@ class ImportReport:
         )
 
 
-def parse(text: str) -> dict:
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 16  # a fleet file needs 4 (sections, entries, fields, list items)
+MAX_ALIASES = 1_000
+MAX_NODES = 500_000  # counted with every alias expanded
+MAX_INT_DIGITS = 18  # anything longer overflows a 64-bit database integer anyway
+MAX_SCALAR_CHARS = 20_000  # longer than any field takes; refused before tag resolution scans it
+
+try:  # libyaml's event parser (fast; the pure-Python scanner is quadratic on "[[[[...")
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+
+    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+        def __init__(self, stream):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+
+class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
+    """A safe loader that counts while composing, so nothing is expanded before it is refused.
+
+    Each node's size is 1 + its children's sizes, an alias counting as the whole node it names;
+    the composer stops at the first node past MAX_NODES, past MAX_DEPTH or at alias MAX_ALIASES + 1.
+    """
+
+    def __init__(self, stream: str):
+        _Parser.__init__(self, stream)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        Composer.__init__(self)
+        self._depth = 0
+        self._aliases = 0
+        self._sizes: dict[int, int] = {}
+
+    def _refuse(self, problem: str, event) -> None:
+        raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                self._refuse(f"more than {MAX_ALIASES} aliases (*name)", event)
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                self._refuse(f"alias *{event.anchor} refers to a node that contains it", event)
+            return node
+        event = self.peek_event()
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            self._refuse(f"nested more than {MAX_DEPTH} levels deep", event)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if isinstance(node.value, list):
+            children = (
+                [item for pair in node.value for item in pair]
+                if node.value and isinstance(node.value[0], tuple)
+                else node.value
+            )
+            size = 1 + sum(self._sizes.get(id(child), 0) for child in children)
+        else:
+            size = 1
+        if size > MAX_NODES:
+            self._refuse(
+                f"expands to more than {MAX_NODES} values (aliases counted in full)", event
+            )
+        self._sizes[id(node)] = size
+        return node
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode and len(value) > MAX_SCALAR_CHARS:
+            event = self.peek_event()
+            self._refuse(f"a value longer than {MAX_SCALAR_CHARS} characters", event)
+        return super().resolve(kind, value, implicit)
+
+    def construct_yaml_int(self, node):
+        digits = self.construct_scalar(node)
+        if len(digits.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
+            raise ConstructorError(
+                None,
+                None,
+                f"integer with more than {MAX_INT_DIGITS} digits",
+                node.start_mark,
+            )
+        return super().construct_yaml_int(node)
+
+
+BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_yaml_int)
+
+
+def _unstorable(value: Any, where: str) -> list[str]:
+    """Every string (keys included) that a database cannot store, by its place in the file."""
+    if isinstance(value, str):
+        reason = unstorable_reason(value)
+        return [f"{where}: {reason}"] if reason else []
+    problems: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            label = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and unstorable_reason(key):
+                problems.append(f"{where or 'top level'}: a key {unstorable_reason(key)}")
+            else:
+                problems += _unstorable(item, label)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += _unstorable(item, f"{where}[{index}]")
+    return problems
+
+
+def load_yaml(text: str) -> Any:
+    """The YAML document in `text`, within the caps above; FleetFileError otherwise."""
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise FleetFileError([f"file: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB."])
+    loader = BoundedLoader(text)
     try:
-        data = yaml.safe_load(text) or {}
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
         raise FleetFileError([f"Not valid YAML: {exc}"]) from exc
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a timestamp like 2026-13-45
+        raise FleetFileError([f"Not valid YAML: {exc}"]) from exc
+    finally:
+        loader.dispose()
+
+
+def parse(text: str) -> dict:
+    data = load_yaml(text) or {}
     if not isinstance(data, dict):
         raise FleetFileError(["The file must be a mapping with 'accounts' and/or 'services'."])
     unknown = set(data) - {"accounts", "services", "budgets"}
@@ -61,6 +193,9 @@ def parse(text: str) -> dict:
     for section in ("accounts", "services", "budgets"):
         if not isinstance(data.get(section) or [], list):
             raise FleetFileError([f"'{section}' must be a list."])
+    problems = _unstorable(data, "")
+    if problems:
+        raise FleetFileError(problems)
     return data
 
 

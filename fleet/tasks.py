@@ -9,15 +9,15 @@ from fleet.fleetfile import FleetFileError, import_fleet
 
 
 @shared_task(name="fleet.import_fleet_task")
-def import_fleet_task(job_id: int, text: str) -> None:
-    """Apply a fleet file in the background; the Job's log gets the diff or the errors."""
+def import_fleet_task(job_id: int, text: str, dry_run: bool = False) -> None:
+    """Apply (or with dry_run, preview) a fleet file; the Job's log gets the diff or the errors."""
     with running(job_id) as ctx:
         if ctx is None:
             return
         job, log = ctx
         actor = job.requested_by or "system"
         try:
-            report = import_fleet(text, actor=actor)
+            report = import_fleet(text, actor=actor, dry_run=dry_run)
         except FleetFileError as exc:
             for line in exc.errors:
                 log(line)
@@ -26,4 +26,4 @@ def import_fleet_task(job_id: int, text: str) -> None:
             ) from exc
         for line in report.diff:
             log(line)
-        log(report.summary())
+        log(("Preview, nothing changed: would be " if dry_run else "") + report.summary())

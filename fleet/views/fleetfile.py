@@ -1,4 +1,8 @@
-"""Fleet file pages: export as YAML, preview an import (dry run), and import in the background."""
+"""Fleet file pages: export as YAML, preview an import (dry run), and import in the background.
+
+A preview of a small file runs inside the request; a larger one (over PREVIEW_INLINE_MAX_BYTES)
+could take long, so it runs as a Job like the import itself and the page polls it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from console import jobs
 from console.access import has_role
-from fleet.fleetfile import FleetFileError, export_fleet, import_fleet
+from fleet.fleetfile import MAX_FILE_BYTES, FleetFileError, export_fleet, import_fleet
 from fleet.tasks import import_fleet_task
 
-MAX_FILE_BYTES = 2 * 1024 * 1024
+PREVIEW_INLINE_MAX_BYTES = 16 * 1024
 
 
 @require_GET
@@ -49,6 +53,15 @@ def fleet_import(request: HttpRequest) -> HttpResponse:
             context["errors"] = [error]
         elif request.POST.get("action") == "import":
             job = jobs.enqueue("fleet import", import_fleet_task, user=request.user, args=(text,))
+            return redirect("job-detail", pk=job.pk)
+        elif len(text.encode("utf-8", "surrogatepass")) > PREVIEW_INLINE_MAX_BYTES:
+            job = jobs.enqueue(
+                "fleet preview",
+                import_fleet_task,
+                user=request.user,
+                args=(text,),
+                kwargs={"dry_run": True},
+            )
             return redirect("job-detail", pk=job.pk)
         else:
             try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fleet.fleetfile import FleetFileError, export_fleet, import_fleet
+from fleet.fleetfile import MAX_FILE_BYTES, FleetFileError, export_fleet, import_fleet
 
 
 class Command(BaseCommand):
@@ -39,9 +39,25 @@ class Command(BaseCommand):
         self.stdout.write(prefix + report.summary())
 
     def _read(self, name: str) -> str:
+        """The file's text, reading at most one byte past the size cap (parse refuses it then)."""
         if name == "-":
-            return sys.stdin.read()
-        path = Path(name)
-        if not path.is_file():
-            raise CommandError(f"file: {name} does not exist.")
-        return path.read_text()
+            stream = getattr(sys.stdin, "buffer", None)
+            raw = (
+                stream.read(MAX_FILE_BYTES + 1)
+                if stream is not None
+                else sys.stdin.read(MAX_FILE_BYTES + 1).encode("utf-8", "surrogatepass")
+            )
+        else:
+            path = Path(name)
+            if not path.is_file():
+                raise CommandError(f"file: {name} does not exist.")
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise CommandError(
+                f"file: {name} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; nothing changed."
+            )
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"file: {name} is not UTF-8 text.") from exc
