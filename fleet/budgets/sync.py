@@ -21,6 +21,8 @@ from fleet.costs import aws_budgets, gcp_budgets
 from fleet.costs.errors import CostInputError, CostSyncError
 from fleet.costs.spec import BudgetSpec, SyncedBudget
 from fleet.models import CloudAccount
+from fleet.operations.clouds.errors import CloudError
+from fleet.operations.clouds.registry import adapter_for
 
 DRIFT_REASON = "Changed in the cloud since last sync"
 LABEL_KEYS = {Scope.TEAM: "team", Scope.ENVIRONMENT: "environment", Scope.SERVICE: "service"}
@@ -107,14 +109,55 @@ def _sync_copy(budget: Budget, copy: CloudBudget, *, force: bool, log) -> None:
         _store(copy, status=SyncStatus.DRIFTED, reason=f"{DRIFT_REASON}; not overwritten.")
         return
     log(f"{account.name}: synced as {synced.name}")
+    gap = label_gap(budget, account)
+    if gap:
+        log(f"{account.name}: {gap}")
     _store(
         copy,
         status=SyncStatus.SYNCED,
-        reason="",
+        reason=gap,
         provider_budget_id=synced.name,
         etag=synced.etag,
         fingerprint=synced.fingerprint,
         last_synced_at=timezone.now(),
+    )
+
+
+LABEL_CHECK_LIMIT = 20  # services described per account when looking for the filter label
+
+
+def label_gap(budget: Budget, account: CloudAccount) -> str:
+    """Why the cloud budget will see $0: no resource in scope carries the label it filters on.
+
+    The cloud counts only costs of resources labelled (GCP) or tagged (AWS cost-allocation tag)
+    `key=value`; the services in scope are described live, so the answer is today's labels.
+    Returns "" when some resource carries it, otherwise the plain reason.
+    """
+    if budget.scope not in LABEL_KEYS:
+        return ""
+    key, value = LABEL_KEYS[budget.scope], budget.scope_value
+    word = "label" if account.provider == "gcp" else "tag"
+    adapter = adapter_for(account.to_ref())
+    checked, failed = [], []
+    services = services_in_scope(budget).filter(account=account).order_by("name")
+    for service in services[:LABEL_CHECK_LIMIT]:
+        try:
+            labels = adapter.describe(service.to_ref()).labels
+        except CloudError as exc:
+            failed.append(f"{service.name} ({exc})")
+            continue
+        if labels.get(key) == value:
+            return ""
+        checked.append(service.name)
+    if not checked:
+        if failed:
+            return (
+                f"Could not read the {word}s to check the {key}={value} filter: {'; '.join(failed)}"
+            )
+        return ""
+    return (
+        f"No resource in scope carries the {word} {key}={value} that this cloud budget filters on "
+        f"(checked {', '.join(checked)}): the cloud budget will see $0 until it is added."
     )
 
 
