@@ -109,6 +109,7 @@ def test_redeploy_restarts_serving_revision_and_waits(adapter, account, fake):
     assert restart.query == {"api-version": "2026-07-01"}
     assert lines == [
         f"Restarting revision {revision} of mcp-weather",
+        f"Revision {revision}: Running, health Healthy",  # accepted; nothing changed yet
         f"Revision {revision}: Processing, health Healthy",
         f"Revision {revision}: Running, health Healthy",
     ]
@@ -140,7 +141,8 @@ def test_apply_scaling_merge_patches_template_and_follows_async_operation(adapte
         "secretRef": "weather-key",
     }
     assert len(fake.requests_to("GET", "/containerappOperationStatuses/")) == 2
-    assert "Azure reports the update Succeeded" in lines
+    assert "Azure reports the scaling change Succeeded" in lines
+    assert lines[-1] == f"Revision {result.revision_after} is running and serving 100 %"
     snapshot = adapter.describe(weather(account))
     assert snapshot.scaling.as_dict() == {
         "min_instances": 0,

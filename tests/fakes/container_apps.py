@@ -2,8 +2,16 @@
 
 Serves what `ContainerAppsAPIClient` sends: GET/list container apps, JSON-merge-patch PATCH that
 answers 202 with an `Azure-AsyncOperation` status URL (InProgress for a few polls, then
-Succeeded), revisions and `POST .../revisions/{rev}/restart`. Every request needs `api-version`
-and a bearer token, as on ARM; errors use ARM's `{"error": {"code", "message"}}` shape.
+Succeeded), revisions (list, get, restart, activate) and their replicas. Every request needs
+`api-version` and a bearer token, as on ARM; errors use ARM's `{"error": {"code", "message"}}`
+shape. It models what makes adapters wrong when ignored, each beside its reference:
+- a restart is accepted (200) before anything changes; the revision still reads Running, then
+  Processing, then runs again on new replicas (or ends Degraded / Failed);
+- a finished ARM operation does not mean the new revision runs: it provisions afterwards, and
+  may fail with a provisioning error while the operation said Succeeded;
+- multiple-revision mode: traffic weights per revision, inactive revisions, activation;
+- a `revisionSuffix` that already exists fails the provisioning;
+- pagination (`nextLink`), 429 / 503 with `Retry-After`.
 Run standalone: `python -m tests.fakes.container_apps --port 8183`.
 """
 
@@ -20,24 +28,32 @@ from tests.fakes.patching import merge_patch
 from tests.fakes.server import FakeServer, RecordedRequest, Reply
 
 API_VERSIONS = {"2024-03-01", "2025-01-01", "2025-07-01", "2026-07-01"}
+DOCS = "https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps"
 _PROVIDER = r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.App/containerApps"
 _APP = re.compile(_PROVIDER + r"/([^/]+)$", re.IGNORECASE)
 _APPS = re.compile(_PROVIDER + r"$", re.IGNORECASE)
+_REVISIONS = re.compile(_PROVIDER + r"/([^/]+)/revisions$", re.IGNORECASE)
 _REVISION = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)$", re.IGNORECASE)
 _RESTART = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)/restart$", re.IGNORECASE)
+_ACTIVATE = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)/activate$", re.IGNORECASE)
+_REPLICAS = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)/replicas$", re.IGNORECASE)
 _OPERATION = re.compile(
     r"^/subscriptions/([^/]+)/providers/Microsoft\.App/locations/([^/]+)"
     r"/containerappOperationStatuses/([^/]+)$",
     re.IGNORECASE,
 )
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+_SUFFIX = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}[a-z0-9]$")
 _COMBOS = {round(0.25 * i, 2): f"{0.5 * i:g}Gi" for i in range(1, 17)}  # cpu -> memory
 _ACTIONS = {
     "app:GET": "Microsoft.App/containerApps/read",
     "apps:GET": "Microsoft.App/containerApps/read",
     "app:PATCH": "Microsoft.App/containerApps/write",
     "revision:GET": "Microsoft.App/containerApps/revisions/read",
+    "revisions:GET": "Microsoft.App/containerApps/revisions/read",
+    "replicas:GET": "Microsoft.App/containerApps/revisions/replicas/read",
     "restart:POST": "Microsoft.App/containerApps/revisions/restart/action",
+    "activate:POST": "Microsoft.App/containerApps/revisions/activate/action",
     "operation:GET": "Microsoft.App/locations/containerappOperationStatuses/read",
 }
 _CODES = {
@@ -51,20 +67,37 @@ _CODES = {
     500: "InternalServerError",
     503: "ServiceUnavailable",
 }
+_RUNNING = "Running"
 
 
 class FakeContainerApps(FakeServer):
-    """In-memory container apps with revisions and ARM async operations."""
+    """In-memory container apps with revisions, replicas and ARM async operations."""
 
-    def __init__(self, *, port: int = 0, operation_polls: int | None = 2, restart_gets: int = 2):
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        operation_polls: int | None = 2,
+        restart_gets: int = 2,
+        restart_lag_gets: int = 1,
+        activation_gets: int = 1,
+    ):
         super().__init__(port=port, tls=True)
         self.apps: dict[str, dict] = {}  # lower-case ARM id -> ContainerApp JSON
         self.revisions: dict[str, dict] = {}  # lower-case ARM id -> Revision JSON
+        self.replicas: dict[str, list[dict]] = {}  # lower-case revision id -> Replica JSON
         self.operations: dict[str, dict] = {}
         self.operation_polls = operation_polls  # status polls until Succeeded; None = never
-        self.restart_gets = restart_gets  # revision GETs until a restarted revision runs again
-        self._restarting: dict[str, int] = {}
+        self.restart_gets = restart_gets  # revision GETs in Processing while it restarts
+        self.restart_lag_gets = restart_lag_gets  # GETs that still show the pre-restart state
+        self.activation_gets = activation_gets  # GETs before a new revision runs
+        self.list_page_size = 100
+        self.restarts: list[str] = []  # revision names restarted, in order
+        self._restarting: dict[str, dict] = {}
+        self._activating: dict[str, dict] = {}
         self._next_operation_error = ""
+        self._next_revision_failure: tuple[str, str] | None = None
+        self._next_restart_failure: tuple[str, str] | None = None
 
     # -- seeding -----------------------------------------------------------------------------
     def add_app(
@@ -85,6 +118,8 @@ class FakeContainerApps(FakeServer):
         secret_env: dict[str, str] | None = None,
         external: bool = True,
         allow_insecure: bool = False,
+        mode: str = "Single",
+        revision_suffix: str = "",
     ) -> str:
         """A provisioned, running app with one active revision; returns its ARM id."""
         app_id = (
@@ -127,7 +162,7 @@ class FakeContainerApps(FakeServer):
                 "latestReadyRevisionName": "",
                 "latestRevisionFqdn": "",
                 "configuration": {
-                    "activeRevisionsMode": "Single",
+                    "activeRevisionsMode": mode,
                     "secrets": [{"name": s} for s in sorted(set((secret_env or {}).values()))],
                     "ingress": {
                         "external": external,
@@ -139,6 +174,7 @@ class FakeContainerApps(FakeServer):
                     },
                 },
                 "template": {
+                    "revisionSuffix": revision_suffix,
                     "containers": [
                         {
                             "name": "server",
@@ -156,51 +192,184 @@ class FakeContainerApps(FakeServer):
             },
         }
         self.apps[app_id.lower()] = app
-        self._new_revision(app, ready=True)
+        revision = self._new_revision(app)
+        self._become_running(app, revision, failure=None)
         return app_id
+
+    def deploy(self, app_id: str, *, image: str = "", failed: tuple[str, str] | None = None) -> str:
+        """Another deployer's new revision, provisioned at once; returns its name."""
+        with self.lock:
+            app = self.apps[app_id.lower()]
+            if image:
+                app["properties"]["template"]["containers"][0]["image"] = image
+            app["properties"]["template"]["revisionSuffix"] = ""
+            revision = self._new_revision(app)
+            self._become_running(app, revision, failure=failed)
+            return revision
+
+    def set_traffic(self, app_id: str, weights: dict[str, int]) -> None:
+        """Route traffic by revision name ("" = latest), as `az containerapp ingress traffic set`."""
+        with self.lock:
+            app = self.apps[app_id.lower()]
+            app["properties"]["configuration"]["ingress"]["traffic"] = [
+                {"latestRevision": True, "weight": w} if not r else {"revisionName": r, "weight": w}
+                for r, w in weights.items()
+            ]
+            for revision in weights:
+                if revision:
+                    self.revision(app_id, revision)["properties"]["active"] = True
+            self._apply_traffic(app)
 
     def fail_next_operation(self, message: str) -> None:
         """Make the next update operation end in Failed (e.g. an image that cannot be pulled)."""
         self._next_operation_error = message
 
-    def _new_revision(self, app: dict, *, ready: bool) -> str:
-        revision = f"{app['name']}--{secrets.token_hex(4)[:7]}"
+    def fail_next_revision(self, state: str, message: str) -> None:
+        """The next new revision ends `state` ("Failed" / "Degraded") though the ARM operation
+        succeeds, as when the image pulls but the container keeps crashing."""
+        self._next_revision_failure = (state, message)
+
+    def fail_next_restart(self, state: str, message: str) -> None:
+        """The next restarted revision comes back `state` ("Degraded" / "Failed")."""
+        self._next_restart_failure = (state, message)
+
+    def revision(self, app_id: str, name: str) -> dict:
+        return self.revisions[f"{app_id}/revisions/{name}".lower()]
+
+    def weights(self, app_id: str) -> dict[str, int]:
+        """What the app really serves now: revision name -> traffic weight (non-zero only)."""
+        prefix = f"{app_id}/revisions/".lower()
+        return {
+            r["name"]: r["properties"]["trafficWeight"]
+            for key, r in self.revisions.items()
+            if key.startswith(prefix) and r["properties"]["trafficWeight"]
+        }
+
+    # -- the model ---------------------------------------------------------------------------
+    def _new_revision(self, app: dict) -> str:
+        """A revision from the app's template, provisioning; returns its name."""
         properties = app["properties"]
-        self.revisions[f"{app['id']}/revisions/{revision}".lower()] = {
+        suffix = properties["template"].get("revisionSuffix") or secrets.token_hex(4)[:7]
+        revision = f"{app['name']}--{suffix}"
+        key = f"{app['id']}/revisions/{revision}".lower()
+        count = sum(1 for k in self.revisions if k.startswith(app["id"].lower() + "/"))
+        self.revisions[key] = {
             "id": f"{app['id']}/revisions/{revision}",
             "name": revision,
             "type": "Microsoft.App/containerApps/revisions",
             "properties": {
-                "createdTime": "2025-01-01T00:00:00Z",
+                "createdTime": f"2025-01-{count + 1:02d}T00:00:00Z",
                 "fqdn": f"{revision}.{properties['configuration']['ingress']['fqdn'].split('.', 1)[1]}",
                 "template": copy.deepcopy(properties["template"]),
                 "active": True,
-                "replicas": max(1, properties["template"]["scale"]["minReplicas"]),
-                "trafficWeight": 100,
-                "healthState": "Healthy",
-                "provisioningState": "Provisioned",
-                "runningState": "Running",
+                "replicas": 0,
+                "trafficWeight": 0,
+                "healthState": "None",
+                "provisioningState": "Provisioning",
+                "runningState": "Processing",
             },
         }
+        self.replicas[key] = []
         properties["latestRevisionName"] = revision
-        if ready:
-            properties["latestReadyRevisionName"] = revision
-        properties["latestRevisionFqdn"] = self.revisions[
-            f"{app['id']}/revisions/{revision}".lower()
-        ]["properties"]["fqdn"]
+        properties["latestRevisionFqdn"] = self.revisions[key]["properties"]["fqdn"]
         return revision
+
+    def _replica_set(self, key: str, state: str, detail: str = "") -> None:
+        revision = self.revisions[key]
+        count = max(1, revision["properties"]["template"]["scale"]["minReplicas"])
+        running = state == _RUNNING
+        self.replicas[key] = [
+            {
+                "id": f"{revision['id']}/replicas/{revision['name']}-{secrets.token_hex(5)}",
+                "name": f"{revision['name']}-{secrets.token_hex(5)}",
+                "type": "Microsoft.App/containerApps/revisions/replicas",
+                "properties": {
+                    "createdTime": "2025-01-02T00:00:00Z",
+                    "runningState": "Running" if running else "NotRunning",
+                    "runningStateDetails": detail,
+                    "containers": [
+                        {
+                            "name": "server",
+                            "containerId": secrets.token_hex(16),
+                            "ready": running,
+                            "started": running,
+                            "restartCount": 0 if running else 5,
+                            "runningState": "Running" if running else "Waiting",
+                            "runningStateDetails": detail,
+                        }
+                    ],
+                },
+            }
+            for _ in range(count)
+        ]
+        for replica in self.replicas[key]:
+            replica["id"] = f"{revision['id']}/replicas/{replica['name']}"
+        revision["properties"]["replicas"] = count if running else 0
+
+    def _become_running(self, app: dict, revision: str, *, failure: tuple[str, str] | None):
+        """The revision finished provisioning: running (and taking traffic), or failed."""
+        key = f"{app['id']}/revisions/{revision}".lower()
+        properties = self.revisions[key]["properties"]
+        if failure is None:
+            properties.update(provisioningState="Provisioned", runningState=_RUNNING,
+                              healthState="Healthy")  # fmt: skip
+            self._replica_set(key, _RUNNING)
+            app["properties"]["latestReadyRevisionName"] = revision
+        else:
+            state, message = failure
+            # https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+            # container-apps-revisions/get-revision (RevisionProperties: provisioningError,
+            # runningState Degraded / Failed, healthState Unhealthy)
+            properties.update(
+                provisioningState="Failed" if state == "Failed" else "Provisioned",
+                runningState=state,
+                healthState="Unhealthy",
+                provisioningError=message,
+            )
+            self._replica_set(key, state, message)
+        self._apply_traffic(app)
+
+    def _apply_traffic(self, app: dict) -> None:
+        """Revision `trafficWeight`/`active` from the app's mode and ingress traffic.
+
+        https://learn.microsoft.com/en-us/azure/container-apps/revisions (single mode: the latest
+        ready revision takes all traffic and the previous one is deactivated once it runs;
+        multiple mode: `configuration.ingress.traffic` decides, `latestRevision: true` meaning
+        the latest ready revision).
+        """
+        properties = app["properties"]
+        latest = properties["latestReadyRevisionName"]
+        prefix = f"{app['id']}/revisions/".lower()
+        mine = {r["name"]: r for k, r in self.revisions.items() if k.startswith(prefix)}
+        weights = dict.fromkeys(mine, 0)
+        if properties["configuration"]["activeRevisionsMode"] == "Single":
+            weights[latest] = 100
+            for name, revision in mine.items():
+                if name != latest and revision["properties"]["runningState"] == _RUNNING:
+                    revision["properties"]["active"] = False
+        else:
+            for target in properties["configuration"]["ingress"].get("traffic") or []:
+                name = latest if target.get("latestRevision") else target.get("revisionName", "")
+                if name in weights:
+                    weights[name] += int(target.get("weight", 0))
+        for name, revision in mine.items():
+            revision["properties"]["trafficWeight"] = weights[name]
+            if not revision["properties"]["active"]:
+                revision["properties"]["replicas"] = 0
 
     # -- errors ------------------------------------------------------------------------------
     def error(self, status: int, message: str, request: RecordedRequest) -> Reply:
         code = _CODES.get(status, "InternalServerError")
         headers = {"x-ms-failure-cause": "gateway"} if status in (401, 403) else {}
-        if status == 429:
+        if status in (429, 503):
+            # https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/
+            # request-limits-and-throttling: throttled requests carry Retry-After (seconds).
             headers["Retry-After"] = "0"
         return Reply(status, {"error": {"code": code, "message": message}}, headers)
 
     def fault_message(self, status: int, request: RecordedRequest) -> str:
         kind = self._classify(request)
-        scope = request.path.removesuffix("/restart")
+        scope = request.path.removesuffix("/restart").removesuffix("/activate")
         if status == 403:
             action = _ACTIONS.get(f"{kind}:{request.method}", "Microsoft.App/containerApps/read")
             return (
@@ -217,7 +386,10 @@ class FakeContainerApps(FakeServer):
     def _classify(request: RecordedRequest) -> str:
         for kind, pattern in (
             ("restart", _RESTART),
+            ("activate", _ACTIVATE),
+            ("replicas", _REPLICAS),
             ("revision", _REVISION),
+            ("revisions", _REVISIONS),
             ("operation", _OPERATION),
             ("app", _APP),
             ("apps", _APPS),
@@ -261,8 +433,11 @@ class FakeContainerApps(FakeServer):
             ("apps", "GET"): self._list,
             ("app", "GET"): self._get_app,
             ("app", "PATCH"): self._patch_app,
+            ("revisions", "GET"): self._list_revisions,
             ("revision", "GET"): self._get_revision,
+            ("replicas", "GET"): self._list_replicas,
             ("restart", "POST"): self._restart,
+            ("activate", "POST"): self._activate,
             ("operation", "GET"): self._get_operation,
         }.get((kind, request.method))
         if handler is None:
@@ -292,16 +467,43 @@ class FakeContainerApps(FakeServer):
             )  # fmt: skip
         return app
 
+    def _page(self, request: RecordedRequest, items: list) -> dict:
+        """`{"value": [...], "nextLink": ...}`, ARM's paging (the SDK pager follows nextLink).
+
+        https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        container-apps-revisions/list-revisions (RevisionCollection: value, nextLink)
+        """
+        start = int(request.query.get("$skipToken") or 0)
+        size = self.list_page_size
+        body: dict[str, Any] = {"value": items[start : start + size]}
+        if start + size < len(items):
+            version = request.query["api-version"]
+            body["nextLink"] = (
+                f"{self.endpoint}{request.path}?api-version={version}&$skipToken={start + size}"
+            )
+        return body
+
     def _list(self, request: RecordedRequest) -> Reply:
         prefix = request.path.lower() + "/"
         apps = [a for key, a in sorted(self.apps.items()) if key.startswith(prefix)]
-        return Reply(200, {"value": apps})
+        return Reply(200, self._page(request, apps))
 
     def _get_app(self, request: RecordedRequest) -> Reply:
         app = self._app_or_error(request, request.path)
         return app if isinstance(app, Reply) else Reply(200, app)
 
+    def _list_revisions(self, request: RecordedRequest) -> Reply:
+        app = self._app_or_error(request, request.path.removesuffix("/revisions"))
+        if isinstance(app, Reply):
+            return app
+        prefix = request.path.lower() + "/"
+        found = [r for k, r in self.revisions.items() if k.startswith(prefix)]
+        found.sort(key=lambda r: r["properties"]["createdTime"])
+        return Reply(200, self._page(request, found))
+
     def _patch_app(self, request: RecordedRequest) -> Reply:
+        # https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        # container-apps/update (202 Accepted + Azure-AsyncOperation; JSON merge patch)
         if request.content_type not in ("application/json", "application/merge-patch+json"):
             return Reply(
                 415,
@@ -324,10 +526,22 @@ class FakeContainerApps(FakeServer):
                                       "in progress."}},
             )  # fmt: skip
         updated = merge_patch(app, request.body)
-        problem = _validate(updated)
+        template_changed = updated["properties"]["template"] != app["properties"]["template"]
+        new_name = ""
+        if template_changed:
+            suffix = updated["properties"]["template"].get("revisionSuffix") or ""
+            if suffix and not _SUFFIX.match(suffix):
+                return self.error(
+                    400,
+                    f"Invalid Container App revision name '{app['name']}--{suffix}'. A revision "
+                    "name must consist of lower case alphanumeric characters or '-', start with "
+                    "a letter, end with an alphanumeric character and cannot have '--'.",
+                    request,
+                )
+            new_name = f"{app['name']}--{suffix}" if suffix else ""
+        problem = _validate(updated) or self._check_traffic(app, updated, new_name)
         if problem:
             return Reply(400, {"error": {"code": problem[0], "message": problem[1]}})
-        template_changed = updated["properties"]["template"] != app["properties"]["template"]
         updated["properties"]["provisioningState"] = "InProgress"
         for read_only in ("latestRevisionName", "latestReadyRevisionName", "latestRevisionFqdn"):
             updated["properties"][read_only] = app["properties"][read_only]
@@ -351,6 +565,32 @@ class FakeContainerApps(FakeServer):
         headers = {"Azure-AsyncOperation": status_url, "Location": status_url}
         return Reply(202, b"", headers)
 
+    def _check_traffic(self, app: dict, updated: dict, new_name: str) -> tuple[str, str] | None:
+        """Traffic ARM refuses: weights not adding up to 100, unknown revision names.
+
+        https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        container-apps/update (Ingress.traffic: TrafficWeight revisionName, weight,
+        latestRevision, label)
+        """
+        traffic = updated["properties"]["configuration"]["ingress"].get("traffic") or []
+        if traffic == app["properties"]["configuration"]["ingress"].get("traffic"):
+            return None
+        total = sum(int(t.get("weight", 0)) for t in traffic)
+        if traffic and total != 100:
+            return (
+                "ContainerAppInvalidIngressTrafficWeight",
+                f"The sum of traffic weights must be 100, not {total}.",
+            )
+        prefix = f"{app['id']}/revisions/".lower()
+        for target in traffic:
+            name = target.get("revisionName")
+            if name and name != new_name and f"{prefix}{name}".lower() not in self.revisions:
+                return (
+                    "ContainerAppRevisionNotFound",
+                    f"Revision '{name}' referenced in traffic configuration was not found.",
+                )
+        return None
+
     def _get_operation(self, request: RecordedRequest) -> Reply:
         op_id = request.path.rsplit("/", 1)[-1]
         op = self.operations.get(op_id)
@@ -372,6 +612,17 @@ class FakeContainerApps(FakeServer):
 
     def _finish(self, op: dict) -> None:
         app = self.apps[op["app"]]
+        suffix = app["properties"]["template"].get("revisionSuffix") or ""
+        exists = f"{app['id']}/revisions/{app['name']}--{suffix}".lower() in self.revisions
+        if op["template_changed"] and suffix and exists and not op["error"]:
+            # Reusing a suffix fails the provisioning, after the PATCH was accepted:
+            # "Field 'template.revisionsuffix' is invalid with details: 'Invalid value:
+            # revision with suffix already exists'" (ARM operation error).
+            op["error"] = (
+                "Failed to provision revision for container app. Error details: Field "
+                "'template.revisionsuffix' is invalid with details: 'Invalid value: "
+                f'"{suffix}": revision with suffix {suffix} already exists\'.'
+            )
         if op["error"]:
             op["status"] = "Failed"
             app["properties"]["provisioningState"] = "Failed"
@@ -379,22 +630,69 @@ class FakeContainerApps(FakeServer):
         op["status"] = "Succeeded"
         app["properties"]["provisioningState"] = "Succeeded"
         if op["template_changed"]:
-            self._new_revision(app, ready=True)
+            revision = self._new_revision(app)
+            key = f"{app['id']}/revisions/{revision}".lower()
+            self._activating[key] = {"gets": 0, "failure": self._next_revision_failure}
+            self._next_revision_failure = None
+            if not self.activation_gets:
+                self._activated(key)
+        self._apply_traffic(app)
+
+    def _activated(self, key: str) -> None:
+        pending = self._activating.pop(key)
+        revision = self.revisions[key]
+        app = self.apps[revision["id"].lower().rsplit("/revisions/", 1)[0]]
+        self._become_running(app, revision["name"], failure=pending["failure"])
 
     def _get_revision(self, request: RecordedRequest) -> Reply:
-        revision = self.revisions.get(request.path.lower())
+        key = request.path.lower()
+        revision = self.revisions.get(key)
         if revision is None:
             name = request.path.rsplit("/", 1)[-1]
             return self.error(404, f"Revision '{name}' was not found.", request)
-        key = request.path.lower()
+        if key in self._activating:
+            self._activating[key]["gets"] += 1
+            if self._activating[key]["gets"] > self.activation_gets:
+                self._activated(key)
         if key in self._restarting:
-            self._restarting[key] += 1
-            if self.restart_gets and self._restarting[key] >= self.restart_gets:
-                revision["properties"]["runningState"] = "Running"
-                del self._restarting[key]
+            self._advance_restart(key)
         return Reply(200, revision)
 
+    def _advance_restart(self, key: str) -> None:
+        """One GET further through a restart: old state, then Processing, then the outcome."""
+        restart = self._restarting[key]
+        restart["gets"] += 1
+        properties = self.revisions[key]["properties"]
+        if restart["gets"] <= self.restart_lag_gets:
+            return  # accepted, but nothing visible has changed yet
+        if restart["gets"] <= self.restart_lag_gets + self.restart_gets:
+            properties["runningState"] = "Processing"
+            self._replica_set(key, "Processing")
+            return
+        del self._restarting[key]
+        failure = restart["failure"]
+        if failure is None:
+            properties.update(runningState=_RUNNING, healthState="Healthy")
+            self._replica_set(key, _RUNNING)
+        else:
+            properties.update(runningState=failure[0], healthState="Unhealthy")
+            if failure[0] == "Failed":
+                properties["provisioningError"] = failure[1]
+            self._replica_set(key, failure[0], failure[1])
+
+    def _list_replicas(self, request: RecordedRequest) -> Reply:
+        # https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        # container-apps-revision-replicas/list-replicas
+        key = request.path.lower().removesuffix("/replicas")
+        if key not in self.revisions:
+            name = key.rsplit("/", 1)[-1]
+            return self.error(404, f"Revision '{name}' was not found.", request)
+        return Reply(200, {"value": self.replicas[key]})
+
     def _restart(self, request: RecordedRequest) -> Reply:
+        # https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        # container-apps-revisions/restart-revision: 200 with no body, and the restart itself
+        # happens afterwards: the revision first still reads as before.
         key = request.path.lower().removesuffix("/restart")
         revision = self.revisions.get(key)
         if revision is None:
@@ -402,8 +700,21 @@ class FakeContainerApps(FakeServer):
             return self.error(404, f"Revision '{name}' was not found.", request)
         if not revision["properties"]["active"]:
             return self.error(400, "Cannot restart an inactive revision.", request)
-        revision["properties"]["runningState"] = "Processing"
-        self._restarting[key] = 0
+        self._restarting[key] = {"gets": 0, "failure": self._next_restart_failure}
+        self._next_restart_failure = None
+        self.restarts.append(revision["name"])
+        return Reply(200, b"")
+
+    def _activate(self, request: RecordedRequest) -> Reply:
+        # https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        # container-apps-revisions/activate-revision
+        key = request.path.lower().removesuffix("/activate")
+        revision = self.revisions.get(key)
+        if revision is None:
+            name = key.rsplit("/", 1)[-1]
+            return self.error(404, f"Revision '{name}' was not found.", request)
+        revision["properties"]["active"] = True
+        self._replica_set(key, revision["properties"]["runningState"])
         return Reply(200, b"")
 
 
