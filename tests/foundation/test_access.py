@@ -38,7 +38,9 @@ def test_anonymous_is_sent_to_login(path):
 def test_healthz_is_public():
     response = Client().get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "cache": "ok"}
+    body = response.json()
+    assert {body[part] for part in ("database", "broker", "cache")} == {"ok"}
+    assert body["status"] in ("ok", "degraded")  # degraded: no worker has reported in this test
 
 
 @pytest.mark.parametrize("path", READ_PAGES)
