@@ -52,6 +52,25 @@ class AttestationIn(Schema):
     note: str = ""
 
 
+class BulkAttestationIn(Schema):
+    rule: str = ""
+    note: str = ""
+    team: str = ""
+    environment: str = ""
+    tag: str = ""
+    services: list[str] = []
+    expires_on: str = ""  # YYYY-MM-DD; blank = the policy's expiry
+
+
+class BulkAttestationOut(Schema):
+    rule: str
+    selection: str
+    count: int
+    services: list[str]
+    skipped: list[str]
+    expires_at: datetime
+
+
 class AttestationOut(Schema):
     id: int
     rule: str
@@ -185,3 +204,34 @@ def _attestation_out(a: Attestation) -> dict:
         "at": a.at,
         "expires_at": a.expires_at,
     }
+
+
+@router.post(
+    "/attestations/bulk",
+    response={201: BulkAttestationOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Attest one manual rule for a team, an environment, a tag or listed services",
+)
+def attest_bulk(request: HttpRequest, payload: BulkAttestationIn):
+    require_role(request, "operator")
+    done = audit_services.attest_bulk(
+        actor=request.user,
+        source="api",
+        rule_id=payload.rule,
+        note=payload.note,
+        team=payload.team,
+        environment=payload.environment,
+        tag=payload.tag,
+        services=payload.services,
+        expires_on=payload.expires_on or None,
+    )
+    return Status(
+        201,
+        {
+            "rule": done.rule_id,
+            "selection": done.selection,
+            "count": len(done.services),
+            "services": done.services,
+            "skipped": done.skipped,
+            "expires_at": done.expires_at,
+        },
+    )

@@ -8,6 +8,7 @@ from django import forms
 
 from checks.audits.catalogue import SECTIONS
 from checks.audits.models import SEVERITY_CHOICES, CustomRule
+from console.forms import ListField
 
 
 class AttestationForm(forms.Form):
@@ -23,6 +24,42 @@ class AttestationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["rule"].widget.choices = [("", "choose a manual rule")] + [
             (r.id, f"{r.id} — {r.title}") for r in rules
+        ]
+
+
+class BulkAttestationForm(forms.Form):
+    """One manual rule for many services; the selectors combine (all must match)."""
+
+    rule = forms.CharField(label="Rule", required=False, widget=forms.Select)
+    team = forms.CharField(label="Team", required=False, widget=forms.Select)
+    environment = forms.CharField(label="Environment", required=False, widget=forms.Select)
+    tag = forms.CharField(label="Tag", required=False, max_length=63)
+    services = ListField(
+        label="Services",
+        required=False,
+        help_text="Names, comma or space separated.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    note = forms.CharField(
+        label="Note",
+        required=False,  # the service layer names a missing note
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What was checked, and how"}),
+    )
+    expires_on = forms.CharField(
+        label="Expires on",
+        required=False,  # parsed and bounded by the service layer, one message everywhere
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Blank = the policy's expiry.",
+    )
+
+    def __init__(self, *args, rules=(), teams=(), environments=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].widget.choices = [("", "choose a manual rule")] + [
+            (r.id, f"{r.id} — {r.title}") for r in rules
+        ]
+        self.fields["team"].widget.choices = [("", "any team")] + [(t, t) for t in teams]
+        self.fields["environment"].widget.choices = [("", "any environment")] + [
+            (e, e) for e in environments
         ]
 
 

@@ -7,8 +7,9 @@ the transaction commits. `execute_run` is the body of the Celery task and of the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,7 +34,7 @@ from checks.audits.models import (
 from checks.audits.overrides import ExtraRule, Overrides
 from checks.audits.results import DECIDED, EvidenceItem, RuleResult, Severity, Status
 from checks.audits.rule import Rule
-from console.audit import record_action
+from console.audit import record_action, record_actions
 from console.broker import send_on_commit
 from fleet.models import Service
 
@@ -371,6 +372,191 @@ def attest(
             },
         )
     return attestation
+
+
+@dataclass
+class BulkPreview:
+    """Who a bulk attestation covers, checked but not yet written (the confirm step shows it)."""
+
+    rule_id: str
+    note: str
+    selection: str  # "team platform, tag demo" or "services a, b"
+    services: list[Service]  # the rule applies to these
+    skipped: list[str]  # selected, but the rule does not concern their kind
+    expires_at: datetime
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.services]
+
+
+@dataclass
+class BulkAttestation:
+    """What one bulk attestation did."""
+
+    rule_id: str
+    selection: str
+    services: list[str]  # attested, by name
+    skipped: list[str]
+    expires_at: datetime
+    attestations: list[Attestation] = field(default_factory=list)
+
+
+def preview_bulk(
+    *,
+    rule_id: str,
+    note: str,
+    team: str = "",
+    environment: str = "",
+    tag: str = "",
+    services: Iterable[str] = (),
+    expires_on: date | str | None = None,
+    now: datetime | None = None,
+) -> BulkPreview:
+    """Check a bulk attestation and find the services it covers; ValidationError naming the
+    field (rule, note, selection, services, expires_on) when something is wrong."""
+    rule_id = (rule_id or "").strip()
+    if not rule_id:
+        raise ValidationError({"rule": "Choose the rule you are attesting."})
+    validate_rule_id(rule_id, manual_only=True)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "A note is required: say what was checked and how."})
+    now = now or timezone.now()
+    expires_at = _bulk_expiry(expires_on, AuditPolicy.current(), now)
+    chosen, selection = select_services(
+        team=team, environment=environment, tag=tag, names=list(services)
+    )
+    rule = next(r for r in all_rules() if r.id == rule_id)
+    applies = [s for s in chosen if rule.applies(s.kind)]
+    skipped = sorted(s.name for s in chosen if not rule.applies(s.kind))
+    if not applies:
+        raise ValidationError(
+            {"rule": f"'{rule_id}' does not apply to any selected service ({', '.join(skipped)})."}
+        )
+    return BulkPreview(rule_id, note, selection, applies, skipped, expires_at)
+
+
+def attest_bulk(*, actor: Any, source: str, **spec: Any) -> BulkAttestation:
+    """Attest one manual rule for every service matching all the given selectors, in one step.
+
+    `spec` is what `preview_bulk` takes. One transaction: either every selected service gets its
+    attestation and its own audit-log row, or none does. Services of a kind the rule does not
+    concern are skipped and reported.
+    """
+    now = timezone.now()
+    plan = preview_bulk(now=now, **spec)
+    label = _actor_label(actor, source)
+    user = actor if getattr(actor, "pk", None) else None
+    with transaction.atomic():
+        rows = Attestation.objects.bulk_create(
+            [
+                Attestation(
+                    service=service,
+                    rule_id=plan.rule_id,
+                    by=user,
+                    by_label=label,
+                    note=plan.note,
+                    at=now,
+                    expires_at=plan.expires_at,
+                )
+                for service in plan.services
+            ],
+            batch_size=1000,
+        )
+        record_actions(
+            actor,
+            "attest",
+            [
+                (
+                    row,
+                    {
+                        "rule": plan.rule_id,
+                        "service": row.service.name,
+                        "note": plan.note,
+                        "expires_at": plan.expires_at.isoformat(),
+                        "selection": plan.selection,
+                    },
+                )
+                for row in rows
+            ],
+            source=source,
+            detail=(
+                f"Bulk attestation of {plan.rule_id} for {len(rows)} service(s): {plan.selection}."
+            ),
+        )
+    return BulkAttestation(
+        plan.rule_id, plan.selection, plan.names, plan.skipped, plan.expires_at, rows
+    )
+
+
+def select_services(
+    *, team: str = "", environment: str = "", tag: str = "", names: list[str] | None = None
+) -> tuple[list[Service], str]:
+    """Services matching every given selector, and the selection in words; ValidationError when
+    nothing is selected, a named service does not exist or nothing matches."""
+    team, environment, tag = (team or "").strip(), (environment or "").strip(), (tag or "").strip()
+    names = sorted({n.strip() for n in names or () if n and n.strip()})
+    if not (team or environment or tag or names):
+        raise ValidationError(
+            {"selection": "Choose a team, an environment, a tag or services to attest for."}
+        )
+    queryset = Service.objects.order_by("name")
+    words = []
+    if names:
+        queryset = queryset.filter(name__in=names)
+        found = set(queryset.values_list("name", flat=True))
+        missing = [n for n in names if n not in found]
+        if missing:
+            quoted = ", ".join(f"'{n}'" for n in missing)
+            raise ValidationError({"services": f"No service named {quoted}."})
+        words.append(f"services {', '.join(names)}")
+    if team:
+        queryset = queryset.filter(team=team)
+        words.append(f"team {team}")
+    if environment:
+        queryset = queryset.filter(environment=environment)
+        words.append(f"environment {environment}")
+    if tag:
+        # The JSON list holds the tag as a quoted string; the exact match is checked below.
+        queryset = queryset.filter(tags__icontains=f'"{tag}"')
+        words.append(f"tag {tag}")
+    chosen = [s for s in queryset if not tag or tag in (s.tags or [])]
+    selection = ", ".join(words)
+    if not chosen:
+        raise ValidationError({"selection": f"No service matches {selection}."})
+    return chosen, selection
+
+
+def _bulk_expiry(value: date | str | None, policy: AuditPolicy, now: datetime) -> datetime:
+    """The end of the chosen day (UTC), bounded by the policy's maximum age; the policy's
+    expiry when no day is chosen."""
+    longest = policy.expiry_for(now)
+    if value in (None, ""):
+        return longest
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError(
+                {"expires_on": f"'{value}' is not a date like 2027-01-31 (YYYY-MM-DD)."}
+            ) from None
+    today = now.astimezone(UTC).date()
+    if value <= today:
+        raise ValidationError(
+            {"expires_on": f"The expiry must be after today ({today.isoformat()})."}
+        )
+    if value > longest.astimezone(UTC).date():
+        raise ValidationError(
+            {
+                "expires_on": (
+                    f"Attestations may run at most {policy.attestation_expiry_days} days ahead "
+                    f"(the audit policy): on or before {longest.date().isoformat()}."
+                )
+            }
+        )
+    end_of_day = datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
+    return min(end_of_day, longest)
 
 
 def revoke_attestation(*, actor: Any, source: str, attestation: Attestation) -> None:

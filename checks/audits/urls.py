@@ -19,6 +19,7 @@ urlpatterns = [
     path("audits/services/<str:name>/run/", views.run_service, name="audit-run-service"),
     path("audits/services/<str:name>/attest/", views.attest_service, name="audit-attest"),
     path("audits/attestations/", views.attestations, name="audit-attestations"),
+    path("audits/attestations/bulk/", views.bulk_attest, name="audit-attest-bulk"),
     path(
         "audits/attestations/<int:pk>/revoke/",
         views.revoke_attestation,

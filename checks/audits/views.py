@@ -16,7 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from checks.audits import services as audit_services
 from checks.audits.catalogue import RULES_BY_ID
 from checks.audits.exporting import EXTENSIONS, stream_export
-from checks.audits.forms import AttestationForm, CustomRuleForm, PolicyForm
+from checks.audits.forms import (
+    AttestationForm,
+    BulkAttestationForm,
+    CustomRuleForm,
+    PolicyForm,
+)
 from checks.audits.models import (
     Attestation,
     AuditPolicy,
@@ -284,6 +289,84 @@ def attestations(request: HttpRequest) -> HttpResponse:
         "titles": {r.id: r.title for r in audit_services.all_rules()},
     }
     return render(request, "audits/attestations.html", context, status=status)
+
+
+BULK_FIELDS = ("team", "environment", "tag", "services", "note", "expires_on")
+
+
+def _bulk_form(data=None) -> BulkAttestationForm:
+    return BulkAttestationForm(
+        data,
+        rules=audit_services.manual_rules(),
+        teams=_distinct("team"),
+        environments=_distinct("environment"),
+    )
+
+
+@role_required("operator")
+@require_http_methods(["GET", "POST"])
+def bulk_attest(request: HttpRequest) -> HttpResponse:
+    """Attest one rule for many services: the form, a preview of who it covers, then confirm."""
+    if request.method == "GET":
+        return render(request, "audits/bulk_attest.html", _bulk_context(_bulk_form()))
+    form = _bulk_form(request.POST)
+    if not form.is_valid():
+        return render(request, "audits/bulk_attest.html", _bulk_context(form), status=422)
+    data = form.cleaned_data
+    try:
+        preview = _preview(data)
+        # Confirm only what was shown: a changed selection is previewed again.
+        if request.POST.get("confirm") != "yes" or request.POST.get("previewed") != ",".join(
+            preview.names
+        ):
+            return render(request, "audits/bulk_attest.html", _bulk_context(form, preview))
+        done = audit_services.attest_bulk(
+            actor=request.user,
+            source="ui",
+            rule_id=data["rule"],
+            note=data["note"],
+            team=data["team"],
+            environment=data["environment"],
+            tag=data["tag"],
+            services=data["services"],
+            expires_on=data["expires_on"] or None,
+        )
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return render(request, "audits/bulk_attest.html", _bulk_context(form), status=422)
+    messages.success(
+        request,
+        f"Attested {done.rule_id} for {len(done.services)} service(s) ({done.selection}); "
+        f"valid until {done.expires_at:%Y-%m-%d}. The next audit counts them.",
+    )
+    return redirect("audit-attestations")
+
+
+def _preview(data: dict) -> audit_services.BulkPreview:
+    """Who the attestation would cover; raises ValidationError like the real thing."""
+    return audit_services.preview_bulk(
+        rule_id=data["rule"],
+        note=data["note"],
+        team=data["team"],
+        environment=data["environment"],
+        tag=data["tag"],
+        services=data["services"],
+        expires_on=data["expires_on"] or None,
+    )
+
+
+def _bulk_context(form: BulkAttestationForm, preview=None) -> dict:
+    return {"form": form, "preview": preview, "policy": AuditPolicy.current()}
+
+
+def _distinct(column: str) -> list[str]:
+    return list(
+        Service.objects.exclude(**{column: ""})
+        .order_by(column)
+        .values_list(column, flat=True)
+        .distinct()
+    )
 
 
 @role_required("operator")
