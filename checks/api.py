@@ -11,12 +11,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from checks import health
 from checks import services as check_services
 from checks.models import CheckConfig, DriftEvent, Incident, ProbeResult, ToolSnapshot
+from console.access import has_role
 from console.api_errors import require_role
 from fleet.api_schemas import ErrorOut
 from fleet.models import Service
@@ -35,9 +36,17 @@ class ResultOut(Schema):
     server_version: str
     http_status: int | None
     error: str
+    body_excerpt: str | None = Field(
+        None, description="What the target said, credentials redacted; operators only (null)."
+    )
     cold_start: bool
     tls_days: float | None
     tool_call_ok: bool | None
+
+    @staticmethod
+    def resolve_body_excerpt(obj: ProbeResult, context: dict) -> str | None:
+        """Viewers read conclusions, never bytes from the target."""
+        return obj.body_excerpt if has_role(context["request"].user, "operator") else None
 
 
 class IncidentOut(Schema):

@@ -94,6 +94,7 @@ def outcome_of(result: ProbeResult, snapshot: ToolSnapshot | None) -> ProbeOutco
     return ProbeOutcome(
         ok=result.ok,
         error=result.error,
+        body_excerpt=result.body_excerpt,
         phase=result.phase,
         latency_ms=result.latency_ms,
         phases_ms=dict(result.phases),

@@ -113,7 +113,10 @@ class ProbeResult(models.Model):
     server_name = models.CharField(max_length=200, blank=True)
     server_version = models.CharField(max_length=100, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="For everyone: never bytes from the target.")
+    body_excerpt = models.TextField(
+        blank=True, help_text="What the target said, credentials redacted: operators only."
+    )
     cold_start = models.BooleanField(default=False)
     slow = models.BooleanField(default=False)
     tls_days = models.FloatField(null=True, blank=True)

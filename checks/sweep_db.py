@@ -186,6 +186,7 @@ def result_row(
         server_version=outcome.server_version[:100],
         http_status=outcome.http_status,
         error=outcome.error,
+        body_excerpt=outcome.body_excerpt[:1000],
         cold_start=reading.cold_start,
         slow=reading.slow,
         tls_days=tls.days_to_expiry if tls else None,

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from checks.probing.clock import PhaseClock
-from checks.probing.errors import ProbeFailure, describe_body
+from checks.probing.errors import ProbeFailure, body_excerpt, describe_body, redact
 from checks.probing.types import ProbeOutcome, ProbeTarget
 from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, Client, HttpChannel, parse_url
 from fleet.validation import join_health_url
@@ -49,13 +49,15 @@ async def probe_http_health(
             raise ProbeFailure(
                 "health",
                 f"expected HTTP {target.expected_status} from {url.path} but got "
-                f"{resp.status_code} ({describe_body(body, kind)})",
+                f"{resp.status_code} ({describe_body(body, kind)}){channel.withheld_note()}",
+                excerpt=body_excerpt(body, kind),
             )
         if target.expected_json_field:
             check_json_field(body, target.expected_json_field)
         outcome.ok = True
     except ProbeFailure as failure:
         outcome.error, outcome.phase = str(failure), failure.phase
+        outcome.body_excerpt = failure.excerpt
     finally:
         await channel.aclose()
     if channel.connect_ms is not None:
@@ -80,7 +82,9 @@ def check_json_field(body: bytes, spec: str) -> None:
             raise ProbeFailure("health", f"the JSON body has no {path.strip()!r} field")
     if has_value and _as_text(value) != wanted.strip():
         raise ProbeFailure(
-            "health", f"{path.strip()!r} is {_as_text(value)!r}, expected {wanted.strip()!r}"
+            "health",
+            f"{path.strip()!r} is not {wanted.strip()!r}",
+            excerpt=f"{path.strip()!r} is {redact(_as_text(value))[:200]!r}",
         )
 
 

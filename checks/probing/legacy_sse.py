@@ -148,9 +148,9 @@ class SseSession:
             try:
                 reply = await waiter
             except ReplyFailure as exc:
-                raise ReplyFailure(phase, exc.cause) from None
+                raise ReplyFailure(phase, exc.cause, excerpt=exc.excerpt) from None
             except ProbeFailure as exc:
-                raise ProbeFailure(phase, exc.cause) from None
+                raise ProbeFailure(phase, exc.cause, excerpt=exc.excerpt) from None
         finally:
             del self._waiting[request_id]
         result = match_response(reply, request_id, phase)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from checks.probing.clock import PhaseClock, PhaseTimeout
-from checks.probing.errors import ProbeFailure, ReplyFailure
+from checks.probing.errors import ProbeFailure, ReplyFailure, redact
 from checks.probing.negotiate import open_session
 from checks.probing.session import McpSession
 from checks.probing.types import ProbeOutcome, ProbeTarget, ToolInfo
@@ -61,6 +61,7 @@ async def probe_mcp_server(
     except ProbeFailure as failure:
         failure = explain_timeout(failure, channel, target.url)
         outcome.ok, outcome.error, outcome.phase = False, str(failure), failure.phase
+        outcome.body_excerpt = failure.excerpt or outcome.body_excerpt
     finally:
         await channel.aclose()
     if channel.connect_ms is not None:
@@ -127,21 +128,26 @@ async def _synthetic_call(
             )
     except ProbeFailure as failure:
         outcome.tool_call_ok, outcome.tool_call_detail = False, failure.cause
+        outcome.body_excerpt = failure.excerpt
         return
+    # The result is the target's text: viewers get its size, operators a redacted excerpt.
     text = _text_content(result)
-    shown = text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"
+    shown = redact(text)
+    shown = shown if len(shown) <= _DETAIL_CHARS else shown[:_DETAIL_CHARS] + "…"
+    size = f"{len(text):,} characters of text"
+    if text:
+        outcome.body_excerpt = f"tools/call result: {shown}"
     if result.get("isError") is True:
-        outcome.tool_call_ok, outcome.tool_call_detail = (
-            False,
-            f"tool {name!r} returned an error: {shown}",
-        )
+        outcome.tool_call_ok = False
+        outcome.tool_call_detail = f"tool {name!r} returned an error ({size})"
     elif target.tool_call_expect and target.tool_call_expect not in text:
         outcome.tool_call_ok = False
         outcome.tool_call_detail = (
-            f"expected {target.tool_call_expect!r} in the result, got {shown!r}"
+            f"expected {target.tool_call_expect!r} in the result, which does not contain it "
+            f"({size})"
         )
     else:
-        outcome.tool_call_ok, outcome.tool_call_detail = True, shown
+        outcome.tool_call_ok, outcome.tool_call_detail = True, f"result received ({size})"
 
 
 def _text_content(result: dict[str, Any]) -> str:

@@ -53,6 +53,7 @@ async def open_session(
                 f"{failure.cause}; a legacy HTTP+SSE GET of the same URL failed too "
                 f"({sse_failure.phase}: {sse_failure.cause})",
                 failure.status,
+                excerpt=failure.excerpt or sse_failure.excerpt,
             ) from None
 
 

@@ -49,7 +49,8 @@ class ProbeOutcome:
     """The result of one check of one service."""
 
     ok: bool
-    error: str = ""  # a plain sentence naming the phase and the cause when not ok
+    error: str = ""  # a plain sentence naming the phase and the cause when not ok (no body bytes)
+    body_excerpt: str = ""  # what the target said, redacted: for operators only
     phase: str = ""  # the phase that failed: connect | initialize | initialized | tools/list | ...
     latency_ms: float | None = None  # total
     # keys: connect, discover, initialize, initialized, tools_list, tool_call, close, health, total

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Protocol
 
 import httpx
@@ -23,7 +24,10 @@ from checks.probing.errors import (
     ProbeFailure,
     ReplyFailure,
     RpcErrorFailure,
+    body_excerpt,
     describe_body,
+    redact,
+    rpc_error_name,
 )
 from checks.probing.sse import SseParser, SseTooLarge
 from console.egress import EgressPolicy, EgressRefused, current
@@ -170,6 +174,7 @@ class HttpChannel:
                     phase,
                     f"expected application/json or text/event-stream but got "
                     f"{kind or 'no content type'} ({describe_body(body, kind)})",
+                    excerpt=body_excerpt(body, kind),
                 )
             return RpcReply(result, resp.headers, url)
 
@@ -270,16 +275,15 @@ class HttpChannel:
     async def raise_for_status(self, resp: AnyResponse, phase: str) -> None:
         body = await self.read_capped(resp, phase, _ERROR_BODY_BYTES)
         kind = _content_type(resp)
-        status = f"HTTP {resp.status_code} {resp.reason_phrase}".rstrip()
+        status = f"HTTP {resp.status_code} {status_phrase(resp.status_code)}".rstrip()
         rpc_code = None
-        detail = describe_body(body, kind)
+        detail, excerpt = describe_body(body, kind), body_excerpt(body, kind)
         if kind == "application/json":
             try:
                 error = json.loads(body).get("error")
-                rpc_code, detail = (
-                    int(error["code"]),
-                    f"JSON-RPC error {error['code']}: {error['message']}",
-                )
+                rpc_code = int(error["code"])
+                detail = f"JSON-RPC error {rpc_error_name(rpc_code)}"
+                excerpt = f"JSON-RPC error {rpc_code}: {redact(str(error['message']))[:300]}"
             except (ValueError, AttributeError, TypeError, KeyError):
                 pass
         raise HttpStatusFailure(
@@ -287,6 +291,7 @@ class HttpChannel:
             f"server answered {status} ({detail}){self.withheld_note()}",
             resp.status_code,
             rpc_code,
+            excerpt=excerpt,
         )
 
 
@@ -439,6 +444,14 @@ def _size(n: int) -> str:
     return f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
 
 
+def status_phrase(code: int) -> str:
+    """The standard reason phrase (the server's own phrase is text from the target)."""
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
 def origin_of(url: httpx.URL) -> str:
     """scheme://host:port, the port made explicit, so equal origins compare equal."""
     port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
@@ -457,7 +470,9 @@ def _result_from_json(body: bytes, request_id: int, phase: str, kind: str) -> di
         message = json.loads(body)
     except ValueError:
         raise ReplyFailure(
-            phase, f"the response is not valid JSON ({describe_body(body, kind)})"
+            phase,
+            f"the response is not valid JSON ({describe_body(body, kind)})",
+            excerpt=body_excerpt(body, kind),
         ) from None
     result = match_response(message, request_id, phase)
     if result is None:

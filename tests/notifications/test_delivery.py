@@ -148,7 +148,7 @@ def test_retries_give_up_after_the_configured_attempts(
     assert len(receiver.requests) == 3
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("failed", 3, 500)
-    assert delivery.last_error == "Gave up after 3 attempt(s): HTTP 500: receiver says no"
+    assert delivery.last_error == "Gave up after 3 attempt(s): HTTP 500 (no content type, 16 bytes)"
 
 
 def test_429_is_retried_but_a_404_is_not(receiver, notes, django_capture_on_commit_callbacks):
@@ -158,7 +158,7 @@ def test_429_is_retried_but_a_404_is_not(receiver, notes, django_capture_on_comm
     assert len(receiver.requests) == 2
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.response_code) == ("failed", 404)
-    assert delivery.last_error == "HTTP 404: receiver says no"
+    assert delivery.last_error == "HTTP 404 (no content type, 16 bytes)"
 
 
 def test_connection_refused_is_retried_then_recorded(notes, django_capture_on_commit_callbacks):

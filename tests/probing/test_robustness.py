@@ -66,7 +66,8 @@ def test_overall_deadline_caps_a_probe_whose_every_phase_is_just_in_time():
 def test_garbage_body():
     outcome = probe(bad.garbage_app())
 
-    assert_failed(outcome, "initialize", "not valid JSON", "this is {not json")
+    assert_failed(outcome, "initialize", "not valid JSON", "application/json, 17 bytes")
+    assert outcome.body_excerpt == "this is {not json"  # the body itself: for operators only
 
 
 def test_json_that_is_not_json_rpc():
@@ -84,7 +85,8 @@ def test_http_500():
 def test_html_error_page_is_summarised_by_its_title():
     outcome = probe(bad.html_error_app())
 
-    assert_failed(outcome, "initialize", "HTTP 502", "HTML page ('502 Bad Gateway')")
+    assert_failed(outcome, "initialize", "HTTP 502", "text/html")
+    assert outcome.body_excerpt == "HTML page titled '502 Bad Gateway'"
     assert "<html" not in outcome.error
 
 

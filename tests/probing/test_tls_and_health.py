@@ -97,7 +97,7 @@ def test_https_mcp_server_with_a_trusted_cert(tmp_path):
             {"status": "degraded"},
             "status=ok",
             False,
-            "health: 'status' is 'degraded', expected 'ok'",
+            "health: 'status' is not 'ok'",
         ),
         (200, {"state": "ok"}, "status", False, "health: the JSON body has no 'status' field"),
         (

@@ -65,7 +65,8 @@ def test_synthetic_call_passes(any_sdk_server):
 
     assert outcome.ok, outcome.error
     assert outcome.tool_call_ok is True
-    assert outcome.tool_call_detail == "42"
+    assert outcome.tool_call_detail == "result received (2 characters of text)"
+    assert outcome.body_excerpt == "tools/call result: 42"
     assert "tool_call" in outcome.phases_ms
 
 
@@ -79,7 +80,8 @@ def test_synthetic_call_with_is_error_fails_the_probe(any_sdk_server):
     assert not outcome.ok
     assert outcome.tool_call_ok is False
     assert outcome.phase == "tools/call"
-    assert "returned an error" in outcome.error and "db down" in outcome.error
+    assert "returned an error" in outcome.error and "db down" not in outcome.error
+    assert "db down" in outcome.body_excerpt
     assert outcome.tools, "the tool list is still recorded"
 
 
@@ -91,7 +93,11 @@ def test_synthetic_call_with_unexpected_text_fails(any_sdk_server):
     )
 
     assert not outcome.ok
-    assert outcome.error == "tools/call: expected 'pong' in the result, got 'echo: hi'"
+    assert outcome.error == (
+        "tools/call: expected 'pong' in the result, which does not contain it "
+        "(8 characters of text)"
+    )
+    assert outcome.body_excerpt == "tools/call result: echo: hi"
 
 
 def test_synthetic_call_of_an_unlisted_tool_fails():
@@ -110,7 +116,7 @@ def test_synthetic_call_on_an_old_session_server():
         )
 
     assert outcome.ok, outcome.error
-    assert outcome.tool_call_detail == 'lookup ok: {"id": "7"}'
+    assert outcome.body_excerpt == 'tools/call result: lookup ok: {"id": "7"}'
     assert server.deleted
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from django.conf import settings
 
+from checks.probing.errors import describe_body
 from console import egress, secret_refs
 from console.egress import EgressRefused, EgressTransport
 
@@ -62,8 +63,9 @@ def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) ->
         return code
     if response.is_redirect:
         raise DeliveryError(_redirect_message(response), retryable=False, status_code=code)
-    snippet = response.text[:200].strip()
-    message = f"HTTP {code}" + (f": {snippet}" if snippet else "")
+    # Viewers read delivery errors: the answer by status, content type and size, never its body.
+    kind = response.headers.get("content-type", "")
+    message = f"HTTP {code} ({describe_body(response.content, kind)})"
     retryable = code >= 500 or code in (408, 429)
     raise DeliveryError(
         message, retryable=retryable, status_code=code, retry_after=_retry_after(response)

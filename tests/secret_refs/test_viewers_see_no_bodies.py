@@ -1,0 +1,86 @@
+"""Whatever a target answers, viewers never see its body: pages, API, incidents, alerts and job
+logs name the status, content type and size; operators get a redacted excerpt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from checks.models import CheckConfig
+from console.models import Job
+from console.notifications.models import Alert, Delivery
+from tests.factories import ServiceFactory
+from tests.mcp_servers.misbehaving import status_app
+from tests.mcp_servers.serving import served
+from tests.notifications.factories import ChannelFactory
+
+pytestmark = pytest.mark.django_db
+
+MARKER = "INTERNAL-ONLY-BODY-TEXT"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlLXZhbHVl"
+
+HOSTILE_ANSWERS = {
+    "html": (502, f"<html><title>{MARKER} Bearer {TOKEN}</title></html>", "text/html"),
+    "json-rpc error": (
+        500,
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "error": {"code": -32000, "message": f"{MARKER} api_key={TOKEN}"},
+            }
+        ),
+        "application/json",
+    ),
+    "plain": (403, f"{MARKER} AKIAIOSFODNN7EXAMPLE {TOKEN}", "text/plain"),
+}
+
+
+@pytest.fixture(params=sorted(HOSTILE_ANSWERS))
+def hostile(request):
+    status, body, kind = HOSTILE_ANSWERS[request.param]
+    with served(status_app(status, body.encode(), kind)) as base:
+        yield f"{base}/mcp", status, kind
+
+
+def test_viewers_see_status_type_and_size_operators_a_redacted_excerpt(
+    hostile, viewer_client, operator_client, viewer_api, operator_api, receiver,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    url, status, kind = hostile
+    service = ServiceFactory(name="notes", url=url)
+    CheckConfig.objects.create(service=service, failure_threshold=1)
+    ChannelFactory(target=receiver.url)
+    # an operator checks the service now: the job runs, the service goes down, an alert goes out
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/services/{service.name}/check/")
+    job = Job.objects.get()
+
+    viewer_pages = [
+        viewer_client.get(f"/services/{service.name}/").content.decode(),
+        viewer_client.get("/incidents/").content.decode(),
+        viewer_client.get("/alerts/").content.decode(),
+        viewer_client.get(f"/jobs/{job.pk}/").content.decode(),
+        viewer_client.get(f"/services/{service.name}/check/{job.pk}/").content.decode(),
+        json.dumps(viewer_api.get(f"/api/v1/services/{service.name}/health").json()),
+        json.dumps(viewer_api.get("/api/v1/incidents").json()),
+        json.dumps(list(Alert.objects.values("title", "body"))),
+        json.dumps(list(Delivery.objects.values("payload"))),
+        json.dumps([r.json() for r in receiver.requests]),
+    ]
+    for page in viewer_pages:
+        assert MARKER not in page and TOKEN not in page
+    assert f"HTTP {status}" in viewer_pages[0]
+    described = f"({kind}, " in viewer_pages[0] and "bytes)" in viewer_pages[0]
+    assert described or "JSON-RPC error -32000 (server error)" in viewer_pages[0]
+    assert (
+        viewer_api.get(f"/api/v1/services/{service.name}/health").json()["latest"]["body_excerpt"]
+        is None
+    )
+
+    operator_page = operator_client.get(f"/services/{service.name}/").content.decode()
+    operator_json = operator_api.get(f"/api/v1/services/{service.name}/health").json()
+    assert MARKER in operator_page and MARKER in operator_json["latest"]["body_excerpt"]
+    assert TOKEN not in operator_page and TOKEN not in json.dumps(operator_json)
+    assert "AKIAIOSFODNN7EXAMPLE" not in operator_page
