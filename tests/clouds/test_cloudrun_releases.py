@@ -105,7 +105,19 @@ def test_release_keeps_tag_only_targets(adapter, weather, fake):
     adapter.release(weather, NEW_IMAGE, traffic_percent=5)
 
     tagged = [t for t in fake.services[NAME]["traffic"] if t.get("tag") == "stable"]
-    assert [(t["revision"], t.get("percent", 0)) for t in tagged] == [(old, 0)]
+    assert [t["revision"] for t in tagged] == [old]  # still there, exactly once
+
+
+def test_canary_keeps_the_tag_of_a_serving_revision(adapter, weather, fake):
+    old = fake.revision_of(NAME)
+    fake.pin_traffic(NAME, {old: 100}, tags={old: "stable"})
+
+    result = adapter.release(weather, NEW_IMAGE, traffic_percent=10)
+
+    assert fake.serving(NAME) == {result.revision_after: 10, old: 90}
+    assert [t["revision"] for t in fake.services[NAME]["traffic"] if t.get("tag") == "stable"] == [
+        old
+    ]
 
 
 def test_promote_a_canary_with_set_traffic(adapter, weather, fake):
@@ -351,6 +363,7 @@ def test_an_operation_is_accepted_before_anything_serves_differently(account, we
 
     assert result.status == "unknown"
     assert result.image_before == OLD_IMAGE
+    assert result.revision_after.startswith("mcp-weather-fc")
     assert fake.serving(NAME) == {old: 100}
     assert fake.services[NAME]["template"]["containers"][0]["image"] == NEW_IMAGE
 

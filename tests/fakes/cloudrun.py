@@ -704,6 +704,9 @@ class FakeCloudRun(FakeServer):
                 return "traffic: a target of type LATEST must not name a revision."
         if total != 100:
             return f"traffic: percentages must add up to 100, not {total}."
+        tags = [t["tag"] for t in traffic if t.get("tag")]
+        if len(tags) != len(set(tags)):
+            return "traffic: each tag may name only one traffic target."
         return ""
 
     def _operation_json(self, op_name: str, request: RecordedRequest) -> dict:

@@ -284,7 +284,8 @@ class CloudRunAdapter(CloudAdapter):
         elif not _follows_latest(current):
             traffic = [run_v2.TrafficTarget(type_=_LATEST, percent=100)]
         if traffic is not None:
-            traffic += _tag_only_targets(current)
+            tagged = {t.tag for t in traffic if t.tag}
+            traffic += [t for t in _tag_only_targets(current) if t.tag not in tagged]
             paths.append("traffic")
         share = f"{traffic_percent} %" if traffic_percent is not None else "100 %"
         say(progress, f"Releasing {image} to {name} as revision {new} ({share} of traffic)")
@@ -309,13 +310,14 @@ class CloudRunAdapter(CloudAdapter):
             revision = _short(split.revision)
             want[revision] = want.get(revision, 0) + split.percent
             if revision:
+                tag = split.tag or _tags(current).get(revision, "")
                 target = run_v2.TrafficTarget(
-                    type_=_BY_REVISION, revision=revision, percent=split.percent, tag=split.tag
+                    type_=_BY_REVISION, revision=revision, percent=split.percent, tag=tag
                 )
             else:
                 target = run_v2.TrafficTarget(type_=_LATEST, percent=split.percent, tag=split.tag)
             traffic.append(target)
-        tagged = {s.tag for s in splits if s.tag}
+        tagged = {t.tag for t in traffic if t.tag}
         traffic += [t for t in _tag_only_targets(current) if t.tag not in tagged]
         plan = ", ".join(f"{r or 'latest'} {p} %" for r, p in want.items())
         say(progress, f"Routing traffic of {name}: {plan}")
@@ -449,6 +451,7 @@ class CloudRunAdapter(CloudAdapter):
                 error=outcome,
             )
             result.image_before = image_before
+            result.revision_after = change.new_revision  # named by us, so known even now
             return result
         base = OperationResult(
             status="failed", operation_id=op_name, revision_before=before, image_before=image_before
@@ -736,11 +739,17 @@ def _rest_of_traffic(svc: run_v2.Service, rest: int) -> list[run_v2.TrafficTarge
     leftover = rest - sum(given.values())
     for revision in sorted(exact, key=lambda r: given[r] - exact[r])[:leftover]:
         given[revision] += 1  # largest remainder, so the shares add up exactly
+    tags = _tags(svc)
     return [
-        run_v2.TrafficTarget(type_=_BY_REVISION, revision=r, percent=p)
+        run_v2.TrafficTarget(type_=_BY_REVISION, revision=r, percent=p, tag=tags.get(r, ""))
         for r, p in given.items()
         if p
     ]
+
+
+def _tags(svc: run_v2.Service) -> dict[str, str]:
+    """Revision -> the tag its traffic target carries now (tags give revisions their own URL)."""
+    return {t.revision: t.tag for t in svc.traffic if t.type_ == _BY_REVISION and t.tag}
 
 
 def _ready(conditions: Iterable[run_v2.Condition]) -> bool | None:
