@@ -19,11 +19,14 @@ moto and rewrites only what the real API does differently, one step per Describe
   (deployment-circuit-breaker.html, API_Task, API_Container.)
 - CODE_DEPLOY and EXTERNAL services refuse a new task definition or a forced deployment through
   UpdateService, as ECS does (API_UpdateService).
+- Application Auto Scaling pages as documented: DescribeScalingPolicies 10 per page (moto: 100),
+  DescribeScalableTargets 50; a ScalableDimension filter needs a resource id.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import http.client
 import json
 import math
@@ -87,6 +90,8 @@ class EcsProxy(AwsFaultProxy):
             "ecs:DescribeServices": self._describe_services,
             "ecs:ListTasks": self._list_tasks,
             "ecs:DescribeTasks": self._describe_tasks,
+            "application-autoscaling:DescribeScalingPolicies": self._describe_policies,
+            "application-autoscaling:DescribeScalableTargets": self._describe_targets,
         }
         hook = hooks.get(iam_action(request))
         if hook is None:
@@ -206,10 +211,17 @@ class EcsProxy(AwsFaultProxy):
             drained = min(deployment["runningCount"], max(0, surplus))
             deployment["runningCount"] -= drained
             surplus -= drained
+        # A drained deployment leaves the list; a FAILED one stays (as ACTIVE) until the rollback
+        # it caused has completed, so DescribeServices still shows why.
         self.deployments[key] = deployments = [
-            d for d in deployments if d is primary or d["runningCount"] > 0
+            d
+            for d in deployments
+            if d is primary
+            or d["runningCount"] > 0
+            or (d["rolloutState"] == "FAILED" and primary["rolloutState"] != "COMPLETED")
         ]
-        settled = primary["runningCount"] == primary["desiredCount"] and len(deployments) == 1
+        old_running = sum(d["runningCount"] for d in deployments if d is not primary)
+        settled = primary["runningCount"] == primary["desiredCount"] and old_running == 0
         if primary["rolloutState"] == "IN_PROGRESS" and settled:
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
@@ -345,6 +357,36 @@ class EcsProxy(AwsFaultProxy):
             {"Content-Type": "application/x-amz-json-1.1"},
         )
 
+    # -- Application Auto Scaling ------------------------------------------------------------
+    def _describe_policies(self, request: RecordedRequest) -> Reply:
+        """MaxResults 1-10, default 10; ScalableDimension only with ResourceId
+        (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalingPolicies.html).
+        """
+        body = dict(request.body or {})
+        if body.get("ScalableDimension") and not body.get("ResourceId"):
+            return self._validation(
+                "If you specify a scalable dimension, you must also specify a resource ID."
+            )
+        if not 1 <= body.setdefault("MaxResults", 10) <= 10:
+            return self._validation("MaxResults must be between 1 and 10.")
+        return self._forward(_with_body(request, body))
+
+    def _describe_targets(self, request: RecordedRequest) -> Reply:
+        """MaxResults 1-50, default 50; ScalableDimension only with ResourceIds
+        (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DescribeScalableTargets.html).
+        """
+        body = dict(request.body or {})
+        if body.get("ScalableDimension") and not body.get("ResourceIds"):
+            return self._validation(
+                "If you specify a scalable dimension, you must also specify a resource ID."
+            )
+        if not 1 <= body.setdefault("MaxResults", 50) <= 50:
+            return self._validation("MaxResults must be between 1 and 50.")
+        return self._forward(_with_body(request, body))
+
+    def _validation(self, message: str) -> Reply:
+        return self._client_error("ValidationException", message)
+
     # -- helpers -----------------------------------------------------------------------------
     def _moto(self, request: RecordedRequest, operation: str, body: dict) -> dict:
         """Ask moto directly (same credentials and region as the adapter's request)."""
@@ -419,6 +461,11 @@ def _primary(deployments: list[dict]) -> dict:
 
 def _short(name: str) -> str:
     return name.rsplit("/", 1)[-1]
+
+
+def _with_body(request: RecordedRequest, body: dict) -> RecordedRequest:
+    raw = json.dumps(body).encode()
+    return dataclasses.replace(request, body=body, raw_body=raw)
 
 
 def _json_reply(upstream: Reply, answer: dict) -> Reply:

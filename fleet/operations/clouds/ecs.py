@@ -472,14 +472,19 @@ class EcsAdapter(CloudAdapter):
         targets = self._targets(cluster, names)
         if not targets:
             return {}
-        single = {"ResourceId": f"service/{cluster}/{names[0]}"} if len(names) == 1 else {}
+        # A ScalableDimension filter needs a ResourceId, so several services are read unfiltered.
+        single = len(names) == 1
+        only = {"ResourceId": f"service/{cluster}/{names[0]}", "ScalableDimension": DIMENSION}
 
         def policies() -> set[str]:
             paginator = self.autoscaling.get_paginator("describe_scaling_policies")
-            pages = paginator.paginate(
-                ServiceNamespace="ecs", ScalableDimension=DIMENSION, **single
-            )
-            return {p["ResourceId"] for page in pages for p in page["ScalingPolicies"]}
+            pages = paginator.paginate(ServiceNamespace="ecs", **(only if single else {}))
+            return {
+                p["ResourceId"]
+                for page in pages
+                for p in page["ScalingPolicies"]
+                if p.get("ScalableDimension") == DIMENSION
+            }
 
         with_policy = self.call(DESCRIBE_POLICIES, f"cluster {cluster}", policies)
         return {
@@ -766,10 +771,12 @@ def _stability(service: dict, operation_id: str) -> Step:
     if primary is None or primary is not ours:
         said = _events_about(service, operation_id)
         newer = primary["id"] if primary else "none"
-        message = f"Deployment {operation_id} was replaced by {newer} before it finished."
-        return Step(
-            True, message + (f" ECS said: {said}" if said else ""), failed=True, revision=revision
-        )
+        if "deployment failed" in said:
+            message = f"Rollout failed: ECS said: {said}"
+        else:
+            message = f"Deployment {operation_id} was replaced by {newer} before it finished."
+            message += f" ECS said: {said}" if said else ""
+        return Step(True, message, failed=True, revision=revision)
     state = primary.get("rolloutState", "")
     running, desired = primary.get("runningCount", 0), primary.get("desiredCount", 0)
     old = sum(d.get("runningCount", 0) for d in deployments if d is not primary)
