@@ -350,3 +350,39 @@ def test_release_refuses_a_bad_image(adapter, fake, single, image):
     with pytest.raises(InvalidRequest, match="^image: "):
         adapter.release(ref, image)
     assert fake.requests == []
+
+
+def test_a_scaling_change_is_not_done_when_the_operation_is(account, fake, single):
+    # ARM's operation Succeeded, but the new revision is still provisioning: not yet serving.
+    _, ref = single
+    fake.activation_gets = 10_000
+
+    result = ContainerAppsAdapter(account, pacing=FAST).apply_scaling(
+        ref, ScalingSettings(max_instances=4), timeout_s=0.3
+    )
+
+    assert result.status == "unknown"
+    assert "has not started yet" in result.message
+
+
+def test_a_scaling_change_whose_revision_crashes_is_failed(adapter, fake, single):
+    app_id, ref = single
+    old = first_revision(fake, app_id)
+    fake.fail_next_revision("Degraded", "Container 'server' was terminated with exit code '137'")
+
+    result = adapter.apply_scaling(ref, ScalingSettings(max_instances=4))
+
+    assert result.status == "failed"
+    assert "exit code '137'" in result.message
+    assert fake.weights(app_id) == {old: 100}
+
+
+def test_discovery_follows_next_link(adapter, fake, account):
+    for name in ("mcp-a", "mcp-b", "mcp-c"):
+        fake.add_app(name, tags={"mcp-server": "true"})
+    fake.list_page_size = 2
+
+    found = adapter.list_services(account, label="mcp-server")
+
+    assert sorted(s.resource for s in found) == ["mcp-a", "mcp-b", "mcp-c"]
+    assert len(fake.requests_to("GET", "/containerApps")) == 2
