@@ -203,6 +203,7 @@ class EgressPolicy:
     deny: tuple[Network, ...] = ()
     resolver: Resolver | None = None  # None: the system resolver (asyncio's, in async code)
     _verdicts: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _allowed_literals: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     # -- addresses -----------------------------------------------------------------------------
 
@@ -272,12 +273,26 @@ class EgressPolicy:
             return f"{name} is a cloud metadata host name"
         return None
 
-    def _literal_or_name(self, host: str) -> Address | None:
-        """The literal address of a connect-time host (refusing metadata names), else None."""
+    def _literal(self, host: str) -> list[str] | None:
+        """[address] for an allowed literal host (cached), None for a DNS name to resolve.
+
+        Raises EgressRefused for a refused literal address or a metadata host name.
+        """
+        allowed = self._allowed_literals.get(host)
+        if allowed is not None:
+            return allowed
         address = parse_host_address(host)
-        if address is None and is_metadata_name(normalise_name(host)):
-            raise EgressRefused(f"egress refused: {normalise_name(host)} is a cloud metadata name")
-        return address
+        if address is None:
+            if is_metadata_name(normalise_name(host)):
+                raise EgressRefused(
+                    f"egress refused: {normalise_name(host)} is a cloud metadata host name"
+                )
+            return None
+        self.check_address(address)
+        if len(self._allowed_literals) > 65536:
+            self._allowed_literals.clear()
+        allowed = self._allowed_literals[host] = [str(address)]
+        return allowed
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Resolve once and check every address; the addresses to connect to, in order.
@@ -286,18 +301,16 @@ class EgressPolicy:
         answers with a metadata address among others is refused outright), OSError if it does
         not resolve.
         """
-        literal = self._literal_or_name(host)
+        literal = self._literal(host)
         if literal is not None:
-            self.check_address(literal)
-            return [str(literal)]
+            return list(literal)
         return self._checked(host, (self.resolver or system_resolver)(host, port))
 
     async def resolve_async(self, host: str, port: int) -> list[str]:
         """`resolve` for asyncio code: the loop's getaddrinfo (in its executor) for names."""
-        literal = self._literal_or_name(host)
+        literal = self._literal(host)
         if literal is not None:
-            self.check_address(literal)
-            return [str(literal)]
+            return list(literal)
         if self.resolver is not None:
             return self._checked(host, self.resolver(host, port))
         infos = await asyncio.get_running_loop().getaddrinfo(

@@ -59,7 +59,9 @@ class AccountForm(forms.Form):
     )
     namespace = forms.CharField(required=False, max_length=63, help_text="Kubernetes namespace")
     endpoint = forms.CharField(
-        required=False, max_length=200, help_text="API endpoint override (optional)"
+        required=False,
+        max_length=200,
+        help_text="API endpoint override: only a local emulator on loopback (optional)",
     )
     billing_account = forms.CharField(
         required=False, max_length=40, help_text="GCP billing account"

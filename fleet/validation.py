@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 
 from console import egress
+from fleet.operations.clouds.credentials import is_loopback
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 NAME_HELP = (
@@ -70,6 +71,13 @@ ACCOUNT_REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
+ENDPOINT_HELP = (
+    "An endpoint override is only for a local emulator on loopback (127.0.0.1, ::1, "
+    "localhost): cloud credentials are never sent anywhere but the provider's own API. "
+    "Leave it empty for the real cloud."
+)
+
+
 def validate_name(value: str, field: str = "name") -> None:
     if not NAME_RE.match(value or ""):
         raise ValidationError({field: f"'{value}' is not a valid name: use {NAME_HELP}."})
@@ -102,6 +110,9 @@ def validate_account_fields(provider: str, values: Mapping[str, str]) -> None:
             validate_http_url(values["endpoint"], "endpoint")
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        else:
+            if not is_loopback(values["endpoint"]):
+                errors["endpoint"] = ENDPOINT_HELP
     if errors:
         raise ValidationError(errors)
 

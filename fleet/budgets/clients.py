@@ -10,15 +10,19 @@ whose emulator switch is honoured only for loopback endpoints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from fleet.costs.aws_budgets import budgets_client
+from fleet.costs.errors import CostSyncError
 from fleet.costs.gcp_budgets import budget_client
 from fleet.costs.usage import metric_client
 from fleet.models import CloudAccount
 from fleet.operations.clouds import credentials
+from fleet.operations.clouds.errors import EndpointRefused
 
 GCP_BUDGETS_ENDPOINT_ENV = "FLEET_GCP_BUDGETS_ENDPOINT"
 GCP_MONITORING_ENDPOINT_ENV = "FLEET_GCP_MONITORING_ENDPOINT"
@@ -27,22 +31,37 @@ GCP_MONITORING_ENDPOINT_ENV = "FLEET_GCP_MONITORING_ENDPOINT"
 def gcp_budgets_client(account: CloudAccount) -> Any:
     endpoint = os.environ.get(GCP_BUDGETS_ENDPOINT_ENV, "") or account.endpoint
     ref = dataclasses.replace(account.to_ref(), endpoint=endpoint)
-    return budget_client(endpoint=endpoint, credentials=credentials.google_credentials(ref))
+    with _endpoint_refusal(account):
+        return budget_client(endpoint=endpoint, credentials=credentials.google_credentials(ref))
 
 
 def gcp_metric_client(account: CloudAccount) -> Any:
     endpoint = os.environ.get(GCP_MONITORING_ENDPOINT_ENV, "")
     ref = dataclasses.replace(account.to_ref(), endpoint=endpoint)
-    if endpoint and credentials.emulator_mode(ref):
-        # A plaintext channel, only to a loopback emulator under the emulator switch.
-        return metric_client(endpoint=endpoint)
-    return metric_client(credentials=credentials.google_credentials(ref))
+    with _endpoint_refusal(account):
+        credentials.require_trusted_endpoint(ref)
+        if endpoint:
+            # A plaintext channel, only to a loopback emulator under the emulator switch.
+            return metric_client(endpoint=endpoint)
+        return metric_client(credentials=credentials.google_credentials(ref))
 
 
 def aws_budgets_client(account: CloudAccount) -> Any:
     ref = account.to_ref()
-    return budgets_client(
-        endpoint=account.endpoint,
-        session=credentials.aws_session(ref),
-        region="us-east-1",  # AWS Budgets is a global service served from us-east-1
-    )
+    with _endpoint_refusal(account):
+        return budgets_client(
+            endpoint=account.endpoint,
+            session=credentials.aws_session(ref),
+            region="us-east-1",  # AWS Budgets is a global service served from us-east-1
+        )
+
+
+@contextlib.contextmanager
+def _endpoint_refusal(account: CloudAccount) -> Iterator[None]:
+    """A refused endpoint override, as the budget code's own error (stored, not a crash)."""
+    try:
+        yield
+    except EndpointRefused as exc:
+        raise CostSyncError(
+            str(exc), provider=account.provider, operation="connect", resource=account.name
+        ) from None

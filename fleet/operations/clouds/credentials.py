@@ -9,6 +9,12 @@ Emulator switch: local emulators and the test fakes cannot accept real credentia
 honoured ONLY for an account whose `endpoint` override points at loopback (127.0.0.1, ::1,
 localhost); for any other account the flag is ignored (with a warning) and the standard chain is
 used, so a stray flag in production can never send unauthenticated calls to a real cloud.
+
+Endpoint overrides: real credentials (Google ADC tokens, Azure tokens, AWS signatures, kube
+bearer tokens) go only to the provider's own API. An account with an `endpoint` override gets
+credentials only in emulator mode (loopback endpoint AND the switch on), and then only the
+emulator's dummy ones; otherwise `require_trusted_endpoint` refuses with `EndpointRefused`
+before any client is built, so an override is honoured or refused, never silently ignored.
 For the HTTPS Azure fake, `FLEET_CLOUD_EMULATOR_CA=/path/cert.pem` names the certificate to trust;
 without it TLS verification is skipped for that loopback endpoint only.
 """
@@ -23,6 +29,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from console import egress
+from fleet.operations.clouds.errors import EndpointRefused
 from fleet.operations.clouds.types import AccountRef
 
 log = logging.getLogger(__name__)
@@ -59,8 +67,35 @@ def emulator_mode(account: AccountRef) -> bool:
     return False
 
 
+def require_trusted_endpoint(account: AccountRef) -> None:
+    """Refuse an endpoint override that is not a loopback emulator under the switch.
+
+    Called before any credential is handed to an SDK client; an account without an override
+    talks to the provider's own API and passes.
+    """
+    if not account.endpoint:
+        return
+    where = f"Account '{account.name}': the endpoint override {account.endpoint}"
+    if problem := egress.url_problem(account.endpoint):
+        raise EndpointRefused(
+            f"{where} is refused by the egress policy ({problem}).",
+            provider=account.provider,
+            resource=account.name,
+        )
+    if not emulator_mode(account):
+        raise EndpointRefused(
+            f"{where} is not used: cloud credentials are sent only to the provider's own API, "
+            f"or to a local emulator on loopback (127.0.0.1, ::1, localhost) when "
+            f"{EMULATOR_ENV}=1 is set. Remove the override, or point it at a loopback "
+            "emulator and set the switch.",
+            provider=account.provider,
+            resource=account.name,
+        )
+
+
 def google_credentials(account: AccountRef) -> Any:
     """Application Default Credentials, or anonymous ones for a loopback emulator."""
+    require_trusted_endpoint(account)
     if emulator_mode(account):
         from google.auth.credentials import AnonymousCredentials
 
@@ -77,6 +112,7 @@ def aws_session(account: AccountRef) -> Any:
     """A boto3 session from the standard chain, or with static dummy keys for an emulator."""
     import boto3
 
+    require_trusted_endpoint(account)
     region = account.region or None
     if emulator_mode(account):
         return boto3.Session(
@@ -98,6 +134,7 @@ class _StaticTokenCredential:
 
 def azure_credential(account: AccountRef) -> Any:
     """DefaultAzureCredential, or a static token for a loopback emulator."""
+    require_trusted_endpoint(account)
     if emulator_mode(account):
         return _StaticTokenCredential()
     from azure.identity import DefaultAzureCredential
@@ -113,8 +150,14 @@ def azure_connection_verify(account: AccountRef) -> bool | str:
 
 
 def kubernetes_api_client(account: AccountRef) -> Any:
-    """A kubernetes ApiClient from in-cluster config or kubeconfig (context = account.cluster)."""
+    """A kubernetes ApiClient from in-cluster config or kubeconfig (context = account.cluster).
+
+    An endpoint override is honoured only for a loopback emulator (with its static token);
+    otherwise it is refused, never applied on top of kubeconfig's bearer token or ignored.
+    """
     from kubernetes import client, config
+
+    require_trusted_endpoint(account)
     from urllib3.util.retry import Retry
 
     configuration = client.Configuration()
@@ -129,8 +172,6 @@ def kubernetes_api_client(account: AccountRef) -> Any:
         config.load_incluster_config(client_configuration=configuration)
     else:
         config.load_kube_config(context=account.cluster or None, client_configuration=configuration)
-    if account.endpoint:
-        configuration.host = account.endpoint.rstrip("/")
     return client.ApiClient(configuration)
 
 

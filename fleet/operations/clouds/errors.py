@@ -64,6 +64,12 @@ class InvalidRequest(CloudError):
     kind = "Invalid request"
 
 
+class EndpointRefused(CloudError):
+    """An account's endpoint override may not receive cloud credentials (see credentials.py)."""
+
+    kind = "Endpoint override refused"
+
+
 _KIND_BY_STATUS: dict[int, type[CloudError]] = {
     400: InvalidRequest,
     401: PermissionDenied,

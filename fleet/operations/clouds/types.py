@@ -26,7 +26,7 @@ class AccountRef:
     cluster: str = ""  # ECS cluster name, or kube context/cluster name
     namespace: str = ""  # Kubernetes namespace
     region: str = ""  # GCP location, AWS region, Azure location
-    endpoint: str = ""  # API endpoint override (emulators, private endpoints); "" = the SDK default
+    endpoint: str = ""  # API endpoint override: a loopback emulator only; "" = the SDK default
     billing_account: str = ""  # GCP billing account id, for budgets
 
 
