@@ -200,10 +200,25 @@ def seed_ecs(endpoint: str) -> None:
             },
             tags=tags,
         )
-    client("application-autoscaling").register_scalable_target(
+    autoscaling = client("application-autoscaling")
+    autoscaling.register_scalable_target(
         ServiceNamespace="ecs",
         ResourceId=f"service/{AWS_CLUSTER}/mcp-weather",
         ScalableDimension="ecs:service:DesiredCount",
         MinCapacity=1,
         MaxCapacity=4,
+    )
+    # Without a scaling policy the target scales nothing, and the console says so.
+    autoscaling.put_scaling_policy(
+        PolicyName="cpu-60",
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{AWS_CLUSTER}/mcp-weather",
+        ScalableDimension="ecs:service:DesiredCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 60.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+            },
+        },
     )
