@@ -1,10 +1,11 @@
-"""Cloud operation API endpoints: redeploy, scaling, discovery.
+"""Cloud operation API endpoints: redeploy, releases, rollback, canary, scaling, discovery.
 
 Same service functions and rules as the pages: operators change things, everyone signed in reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from pydantic import ConfigDict
 from console.api_errors import require_role
 from fleet.api_schemas import ErrorOut
 from fleet.models import CloudAccount, Service
+from fleet.operations import releases
 from fleet.operations import services as cs
 from fleet.operations.clouds.errors import CloudError
 from fleet.operations.models import Redeploy, RedeployBatch
@@ -33,6 +35,7 @@ class RedeployIn(Schema):
 class RedeployOut(Schema):
     id: int
     service: str
+    action: str
     status: str
     reason: str
     requested_by: str
@@ -50,6 +53,14 @@ class RedeployOut(Schema):
     log: str
     batch: int | None
     url: str
+    target_image: str
+    container: str
+    target_revision: str
+    canary_percent: int | None
+    canary_watch_s: int | None
+    image_before: str
+    image_after: str
+    diagnostics: list[str]
 
 
 class RedeployConflictOut(Schema):
@@ -111,6 +122,7 @@ def _redeploy_out(redeploy: Redeploy) -> dict:
     return {
         "id": redeploy.pk,
         "service": redeploy.service.name,
+        "action": redeploy.action,
         "status": redeploy.status,
         "reason": redeploy.reason,
         "requested_by": redeploy.actor_label,
@@ -128,6 +140,14 @@ def _redeploy_out(redeploy: Redeploy) -> dict:
         "log": redeploy.log,
         "batch": redeploy.batch_id,
         "url": redeploy.get_absolute_url(),
+        "target_image": redeploy.target_image,
+        "container": redeploy.container,
+        "target_revision": redeploy.target_revision,
+        "canary_percent": redeploy.canary_percent,
+        "canary_watch_s": redeploy.canary_watch_s,
+        "image_before": redeploy.image_before,
+        "image_after": redeploy.image_after,
+        "diagnostics": list(redeploy.diagnostics or []),
     }
 
 
@@ -401,3 +421,204 @@ def import_discovered(request: HttpRequest, name: str, payload: ImportIn):
         account, [by_key[r] for r in dict.fromkeys(payload.resources)], request.user, source="api"
     )
     return Status(201, {"registered": [s.name for s in created]})
+
+
+# -- releases and rollbacks ----------------------------------------------------------------------
+class ReleaseIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    image: str
+    reason: str = ""
+    canary_percent: int | None = None
+    canary_watch_s: int | None = None
+    container: str = ""
+
+
+class RollbackIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    revision: str = ""
+    reason: str = ""
+
+
+class RevisionOut(Schema):
+    name: str
+    image: str
+    created: str
+    traffic_percent: int | None
+    active: bool
+    ready: bool | None
+
+
+def _accepted_or_conflict(name: str, redeploy: Redeploy, created: bool):
+    redeploy.refresh_from_db()  # the task may already have run (eager mode)
+    if not created:
+        return Status(
+            409,
+            {
+                "detail": f"A {redeploy.label.lower()} of {name} is already in flight "
+                f"(#{redeploy.pk}, requested by {redeploy.actor_label}).",
+                "redeploy": _redeploy_out(redeploy),
+            },
+        )
+    return Status(202, _redeploy_out(redeploy))
+
+
+@router.post(
+    "/services/{name}/releases",
+    response={
+        202: RedeployOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: RedeployConflictOut,
+        422: ErrorOut,
+    },
+    summary="Deploy a new image (tag or digest); with canary_percent, a canary where the "
+    "platform splits traffic",
+)
+def release(request: HttpRequest, name: str, payload: ReleaseIn):
+    require_role(request, "operator")
+    service = _service(name)
+    redeploy, created = releases.request_release(
+        service,
+        request.user,
+        payload.image,
+        reason=payload.reason,
+        canary_percent=payload.canary_percent,
+        canary_watch_s=payload.canary_watch_s,
+        container=payload.container,
+        source="api",
+    )
+    return _accepted_or_conflict(name, redeploy, created)
+
+
+@router.get("/services/{name}/releases", response={200: list[RedeployOut], 404: ErrorOut})
+def list_releases(request: HttpRequest, name: str, limit: int = 20):
+    """Releases, canaries and rollbacks of the service (and its redeploys), newest first."""
+    service = _service(name)
+    rows = Redeploy.objects.filter(service=service).select_related("service")
+    return [
+        _redeploy_out(r) for r in rows.order_by("-created_at", "-id")[: max(1, min(limit, 200))]
+    ]
+
+
+@router.get("/releases/{release_id}", response={200: RedeployOut, 404: ErrorOut})
+def get_release(request: HttpRequest, release_id: int):
+    return _redeploy_out(
+        get_object_or_404(Redeploy.objects.select_related("service"), pk=release_id)
+    )
+
+
+@router.post(
+    "/services/{name}/rollback",
+    response={
+        202: RedeployOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: RedeployConflictOut,
+        422: ErrorOut,
+    },
+    summary="Roll back to a recorded revision (the previous one when none is given)",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": RollbackIn.json_schema()}},
+        }
+    },
+)
+def rollback(request: HttpRequest, name: str):
+    require_role(request, "operator")
+    service = _service(name)
+    body = _json_object(request, RollbackIn)
+    redeploy, created = releases.request_rollback(
+        service, request.user, body.revision, reason=body.reason, source="api"
+    )
+    return _accepted_or_conflict(name, redeploy, created)
+
+
+def _json_object(request: HttpRequest, schema: type[Schema]) -> Schema:
+    """An optional JSON body parsed with `schema`; errors name the field."""
+    if not request.body.strip():
+        return schema()
+    try:
+        data = json.loads(request.body)
+    except ValueError as exc:
+        raise ValidationError({"body": "The body must be a JSON object."}) from exc
+    if not isinstance(data, dict):
+        raise ValidationError({"body": "The body must be a JSON object."})
+    unknown = sorted(set(data) - set(schema.model_fields))
+    if unknown:
+        raise ValidationError({unknown[0]: "Unknown field."})
+    for field, value in data.items():
+        if not isinstance(value, str):
+            raise ValidationError({field: "Must be a string."})
+    return schema(**data)
+
+
+@router.get(
+    "/services/{name}/revisions",
+    response={200: list[RevisionOut], 404: ErrorOut, 422: ErrorOut, 502: ErrorOut},
+    summary="The service's recorded revisions, read from its cloud now (newest first)",
+)
+def revisions(request: HttpRequest, name: str):
+    service = _service(name)
+    try:
+        found = releases.list_revisions(service)
+    except CloudError as exc:
+        return Status(502, {"detail": str(exc)})
+    return [dataclasses.asdict(r) for r in found]
+
+
+class ReleaseBatchIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    services: list[str] = []
+    team: str = ""
+    tag: str = ""
+    image: str = ""
+    image_tag: str = ""
+    concurrency: int = 1
+    reason: str = ""
+    dry_run: bool = False
+
+
+class PlannedOut(Schema):
+    service: str
+    platform: str
+    resource: str
+    image_before: str
+    image_after: str
+    problem: str
+    in_flight: int | None
+
+
+class ReleasePlanOut(Schema):
+    dry_run: bool
+    plan: list[PlannedOut]
+
+
+@router.post(
+    "/release-batches",
+    response={200: ReleasePlanOut, 202: BatchOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Release to several services (by name, team or tag), at most `concurrency` at a "
+    "time, stopping at the first failure; `dry_run` lists what each would get",
+)
+def release_batch(request: HttpRequest, payload: ReleaseBatchIn):
+    services = releases.select_services(payload.services, team=payload.team, tag=payload.tag)
+    if payload.dry_run:
+        plan = releases.plan_batch_release(
+            services, image=payload.image, image_tag=payload.image_tag
+        )
+        return Status(200, {"dry_run": True, "plan": [row.as_dict() for row in plan]})
+    require_role(request, "operator")
+    batch, _plan = releases.request_batch_release(
+        services,
+        request.user,
+        image=payload.image,
+        image_tag=payload.image_tag,
+        reason=payload.reason,
+        concurrency=payload.concurrency,
+        source="api",
+    )
+    batch.refresh_from_db()
+    return Status(202, _batch_out(batch, []))

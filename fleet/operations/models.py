@@ -143,6 +143,15 @@ class RedeployStatus(models.TextChoices):
 IN_FLIGHT = (RedeployStatus.QUEUED, RedeployStatus.RUNNING)
 
 
+class RolloutAction(models.TextChoices):
+    """What a rollout row does: the same row, lock and page serve every kind."""
+
+    RESTART = "restart", "Redeploy (same image)"
+    RELEASE = "release", "Release (new image)"
+    CANARY = "canary", "Canary release"
+    ROLLBACK = "rollback", "Rollback"
+
+
 class RedeployBatch(models.Model):
     """A rolling redeploy of several services, at most `concurrency` at a time."""
 
@@ -152,6 +161,9 @@ class RedeployBatch(models.Model):
     actor_label = models.CharField(max_length=150)
     reason = models.CharField(max_length=500, blank=True)
     concurrency = models.PositiveSmallIntegerField(default=1)
+    action = models.CharField(
+        max_length=10, choices=RolloutAction.choices, default=RolloutAction.RESTART
+    )
     status = models.CharField(
         max_length=10, choices=RedeployStatus.choices, default=RedeployStatus.QUEUED
     )
@@ -167,7 +179,12 @@ class RedeployBatch(models.Model):
 
 
 class Redeploy(models.Model):
-    """One redeploy of one service through its cloud's API: a background run the UI polls."""
+    """One rollout of one service through its cloud's API: a background run the UI polls.
+
+    `action` says which: a restart of the same image (redeploy), a release of a new image, a
+    canary release (a share of traffic, watched, then promoted or rolled back) or a rollback to a
+    recorded revision. One is in flight per service, whatever its action.
+    """
 
     service = models.ForeignKey("fleet.Service", on_delete=models.CASCADE, related_name="redeploys")
     batch = models.ForeignKey(
@@ -179,6 +196,25 @@ class Redeploy(models.Model):
     actor_label = models.CharField(max_length=150)
     source = models.CharField(max_length=10, default="ui")
     reason = models.CharField(max_length=500, blank=True)
+    action = models.CharField(
+        max_length=10, choices=RolloutAction.choices, default=RolloutAction.RESTART
+    )
+    target_image = models.CharField(
+        max_length=500, blank=True, help_text="Release/canary: the image (tag or digest) asked for."
+    )
+    container = models.CharField(
+        max_length=63, blank=True, help_text="Kubernetes: the container whose image changes."
+    )
+    target_revision = models.CharField(
+        max_length=300, blank=True, help_text="Rollback: the revision asked for."
+    )
+    canary_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    canary_watch_s = models.PositiveIntegerField(null=True, blank=True)
+    image_before = models.CharField(max_length=500, blank=True)
+    image_after = models.CharField(max_length=500, blank=True)
+    diagnostics = models.JSONField(
+        default=list, blank=True, help_text="The platform's own account of a failure, line by line."
+    )
     status = models.CharField(
         max_length=10,
         choices=RedeployStatus.choices,
@@ -209,10 +245,20 @@ class Redeploy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"redeploy #{self.pk} of {self.service_id} ({self.status})"
+        return f"{self.action} #{self.pk} of {self.service_id} ({self.status})"
 
     def get_absolute_url(self) -> str:
         return reverse("redeploy-detail", args=[self.pk])
+
+    @property
+    def label(self) -> str:
+        """ "Redeploy", "Release", "Canary release" or "Rollback", for headings and logs."""
+        return {
+            RolloutAction.RESTART: "Redeploy",
+            RolloutAction.RELEASE: "Release",
+            RolloutAction.CANARY: "Canary release",
+            RolloutAction.ROLLBACK: "Rollback",
+        }.get(self.action, "Redeploy")
 
     @property
     def is_finished(self) -> bool:
@@ -221,8 +267,9 @@ class Redeploy(models.Model):
     @property
     def outcome(self) -> dict:
         """What the audit log records about how it ended."""
-        return {
+        outcome = {
             "status": self.status,
+            "action": self.action,
             "reason": self.reason,
             "revision_before": self.revision_before,
             "revision_after": self.revision_after,
@@ -230,6 +277,16 @@ class Redeploy(models.Model):
             "duration_s": self.duration_s,
             "error": self.error,
         }
+
+        if self.action != RolloutAction.RESTART:
+            outcome.update(
+                image_before=self.image_before,
+                image_after=self.image_after,
+                target_image=self.target_image,
+                target_revision=self.target_revision,
+                canary_percent=self.canary_percent,
+            )
+        return outcome
 
 
 # A redeploy or batch whose worker died is failed by the console's reaper (console/reaper.py).

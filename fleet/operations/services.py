@@ -115,10 +115,27 @@ def in_flight_redeploy(service: Service) -> Redeploy | None:
     return Redeploy.objects.filter(service=service, status__in=IN_FLIGHT).first()
 
 
+REQUEST_VERBS = {
+    "restart": "Redeploy",
+    "release": "Release",
+    "canary": "Canary release",
+    "rollback": "Rollback",
+}
+
+
 def _create_redeploy(
-    service: Service, actor: Any, reason: str, source: str, batch: RedeployBatch | None
+    service: Service,
+    actor: Any,
+    reason: str,
+    source: str,
+    batch: RedeployBatch | None,
+    **fields: Any,
 ) -> tuple[Redeploy, bool]:
-    """Inside an atomic block: the new queued redeploy, or the one already in flight."""
+    """Inside an atomic block: the new queued rollout, or the one already in flight.
+
+    `fields` set what kind of rollout it is (action, target_image, target_revision, canary…);
+    without them it is a plain redeploy (restart of the same image).
+    """
     existing = in_flight_redeploy(service)
     if existing is not None:
         return existing, False
@@ -134,21 +151,35 @@ def _create_redeploy(
                 provider=service.account.provider,
                 resource=service.resource,
                 revision_before=_known_revision(service),
+                image_before=_known_image(service),
+                **fields,
             )
     except IntegrityError:
         existing = in_flight_redeploy(service)
         if existing is None:
             raise
         return existing, False
+    action = redeploy.action
+    verb = REQUEST_VERBS.get(action, "Redeploy")
+    after = {"redeploy": redeploy.pk, "reason": reason, "batch": batch.pk if batch else None}
+    after.update({k: v for k, v in fields.items() if k != "action" and v not in (None, "")})
     record_action(
         actor,
-        "redeploy-request",
+        "redeploy-request" if action == "restart" else f"{action}-request",
         service,
         source=source,
-        after={"redeploy": redeploy.pk, "reason": reason, "batch": batch.pk if batch else None},
-        detail=f"Redeploy #{redeploy.pk} requested" + (f": {reason}" if reason else "."),
+        before={"revision": redeploy.revision_before, "image": redeploy.image_before}
+        if action != "restart"
+        else None,
+        after=after,
+        detail=f"{verb} #{redeploy.pk} requested" + (f": {reason}" if reason else "."),
     )
     return redeploy, True
+
+
+def _known_image(service: Service) -> str:
+    snapshot = CloudSnapshot.objects.filter(service=service).only("data").first()
+    return (snapshot.data.get("image") or "") if snapshot else ""
 
 
 def _known_revision(service: Service) -> str:

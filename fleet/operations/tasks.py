@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -23,8 +24,16 @@ from console.jobs import running
 from console.models import Job
 from fleet.models import Service
 from fleet.operations import services as cs
-from fleet.operations.clouds.errors import CloudError, Timeout
-from fleet.operations.models import Redeploy, RedeployBatch, RedeployStatus, ScalingChange
+from fleet.operations.clouds.base import CloudAdapter
+from fleet.operations.clouds.errors import CloudError, InvalidRequest, Timeout
+from fleet.operations.clouds.types import OperationResult, TrafficSplit
+from fleet.operations.models import (
+    Redeploy,
+    RedeployBatch,
+    RedeployStatus,
+    RolloutAction,
+    ScalingChange,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +73,12 @@ def run_redeploy(redeploy_id: int) -> Redeploy | None:
         pk=redeploy_id
     )
     key = _lock_key(redeploy.service_id)
-    if not cache.add(key, redeploy_id, timeout=int(cs.operation_timeout_s()) + 300):
+    hold = 3 * int(cs.operation_timeout_s()) + (redeploy.canary_watch_s or 0) + 300
+    if not cache.add(key, redeploy_id, timeout=hold):
         return _finish(
             redeploy,
             RedeployStatus.FAILED,
-            error=f"Another redeploy of {redeploy.service.name} holds its lock "
+            error=f"Another rollout of {redeploy.service.name} holds its lock "
             f"(#{cache.get(key)}); try again when it has finished.",
         )
     try:
@@ -83,21 +93,26 @@ def run_redeploy(redeploy_id: int) -> Redeploy | None:
 
 
 def _rollout(redeploy: Redeploy, log: RedeployLog) -> Redeploy:
+    """Start the rollout the row asks for, follow it, and record a truthful outcome."""
     service = redeploy.service
     account = service.account
+    what = {
+        RolloutAction.RELEASE: f"Releasing {redeploy.target_image} to",
+        RolloutAction.CANARY: f"Canary release of {redeploy.target_image} "
+        f"({redeploy.canary_percent}% for {redeploy.canary_watch_s}s) to",
+        RolloutAction.ROLLBACK: "Rolling back"
+        + (f" to revision {redeploy.target_revision}" if redeploy.target_revision else ""),
+    }.get(redeploy.action, "Redeploying")
     log(
-        f"Redeploying {service.name} ({redeploy.resource}) in {account.name} "
+        f"{what} {service.name} ({redeploy.resource}) in {account.name} "
         f"({account.get_provider_display()}) by {redeploy.actor_label}"
         + (f": {redeploy.reason}" if redeploy.reason else "")
     )
     try:
         adapter = cs.adapter_for_service(service)
-        result = adapter.redeploy(
-            service.to_ref(),
-            reason=redeploy.reason,
-            timeout_s=cs.operation_timeout_s(),
-            progress=log,
-        )
+        if redeploy.action == RolloutAction.CANARY:
+            return _canary(redeploy, adapter, log)
+        result = _start(redeploy, adapter, log)
     except Timeout as exc:
         log(str(exc))
         return _finish(
@@ -108,29 +123,217 @@ def _rollout(redeploy: Redeploy, log: RedeployLog) -> Redeploy:
     except CloudError as exc:
         log(f"{exc.kind}: {exc}")
         return _finish(redeploy, RedeployStatus.FAILED, error=str(exc))
-    redeploy.operation_id = result.operation_id
+    if not _record_result(redeploy, result, log):
+        return _finish_unsuccessful(redeploy, result)
+    log(result.message or "Rollout finished.")
+    problem = _post_deploy_check(redeploy.service, log)
+    _refresh_snapshot(redeploy, log)
+    _audit_after(redeploy, log)
+    if problem:
+        return _finish(redeploy, RedeployStatus.FAILED, error=problem)
+    return _finish(redeploy, RedeployStatus.SUCCEEDED)
+
+
+def _start(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> OperationResult:
+    ref, timeout = redeploy.service.to_ref(), cs.operation_timeout_s()
+    if redeploy.action == RolloutAction.RELEASE:
+        return adapter.release(
+            ref, _image_argument(redeploy), reason=redeploy.reason, timeout_s=timeout, progress=log
+        )
+    if redeploy.action == RolloutAction.ROLLBACK:
+        target = redeploy.target_revision or _previous_revision(redeploy, adapter, log)
+        return adapter.rollback(
+            ref, target, reason=redeploy.reason, timeout_s=timeout, progress=log
+        )
+    return adapter.redeploy(ref, reason=redeploy.reason, timeout_s=timeout, progress=log)
+
+
+def _image_argument(redeploy: Redeploy) -> str:
+    """The image as the adapter takes it: `container=image` names a Kubernetes container,
+    the way `kubectl set image` does."""
+    if redeploy.container:
+        return f"{redeploy.container}={redeploy.target_image}"
+    return redeploy.target_image
+
+
+def _previous_revision(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> str:
+    """The newest recorded revision other than the one serving now."""
+    revisions = adapter.list_revisions(redeploy.service.to_ref())
+    serving = [r.name for r in revisions if r.active and (r.traffic_percent or 0) > 0]
+    current = set(serving or [r.name for r in revisions if r.active][:1])
+    earlier = [r for r in revisions if r.name not in current]
+    if not earlier:
+        raise InvalidRequest(
+            f"{redeploy.service.name} has no earlier revision recorded to roll back to "
+            f"(revisions: {', '.join(r.name for r in revisions) or 'none'}).",
+            resource=redeploy.resource,
+        )
+    target = earlier[0]
+    redeploy.target_revision = target.name
+    Redeploy.objects.filter(pk=redeploy.pk).update(target_revision=target.name)
+    log(
+        f"The previous revision is {target.name}"
+        + (f" ({target.image})" if target.image else "")
+        + f"; serving now: {', '.join(sorted(current)) or 'cannot tell'}."
+    )
+    return target.name
+
+
+def _record_result(redeploy: Redeploy, result: OperationResult, log: RedeployLog) -> bool:
+    """Copy what the adapter saw onto the row; True when the rollout succeeded."""
+    redeploy.operation_id = result.operation_id or redeploy.operation_id
     redeploy.revision_before = result.revision_before or redeploy.revision_before
-    redeploy.revision_after = result.revision_after
+    redeploy.revision_after = result.revision_after or redeploy.revision_after
+    redeploy.image_before = result.image_before or redeploy.image_before
+    redeploy.image_after = result.image_after or redeploy.image_after
+    redeploy.diagnostics = list(result.diagnostics or redeploy.diagnostics or [])
+    if result.status == "succeeded":
+        return True
+    log(result.message)
+    for line in result.diagnostics:
+        log(f"  {line}")
+    return False
+
+
+def _finish_unsuccessful(redeploy: Redeploy, result: OperationResult) -> Redeploy:
     if result.status == "unknown":
-        log(result.message)
         return _finish(
             redeploy,
             RedeployStatus.UNKNOWN,
             error=f"Unknown — check the cloud console (operation {result.operation_id}). "
             f"{result.message}",
         )
-    if result.status == "failed":
-        log(result.message)
+    return _finish(redeploy, RedeployStatus.FAILED, error=f"The rollout failed: {result.message}")
+
+
+# -- canary ---------------------------------------------------------------------------------------
+def canary_probe_interval_s() -> float:
+    """Seconds between health probes while a canary is watched (FLEET_CANARY_PROBE_INTERVAL_SECONDS)."""
+    return float(getattr(settings, "FLEET_CANARY_PROBE_INTERVAL_SECONDS", 15))
+
+
+def _canary(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> Redeploy:
+    """N % to the new revision, watch its health, then promote to 100 % or put traffic back."""
+    service, ref, timeout = redeploy.service, redeploy.service.to_ref(), cs.operation_timeout_s()
+    before = [
+        TrafficSplit(r.name, r.traffic_percent)
+        for r in adapter.list_revisions(ref)
+        if r.traffic_percent
+    ]
+    if not before:
         return _finish(
-            redeploy, RedeployStatus.FAILED, error=f"The rollout failed: {result.message}"
+            redeploy,
+            RedeployStatus.FAILED,
+            error="Not started: the console cannot tell which revisions serve traffic now, so it "
+            "could not put traffic back if the canary were unhealthy.",
         )
-    log(result.message or "Rollout finished.")
-    problem = _post_deploy_check(service, log)
+    log("Traffic before: " + _splits_text(before))
+    result = adapter.release(
+        ref,
+        _image_argument(redeploy),
+        reason=redeploy.reason,
+        traffic_percent=redeploy.canary_percent,
+        timeout_s=timeout,
+        progress=log,
+    )
+    if not _record_result(redeploy, result, log):
+        return _finish_unsuccessful(redeploy, result)
+    new = result.revision_after
+    log(result.message or f"Revision {new} serves {redeploy.canary_percent}% of traffic.")
+    _canary_step(
+        redeploy,
+        "canary-start",
+        before={"traffic": _splits_dict(before)},
+        after={"traffic": {new: redeploy.canary_percent}, "image": redeploy.image_after},
+        detail=f"{redeploy.canary_percent}% of traffic on revision {new}; watching its health "
+        f"for {redeploy.canary_watch_s}s.",
+    )
+    problem = _watch_canary(service, redeploy.canary_watch_s or 0, log)
+    if problem:
+        log(f"Canary unhealthy ({problem}); putting traffic back: {_splits_text(before)}")
+        back = adapter.set_traffic(ref, before, timeout_s=timeout, progress=log)
+        _canary_step(
+            redeploy,
+            "canary-rollback",
+            before={"traffic": {new: redeploy.canary_percent}},
+            after={"traffic": _splits_dict(before), "status": back.status},
+            detail=f"Canary revision {new} was unhealthy ({problem}); traffic put back "
+            f"({back.status}).",
+        )
+        if back.status != "succeeded":
+            log(back.message)
+            return _finish(
+                redeploy,
+                RedeployStatus.UNKNOWN if back.status == "unknown" else RedeployStatus.FAILED,
+                error=f"The canary was unhealthy ({problem}) and putting traffic back "
+                f"{back.status}: {back.message} Check the traffic in the cloud console now.",
+            )
+        _refresh_snapshot(redeploy, log)
+        return _finish(
+            redeploy,
+            RedeployStatus.FAILED,
+            error=f"Canary rolled back automatically: revision {new} was unhealthy ({problem}). "
+            f"Traffic is back on {_splits_text(before)}.",
+        )
+    log(f"Canary healthy for {redeploy.canary_watch_s}s; promoting {new} to 100%.")
+    promoted = adapter.set_traffic(ref, [TrafficSplit(new, 100)], timeout_s=timeout, progress=log)
+    _canary_step(
+        redeploy,
+        "canary-promote",
+        before={"traffic": {new: redeploy.canary_percent}},
+        after={"traffic": {new: 100}, "status": promoted.status},
+        detail=f"Revision {new} promoted to 100% ({promoted.status}).",
+    )
+    if promoted.status != "succeeded":
+        return _finish_unsuccessful(redeploy, promoted)
+    log(promoted.message or f"Revision {new} serves 100% of traffic.")
     _refresh_snapshot(redeploy, log)
     _audit_after(redeploy, log)
-    if problem:
-        return _finish(redeploy, RedeployStatus.FAILED, error=problem)
     return _finish(redeploy, RedeployStatus.SUCCEEDED)
+
+
+def _splits_text(splits: list[TrafficSplit]) -> str:
+    return ", ".join(f"{s.revision or 'latest'} {s.percent}%" for s in splits)
+
+
+def _splits_dict(splits: list[TrafficSplit]) -> dict:
+    return {s.revision or "latest": s.percent for s in splits}
+
+
+def _canary_step(redeploy: Redeploy, action: str, **kw) -> None:
+    record_action(
+        redeploy.requested_by or redeploy.actor_label,
+        action,
+        redeploy.service,
+        source=redeploy.source,
+        **kw,
+    )
+
+
+def _watch_canary(service, watch_s: float, log: RedeployLog) -> str:
+    """Probe the service until `watch_s` has passed: "" if every probe passed, else the failure."""
+    from checks.probing.sweep import probe_many_sync
+    from checks.targets import TargetError, config_for, target_for
+
+    try:
+        target = target_for(service, config_for(service))
+    except TargetError as exc:
+        return f"the health probe cannot run: {exc}"
+    deadline = time.monotonic() + watch_s
+    interval = max(0.05, min(canary_probe_interval_s(), watch_s))
+    count = 0
+    while True:
+        count += 1
+        outcome = probe_many_sync([target], concurrency=1)[0]
+        if not outcome.ok:
+            log(f"Canary probe {count} of {target.url}: unhealthy: {outcome.error}")
+            return f"probe {count} failed: {outcome.error}"
+        latency = f" in {outcome.latency_ms:.0f} ms" if outcome.latency_ms is not None else ""
+        log(f"Canary probe {count} of {target.url}: healthy{latency}.")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return ""
+        time.sleep(min(interval, remaining))
 
 
 def _post_deploy_check(service, log: RedeployLog) -> str:
@@ -169,6 +372,8 @@ def _refresh_snapshot(redeploy: Redeploy, log: RedeployLog) -> None:
         return
     if not redeploy.revision_after:
         redeploy.revision_after = stored.data.get("revision") or ""
+    if redeploy.action != RolloutAction.RESTART and not redeploy.image_after:
+        redeploy.image_after = stored.data.get("image") or ""
 
 
 def _audit_after(redeploy: Redeploy, log: RedeployLog) -> None:
@@ -201,6 +406,10 @@ def _finish(redeploy: Redeploy, status: str, *, error: str = "") -> Redeploy:
             "operation_id",
             "revision_before",
             "revision_after",
+            "target_revision",
+            "image_before",
+            "image_after",
+            "diagnostics",
         ]
     )
     actor = redeploy.requested_by or redeploy.actor_label
@@ -209,14 +418,17 @@ def _finish(redeploy: Redeploy, status: str, *, error: str = "") -> Redeploy:
         RedeployStatus.FAILED: "failed",
         RedeployStatus.UNKNOWN: "ended with an unknown outcome",
     }.get(status, status)
+    restart = redeploy.action == RolloutAction.RESTART
     record_action(
         actor,
-        "redeploy",
+        "redeploy" if restart else redeploy.action,
         redeploy.service,
         source=redeploy.source,
-        before={"revision": redeploy.revision_before},
+        before={"revision": redeploy.revision_before}
+        if restart
+        else {"revision": redeploy.revision_before, "image": redeploy.image_before},
         after=redeploy.outcome,
-        detail=f"Redeploy #{redeploy.pk} {summary}"
+        detail=f"{redeploy.label} #{redeploy.pk} {summary}"
         + (f" in {redeploy.duration_s:.1f}s" if redeploy.duration_s is not None else "")
         + (f": {error}" if error else "."),
     )
@@ -239,8 +451,8 @@ def _alert(redeploy: Redeploy) -> None:
             AlertEvent(
                 kind="redeploy_failed",
                 severity="critical" if redeploy.status == RedeployStatus.FAILED else "warning",
-                title=f"Redeploy of {service.name} {redeploy.get_status_display().lower()}",
-                body=f"Redeploy #{redeploy.pk} of {service.name} requested by "
+                title=f"{redeploy.label} of {service.name} {redeploy.get_status_display().lower()}",
+                body=f"{redeploy.label} #{redeploy.pk} of {service.name} requested by "
                 f"{redeploy.actor_label}: {redeploy.error}",
                 dedupe_key=key,
                 service=service,

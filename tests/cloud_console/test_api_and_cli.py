@@ -149,6 +149,9 @@ def test_cli_exit_code_on_failure(kubernetes, broken_url):
 @pytest.mark.django_db(transaction=True)
 def test_cli_exit_code_on_unknown(kubernetes, settings):
     kubernetes.fake.rollout_gets = 0
+    kubernetes.fake.fail_next(
+        503, count=1000, method="GET", when=lambda r: bool(kubernetes.fake.requests_to("PATCH"))
+    )
     settings.FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS = 0.2
 
     with pytest.raises(CommandError) as caught:

@@ -42,7 +42,10 @@ def test_unhealthy_after_rollout_marks_the_redeploy_failed(
 def test_a_rollout_that_never_finishes_is_unknown_with_the_operation_id(
     kubernetes, operator, settings, django_capture_on_commit_callbacks
 ):
-    kubernetes.fake.rollout_gets = 0  # the Deployment never becomes ready
+    kubernetes.fake.rollout_gets = 0  # the Deployment never becomes ready, and then the
+    kubernetes.fake.fail_next(  # cluster stops answering: the console cannot tell
+        503, count=1000, method="GET", when=lambda r: bool(kubernetes.fake.requests_to("PATCH"))
+    )
     settings.FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS = 0.3
 
     redeploy = redeploy_now(kubernetes.service, operator, django_capture_on_commit_callbacks)

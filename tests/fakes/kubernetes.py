@@ -1,24 +1,48 @@
-"""A strict local fake of the Kubernetes API for Deployments, HPAs and Services.
+"""A strict local fake of the Kubernetes API: Deployments and their ReplicaSets, Pods, Events,
+HorizontalPodAutoscalers and Services, with a pretend Deployment controller and kubelet.
 
-Serves apps/v1 Deployments (GET, list with labelSelector, PATCH in strategic-merge, merge and
-JSON-patch flavours), autoscaling/v2 HorizontalPodAutoscalers and v1 Services. A template change
-bumps the generation and the rollout then progresses over the next few GETs, the way the
-Deployment controller would. Errors are `Status` objects; a bearer token is required.
+What it models, each from the official reference (cited beside the code that does it):
+- apps/v1 Deployments: GET, list, PATCH in strategic-merge, merge and JSON-patch flavours;
+  a pod-template change bumps `metadata.generation`, and the rollout is asynchronous: the next
+  read still shows the old `status.observedGeneration`, then a new ReplicaSet (its
+  `deployment.kubernetes.io/revision` annotation one above the highest) is scaled up while the
+  old one is scaled down, `updatedReplicas`/`availableReplicas` progressing over the next reads.
+  A template equal to an old ReplicaSet's (a rollback) reuses that ReplicaSet under a new
+  revision number, as the controller does.
+- `spec.progressDeadlineSeconds`: a rollout that makes no progress for that long (wall clock)
+  gets the `Progressing=False, reason=ProgressDeadlineExceeded` condition.
+- Pods of a broken rollout show the kubelet's own states (CrashLoopBackOff, OOMKilled,
+  ImagePullBackOff, Unschedulable) and the matching Events (BackOff, Failed, FailedScheduling).
+- Optimistic concurrency: a write carrying a stale `metadata.resourceVersion` gets 409 Conflict.
+- Chunked lists: `limit` and `continue`, with `metadata.continue` and `remainingItemCount`.
+- Errors are `Status` objects; 429 carries Retry-After; a bearer token is required.
 Run standalone: `python -m tests.fakes.kubernetes --port 8182` (namespace "mcp", seeded).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import copy
+import hashlib
+import json
 import re
+import time
 import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fakes.patching import PatchError, json_patch, merge_patch, strategic_merge_patch
 from tests.fakes.server import FakeServer, RecordedRequest, Reply
 
+# https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/replica-set-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/ (core/v1 Event)
 _ROUTES = [
     (re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/deployments(?:/([^/]+))?$"), "deployments"),
+    (re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/replicasets(?:/([^/]+))?$"), "replicasets"),
     (
         re.compile(
             r"^/apis/autoscaling/v2/namespaces/([^/]+)/horizontalpodautoscalers(?:/([^/]+))?$"
@@ -26,13 +50,26 @@ _ROUTES = [
         "horizontalpodautoscalers",
     ),
     (re.compile(r"^/api/v1/namespaces/([^/]+)/services(?:/([^/]+))?$"), "services"),
+    (re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?$"), "pods"),
+    (re.compile(r"^/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?$"), "events"),
 ]
-_GROUPS = {"deployments": "apps", "horizontalpodautoscalers": "autoscaling", "services": ""}
+_GROUPS = {
+    "deployments": "apps",
+    "replicasets": "apps",
+    "horizontalpodautoscalers": "autoscaling",
+    "services": "",
+    "pods": "",
+    "events": "",
+}
 _KINDS = {
     "deployments": ("apps/v1", "Deployment"),
+    "replicasets": ("apps/v1", "ReplicaSet"),
     "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler"),
     "services": ("v1", "Service"),
+    "pods": ("v1", "Pod"),
+    "events": ("v1", "Event"),
 }
+_PATCHABLE = {"deployments", "horizontalpodautoscalers"}
 _PATCH_TYPES = {
     "application/strategic-merge-patch+json",
     "application/merge-patch+json",
@@ -43,17 +80,37 @@ _REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "NotFound",
+    405: "MethodNotAllowed",
     409: "Conflict",
+    410: "Expired",
     415: "UnsupportedMediaType",
     422: "Invalid",
     429: "TooManyRequests",
     500: "InternalError",
     503: "ServiceUnavailable",
 }
+# Field selectors the API server supports per kind (others answer 400), from the reference:
+# https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/
+_FIELD_SELECTORS = {
+    "events": {
+        "involvedObject.kind",
+        "involvedObject.name",
+        "involvedObject.namespace",
+        "involvedObject.uid",
+        "reason",
+        "type",
+    },
+    "pods": {"metadata.name", "status.phase", "spec.nodeName"},
+}
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _VERBS = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+HASH_LABEL = "pod-template-hash"
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' SafeEncodeString
+# What a broken rollout looks like to the kubelet, one per fault (pod-v1: ContainerStateWaiting,
+# ContainerStateTerminated; events from the kubelet and the scheduler).
+FAULTS = ("crashloop", "oomkilled", "imagepull", "unschedulable", "stuck")
 
 
 def quantity(value: str) -> float:
@@ -67,18 +124,48 @@ def quantity(value: str) -> float:
     return number * scale.get(match.group(2) or "", 1)
 
 
+def template_hash(template: dict) -> str:
+    """A stable pod-template-hash for a template (the controller hashes the template too)."""
+    plain = copy.deepcopy(template)
+    (plain.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+    digest = hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).digest()
+    return "".join(_SAFE[b % len(_SAFE)] for b in digest[:10])
+
+
+@dataclass
+class _Rollout:
+    """One Deployment's rollout in progress, as the pretend controller tracks it."""
+
+    reads: int = 0
+    fault: str = ""
+    new_rs: str = ""
+    last_progress: float = field(default_factory=time.monotonic)
+
+
 class FakeKubernetes(FakeServer):
-    """In-memory kube-apiserver subset with a pretend Deployment and HPA controller."""
+    """In-memory kube-apiserver subset with a pretend Deployment controller, kubelet and HPA."""
 
     def __init__(self, *, port: int = 0, token: str | None = None, rollout_gets: int = 3) -> None:
         super().__init__(port=port)
         self.token = token  # None: any bearer token is accepted, but one must be sent
-        self.rollout_gets = rollout_gets  # GETs a rollout takes; 0 = it never completes
+        # Reads of the Deployment a healthy rollout takes after the controller observed it;
+        # 0 = new pods never become ready (a "stuck" rollout, caught by the progress deadline).
+        self.rollout_gets = rollout_gets
         self.user = "system:serviceaccount:fleet:console"
         self.objects: dict[str, dict[tuple[str, str], dict]] = {k: {} for k in _KINDS}
-        self._rollouts: dict[tuple[str, str], int] = {}
+        self._rollouts: dict[tuple[str, str], _Rollout] = {}
         self._resource_version = 1000
-        self.failing_rollouts: set[tuple[str, str]] = set()
+        self._clock = datetime(2025, 1, 1, tzinfo=UTC)
+        # Faults for the next rollouts: per Deployment (namespace, name) or per image.
+        self.rollout_faults: dict[tuple[str, str], str] = {}
+        self.image_faults: dict[str, str] = {}
+        # A write by someone else lands just before the console's next PATCH of these.
+        self.concurrent_writes: set[tuple[str, str]] = set()
+
+    @property
+    def failing_rollouts(self) -> _FaultSet:
+        """Deployments whose next rollouts never progress (the progress deadline catches them)."""
+        return _FaultSet(self.rollout_faults)
 
     # -- seeding -----------------------------------------------------------------------------
     def add_deployment(
@@ -93,18 +180,27 @@ class FakeKubernetes(FakeServer):
         secret_env: dict[str, tuple[str, str]] | None = None,
         cpu: str = "500m",
         memory: str = "256Mi",
+        requests: dict[str, str] | None = None,
+        limits: dict[str, str] | None = None,
         service_account: str = "mcp-weather",
         hpa: tuple[int, int] | None = None,
         service_type: str | None = "ClusterIP",
         port: int = 8080,
+        sidecars: list[dict] | None = None,
+        progress_deadline_s: int = 600,
     ) -> dict:
-        """A fully rolled-out Deployment, optionally with an HPA and a Service in front."""
+        """A fully rolled-out Deployment (with its revision-1 ReplicaSet and ready Pods),
+        optionally with an HPA and a Service in front."""
         app_labels = {"app": name}
         env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in (env or {}).items()]
         for key, (secret, secret_key) in (secret_env or {}).items():
             env_list.append(
                 {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": secret_key}}}
             )
+        resources = {
+            "limits": dict(limits) if limits is not None else {"cpu": cpu, "memory": memory},
+            "requests": dict(requests) if requests is not None else {"cpu": cpu, "memory": memory},
+        }
         deployment = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -122,23 +218,28 @@ class FakeKubernetes(FakeServer):
                                 "image": image,
                                 "env": env_list,
                                 "ports": [{"containerPort": port, "protocol": "TCP"}],
-                                "resources": {
-                                    "limits": {"cpu": cpu, "memory": memory},
-                                    "requests": {"cpu": cpu, "memory": memory},
-                                },
-                            }
+                                "resources": {k: v for k, v in resources.items() if v},
+                            },
+                            *(sidecars or []),
                         ],
                     },
                 },
-                "strategy": {"type": "RollingUpdate"},
-                "progressDeadlineSeconds": 600,
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                },
+                "revisionHistoryLimit": 10,
+                "progressDeadlineSeconds": progress_deadline_s,
             },
         }
-        deployment["metadata"]["annotations"] = {REVISION_ANNOTATION: "1"}
+        key = (namespace, name)
+        self.objects["deployments"][key] = deployment
+        rs = self._replicaset_for(key, deployment)
+        deployment["metadata"]["annotations"] = {REVISION_ANNOTATION: _revision_of(rs)}
+        self._scale(rs, replicas, ready=True)
         deployment["status"] = self._settled_status(deployment)
-        self.objects["deployments"][(namespace, name)] = deployment
         if hpa is not None:
-            self.objects["horizontalpodautoscalers"][(namespace, name)] = {
+            self.objects["horizontalpodautoscalers"][key] = {
                 "apiVersion": "autoscaling/v2",
                 "kind": "HorizontalPodAutoscaler",
                 "metadata": self._metadata(name, namespace, dict(app_labels)),
@@ -174,8 +275,34 @@ class FakeKubernetes(FakeServer):
             if service_type == "LoadBalancer":
                 ip = f"203.0.113.{len(self.objects['services']) + 10}"
                 service["status"]["loadBalancer"] = {"ingress": [{"ip": ip}]}
-            self.objects["services"][(namespace, name)] = service
+            self.objects["services"][key] = service
         return deployment
+
+    def deployment(self, name: str, namespace: str = "mcp") -> dict:
+        return self.objects["deployments"][(namespace, name)]
+
+    def replicasets_of(self, name: str, namespace: str = "mcp") -> list[dict]:
+        """The Deployment's ReplicaSets, oldest revision first."""
+        uid = self.deployment(name, namespace)["metadata"]["uid"]
+        owned = [
+            rs
+            for (ns, _), rs in self.objects["replicasets"].items()
+            if ns == namespace and _owner_uid(rs) == uid
+        ]
+        return sorted(owned, key=lambda rs: int(_revision_of(rs)))
+
+    def pods_of(self, rs: dict) -> list[dict]:
+        labels = rs["spec"]["selector"]["matchLabels"]
+        namespace = rs["metadata"]["namespace"]
+        return [
+            pod
+            for (ns, _), pod in sorted(self.objects["pods"].items())
+            if ns == namespace and _selects(list(labels.items()), pod["metadata"]["labels"])
+        ]
+
+    def _now(self) -> str:
+        self._clock += timedelta(seconds=1)
+        return self._clock.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _metadata(self, name: str, namespace: str, labels: dict[str, str]) -> dict:
         self._resource_version += 1
@@ -185,13 +312,17 @@ class FakeKubernetes(FakeServer):
             "uid": str(uuid.uuid4()),
             "generation": 1,
             "resourceVersion": str(self._resource_version),
-            "creationTimestamp": "2025-01-01T00:00:00Z",
+            "creationTimestamp": self._now(),
             "labels": labels,
         }
 
-    @staticmethod
-    def _settled_status(deployment: dict) -> dict:
+    def _touch(self, obj: dict) -> None:
+        self._resource_version += 1
+        obj["metadata"]["resourceVersion"] = str(self._resource_version)
+
+    def _settled_status(self, deployment: dict) -> dict:
         replicas = deployment["spec"]["replicas"]
+        name = deployment["metadata"]["name"]
         return {
             "observedGeneration": deployment["metadata"]["generation"],
             "replicas": replicas,
@@ -204,10 +335,260 @@ class FakeKubernetes(FakeServer):
                     "type": "Progressing",
                     "status": "True",
                     "reason": "NewReplicaSetAvailable",
-                    "message": f'ReplicaSet "{deployment["metadata"]["name"]}" has '
+                    "message": f'ReplicaSet "{self._current_rs_name(deployment) or name}" has '
                     "successfully progressed.",
                 },
             ],
+        }
+
+    def _current_rs_name(self, deployment: dict) -> str:
+        revision = (deployment["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION)
+        namespace = deployment["metadata"]["namespace"]
+        uid = deployment["metadata"]["uid"]
+        for (ns, name), rs in self.objects["replicasets"].items():
+            if ns == namespace and _owner_uid(rs) == uid and _revision_of(rs) == revision:
+                return name
+        return ""
+
+    # -- ReplicaSets, Pods and Events (the pretend controller and kubelet) --------------------
+    def _replicaset_for(self, key: tuple[str, str], deployment: dict) -> dict:
+        """The ReplicaSet for the Deployment's current template: an old one whose template is
+        the same (it gets the next revision number, as after `kubectl rollout undo`) or a new
+        one. https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#rolling-back-to-a-previous-revision
+        """
+        namespace, name = key
+        template = deployment["spec"]["template"]
+        digest = template_hash(template)
+        rs_name = f"{name}-{digest}"
+        existing = [rs for rs in self.replicasets_of(name, namespace)]
+        highest = max((int(_revision_of(rs)) for rs in existing), default=0)
+        rs = self.objects["replicasets"].get((namespace, rs_name))
+        if rs is not None:
+            rs["metadata"]["annotations"][REVISION_ANNOTATION] = str(highest + 1)
+            self._touch(rs)
+            return rs
+        pod_template = copy.deepcopy(template)
+        pod_template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = digest
+        selector = {**deployment["spec"]["selector"]["matchLabels"], HASH_LABEL: digest}
+        rs = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                **self._metadata(rs_name, namespace, dict(pod_template["metadata"]["labels"])),
+                "annotations": {REVISION_ANNOTATION: str(highest + 1)},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": name,
+                        "uid": deployment["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": selector},
+                "template": pod_template,
+            },
+            "status": {"replicas": 0, "readyReplicas": 0, "availableReplicas": 0},
+        }
+        self.objects["replicasets"][(namespace, rs_name)] = rs
+        self._event(deployment, "Normal", "ScalingReplicaSet", f"Created replica set {rs_name}")
+        return rs
+
+    def _scale(self, rs: dict, replicas: int, *, ready: bool, fault: str = "") -> None:
+        """Set the ReplicaSet's size; its Pods follow, in the state `fault` gives them."""
+        namespace = rs["metadata"]["namespace"]
+        pods = self.pods_of(rs)
+        for pod in pods[replicas:]:
+            del self.objects["pods"][(namespace, pod["metadata"]["name"])]
+        for index in range(len(pods), replicas):
+            suffix = hashlib.sha1(f"{rs['metadata']['name']}-{index}".encode()).hexdigest()[:5]
+            pod_name = f"{rs['metadata']['name']}-{suffix}"
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    **self._metadata(
+                        pod_name, namespace, dict(rs["spec"]["template"]["metadata"]["labels"])
+                    ),
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "ReplicaSet",
+                            "name": rs["metadata"]["name"],
+                            "uid": rs["metadata"]["uid"],
+                            "controller": True,
+                        }
+                    ],
+                },
+                "spec": copy.deepcopy(rs["spec"]["template"]["spec"]),
+                "status": {},
+            }
+            self.objects["pods"][(namespace, pod_name)] = pod
+        wanted = "ready" if ready else (fault or "starting")
+        for pod in self.pods_of(rs):
+            if pod["status"].get("fault") != wanted:
+                self._set_pod_state(pod, wanted)
+        if rs["spec"]["replicas"] != replicas:
+            owner = self.objects["deployments"].get(
+                (namespace, rs["metadata"]["ownerReferences"][0]["name"])
+            )
+            if owner is not None and rs["spec"]["replicas"] is not None:
+                verb = "up" if replicas > rs["spec"]["replicas"] else "down"
+                self._event(
+                    owner,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    f"Scaled {verb} replica set {rs['metadata']['name']} to {replicas}",
+                )
+        rs["spec"]["replicas"] = replicas
+        ready_count = sum(1 for p in self.pods_of(rs) if _pod_ready(p))
+        rs["status"] = {
+            "replicas": replicas,
+            "readyReplicas": ready_count,
+            "availableReplicas": ready_count,
+            "observedGeneration": rs["metadata"]["generation"],
+        }
+        self._touch(rs)
+
+    def _set_pod_state(self, pod: dict, state: str) -> None:
+        """The Pod's status as the kubelet (or the scheduler) reports it in `state`.
+        https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-states"""
+        name = pod["metadata"]["name"]
+        containers = pod["spec"]["containers"]
+        first = containers[0]
+        ready = state == "ready"
+        statuses = [
+            {
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": f"{c['image'].split('@')[0].rsplit(':', 1)[0]}@sha256:"
+                + hashlib.sha256(c["image"].encode()).hexdigest(),
+                "ready": ready,
+                "restartCount": 0,
+                "started": ready,
+                "state": {"running": {"startedAt": self._now()}},
+            }
+            for c in containers
+        ]
+        conditions = [{"type": "PodScheduled", "status": "True"}]
+        phase = "Running"
+        if state == "crashloop":
+            statuses[0].update(
+                restartCount=4,
+                state={
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 1m20s restarting failed container={first['name']} pod={name}",
+                    }
+                },
+                lastState={"terminated": {"reason": "Error", "exitCode": 1}},
+            )
+            self._event(
+                pod,
+                "Warning",
+                "BackOff",
+                f"Back-off restarting failed container {first['name']} in pod {name}",
+            )
+        elif state == "oomkilled":
+            statuses[0].update(
+                restartCount=3,
+                state={
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 40s restarting failed container={first['name']} pod={name}",
+                    }
+                },
+                lastState={"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+            )
+            self._event(
+                pod,
+                "Warning",
+                "BackOff",
+                f"Back-off restarting failed container {first['name']} in pod {name}",
+            )
+        elif state == "imagepull":
+            statuses[0].update(
+                imageID="",
+                state={
+                    "waiting": {
+                        "reason": "ImagePullBackOff",
+                        "message": f'Back-off pulling image "{first["image"]}"',
+                    }
+                },
+            )
+            self._event(
+                pod,
+                "Warning",
+                "Failed",
+                f'Failed to pull image "{first["image"]}": rpc error: code = NotFound desc = failed to pull and unpack image "{first["image"]}": not found',
+            )
+        elif state == "unschedulable":
+            phase, statuses = "Pending", []
+            message = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+            conditions = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                }
+            ]
+            self._event(pod, "Warning", "FailedScheduling", message, source="default-scheduler")
+        elif state in ("stuck", "starting"):
+            statuses[0].update(ready=False)
+            if state == "stuck":
+                self._event(
+                    pod,
+                    "Warning",
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                )
+        conditions.append({"type": "Ready", "status": "True" if ready else "False"})
+        pod["status"] = {
+            "phase": phase,
+            "conditions": conditions,
+            "containerStatuses": statuses,
+            "fault": state,
+        }
+        self._touch(pod)
+
+    def _event(self, obj: dict, kind: str, reason: str, message: str, source: str = "") -> None:
+        """A core/v1 Event about `obj`; a repeat of the same event bumps its count."""
+        meta = obj["metadata"]
+        namespace = meta["namespace"]
+        for event in self.objects["events"].values():
+            same = event["involvedObject"]["uid"] == meta["uid"] and event["reason"] == reason
+            if same and event["message"] == message:
+                event["count"] += 1
+                event["lastTimestamp"] = self._now()
+                return
+        name = f"{meta['name']}.{uuid.uuid4().hex[:16]}"
+        stamp = self._now()
+        component = source or ("kubelet" if obj["kind"] == "Pod" else "deployment-controller")
+        self.objects["events"][(namespace, name)] = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                k: v for k, v in self._metadata(name, namespace, {}).items() if k != "labels"
+            },
+            "involvedObject": {
+                "kind": obj["kind"],
+                "name": meta["name"],
+                "namespace": namespace,
+                "uid": meta["uid"],
+                "apiVersion": obj["apiVersion"],
+            },
+            "reason": reason,
+            "message": message,
+            "type": kind,
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "source": {"component": component},
         }
 
     # -- errors ------------------------------------------------------------------------------
@@ -226,6 +607,8 @@ class FakeKubernetes(FakeServer):
             "details": details,
             "code": status,
         }
+        # API Priority and Fairness answers 429 with Retry-After:
+        # https://kubernetes.io/docs/concepts/cluster-administration/flow-control/
         headers = {"Retry-After": "1"} if status == 429 else {}
         return Reply(status, body, headers)
 
@@ -266,6 +649,9 @@ class FakeKubernetes(FakeServer):
         if not name:
             if request.method != "GET":
                 return self.error(405, f"{request.method} is not supported on a list", request)
+            if kind == "deployments":
+                for key in [k for k in self._rollouts if k[0] == namespace]:
+                    self._progress_rollout(key)
             return self._list(request, kind, namespace)
         key = (namespace, name)
         obj = self.objects[kind].get(key)
@@ -275,28 +661,65 @@ class FakeKubernetes(FakeServer):
         if request.method == "GET":
             if kind == "deployments":
                 self._progress_rollout(key)
-            return Reply(200, self.objects[kind][key])
-        if request.method == "PATCH":
+            return Reply(200, _public(self.objects[kind][key]))
+        if request.method == "PATCH" and kind in _PATCHABLE:
             return self._patch(request, kind, key)
-        return self.error(405, f"method {request.method} not allowed", request)
+        return self.error(405, f"method {request.method} not allowed on {kind}", request)
 
     def _list(self, request: RecordedRequest, kind: str, namespace: str) -> Reply:
+        """A list, optionally in chunks: `limit` caps the page and `metadata.continue` carries
+        on. https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks
+        """
         selector = _parse_selector(request.query.get("labelSelector", ""))
         if selector is None:
             return self.error(400, "unable to parse requirement: invalid label selector", request)
+        fields = _parse_selector(request.query.get("fieldSelector", ""))
+        allowed = _FIELD_SELECTORS.get(kind, set()) | {"metadata.name", "metadata.namespace"}
+        if fields is None or any(k not in allowed or v is None for k, v in fields):
+            bad = next((k for k, _ in fields or [] if k not in allowed), "")
+            return self.error(
+                400,
+                f'"{bad}" is not a known field selector: only "{", ".join(sorted(allowed))}"'
+                if bad
+                else "invalid field selector",
+                request,
+            )
         items = [
             obj
             for (ns, _), obj in sorted(self.objects[kind].items())
-            if ns == namespace and _selects(selector, obj["metadata"].get("labels") or {})
+            if ns == namespace
+            and _selects(selector, obj["metadata"].get("labels") or {})
+            and all(_field(obj, k) == v for k, v in fields)
         ]
+        start = 0
+        token = request.query.get("continue", "")
+        if token:
+            try:
+                start = int(json.loads(base64.urlsafe_b64decode(token))["start"])
+            except (ValueError, KeyError, TypeError):
+                return self.error(400, "continue key is not valid: illegal base64 data", request)
+        limit = request.query.get("limit", "")
+        metadata: dict[str, Any] = {"resourceVersion": str(self._resource_version)}
+        if limit:
+            if not limit.isdigit():
+                return self.error(400, f'invalid limit "{limit}"', request)
+            end = start + int(limit) if int(limit) > 0 else len(items)
+            if end < len(items):
+                metadata["continue"] = base64.urlsafe_b64encode(
+                    json.dumps({"start": end, "rv": self._resource_version}).encode()
+                ).decode()
+                metadata["remainingItemCount"] = len(items) - end
+            items = items[start:end]
+        else:
+            items = items[start:]
         api_version, kind_name = _KINDS[kind]
         return Reply(
             200,
             {
                 "apiVersion": api_version,
                 "kind": f"{kind_name}List",
-                "metadata": {"resourceVersion": str(self._resource_version)},
-                "items": items,
+                "metadata": metadata,
+                "items": [_public(i) for i in items],
             },
         )
 
@@ -309,6 +732,11 @@ class FakeKubernetes(FakeServer):
                 f"include: {', '.join(sorted(_PATCH_TYPES))}, application/apply-patch+yaml",
                 request,
             )
+        if key in self.concurrent_writes:  # someone else's write lands first
+            self.concurrent_writes.discard(key)
+            other = self.objects[kind][key]
+            other["metadata"].setdefault("annotations", {})["example.com/touched-by"] = "ci"
+            self._touch(other)
         current = self.objects[kind][key]
         try:
             if content_type == "application/json-patch+json":
@@ -321,17 +749,26 @@ class FakeKubernetes(FakeServer):
                 updated = strategic_merge_patch(current, request.body)
         except (PatchError, KeyError, IndexError, ValueError, TypeError) as exc:
             return self.error(400, str(exc), request)
+        api_version, kind_name = _KINDS[kind]
+        resource = f"{kind}.{api_version.split('/')[0]}"
+        # Optimistic concurrency: a patch that sets metadata.resourceVersion is a precondition.
+        # https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions
+        if updated["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            return self.error(
+                409,
+                f'Operation cannot be fulfilled on {resource} "{key[1]}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+                request,
+            )
         updated["status"] = current.get("status", {})
         problem = _validate(kind, key[1], current, updated)
         if problem:
-            api_version, kind_name = _KINDS[kind]
             return self.error(
                 422,
                 f'{kind_name}.{api_version.split("/")[0]} "{key[1]}" is invalid: {problem}',
                 request,
             )
-        self._resource_version += 1
-        updated["metadata"]["resourceVersion"] = str(self._resource_version)
+        self._touch(updated)
         if updated["spec"] != current["spec"]:
             updated["metadata"]["generation"] = current["metadata"]["generation"] + 1
         self.objects[kind][key] = updated
@@ -339,59 +776,94 @@ class FakeKubernetes(FakeServer):
             self._start_rollout(key, current, updated)
         if kind == "horizontalpodautoscalers":
             self._apply_hpa(key, updated)
-        return Reply(200, updated)
+        return Reply(200, _public(updated))
 
-    # -- pretend controllers -----------------------------------------------------------------
+    # -- the pretend Deployment controller -----------------------------------------------------
     def _start_rollout(self, key: tuple[str, str], before: dict, after: dict) -> None:
+        """A template change starts a rollout the controller has not observed yet: status
+        (observedGeneration included) stays as it was until the next read."""
         if after["spec"]["template"] != before["spec"]["template"]:
-            annotations = after["metadata"].setdefault("annotations", {})
-            annotations[REVISION_ANNOTATION] = str(
-                int(annotations.get(REVISION_ANNOTATION, "1")) + 1
-            )
-            self._rollouts[key] = 0
-            after["status"] = {**after["status"], "updatedReplicas": 0}
-        elif after["spec"]["replicas"] != before["spec"]["replicas"]:
+            images = [c["image"] for c in after["spec"]["template"]["spec"]["containers"]]
+            fault = self.rollout_faults.get(key, "")
+            fault = next((self.image_faults[i] for i in images if i in self.image_faults), fault)
+            if not fault and self.rollout_gets == 0:
+                fault = "stuck"
+            self._rollouts[key] = _Rollout(fault=fault)
+        elif after["spec"]["replicas"] != before["spec"]["replicas"] and key not in self._rollouts:
+            rs = self.objects["replicasets"].get((key[0], self._current_rs_name(after)))
+            if rs is not None:
+                self._scale(rs, after["spec"]["replicas"], ready=True)
             after["status"] = self._settled_status(after)
 
     def _progress_rollout(self, key: tuple[str, str]) -> None:
-        if key not in self._rollouts:
+        rollout = self._rollouts.get(key)
+        if rollout is None:
             return
         deployment = self.objects["deployments"][key]
-        step = self._rollouts[key] = self._rollouts[key] + 1
+        rollout.reads += 1
+        if rollout.reads == 1:
+            return  # the controller has not observed the new generation yet
         replicas = deployment["spec"]["replicas"]
         status = deployment["status"]
-        status["observedGeneration"] = deployment["metadata"]["generation"]
-        if key in self.failing_rollouts:
-            status["conditions"] = [
-                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-                {
-                    "type": "Progressing",
-                    "status": "False",
-                    "reason": "ProgressDeadlineExceeded",
-                    "message": f'ReplicaSet "{key[1]}" has timed out progressing.',
-                },
-            ]
-            status["unavailableReplicas"] = 1
-            return
-        if self.rollout_gets and step >= self.rollout_gets:
+        if not rollout.new_rs:  # observe: make (or reuse) the ReplicaSet for the new template
+            rs = self._replicaset_for(key, deployment)
+            rollout.new_rs = rs["metadata"]["name"]
+            deployment["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = (
+                _revision_of(rs)
+            )
+            status["observedGeneration"] = deployment["metadata"]["generation"]
+        new_rs = self.objects["replicasets"][(key[0], rollout.new_rs)]
+        old = [
+            rs
+            for rs in self.replicasets_of(key[1], key[0])
+            if rs["metadata"]["name"] != rollout.new_rs
+        ]
+        step = rollout.reads - 1
+        healthy = not rollout.fault
+        if healthy and step > self.rollout_gets - 1 and self.rollout_gets:
+            self._scale(new_rs, replicas, ready=True)
+            for rs in old:
+                self._scale(rs, 0, ready=True)
             deployment["status"] = self._settled_status(deployment)
             del self._rollouts[key]
             return
-        updated = min(replicas, step)
+        # Rolling update with maxSurge 25 % (at least one pod): one new pod at a time.
+        updated = min(replicas, step) if healthy else 1
+        if healthy and updated > int(new_rs["status"].get("readyReplicas") or 0):
+            rollout.last_progress = time.monotonic()
+        self._scale(new_rs, updated, ready=healthy, fault=rollout.fault)
+        old_total = replicas + 1 - updated if updated < replicas else 1
+        for rs in old[:-1]:
+            self._scale(rs, 0, ready=True)
+        if old:
+            self._scale(old[-1], min(old_total, replicas), ready=True)
+        total = sum(rs["spec"]["replicas"] for rs in [new_rs, *old])
+        available = sum(int(rs["status"].get("availableReplicas") or 0) for rs in [new_rs, *old])
         status.update(
-            replicas=replicas + 1,
+            replicas=total,
             updatedReplicas=updated,
-            availableReplicas=replicas,
-            unavailableReplicas=1,
+            readyReplicas=available,
+            availableReplicas=available,
+            unavailableReplicas=max(0, total - available),
         )
+        progressing = {
+            "type": "Progressing",
+            "status": "True",
+            "reason": "ReplicaSetUpdated",
+            "message": f'ReplicaSet "{rollout.new_rs}" is progressing.',
+        }
+        # https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#failed-deployment
+        deadline = deployment["spec"].get("progressDeadlineSeconds", 600)
+        if time.monotonic() - rollout.last_progress > deadline:
+            progressing = {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": f'ReplicaSet "{rollout.new_rs}" has timed out progressing.',
+            }
         status["conditions"] = [
             {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-            {
-                "type": "Progressing",
-                "status": "True",
-                "reason": "ReplicaSetUpdated",
-                "message": f'ReplicaSet "{key[1]}" is progressing.',
-            },
+            progressing,
         ]
 
     def _apply_hpa(self, key: tuple[str, str], hpa: dict) -> None:
@@ -404,8 +876,53 @@ class FakeKubernetes(FakeServer):
         if wanted != deployment["spec"]["replicas"]:
             deployment["spec"]["replicas"] = wanted
             deployment["metadata"]["generation"] += 1
+            rs = self.objects["replicasets"].get((key[0], self._current_rs_name(deployment)))
+            if rs is not None:
+                self._scale(rs, wanted, ready=True)
             deployment["status"] = self._settled_status(deployment)
         hpa["status"] = {"currentReplicas": wanted, "desiredReplicas": wanted}
+
+
+class _FaultSet:
+    """`fake.failing_rollouts.add((ns, name))`: the Deployment's rollouts get stuck."""
+
+    def __init__(self, faults: dict[tuple[str, str], str]) -> None:
+        self.faults = faults
+
+    def add(self, key: tuple[str, str], fault: str = "stuck") -> None:
+        self.faults[key] = fault
+
+    def discard(self, key: tuple[str, str]) -> None:
+        self.faults.pop(key, None)
+
+
+def _public(obj: dict) -> dict:
+    """The object as the API serves it (without the fake's own bookkeeping)."""
+    if obj.get("kind") == "Pod" and "fault" in obj.get("status", {}):
+        obj = {**obj, "status": {k: v for k, v in obj["status"].items() if k != "fault"}}
+    return obj
+
+
+def _owner_uid(obj: dict) -> str:
+    owners = obj["metadata"].get("ownerReferences") or []
+    return owners[0]["uid"] if owners else ""
+
+
+def _revision_of(rs: dict) -> str:
+    return (rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, "0")
+
+
+def _pod_ready(pod: dict) -> bool:
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
+    )
+
+
+def _field(obj: dict, path: str) -> str:
+    value: Any = obj
+    for part in path.split("."):
+        value = (value or {}).get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
 
 
 def _parse_selector(text: str) -> list[tuple[str, str | None]] | None:

@@ -1,21 +1,18 @@
 """`manage.py redeploy NAME [--wait] [--reason TEXT]`: redeploy one service through its cloud.
 
 Exit codes with --wait: 0 succeeded, 1 failed (or refused), 2 unknown (check the cloud console),
-3 still in flight when --timeout ran out.
+3 still in flight when --timeout ran out, 4 no worker answered (the job stays queued).
 """
 
 from __future__ import annotations
-
-import getpass
-import time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.broker import BrokerUnavailable
+from fleet.management.commands import _rollouts as cli
 from fleet.models import Service
 from fleet.operations import services as cs
-from fleet.operations.models import Redeploy
 
 
 class Command(BaseCommand):
@@ -43,7 +40,7 @@ class Command(BaseCommand):
         service = Service.objects.select_related("account").filter(name=name).first()
         if service is None:
             raise CommandError(f"name: no service named '{name}'.")
-        actor = f"cli:{_user()}"
+        actor = cli.cli_actor()
         try:
             redeploy, created = cs.request_redeploy(service, actor, options["reason"], source="cli")
         except ValidationError as exc:
@@ -59,40 +56,4 @@ class Command(BaseCommand):
                 f"({redeploy.status}, requested by {redeploy.actor_label})."
             )
         if options["wait"]:
-            self._follow(redeploy.pk, options["timeout"])
-
-    def _follow(self, pk: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        shown = 0
-        while True:
-            redeploy = Redeploy.objects.get(pk=pk)
-            lines = redeploy.log.splitlines()
-            for line in lines[shown:]:
-                self.stdout.write(line)
-            shown = len(lines)
-            if redeploy.is_finished:
-                break
-            if time.monotonic() > deadline:
-                raise CommandError(
-                    f"Redeploy #{pk} is still {redeploy.status} after {timeout:g}s; "
-                    "it goes on in the background.",
-                    returncode=3,
-                )
-            time.sleep(1)
-        summary = (
-            f"Redeploy #{pk}: {redeploy.get_status_display()}"
-            f" · revision {redeploy.revision_before or '?'} → {redeploy.revision_after or '?'}"
-            + (f" · {redeploy.duration_s:.1f}s" if redeploy.duration_s is not None else "")
-        )
-        if redeploy.status == "succeeded":
-            self.stdout.write(self.style.SUCCESS(summary))
-            return
-        self.stderr.write(summary)
-        raise CommandError(redeploy.error, returncode=2 if redeploy.status == "unknown" else 1)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+            cli.follow(self.stdout, self.stderr, self.style, redeploy.pk, options["timeout"])

@@ -31,6 +31,8 @@ class CloudError(Exception):
         self.status = status
         self.detail = detail
         self.attempts = 1
+        # Seconds the API asked us to wait (a Retry-After header on 429/503), when it said.
+        self.retry_after_s: float | None = None
 
     def __str__(self) -> str:
         if self.attempts > 1:

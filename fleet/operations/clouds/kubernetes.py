@@ -1,13 +1,20 @@
 """Kubernetes adapter over the official `kubernetes` client: Deployment + HPA + Service.
 
 Redeploy is `kubectl rollout restart` (a new `restartedAt` pod-template annotation) followed by
-the same wait `kubectl rollout status` does. Scaling goes to the HorizontalPodAutoscaler when one
-targets the Deployment, otherwise to `spec.replicas`.
+the same wait `kubectl rollout status` does, plus what it does not do: the new ReplicaSet's pods
+and recent events are read while waiting, so a crash-looping, OOM-killed, image-less or
+unschedulable rollout is reported failed with the kubelet's or scheduler's own reason, and the
+wait outlasts the Deployment's `progressDeadlineSeconds` so the controller's own verdict is seen.
+Releases patch one container's image (`kubectl set image`); rollbacks restore a ReplicaSet's pod
+template (`kubectl rollout undo --to-revision`). Plain Deployments cannot split traffic.
+Scaling goes to the HorizontalPodAutoscaler when one targets the Deployment, otherwise to
+`spec.replicas`; cpu/memory are the container's limits, cpu_request/memory_request its requests.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from kubernetes import client as k8s
@@ -26,17 +33,19 @@ from fleet.operations.clouds.credentials import kubernetes_api_client, utc_now_i
 from fleet.operations.clouds.errors import (
     CloudError,
     InvalidRequest,
+    NotFound,
     PermissionDenied,
     Timeout,
     Unavailable,
     build_error,
     error_class_for_status,
 )
-from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing, retry_after_seconds
 from fleet.operations.clouds.types import (
     AccountRef,
     EnvVar,
     OperationResult,
+    Revision,
     ScalingSettings,
     ServiceRef,
     ServiceSnapshot,
@@ -46,6 +55,21 @@ from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_resul
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REASON_ANNOTATION = "fleet-console/redeploy-reason"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+HASH_LABEL = "pod-template-hash"
+# Waiting reasons after which the kubelet only backs off: the rollout will not progress by itself.
+# https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-state-waiting
+STUCK_WAITING = {
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+}
+NO_SPLIT = (
+    "a plain Kubernetes Deployment replaces pods in a rolling update and has no traffic split "
+    "between versions (that needs a service mesh, Gateway API or Argo Rollouts)"
+)
 
 GET_DEPLOYMENT = "deployments.apps get"
 LIST_DEPLOYMENTS = "deployments.apps list"
@@ -53,12 +77,20 @@ PATCH_DEPLOYMENT = "deployments.apps patch"
 LIST_HPAS = "horizontalpodautoscalers.autoscaling list"
 PATCH_HPA = "horizontalpodautoscalers.autoscaling patch"
 LIST_SERVICES = "services list"
+LIST_REPLICASETS = "replicasets.apps list"
+LIST_PODS = "pods list"
+LIST_EVENTS = "events list"
 
 
 class KubernetesAdapter(CloudAdapter):
     """Deployments in one namespace of one cluster (kube context = account.cluster)."""
 
     provider = "kubernetes"
+    no_traffic_split_reason = NO_SPLIT
+    page_size = 250  # items per list call; longer lists are read in chunks (`continue`)
+    unschedulable_grace_s = 60.0  # a cluster autoscaler may add a node: give it this long
+    deadline_margin_s = 30.0  # waited past progressDeadlineSeconds for the controller's verdict
+    max_wait_s = 3 * 3600.0
 
     def __init__(
         self, account: AccountRef, *, pacing: Pacing = DEFAULT_PACING, api_client: Any = None
@@ -81,14 +113,12 @@ class KubernetesAdapter(CloudAdapter):
     def list_services(self, account: AccountRef, label: str = "") -> list[ServiceSnapshot]:
         """Deployments in the namespace, filtered server-side by a label selector."""
         namespace = self._namespace(account)
-        deployments = self.call(
+        deployments = self._list_all(
             LIST_DEPLOYMENTS,
-            f"namespace {namespace}",
-            self.apps.list_namespaced_deployment,
             namespace,
+            self.apps.list_namespaced_deployment,
             label_selector=label or None,
-            _request_timeout=self.pacing.request_timeout_s,
-        ).items
+        )
         hpas = self._optional(LIST_HPAS, namespace, self._hpas, namespace) or {}
         services = self._optional(LIST_SERVICES, namespace, self._services, namespace) or []
         return [
@@ -145,8 +175,11 @@ class KubernetesAdapter(CloudAdapter):
                 replicas = _fixed_replicas(settings, resource)
                 deployment_patch.setdefault("spec", {})["replicas"] = replicas
                 say(progress, f"No HorizontalPodAutoscaler; setting replicas to {replicas}")
-        if settings.cpu is not None or settings.memory is not None:
-            container = _resources_patch(before, settings, progress)
+        if any(
+            v is not None
+            for v in (settings.cpu, settings.memory, settings.cpu_request, settings.memory_request)
+        ):
+            container = _resources_patch(before, settings, resource, progress)
             deployment_patch.setdefault("spec", {})["template"] = {
                 "spec": {"containers": [container]}
             }
@@ -221,11 +254,14 @@ class KubernetesAdapter(CloudAdapter):
         self,
         namespace: str,
         name: str,
-        patch: dict,
+        patch: Any,
         before: Any,
         timeout_s: float,
         progress: ProgressCallback | None,
+        *,
+        done: str = "",
     ) -> OperationResult:
+        """Send the patch, then wait for a truthful verdict (see `_watch`)."""
         resource = f"deployments/{name} in namespace {namespace}"
         patched = self.call(
             PATCH_DEPLOYMENT,
@@ -236,45 +272,383 @@ class KubernetesAdapter(CloudAdapter):
             patch,
             _request_timeout=self.pacing.request_timeout_s,
         )
+        return self._watch(namespace, name, patched, before, timeout_s, progress, done=done)
+
+    def _watch(
+        self,
+        namespace: str,
+        name: str,
+        patched: Any,
+        before: Any,
+        timeout_s: float,
+        progress: ProgressCallback | None,
+        *,
+        done: str = "",
+    ) -> OperationResult:
+        """Follow the rollout the way `kubectl rollout status` does, and beyond it.
+
+        The wait lasts at least the Deployment's progressDeadlineSeconds (plus a margin), so a
+        stalled rollout ends with the controller's ProgressDeadlineExceeded rather than an
+        "unknown"; meanwhile the new ReplicaSet's pods are read, and a pod the kubelet can only
+        back off on (CrashLoopBackOff, OOMKilled, ImagePullBackOff) or that stays unschedulable
+        fails the rollout early with that reason.
+        """
         generation = patched.metadata.generation
         operation_id = f"{namespace}/deployment/{name}@generation={generation}"
         revision_before = _revision(before)
+        deadline = patched.spec.progress_deadline_seconds or 600
+        wait_s = max(timeout_s, min(deadline + self.deadline_margin_s, self.max_wait_s))
+        if wait_s > timeout_s:
+            say(
+                progress,
+                f"Waiting up to {wait_s:g}s: the Deployment's progressDeadlineSeconds is "
+                f"{deadline}, and its own verdict comes after that.",
+            )
+        seen: dict[str, Any] = {}
+        unschedulable_since: dict[str, float] = {}
 
         def check() -> Step:
-            return _rollout_step(self._read(namespace, name), generation)
+            deployment = self._read(namespace, name)
+            seen["deployment"] = deployment
+            step = _rollout_step(deployment, generation)
+            if step.done or (deployment.status.observed_generation or 0) < generation:
+                return step
+            problem = self._pod_problem(namespace, deployment, unschedulable_since)
+            if problem:
+                return Step(True, f"Rollout failed: {problem}", failed=True, revision=step.revision)
+            return step
 
-        outcome = poll_until(check, timeout_s=timeout_s, pacing=self.pacing, progress=progress)
+        outcome = poll_until(check, timeout_s=wait_s, pacing=self.pacing, progress=progress)
+        last = seen.get("deployment", patched)
+        image_before, image_after = _image(before), _image(last)
         if not isinstance(outcome, Step):
-            return unknown_result(
+            result = unknown_result(
                 operation_id=operation_id,
                 revision_before=revision_before,
                 where=f"the cluster (kubectl rollout status deployment/{name} -n {namespace})",
-                timeout_s=timeout_s,
+                timeout_s=wait_s,
                 error=outcome,
             )
+            result.image_before, result.image_after = image_before, image_after
+            if outcome is None:  # still in progress: say what the pods are doing
+                result.diagnostics = self._diagnostics(namespace, last)
+            return result
         if outcome.failed:
             return OperationResult(
                 status="failed",
                 operation_id=operation_id,
                 revision_before=revision_before,
                 revision_after=outcome.revision,
-                message=outcome.message,
+                message=outcome.message + " The Deployment keeps retrying: roll back, or fix "
+                "the cause and release again.",
+                image_before=image_before,
+                image_after=image_after,
+                diagnostics=self._diagnostics(namespace, last),
             )
         return OperationResult(
             status="succeeded",
             operation_id=operation_id,
             revision_before=revision_before,
             revision_after=outcome.revision,
-            message=f"Deployment {name} rolled out (revision {outcome.revision}).",
+            message=done or f"Deployment {name} rolled out (revision {outcome.revision}).",
+            image_before=image_before,
+            image_after=image_after,
         )
+
+    # -- releases ----------------------------------------------------------------------------
+    def supports_traffic_split(self, service: ServiceRef) -> bool:
+        """Plain Deployments have no traffic split (see NO_SPLIT)."""
+        return False
+
+    def list_revisions(self, service: ServiceRef) -> list[Revision]:
+        """The Deployment's ReplicaSets as revisions, newest first.
+
+        `traffic_percent` is the share of the Deployment's ready pods each one has: behind a
+        Service, kube-proxy spreads connections over ready pods, not by revision.
+        """
+        namespace, name = self._namespace(service.account), service.resource
+        deployment = self._read(namespace, name)
+        sets = self._replicasets(namespace, deployment)
+        current = _revision(deployment)
+        ready = {_revision(rs): (rs.status.ready_replicas or 0) for rs in sets}
+        total = sum(ready.values())
+        chosen = _container_name(deployment, "")
+        revisions = [
+            Revision(
+                name=_revision(rs),
+                image=_template_image(rs.spec.template, chosen),
+                created=rs.metadata.creation_timestamp.isoformat()
+                if rs.metadata.creation_timestamp
+                else "",
+                traffic_percent=round(100 * ready[_revision(rs)] / total) if total else None,
+                active=_revision(rs) == current,
+                ready=(rs.status.ready_replicas or 0) >= (rs.spec.replicas or 0)
+                if _revision(rs) == current
+                else None,
+            )
+            for rs in sets
+        ]
+        return sorted(revisions, key=lambda r: int(r.name or 0), reverse=True)
+
+    def release(
+        self,
+        service: ServiceRef,
+        image: str,
+        *,
+        reason: str = "",
+        traffic_percent: int | None = None,
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """`kubectl set image`: patch one container's image and wait for the rolling update.
+
+        `image` may name the container as `kubectl set image` does ("server=repo:tag");
+        otherwise the pod template's default-container annotation or its only container is
+        used, and a Deployment with several containers is refused naming them.
+        """
+        namespace, name = self._namespace(service.account), service.resource
+        resource = f"deployments/{name} in namespace {namespace}"
+        if traffic_percent is not None:
+            raise InvalidRequest(
+                f"No canary for {resource}: {NO_SPLIT}. Release without a traffic percentage "
+                "for a rolling update instead.",
+                provider="Kubernetes",
+                resource=resource,
+            )
+        wanted_container, _, new_image = image.rpartition("=")
+        for attempt in range(1, 4):
+            before = self._read(namespace, name)
+            container = _container_name(before, wanted_container, resource)
+            current = _template_image(before.spec.template, container)
+            if current == new_image:
+                revision = _revision(before)
+                return OperationResult(
+                    status="succeeded",
+                    operation_id=f"{namespace}/deployment/{name}",
+                    revision_before=revision,
+                    revision_after=revision,
+                    message=f"Container {container} already runs {new_image}: nothing to roll out.",
+                    image_before=current,
+                    image_after=current,
+                )
+            annotations = {CHANGE_CAUSE: (reason or f"image {new_image}")[:200]}
+            patch = {
+                # resourceVersion makes the patch conditional: if someone changed the
+                # Deployment since we read it, the API answers 409 and we read it again.
+                "metadata": {"resourceVersion": before.metadata.resource_version,
+                             "annotations": annotations},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": container, "image": new_image}]}}},
+            }  # fmt: skip
+            say(
+                progress,
+                f"Setting container {container} of {namespace}/{name}: {current} → {new_image}",
+            )
+            try:
+                return self._patch_and_wait(
+                    namespace, name, patch, before, timeout_s, progress,
+                    done=f"Deployment {name} now runs {new_image} in container {container}.",
+                )  # fmt: skip
+            except InvalidRequest as exc:
+                if exc.status != 409 or attempt == 3:
+                    raise
+                say(progress, "The Deployment changed while we were patching it; reading it again")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def rollback(
+        self,
+        service: ServiceRef,
+        revision: str,
+        *,
+        reason: str = "",
+        timeout_s: float = 600,
+        progress: ProgressCallback | None = None,
+    ) -> OperationResult:
+        """`kubectl rollout undo --to-revision`: put a recorded ReplicaSet's pod template back.
+
+        The controller then scales that ReplicaSet up again under a new revision number.
+        """
+        namespace, name = self._namespace(service.account), service.resource
+        resource = f"deployments/{name} in namespace {namespace}"
+        for attempt in range(1, 4):
+            before = self._read(namespace, name)
+            if before.spec.paused:
+                raise InvalidRequest(
+                    f"{resource} is paused: resume it (kubectl rollout resume) before rolling back.",
+                    provider="Kubernetes",
+                    resource=resource,
+                )
+            sets = self._replicasets(namespace, before)
+            target = next(
+                (rs for rs in sets if revision in (_revision(rs), rs.metadata.name)), None
+            )
+            if target is None:
+                recorded = ", ".join(sorted((_revision(rs) for rs in sets), key=int)) or "none"
+                raise NotFound(
+                    f"{resource} has no revision {revision} (recorded revisions: {recorded}; "
+                    "older ones are gone past spec.revisionHistoryLimit).",
+                    provider="Kubernetes",
+                    resource=resource,
+                )
+            if _revision(target) == _revision(before):
+                raise InvalidRequest(
+                    f"{resource} already runs revision {revision}: nothing to roll back.",
+                    provider="Kubernetes",
+                    resource=resource,
+                )
+            template = self.api_client.sanitize_for_serialization(target.spec.template)
+            (template.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+            annotations = dict(before.metadata.annotations or {})
+            annotations[CHANGE_CAUSE] = (reason or f"rollback to revision {revision}")[:200]
+            # The JSON patch `kubectl rollout undo` sends, plus the resourceVersion we read as a
+            # precondition (409 if the Deployment changed meanwhile).
+            patch = [
+                {"op": "replace", "path": "/spec/template", "value": template},
+                {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+                {
+                    "op": "replace",
+                    "path": "/metadata/resourceVersion",
+                    "value": before.metadata.resource_version,
+                },
+            ]
+            chosen = _container_name(before, "")
+            say(
+                progress,
+                f"Rolling {namespace}/{name} back to the pod template of revision "
+                f"{_revision(target)} ({_template_image(target.spec.template, chosen)})",
+            )
+            try:
+                result = self._patch_and_wait(
+                    namespace, name, patch, before, timeout_s, progress,
+                    done=f"Deployment {name} rolled back to the template of revision "
+                    f"{_revision(target)}.",
+                )  # fmt: skip
+            except InvalidRequest as exc:
+                if exc.status != 409 or attempt == 3:
+                    raise
+                say(progress, "The Deployment changed while we were patching it; reading it again")
+                continue
+            if result.status == "succeeded":
+                result.message += f" It is now revision {result.revision_after}."
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- pods, events and ReplicaSets ----------------------------------------------------------
+    def _list_all(self, permission: str, namespace: str, fn: Any, **kw: Any) -> list[Any]:
+        """Every item of a list call, read in chunks of `page_size` (`limit` + `continue`)."""
+        items: list[Any] = []
+        token = None
+        while True:
+            page = self.call(
+                permission,
+                f"namespace {namespace}",
+                fn,
+                namespace,
+                limit=self.page_size,
+                _continue=token,
+                _request_timeout=self.pacing.request_timeout_s,
+                **kw,
+            )
+            items.extend(page.items or [])
+            token = page.metadata._continue if page.metadata else None
+            if not token:
+                return items
+
+    def _replicasets(self, namespace: str, deployment: Any) -> list[Any]:
+        """The ReplicaSets this Deployment owns (by owner uid, as the controller does)."""
+        selector = _selector(deployment.spec.selector.match_labels or {})
+        sets = self._list_all(
+            LIST_REPLICASETS,
+            namespace,
+            self.apps.list_namespaced_replica_set,
+            label_selector=selector,
+        )
+        uid = deployment.metadata.uid
+        return [
+            rs for rs in sets if any(o.uid == uid for o in (rs.metadata.owner_references or []))
+        ]
+
+    def _new_pods(self, namespace: str, deployment: Any) -> tuple[Any, list[Any]]:
+        """The ReplicaSet of the Deployment's current revision and its pods."""
+        current = _revision(deployment)
+        rs = next(
+            (r for r in self._replicasets(namespace, deployment) if _revision(r) == current),
+            None,
+        )
+        if rs is None:
+            return None, []
+        pods = self._list_all(
+            LIST_PODS,
+            namespace,
+            self.core.list_namespaced_pod,
+            label_selector=_selector(rs.spec.selector.match_labels or {}),
+        )
+        return rs, pods
+
+    def _pod_problem(
+        self, namespace: str, deployment: Any, unschedulable_since: dict[str, float]
+    ) -> str:
+        """Why the new pods cannot become ready by themselves, or "" (none, or cannot tell)."""
+        try:
+            _rs, pods = self._new_pods(namespace, deployment)
+        except PermissionDenied:
+            return ""  # without pods list, the progress deadline still decides
+        for pod in pods:
+            if problem := _pod_problem(pod, unschedulable_since, self.unschedulable_grace_s):
+                return problem
+        return ""
+
+    def _diagnostics(self, namespace: str, deployment: Any) -> list[str]:
+        """Conditions, the new pods' states and recent warning events, one line each."""
+        lines = [
+            f"Deployment condition {c.type}={c.status}"
+            + (f" ({c.reason})" if c.reason else "")
+            + (f": {c.message}" if c.message else "")
+            for c in (deployment.status.conditions if deployment.status else None) or []
+            if c.status != "True"
+        ]
+        names = {deployment.metadata.name}
+        try:
+            rs, pods = self._new_pods(namespace, deployment)
+        except CloudError as exc:
+            return [*lines, f"Could not read the pods: {exc}"]
+        if rs is not None:
+            names.add(rs.metadata.name)
+        for pod in pods[:5]:
+            names.add(pod.metadata.name)
+            lines.append(_pod_line(pod))
+        if len(pods) > 5:
+            lines.append(f"… and {len(pods) - 5} more pod(s) of the new ReplicaSet")
+        try:
+            events = self._list_all(
+                LIST_EVENTS,
+                namespace,
+                self.core.list_namespaced_event,
+                field_selector="type=Warning",
+            )
+        except CloudError as exc:
+            return [*lines, f"Could not read the events: {exc}"]
+        recent = sorted(
+            (e for e in events if e.involved_object and e.involved_object.name in names),
+            key=lambda e: str(e.last_timestamp or e.event_time or ""),
+        )[-10:]
+        for event in recent:
+            count = f" (×{event.count})" if (event.count or 1) > 1 else ""
+            lines.append(
+                f"Event {event.type} {event.reason} on {event.involved_object.kind}/"
+                f"{event.involved_object.name}{count}: {event.message}"
+            )
+        return lines
 
     def _snapshot(
         self, deployment: Any, hpas: dict[str, Any], services: list[Any], url: str
     ) -> ServiceSnapshot:
         meta, spec = deployment.metadata, deployment.spec
         pod = spec.template.spec
-        container = pod.containers[0]
+        chosen = _container_name(deployment, "")
+        container = next(c for c in pod.containers if c.name == chosen)
         limits = (container.resources.limits or {}) if container.resources else {}
+        requests = (container.resources.requests or {}) if container.resources else {}
         hpa = hpas.get(meta.name)
         replicas = spec.replicas if spec.replicas is not None else 1
         exposed = _service_for(deployment, services)
@@ -291,6 +665,8 @@ class KubernetesAdapter(CloudAdapter):
                 concurrency=None,
                 cpu=limits.get("cpu"),
                 memory=limits.get("memory"),
+                cpu_request=requests.get("cpu"),
+                memory_request=requests.get("memory"),
             ),
             ready_instances=(deployment.status.available_replicas or 0)
             if deployment.status
@@ -316,7 +692,7 @@ class KubernetesAdapter(CloudAdapter):
             detail = str(reason or exc)
         else:
             return None
-        return build_error(
+        error = build_error(
             cls,
             provider="Kubernetes",
             account=self.account.name,
@@ -326,6 +702,9 @@ class KubernetesAdapter(CloudAdapter):
             status=status,
             hint=_rbac_hint(permission, self._namespace(self.account)),
         )
+        if isinstance(exc, ApiException):  # API Priority and Fairness sends Retry-After on 429
+            error.retry_after_s = retry_after_seconds((exc.headers or {}).get("Retry-After"))
+        return error
 
 
 def _rollout_step(deployment: Any, generation: int) -> Step:
@@ -369,25 +748,44 @@ def _fixed_replicas(settings: ScalingSettings, resource: str) -> int:
 
 
 def _resources_patch(
-    deployment: Any, settings: ScalingSettings, progress: ProgressCallback | None
+    deployment: Any, settings: ScalingSettings, resource: str, progress: ProgressCallback | None
 ) -> dict:
-    """A strategic-merge container entry setting the new limits (requests lowered if above)."""
-    container = deployment.spec.template.spec.containers[0]
+    """A strategic-merge container entry setting limits and requests, each as asked.
+
+    A request above its limit is refused here, naming both, rather than silently lowered: the
+    request is what the scheduler reserves, so changing it is the operator's decision.
+    """
+    name = _container_name(deployment, "")
+    container = next(c for c in deployment.spec.template.spec.containers if c.name == name)
     current = container.resources
     requests = dict((current.requests or {}) if current else {})
-    limits: dict[str, str] = {}
-    lowered: dict[str, str] = {}
-    for resource, value in (("cpu", settings.cpu), ("memory", settings.memory)):
-        if value is None:
-            continue
-        limits[resource] = value
-        if resource in requests and _quantity(requests[resource]) > _quantity(value):
-            lowered[resource] = value  # a request above the limit would be refused
-    patch: dict[str, Any] = {"name": container.name, "resources": {"limits": limits}}
-    if lowered:
-        patch["resources"]["requests"] = lowered
-        say(progress, f"Lowering requests {lowered} so they do not exceed the new limits")
-    say(progress, f"Setting container {container.name} limits to {limits}")
+    limits = dict((current.limits or {}) if current else {})
+    new_limits = {k: v for k, v in (("cpu", settings.cpu), ("memory", settings.memory)) if v}
+    new_requests = {
+        k: v for k, v in (("cpu", settings.cpu_request), ("memory", settings.memory_request)) if v
+    }
+    limits.update(new_limits)
+    requests.update(new_requests)
+    for kind in ("cpu", "memory"):
+        if (
+            kind in requests
+            and kind in limits
+            and _quantity(requests[kind]) > _quantity(limits[kind])
+        ):
+            raise InvalidRequest(
+                f"{resource}: the {kind} request ({requests[kind]}) would be above the {kind} "
+                f"limit ({limits[kind]}) of container {name}; set {kind}_request to at most "
+                f"{limits[kind]} too, or raise {kind}.",
+                provider="Kubernetes",
+                resource=resource,
+            )
+    patch: dict[str, Any] = {"name": name, "resources": {}}
+    if new_limits:
+        patch["resources"]["limits"] = new_limits
+        say(progress, f"Setting container {name} limits to {new_limits}")
+    if new_requests:
+        patch["resources"]["requests"] = new_requests
+        say(progress, f"Setting container {name} requests to {new_requests}")
     return patch
 
 
@@ -400,8 +798,106 @@ def _quantity(value: str) -> float:
     return float(value)
 
 
-def _revision(deployment: Any) -> str:
-    return (deployment.metadata.annotations or {}).get(REVISION_ANNOTATION, "")
+def _revision(obj: Any) -> str:
+    """The deployment.kubernetes.io/revision of a Deployment or ReplicaSet."""
+    return (obj.metadata.annotations or {}).get(REVISION_ANNOTATION, "")
+
+
+def _container_name(deployment: Any, wanted: str, resource: str = "") -> str:
+    """The container a release or the snapshot is about: the named one, the pod template's
+    kubectl.kubernetes.io/default-container, or the only one; several without a name is an error
+    when `resource` is given (a release), else the first (a description)."""
+    template = deployment.spec.template
+    names = [c.name for c in template.spec.containers]
+    if wanted:
+        if wanted not in names:
+            raise InvalidRequest(
+                f"{resource} has no container '{wanted}' (containers: {', '.join(names)}).",
+                provider="Kubernetes",
+                resource=resource,
+            )
+        return wanted
+    default = ((template.metadata.annotations or {}) if template.metadata else {}).get(
+        DEFAULT_CONTAINER, ""
+    )
+    if default in names:
+        return default
+    if len(names) == 1 or not resource:
+        return names[0]
+    raise InvalidRequest(
+        f"{resource} has {len(names)} containers ({', '.join(names)}): say which one gets the new "
+        f"image (the release's container field), or set the pod template annotation "
+        f"{DEFAULT_CONTAINER}.",
+        provider="Kubernetes",
+        resource=resource,
+    )
+
+
+def _template_image(template: Any, container: str) -> str:
+    return next((c.image or "" for c in template.spec.containers if c.name == container), "")
+
+
+def _image(deployment: Any) -> str:
+    return _template_image(deployment.spec.template, _container_name(deployment, ""))
+
+
+def _selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _pod_problem(pod: Any, unschedulable_since: dict[str, float], grace_s: float) -> str:
+    """The kubelet's or scheduler's reason this pod will not become ready by itself, or ""."""
+    name = pod.metadata.name
+    status = pod.status
+    for cs in (status.container_statuses if status else None) or []:
+        last = cs.last_state.terminated if cs.last_state else None
+        waiting = cs.state.waiting if cs.state else None
+        if last is not None and last.reason == "OOMKilled":
+            return (
+                f"OOMKilled: container {cs.name} of pod {name} was killed for running out of "
+                f"memory (exit code {last.exit_code}, {cs.restart_count} restarts); raise its "
+                "memory limit or fix the leak."
+            )
+        if waiting is not None and waiting.reason in STUCK_WAITING:
+            after = ""
+            if last is not None:
+                after = f"; last exit code {last.exit_code} ({last.reason})"
+            return (
+                f"{waiting.reason}: container {cs.name} of pod {name}: {waiting.message or ''}"
+                f" ({cs.restart_count} restarts{after})."
+            )
+    for condition in (status.conditions if status else None) or []:
+        if condition.type == "PodScheduled" and condition.status == "False":
+            first = unschedulable_since.setdefault(name, time.monotonic())
+            if time.monotonic() - first >= grace_s:
+                return (
+                    f"FailedScheduling: pod {name} cannot be scheduled "
+                    f"({condition.reason}): {condition.message}"
+                )
+    return ""
+
+
+def _pod_line(pod: Any) -> str:
+    """One diagnostics line per pod: phase, each container's state, restarts, last exit."""
+    status = pod.status
+    parts = [f"Pod {pod.metadata.name}: {status.phase if status else 'unknown'}"]
+    for condition in (status.conditions if status else None) or []:
+        if condition.type == "PodScheduled" and condition.status == "False":
+            parts.append(f"not scheduled ({condition.reason}: {condition.message})")
+    for cs in (status.container_statuses if status else None) or []:
+        state = cs.state
+        if state and state.waiting:
+            now = f"waiting {state.waiting.reason}" + (
+                f" ({state.waiting.message})" if state.waiting.message else ""
+            )
+        elif state and state.terminated:
+            now = f"terminated {state.terminated.reason} (exit {state.terminated.exit_code})"
+        else:
+            now = "running" + ("" if cs.ready else ", not ready")
+        last = cs.last_state.terminated if cs.last_state else None
+        previous = f", last exit {last.exit_code} ({last.reason})" if last else ""
+        parts.append(f"container {cs.name} {now}, {cs.restart_count} restarts{previous}")
+    return "; ".join(parts)
 
 
 def _service_for(deployment: Any, services: list[Any]) -> Any:

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from fleet.operations.clouds.errors import CloudError
 
@@ -37,15 +44,39 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, CloudError) and exc.retryable
 
 
+def _wait(pacing: Pacing) -> Callable[[RetryCallState], float]:
+    """Exponential backoff, but never shorter than a Retry-After the API sent (capped at the
+    pacing's longest backoff)."""
+    exponential = wait_exponential(
+        multiplier=pacing.backoff_initial_s,
+        min=pacing.backoff_initial_s,
+        max=pacing.backoff_max_s,
+    )
+
+    def wait(state: RetryCallState) -> float:
+        pause = exponential(state)
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after_s", None)
+        if asked:
+            pause = max(pause, min(float(asked), pacing.backoff_max_s))
+        return pause
+
+    return wait
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header's delay in seconds (the delta-seconds form), else None."""
+    try:
+        return max(0.0, float(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
 def call_with_retry(fn: Callable[[], T], pacing: Pacing) -> T:
     """Call `fn` (which raises CloudError) and retry throttled/unavailable failures with backoff."""
     retrying = Retrying(
         stop=stop_after_attempt(max(1, pacing.attempts)),
-        wait=wait_exponential(
-            multiplier=pacing.backoff_initial_s,
-            min=pacing.backoff_initial_s,
-            max=pacing.backoff_max_s,
-        ),
+        wait=_wait(pacing),
         retry=retry_if_exception(_is_retryable),
         reraise=True,
         sleep=time.sleep,

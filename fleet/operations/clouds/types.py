@@ -49,17 +49,25 @@ class ScalingSettings:
     min_instances: int | None = None
     max_instances: int | None = None
     concurrency: int | None = None  # max concurrent requests per instance
-    cpu: str | None = None  # as the platform spells it: "1", "500m", "0.5"
-    memory: str | None = None  # "512Mi", "1Gi", "2048" (ECS MiB)
+    cpu: str | None = None  # as the platform spells it: "1", "500m", "0.5" (Kubernetes: limit)
+    memory: str | None = None  # "512Mi", "1Gi", "2048" (ECS MiB) (Kubernetes: limit)
+    # Kubernetes only: what the scheduler reserves per pod, apart from the limits above.
+    cpu_request: str | None = None
+    memory_request: str | None = None
 
     def as_dict(self) -> dict:
-        return {
+        """The five fields every platform has, plus the request fields when a platform set them."""
+        fields = {
             "min_instances": self.min_instances,
             "max_instances": self.max_instances,
             "concurrency": self.concurrency,
             "cpu": self.cpu,
             "memory": self.memory,
         }
+        for name in ("cpu_request", "memory_request"):
+            if getattr(self, name) is not None:
+                fields[name] = getattr(self, name)
+        return fields
 
 
 @dataclass
