@@ -379,3 +379,14 @@ def _plain():
     from tests.fakes.server import RecordedRequest
 
     return RecordedRequest("GET", "/", {"$alt": "json"}, {}, None)
+
+
+def test_describe_shows_the_image_that_serves_when_traffic_is_pinned(adapter, weather, fake):
+    good = fake.revision_of(NAME)
+    adapter.release(weather, NEW_IMAGE)
+    adapter.rollback(weather, good)
+
+    snapshot = adapter.describe(weather)
+
+    assert snapshot.revision == good
+    assert snapshot.image == OLD_IMAGE  # the template says 1.5.0; 1.4.2 is what serves

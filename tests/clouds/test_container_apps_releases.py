@@ -386,3 +386,17 @@ def test_discovery_follows_next_link(adapter, fake, account):
 
     assert sorted(s.resource for s in found) == ["mcp-a", "mcp-b", "mcp-c"]
     assert len(fake.requests_to("GET", "/containerApps")) == 2
+
+
+def test_a_release_waits_for_min_replicas(account, fake):
+    # Running with fewer replicas than minReplicas is not the rollout yet.
+    fake.add_app("mcp-warm", min_replicas=2)
+    fake.started_replicas = 1
+    lines: list[str] = []
+
+    result = ContainerAppsAdapter(account, pacing=FAST).release(
+        ServiceRef(account, "mcp-warm"), NEW_IMAGE, timeout_s=0.3, progress=lines.append
+    )
+
+    assert result.status == "unknown"
+    assert any("1 of 2 replicas" in line for line in lines)

@@ -92,6 +92,9 @@ class FakeContainerApps(FakeServer):
         self.restart_lag_gets = restart_lag_gets  # GETs that still show the pre-restart state
         self.activation_gets = activation_gets  # GETs before a new revision runs
         self.list_page_size = 100
+        self.started_replicas: int | None = (
+            None  # replicas a released revision reaches (None = all)
+        )
         self.restarts: list[str] = []  # revision names restarted, in order
         self._restarting: dict[str, dict] = {}
         self._activating: dict[str, dict] = {}
@@ -643,6 +646,10 @@ class FakeContainerApps(FakeServer):
         revision = self.revisions[key]
         app = self.apps[revision["id"].lower().rsplit("/revisions/", 1)[0]]
         self._become_running(app, revision["name"], failure=pending["failure"])
+        if self.started_replicas is not None and pending["failure"] is None:
+            # Running, but short of minReplicas (quota, a slow image pull on some nodes).
+            self.replicas[key] = self.replicas[key][: self.started_replicas]
+            revision["properties"]["replicas"] = self.started_replicas
 
     def _get_revision(self, request: RecordedRequest) -> Reply:
         key = request.path.lower()

@@ -110,6 +110,11 @@ class CloudRunAdapter(CloudAdapter):
         name = self._name(service)
         svc = self.call("run.services.get", name, self._get, name)
         snapshot = _snapshot(svc, name)
+        if snapshot.revision and snapshot.revision != _short(svc.latest_ready_revision):
+            # Traffic is pinned to an older revision: the template's image is not what serves.
+            serving = self._revision(name, snapshot.revision)
+            if serving is not None and serving.containers:
+                snapshot.image = serving.containers[0].image
         try:
             policy = self.call(
                 "run.services.getIamPolicy",

@@ -547,6 +547,11 @@ class ContainerAppsAdapter(CloudAdapter):
             line = f"Revision {new}: {running or 'unknown'}, health {health or 'unknown'}"
             if running in _BROKEN or _text(state.provisioning_state) == "Failed":
                 return Step(True, line, failed=True)
+            scale = state.template.scale if state.template is not None else None
+            wanted = (scale.min_replicas or 0) if scale is not None else 0
+            if running in _RUNNING and (state.replicas or 0) < wanted:
+                # Running with fewer replicas than minReplicas is not yet the rollout it should be.
+                return Step(False, f"{line}, {state.replicas or 0} of {wanted} replicas")
             return Step(running in _RUNNING and health != "Unhealthy", line)
 
         outcome = poll_until(check, timeout_s=timeout_s, pacing=self.pacing, progress=progress)
