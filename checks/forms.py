@@ -36,8 +36,9 @@ class CheckConfigForm(forms.ModelForm):
             "result).",
             "auth_header": "Optional: a header every probe sends, e.g. Authorization.",
             "auth_secret_ref": "env:NAME or file:/path — where the worker reads the header value "
-            "(an environment variable, or a mounted secret file). The value itself is never "
-            "stored or shown here.",
+            "(an environment variable, or a mounted secret file), inside the deployer's "
+            "allow-list (FLEET_SECRET_ENV_PREFIXES, FLEET_SECRET_DIRS). The value itself is never "
+            "entered, stored or shown here; it is sent only to the service's own origin.",
         }
 
     def clean_tool_call_arguments(self):

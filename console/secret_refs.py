@@ -53,6 +53,7 @@ NEVER_ENV_PREFIXES = (
     "KUBE",
     "DJANGO_",
     "CELERY_",
+    "FLEET_CLOUD_",  # emulator switches, read outside the settings module
     "FLEET_SECRET_ENV_PREFIXES",
     "FLEET_SECRET_DIRS",
 )

@@ -14,7 +14,8 @@ class ChannelForm(forms.Form):
     type = forms.ChoiceField(choices=ChannelType.choices)
     target = forms.CharField(
         max_length=2000,
-        help_text="Webhook/Slack: an http(s) URL, or env:NAME / file:/path when the URL is secret. "
+        help_text="Webhook: an http(s) URL, or env:NAME / file:/path when the URL is secret. "
+        "Slack: always env:NAME / file:/path (the URL is the secret). "
         "Email: comma-separated addresses.",
     )
     secret_header = forms.CharField(
@@ -24,7 +25,8 @@ class ChannelForm(forms.Form):
         required=False,
         max_length=300,
         label="Secret value from",
-        help_text=f"Never the value itself: {REF_HELP}",
+        help_text=f"Never the value itself: {REF_HELP}, inside the deployer's allow-list "
+        "(FLEET_SECRET_ENV_PREFIXES, FLEET_SECRET_DIRS). Sent only to the target's own origin.",
     )
     enabled = forms.BooleanField(required=False, initial=True)
     match_teams = ListField(required=False, label="Teams", help_text="Empty = every team")

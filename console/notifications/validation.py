@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from checks.probing.errors import redact
 from console import secret_refs as refs
 from fleet.validation import header_name_problem, validate_http_url, validate_name
 
@@ -50,7 +52,7 @@ def _target_problem(kind: str, target: str) -> str | None:
             validate_http_url(target, "target")
         except ValidationError as exc:
             return exc.message_dict["target"][0]
-        return None
+        return _direct_secret_problem(kind, target)
     if kind == "email":
         addresses = split_addresses(target)
         for address in addresses:
@@ -60,6 +62,23 @@ def _target_problem(kind: str, target: str) -> str | None:
                 return f"'{address}' is not a valid email address."
         return None if addresses else "Give at least one email address."
     return f"Unknown channel type '{kind}': use webhook, slack or email."
+
+
+def _direct_secret_problem(kind: str, url: str) -> str | None:
+    """Secrets are taken only by reference: a URL that is or carries one is refused, so it is
+    never stored, shown on the channel page or written to the audit log."""
+    how = (
+        "put the URL in an allowed environment variable or secret file and give its reference "
+        f"({refs.REF_HELP})"
+    )
+    if kind == "slack":
+        return f"A Slack webhook URL is itself a secret: {how}."
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return f"The URL carries a user name or password: {how}."
+    if redact(parts.query) != parts.query or redact(parts.path) != parts.path:
+        return f"The URL carries what looks like a credential (a token or key): {how}."
+    return None
 
 
 def _secret_problems(channel: AlertChannel) -> dict[str, str]:
