@@ -129,6 +129,11 @@ def test_promote_a_canary_with_set_traffic(adapter, weather, fake):
     assert fake.serving(NAME) == {canary: 100}
     assert result.image_after == NEW_IMAGE
     assert fake.requests_to("PATCH")[-1].query["updateMask"] == "traffic"
+    # Routed as LATEST, so the next redeploy serves instead of staying pinned to the canary.
+    assert [t["type"] for t in fake.services[NAME]["traffic"]] == [
+        "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+    ]
+    assert adapter.redeploy(weather).status == "succeeded"
 
 
 def test_set_traffic_to_latest(adapter, weather, fake):

@@ -220,6 +220,10 @@ def test_promote_a_canary(adapter, fake, multiple):
     assert result.status == "succeeded", result.message
     assert fake.weights(app_id) == {canary: 100}
     assert result.image_after == NEW_IMAGE
+    # Routed as latestRevision, so a later scaling change serves instead of staying pinned.
+    traffic = fake.apps[app_id.lower()]["properties"]["configuration"]["ingress"]["traffic"]
+    assert traffic == [{"latestRevision": True, "weight": 100}]
+    assert adapter.apply_scaling(ref, ScalingSettings(max_instances=4)).status == "succeeded"
 
 
 def test_set_traffic_is_refused_in_single_mode(adapter, single):

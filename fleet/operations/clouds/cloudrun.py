@@ -309,8 +309,19 @@ class CloudRunAdapter(CloudAdapter):
         name = self._name(service)
         _check_splits(splits, name)
         current = self.call("run.services.get", name, self._get, name)
-        want: dict[str, int] = {}
+        latest = _short(current.latest_ready_revision)
         traffic = []
+        if [(_short(s.revision), s.percent, s.tag) for s in splits] == [(latest, 100, "")]:
+            # Promoting the latest ready revision: route it as LATEST (gcloud's --to-latest), so
+            # later redeploys and scaling changes serve instead of staying pinned to a name.
+            splits = [TrafficSplit("", 100)]
+            if _tags(current).get(latest):
+                traffic.append(
+                    run_v2.TrafficTarget(
+                        type_=_BY_REVISION, revision=latest, tag=_tags(current)[latest]
+                    )
+                )
+        want: dict[str, int] = {}
         for split in splits:
             revision = _short(split.revision)
             want[revision] = want.get(revision, 0) + split.percent

@@ -114,6 +114,12 @@ class ContainerAppsAdapter(CloudAdapter):
         )
         return [_snapshot(a, "") for a in apps if label_matches(dict(a.tags or {}), label)]
 
+    # Read by the release framework when supports_traffic_split() says no.
+    no_traffic_split_reason = (
+        "the app runs in single-revision mode, where the newest revision always takes all "
+        "traffic (switch it to multiple-revision mode for canaries)"
+    )
+
     def supports_traffic_split(self, service: ServiceRef) -> bool:
         """Only apps in multiple-revision mode can split traffic between revisions."""
         app = self._get(self._group(service.account), service.resource)
@@ -629,6 +635,13 @@ class ContainerAppsAdapter(CloudAdapter):
                     name,
                     revision,
                 )
+        latest = app.properties.latest_ready_revision_name or ""
+        if [(s.revision.rsplit("/", 1)[-1], s.percent, s.tag) for s in splits] == [
+            (latest, 100, "")
+        ]:
+            # Promoting the latest ready revision: route it as `latestRevision`, so later
+            # template changes serve instead of staying pinned to a name.
+            splits = [TrafficSplit("", 100)]
         traffic = [
             {"latestRevision": True, "weight": s.percent}
             if not s.revision
