@@ -43,6 +43,8 @@ class BudgetIn(Schema):
         default_factory=list,
         description="Alert channel names; empty: the channels whose routing matches the scope.",
     )
+    gcp_pubsub_topic: str = Field("", description="projects/PROJECT/topics/TOPIC")
+    aws_sns_topic_arn: str = Field("", description="arn:aws:sns:REGION:ACCOUNT_ID:TOPIC")
 
 
 class CloudBudgetOut(Schema):
@@ -63,6 +65,8 @@ class BudgetOut(Schema):
     currency: str
     thresholds: list[dict]
     channels: list[str]
+    gcp_pubsub_topic: str
+    aws_sns_topic_arn: str
     sync_status: str
     sync_reason: str
     last_synced_at: datetime | None

@@ -22,7 +22,17 @@ from django.core.exceptions import ValidationError
 from fleet.budgets import services as budget_services
 from fleet.budgets.models import Budget
 
-BUDGET_KEYS = {"name", "scope", "scope_value", "amount", "currency", "thresholds", "channels"}
+BUDGET_KEYS = {
+    "name",
+    "scope",
+    "scope_value",
+    "amount",
+    "currency",
+    "thresholds",
+    "channels",
+    "gcp_pubsub_topic",
+    "aws_sns_topic_arn",
+}
 
 
 def _label(index: int, entry: Any) -> str:
@@ -69,6 +79,7 @@ def export_budgets() -> list[dict]:
     budgets = Budget.objects.prefetch_related("channels").order_by("name")
     entries = [budget_services.budget_state(b) for b in budgets]
     for entry in entries:
-        if not entry["channels"]:  # the default: the channels routing the scope
-            del entry["channels"]
+        for key in ("channels", "gcp_pubsub_topic", "aws_sns_topic_arn"):
+            if not entry[key]:  # the defaults: channels routing the scope, no cloud topic
+                del entry[key]
     return entries

@@ -39,6 +39,21 @@ class BudgetForm(forms.Form):
         "matches this budget's scope, like health alerts.",
     )
 
+    gcp_pubsub_topic = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Google Cloud Pub/Sub topic",
+        help_text="projects/PROJECT/topics/TOPIC: Google Cloud publishes each crossed threshold "
+        "there itself, even while the console is down.",
+    )
+    aws_sns_topic_arn = forms.CharField(
+        required=False,
+        max_length=255,
+        label="AWS SNS topic",
+        help_text="arn:aws:sns:REGION:ACCOUNT_ID:TOPIC: AWS Budgets notifies it itself; the "
+        "addresses of the email channels above are subscribed too.",
+    )
+
     def spec(self) -> dict:
         data = self.cleaned_data
         return {
@@ -49,6 +64,8 @@ class BudgetForm(forms.Form):
             "currency": data["currency"],
             "thresholds": data["thresholds"],
             "channels": [c.name for c in data.get("channels") or []],
+            "gcp_pubsub_topic": data.get("gcp_pubsub_topic", ""),
+            "aws_sns_topic_arn": data.get("aws_sns_topic_arn", ""),
         }
 
 

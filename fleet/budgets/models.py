@@ -64,6 +64,15 @@ class Budget(models.Model):
     channels = models.ManyToManyField(
         "notifications.AlertChannel", blank=True, related_name="budgets"
     )
+    # Where the cloud itself alerts (so alerts go out even when the console is down): a Pub/Sub
+    # topic on Google Cloud, an SNS topic on AWS; the budget's email channels become AWS email
+    # subscribers too.
+    gcp_pubsub_topic = models.CharField(
+        max_length=255, blank=True, help_text="projects/PROJECT/topics/TOPIC"
+    )
+    aws_sns_topic_arn = models.CharField(
+        max_length=255, blank=True, help_text="arn:aws:sns:REGION:ACCOUNT:TOPIC"
+    )
     # Sync summary over the budget's cloud copies (details per account in CloudBudget).
     sync_status = models.CharField(
         max_length=12, choices=SyncStatus.choices, default=SyncStatus.PENDING

@@ -6,6 +6,7 @@ A "spec" is the plain shape of a budget: name, scope, scope_value, amount, curre
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db.models import Q, QuerySet
 
 from console.audit import record_action
 from console.jobs import enqueue
-from console.notifications.models import AlertChannel
+from console.notifications.models import AlertChannel, ChannelType
 from fleet import validation
 from fleet.budgets.models import (
     Budget,
@@ -31,8 +32,24 @@ from fleet.costs.pricing import PriceTable, price_table
 from fleet.costs.thresholds import ThresholdRule
 from fleet.models import CloudAccount, Service
 
-BUDGET_FIELDS = ("name", "scope", "scope_value", "amount", "currency", "thresholds", "channels")
-SYNCED_FIELDS = ("name", "scope", "scope_value", "amount", "currency", "thresholds")
+BUDGET_FIELDS = (
+    "name",
+    "scope",
+    "scope_value",
+    "amount",
+    "currency",
+    "thresholds",
+    "channels",
+    "gcp_pubsub_topic",
+    "aws_sns_topic_arn",
+)
+SYNCED_FIELDS = tuple(f for f in BUDGET_FIELDS if f != "channels")
+PUBSUB_TOPIC_RE = re.compile(
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][\w.~+%-]{2,254}$"
+)
+SNS_TOPIC_RE = re.compile(
+    r"^arn:aws[a-z-]*:sns:[a-z0-9-]{1,30}:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+)
 # The providers with a budget API; budgets for other services live in the console only.
 CLOUD_BUDGET_PROVIDERS = ("gcp", "aws")
 
@@ -52,6 +69,8 @@ def budget_state(budget: Budget, channels: list[AlertChannel] | None = None) -> 
         "currency": budget.currency,
         "thresholds": [dict(r) for r in budget.thresholds],
         "channels": sorted(c.name for c in channels),
+        "gcp_pubsub_topic": budget.gcp_pubsub_topic,
+        "aws_sns_topic_arn": budget.aws_sns_topic_arn,
     }
 
 
@@ -180,9 +199,32 @@ def prepare_budget(spec: dict, instance: Budget | None = None) -> Budget:
         budget.chosen_channels = parse_channels(spec.get("channels"))
     except ValidationError as exc:
         errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    budget.gcp_pubsub_topic = _topic(spec, "gcp_pubsub_topic", PUBSUB_TOPIC_RE, errors)
+    budget.aws_sns_topic_arn = _topic(spec, "aws_sns_topic_arn", SNS_TOPIC_RE, errors)
     if errors:
         raise ValidationError(errors)
     return budget
+
+
+def _email_channels(channels) -> set[str]:
+    return {c.name for c in channels if c.type == ChannelType.EMAIL}
+
+
+def _topic(spec: dict, field: str, pattern: re.Pattern, errors: dict[str, str]) -> str:
+    value = spec.get(field) or ""
+    if not isinstance(value, str):
+        errors[field] = "must be text."
+        return ""
+    value = value.strip()
+    if value and not pattern.match(value):
+        shape = (
+            "projects/PROJECT/topics/TOPIC"
+            if field.startswith("gcp")
+            else ("arn:aws:sns:REGION:ACCOUNT_ID:TOPIC")
+        )
+        errors[field] = f"'{value[:80]}' is not a topic name; use {shape}."
+        return ""
+    return value
 
 
 def parse_channels(value: Any) -> list[AlertChannel]:
@@ -233,13 +275,19 @@ def save_budget(*, actor: Any, source: str, spec: dict, instance: Budget | None 
     """Create or update a budget, audit-logged; a sync to the clouds is queued after commit."""
     with transaction.atomic():
         before = budget_state(instance) if instance else None
+        emails_before = _email_channels(instance.channels.all()) if instance else set()
         budget = prepare_budget(spec, instance)
         if budget.pk is None and getattr(actor, "pk", None):
             budget.created_by = actor
         after = budget_state(budget, budget.chosen_channels)
         if before == after:
             return budget
-        cloud_side_changed = before is None or any(before[f] != after[f] for f in SYNCED_FIELDS)
+        # Email channels are AWS notification subscribers: changing them is a cloud change too.
+        cloud_side_changed = (
+            before is None
+            or any(before[f] != after[f] for f in SYNCED_FIELDS)
+            or emails_before != _email_channels(budget.chosen_channels)
+        )
         if cloud_side_changed:
             budget.sync_status, budget.sync_reason = SyncStatus.PENDING, ""
         budget.save()
@@ -252,7 +300,7 @@ def save_budget(*, actor: Any, source: str, spec: dict, instance: Budget | None 
             before=before,
             after=after,
         )
-        if cloud_side_changed:  # the channels live in the console only
+        if cloud_side_changed:
             request_sync(budget, actor=actor)
     return budget
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.utils import timezone
 
+from console.secret_refs import is_ref
 from fleet.budgets import clients
 from fleet.budgets.models import Budget, CloudBudget, Scope, SyncStatus
 from fleet.budgets.services import CLOUD_BUDGET_PROVIDERS, services_in_scope
@@ -54,7 +55,35 @@ def budget_spec(budget: Budget, account: CloudAccount) -> BudgetSpec:
         thresholds=tuple(budget.rules()),
         projects=(account.project,) if account.provider == "gcp" and account.project else (),
         labels=labels,
+        email_subscribers=email_subscribers(budget),
+        sns_topic_arn=budget.aws_sns_topic_arn,
+        pubsub_topic=budget.gcp_pubsub_topic,
     )
+
+
+def email_subscribers(budget: Budget) -> tuple[str, ...]:
+    """Plain addresses of the budget's email channels (a secret reference cannot go to a cloud)."""
+    found: set[str] = set()
+    for channel in budget.channels.filter(type="email"):
+        if is_ref(channel.target):
+            continue
+        found.update(a.strip() for a in channel.target.split(",") if "@" in a)
+    return tuple(sorted(found))[:10]  # AWS allows 10 email subscribers per notification
+
+
+def notification_gap(budget: Budget, account: CloudAccount) -> str:
+    """Why the cloud will not alert by itself for this copy (the console still alerts)."""
+    if account.provider == "aws" and not (email_subscribers(budget) or budget.aws_sns_topic_arn):
+        return (
+            "AWS will not alert by itself: give the budget an email channel or an SNS topic "
+            "(the console still alerts while it runs)."
+        )
+    if account.provider == "gcp" and not budget.gcp_pubsub_topic:
+        return (
+            "Google Cloud alerts only the billing account's admins by email: give the budget a "
+            "Pub/Sub topic to route its thresholds elsewhere."
+        )
+    return ""
 
 
 def sync_budget(budget: Budget, *, force: bool = False, log: Callable[[str], None] = print) -> str:
@@ -109,7 +138,7 @@ def _sync_copy(budget: Budget, copy: CloudBudget, *, force: bool, log) -> None:
         _store(copy, status=SyncStatus.DRIFTED, reason=f"{DRIFT_REASON}; not overwritten.")
         return
     log(f"{account.name}: synced as {synced.name}")
-    gap = label_gap(budget, account)
+    gap = " ".join(g for g in (label_gap(budget, account), notification_gap(budget, account)) if g)
     if gap:
         log(f"{account.name}: {gap}")
     _store(

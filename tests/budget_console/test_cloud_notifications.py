@@ -1,0 +1,121 @@
+"""Budgets synced to a cloud carry their thresholds as the cloud's own notifications.
+
+The cloud then alerts even while the console is down: Google Cloud publishes to the budget's
+Pub/Sub topic; AWS Budgets notifies the budget's SNS topic and the addresses of its email channels.
+A forced overwrite puts notifications removed in the cloud back.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from console.notifications.models import AlertChannel
+from fleet.budgets.models import Budget
+from tests.budget_console.conftest import AWS_ACCOUNT
+
+pytestmark = pytest.mark.django_db
+TOPIC = "projects/demo-project/topics/budget-alerts"
+SNS = f"arn:aws:sns:us-east-1:{AWS_ACCOUNT}:budget-alerts"
+
+
+def _post(client, capture, payload):
+    with capture(execute=True):
+        response = client.post("/api/v1/budgets", payload, content_type="application/json")
+    assert response.status_code == 201, response.content
+    return Budget.objects.get(pk=response.json()["id"])
+
+
+def test_gcp_budget_publishes_to_its_pubsub_topic_and_overwrite_restores_it(
+    operator_client, weather, billing_fake, django_capture_on_commit_callbacks
+):
+    payload = {"name": "weather", "scope": "service", "scope_value": "weather", "amount": "100"}
+    budget = _post(
+        operator_client, django_capture_on_commit_callbacks, {**payload, "gcp_pubsub_topic": TOPIC}
+    )
+    [name] = billing_fake.budgets
+    assert billing_fake.budgets[name]["notificationsRule"]["pubsubTopic"] == TOPIC
+
+    billing_fake.modify_in_cloud(name, {"notificationsRule": {}})
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/budgets/{budget.pk}/sync/", {"force": "1"})
+
+    assert billing_fake.budgets[name]["notificationsRule"]["pubsubTopic"] == TOPIC
+    assert "Give the budget a Pub/Sub topic" not in (
+        operator_client.get(f"/budgets/{budget.pk}/").content.decode()
+    )
+
+
+def test_aws_budget_notifies_its_email_channels_and_sns_topic(
+    operator_client, ledger, django_capture_on_commit_callbacks
+):
+    AlertChannel.objects.create(name="finops", type="email", target="finops@example.com")
+    payload = {
+        "name": "finance",
+        "scope": "team",
+        "scope_value": "finance",
+        "amount": "100",
+        "thresholds": [{"percent": "90"}, {"percent": "100", "basis": "forecast"}],
+        "channels": ["finops"],
+        "aws_sns_topic_arn": SNS,
+    }
+    _post(operator_client, django_capture_on_commit_callbacks, payload)
+
+    aws = boto3.client(
+        "budgets",
+        endpoint_url=ledger.account.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    notifications = aws.describe_notifications_for_budget(
+        AccountId=AWS_ACCOUNT, BudgetName="fleet-finance"
+    )["Notifications"]
+    assert sorted((n["NotificationType"], n["Threshold"]) for n in notifications) == [
+        ("ACTUAL", 90.0),
+        ("FORECASTED", 100.0),
+    ]
+    # moto stores subscribers but does not serve DescribeSubscribersForNotification: read its store.
+    from moto.budgets.models import budgets_backends
+
+    backend = budgets_backends[AWS_ACCOUNT]["aws"]
+    stored = backend.budgets[AWS_ACCOUNT]["fleet-finance"].notifications
+    for notification in stored:
+        assert sorted((s["SubscriptionType"], s["Address"]) for s in notification.subscribers) == [
+            ("EMAIL", "finops@example.com"),
+            ("SNS", SNS),
+        ]
+
+
+def test_aws_budget_without_a_subscriber_says_the_cloud_will_not_alert(
+    operator_client, ledger, django_capture_on_commit_callbacks
+):
+    payload = {"name": "finance", "scope": "team", "scope_value": "finance", "amount": "100"}
+    budget = _post(operator_client, django_capture_on_commit_callbacks, payload)
+
+    page = operator_client.get(f"/budgets/{budget.pk}/").content.decode()
+
+    assert "AWS will not alert by itself" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("gcp_pubsub_topic", "topics/budget-alerts"),
+        ("gcp_pubsub_topic", "projects/demo-project/topics/a\nb"),
+        ("aws_sns_topic_arn", "arn:aws:sqs:us-east-1:123456789012:q"),
+    ],
+)
+def test_a_malformed_topic_is_refused_naming_the_field(operator_client, weather, field, value):
+    payload = {"name": "weather", "scope": "service", "scope_value": "weather", "amount": "100"}
+
+    response = operator_client.post(
+        "/api/v1/budgets", {**payload, field: value}, content_type="application/json"
+    )
+    page = operator_client.post(
+        "/budgets/new/", {**payload, "currency": "USD", "thresholds": "90", field: value}
+    )
+
+    assert response.status_code == 422 and field in response.content.decode()
+    assert page.status_code == 422 and "is not a topic name" in page.content.decode()
+    assert not Budget.objects.exists()
