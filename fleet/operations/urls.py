@@ -1,4 +1,4 @@
-"""Cloud operation pages: discovery, scaling settings, redeploys."""
+"""Cloud operation pages: discovery, scaling settings, redeploys, releases and rollbacks."""
 
 from django.urls import path
 
@@ -6,6 +6,10 @@ from fleet.operations import views as clouds
 
 urlpatterns = [
     path("services/<str:name>/redeploy/", clouds.redeploy_confirm, name="service-redeploy"),
+    path("services/<str:name>/release/", clouds.release_form, name="service-release"),
+    path("services/<str:name>/revisions/", clouds.revisions, name="service-revisions"),
+    path("services/<str:name>/rollback/", clouds.rollback, name="service-rollback"),
+    path("releases/batch/", clouds.release_batch, name="release-batch"),
     path("services/<str:name>/scaling/", clouds.scaling_edit, name="service-scaling"),
     path("services/<str:name>/scaling/apply/", clouds.scaling_apply, name="service-scaling-apply"),
     path("services/<str:name>/cloud/refresh/", clouds.cloud_sync, name="service-cloud-sync"),

@@ -1,4 +1,5 @@
-"""Cloud pages: redeploy (confirm, progress, list, rolling batches), scaling, discovery.
+"""Cloud pages: redeploy, release, rollback and canary (confirm, progress, list, rolling batches),
+revisions, scaling, discovery.
 
 Thin views: parse, call `fleet.operations.services`, render. Anyone signed in may look; changing
 anything needs the operator role (403 otherwise).
@@ -18,6 +19,7 @@ from django_htmx.http import HttpResponseStopPolling
 from console.access import has_role, role_required
 from console.htmx import render_page, wants_fragment
 from fleet.models import CloudAccount, Service
+from fleet.operations import releases
 from fleet.operations import services as cs
 from fleet.operations.clouds.errors import CloudError
 from fleet.operations.models import IN_FLIGHT, SCALING_FIELDS, Redeploy, RedeployBatch
@@ -271,3 +273,159 @@ def discover(request: HttpRequest, name: str) -> HttpResponse:
         )
         return redirect(f"{request.path}?{urlencode({'label': label})}" if label else request.path)
     return render(request, "clouds/discover.html", context)
+
+
+# -- releases, rollbacks, canaries ------------------------------------------------------------------
+RELEASE_FIELDS = ("image", "container", "canary_percent", "canary_watch_s", "reason")
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    if hasattr(exc, "error_dict"):
+        return {k: " ".join(v) for k, v in exc.message_dict.items()}
+    return {"__all__": " ".join(exc.messages)}
+
+
+@role_required("operator")
+@require_http_methods(["GET", "POST"])
+def release_form(request: HttpRequest, name: str) -> HttpResponse:
+    """Deploy a new image: the current image and revision, the new one, optionally a canary."""
+    service = _cloud_service(name)
+    values = {f: request.POST.get(f, "").strip() for f in RELEASE_FIELDS}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            redeploy, created = releases.request_release(
+                service,
+                request.user,
+                values["image"],
+                reason=values["reason"],
+                canary_percent=values["canary_percent"] or None,
+                canary_watch_s=values["canary_watch_s"] or None,
+                container=values["container"],
+                source="ui",
+            )
+        except ValidationError as exc:
+            errors = _field_errors(exc)
+        else:
+            if not created:
+                messages.info(
+                    request,
+                    f"A {redeploy.label.lower()} of {service.name} is already in flight "
+                    f"(#{redeploy.pk}); showing it instead of starting another.",
+                )
+            return redirect(redeploy)
+    managed_error = "" if cs.is_cloud_managed(service) else _managed_problem(service)
+    split, split_note = None, ""
+    if not managed_error:
+        adapter = cs.adapter_for_service(service)
+        try:
+            split = adapter.supports_traffic_split(service.to_ref())
+        except CloudError as exc:
+            split_note = f"Could not tell whether it can split traffic: {exc}"
+        if split is False:
+            split_note = getattr(adapter, "no_traffic_split_reason", "") or "no traffic split"
+    context = {
+        "service": service,
+        "snapshot": getattr(service, "cloud_snapshot", None),
+        "values": values,
+        "errors": errors,
+        "managed_error": managed_error,
+        "in_flight": cs.in_flight_redeploy(service),
+        "can_split": split,
+        "split_note": split_note,
+        "watch_default": releases.canary_watch_default(),
+    }
+    return render(request, "clouds/release_form.html", context, status=422 if errors else 200)
+
+
+def revisions(request: HttpRequest, name: str) -> HttpResponse:
+    """Recorded revisions, read live from the cloud, with one-click rollback for operators."""
+    service = _cloud_service(name)
+    found, error = [], ""
+    managed_error = "" if cs.is_cloud_managed(service) else _managed_problem(service)
+    if not managed_error:
+        try:
+            found = releases.list_revisions(service)
+        except CloudError as exc:
+            error = str(exc)
+    context = {
+        "service": service,
+        "revisions": found,
+        "error": error,
+        "managed_error": managed_error,
+        "history": service.redeploys.select_related("service").order_by("-created_at", "-id")[
+            :RECENT
+        ],
+        "in_flight": cs.in_flight_redeploy(service),
+    }
+    return render(request, "clouds/revisions.html", context, status=502 if error else 200)
+
+
+@role_required("operator")
+@require_POST
+def rollback(request: HttpRequest, name: str) -> HttpResponse:
+    service = _cloud_service(name)
+    try:
+        redeploy, created = releases.request_rollback(
+            service,
+            request.user,
+            request.POST.get("revision", ""),
+            reason=request.POST.get("reason", ""),
+            source="ui",
+        )
+    except ValidationError as exc:
+        messages.error(request, _first_error(exc))
+        return redirect("service-revisions", name=service.name)
+    if not created:
+        messages.info(
+            request,
+            f"A {redeploy.label.lower()} of {service.name} is already in flight (#{redeploy.pk}).",
+        )
+    return redirect(redeploy)
+
+
+BATCH_FIELDS = ("team", "tag", "image", "image_tag", "concurrency", "reason")
+
+
+@role_required("operator")
+@require_http_methods(["GET", "POST"])
+def release_batch(request: HttpRequest) -> HttpResponse:
+    """A rolling release: choose services (names, team, tag), see the dry run, then start it."""
+    values = {f: request.POST.get(f, "").strip() for f in BATCH_FIELDS}
+    chosen = request.POST.getlist("services")
+    context: dict = {
+        "values": values,
+        "chosen": set(chosen),
+        "candidates": _batch_candidates(),
+        "max_concurrency": cs.MAX_BATCH_CONCURRENCY,
+        "plan": [],
+        "errors": {},
+    }
+    if request.method == "GET":
+        return render(request, "clouds/release_batch.html", context)
+    try:
+        services = releases.select_services(chosen, team=values["team"], tag=values["tag"])
+        if "start" not in request.POST:
+            context["plan"] = releases.plan_batch_release(
+                services, image=values["image"], image_tag=values["image_tag"]
+            )
+            return render(request, "clouds/release_batch.html", context)
+        try:
+            concurrency = int(values["concurrency"] or "1")
+        except ValueError:
+            raise ValidationError(
+                {"concurrency": f"'{values['concurrency']}' is not a whole number."}
+            ) from None
+        batch, _plan = releases.request_batch_release(
+            services,
+            request.user,
+            image=values["image"],
+            image_tag=values["image_tag"],
+            reason=values["reason"],
+            concurrency=concurrency,
+            source="ui",
+        )
+    except ValidationError as exc:
+        context["errors"] = _field_errors(exc)
+        return render(request, "clouds/release_batch.html", context, status=422)
+    return redirect("redeploy-batch-detail", pk=batch.pk)

@@ -295,3 +295,78 @@ def test_cli_dry_run(two_services, capsys):
     assert "Dry run: 2 service(s), nothing changes." in out
     assert f"weather: {OLD} → ghcr.io/example/mcp-weather:2.0.0" in out
     assert not Redeploy.objects.exists()
+
+
+# -- canary through the framework, on Cloud Run (which splits traffic) ----------------------------
+CLOUD_RUN = "projects/demo-project/locations/us-central1/services/mcp-weather"
+
+
+@pytest.fixture
+def quick_canary(settings):
+    settings.FLEET_CANARY_PROBE_INTERVAL_SECONDS = 0.2
+
+
+def canary_now(platform, actor, capture, percent: int = 10, watch: int = 1) -> Redeploy:
+    with capture(execute=True):
+        redeploy, _ = releases.request_release(
+            platform.service,
+            actor,
+            "us-docker.pkg.dev/demo-project/mcp/weather:1.5.0",
+            reason="canary 1.5",
+            canary_percent=percent,
+            canary_watch_s=watch,
+        )
+    redeploy.refresh_from_db()
+    return redeploy
+
+
+def test_cloud_run_canary_is_watched_then_promoted(
+    cloudrun, operator, quick_canary, django_capture_on_commit_callbacks
+):
+    old = cloudrun.fake.revision_of(CLOUD_RUN)
+
+    redeploy = canary_now(cloudrun, operator, django_capture_on_commit_callbacks)
+
+    assert redeploy.action == "canary" and redeploy.status == "succeeded", redeploy.error
+    new = redeploy.revision_after
+    assert new != old and cloudrun.fake.serving(CLOUD_RUN) == {new: 100}
+    assert redeploy.image_after == "us-docker.pkg.dev/demo-project/mcp/weather:1.5.0"
+    assert "Canary probe 1 of" in redeploy.log and "promoting" in redeploy.log
+    steps = list(
+        AuditLogEntry.objects.filter(action__startswith="canary")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert steps == ["canary-request", "canary-start", "canary-promote", "canary"]
+    start = AuditLogEntry.objects.get(action="canary-start")
+    assert start.before == {"traffic": {old: 100}} and start.after["traffic"] == {new: 10}
+    assert start.actor == operator
+
+
+def test_an_unhealthy_cloud_run_canary_is_rolled_back_automatically(
+    cloudrun, broken_url, operator, quick_canary, django_capture_on_commit_callbacks
+):
+    Service.objects.filter(pk=cloudrun.service.pk).update(url=broken_url)
+    cloudrun.service.refresh_from_db()
+    old = cloudrun.fake.revision_of(CLOUD_RUN)
+
+    redeploy = canary_now(cloudrun, operator, django_capture_on_commit_callbacks, watch=5)
+
+    assert redeploy.status == "failed"
+    assert redeploy.error.startswith("Canary rolled back automatically")
+    assert cloudrun.fake.serving(CLOUD_RUN) == {old: 100}  # traffic is back where it was
+    rollback = AuditLogEntry.objects.get(action="canary-rollback")
+    assert rollback.after == {"traffic": {old: 100}, "status": "succeeded"}
+    assert not AuditLogEntry.objects.filter(action="canary-promote").exists()
+
+
+def test_canary_bounds_name_the_field(cloudrun, operator):
+    client = api(operator)
+    for body, field in (
+        ({"canary_percent": 100}, "canary_percent"),
+        ({"canary_percent": 10, "canary_watch_s": 0}, "canary_watch_s"),
+        ({"canary_watch_s": 30}, "canary_watch_s"),
+    ):
+        response = post(client, "/api/v1/services/weather/releases", {"image": NEW, **body})
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", field]
