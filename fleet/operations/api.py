@@ -389,6 +389,8 @@ class ImportIn(Schema):
 
     resources: list[str]
     label: str = ""
+    # resource -> URL, for services whose URL the cloud does not expose (or to replace it)
+    urls: dict[str, str] = {}
 
 
 class ImportedOut(Schema):
@@ -418,7 +420,11 @@ def import_discovered(request: HttpRequest, name: str, payload: ImportIn):
             }
         )
     created = cs.import_discovered(
-        account, [by_key[r] for r in dict.fromkeys(payload.resources)], request.user, source="api"
+        account,
+        [by_key[r] for r in dict.fromkeys(payload.resources)],
+        request.user,
+        source="api",
+        urls=payload.urls,
     )
     return Status(201, {"registered": [s.name for s in created]})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -700,28 +700,43 @@ def discover(account: CloudAccount, label: str = "") -> list[Discovered]:
 
 
 def import_discovered(
-    account: CloudAccount, resources: Iterable[Discovered], actor: Any, source: str = "ui"
+    account: CloudAccount,
+    resources: Iterable[Discovered],
+    actor: Any,
+    source: str = "ui",
+    urls: Mapping[str, str] | None = None,
 ) -> list[Service]:
-    """Register the chosen discovered services (all or none), each with its first snapshot."""
+    """Register the chosen discovered services (all or none), each with its first snapshot.
+
+    `urls` (resource -> URL) is what the operator typed: it fills in a URL the cloud does not
+    expose (an ECS service without a load balancer) or replaces the derived one.
+    """
     chosen = [d for d in resources if d.registered is None]
     if not chosen:
         raise ValidationError(
             {"resources": "Choose at least one service that is not registered yet."}
         )
+    given = {key: (url or "").strip() for key, url in (urls or {}).items()}
+    stray = sorted(set(given) - {d.key for d in chosen})
+    if stray:
+        raise ValidationError(
+            {"urls": f"URLs given for services not being registered: {', '.join(stray)}."}
+        )
     created: list[Service] = []
     with transaction.atomic():
         for found in chosen:
-            if not found.url:
+            url = given.get(found.key) or found.url
+            if not url:
                 raise ValidationError(
                     {
                         "resources": f"{found.key} has no URL the console can reach (no public "
-                        "endpoint or Service); register it by hand with its URL."
+                        "endpoint, load balancer listener or Service); give its URL."
                     }
                 )
             spec = {
                 "name": found.name,
                 "kind": found.kind,
-                "url": found.url,
+                "url": url,
                 "account": account.name,
                 "resource": found.snapshot.resource,
                 "tags": ["discovered"],

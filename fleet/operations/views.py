@@ -261,12 +261,19 @@ def discover(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST":
         chosen = set(request.POST.getlist("resources"))
         context["chosen"] = chosen
+        typed = {key: request.POST.get(f"url:{key}", "").strip() for key in chosen}
         try:
             created = cs.import_discovered(
-                account, [r for r in rows if r.key in chosen], request.user, source="ui"
+                account,
+                [r for r in rows if r.key in chosen],
+                request.user,
+                source="ui",
+                urls={key: url for key, url in typed.items() if url},
             )
         except ValidationError as exc:
             context["error"] = _first_error(exc)
+            for row in rows:  # show what was typed again, next to the error
+                row.url = typed.get(row.key) or row.url
             return render(request, "clouds/discover.html", context, status=422)
         messages.success(
             request, f"Registered {len(created)} service(s): {', '.join(s.name for s in created)}."

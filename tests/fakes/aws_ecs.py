@@ -76,6 +76,7 @@ class EcsProxy(AwsFaultProxy):
         self.events: dict[str, list[dict]] = {}
         self.plans: dict[str, Plan] = {}
         self.stopped: dict[str, list[dict]] = {}  # "cluster/service" -> API_Task (STOPPED)
+        self.service_connect: dict[str, dict] = {}  # "cluster/service" -> its configuration
 
     def plan(self, service: str, cluster: str = "mcp", **behaviour: object) -> Plan:
         """Script how `service`'s tasks behave from now on."""
@@ -86,6 +87,7 @@ class EcsProxy(AwsFaultProxy):
     # -- dispatch ----------------------------------------------------------------------------
     def answer(self, request: RecordedRequest) -> Reply:
         hooks = {
+            "ecs:CreateService": self._create_service,
             "ecs:UpdateService": self._update_service,
             "ecs:DescribeServices": self._describe_services,
             "ecs:ListTasks": self._list_tasks,
@@ -98,6 +100,17 @@ class EcsProxy(AwsFaultProxy):
             return self._forward(request)
         with self.state_lock:
             return hook(request)
+
+    # -- CreateService -----------------------------------------------------------------------
+    def _create_service(self, request: RecordedRequest) -> Reply:
+        """moto drops serviceConnectConfiguration; ECS shows it on each deployment it applies to
+        (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html)."""
+        reply = self._forward(request)
+        body = request.body or {}
+        if reply.status == 200 and body.get("serviceConnectConfiguration"):
+            key = f"{_short(body.get('cluster', 'default'))}/{body['serviceName']}"
+            self.service_connect[key] = body["serviceConnectConfiguration"]
+        return reply
 
     # -- UpdateService -----------------------------------------------------------------------
     def _update_service(self, request: RecordedRequest) -> Reply:
@@ -312,6 +325,9 @@ class EcsProxy(AwsFaultProxy):
         service["deployments"] = [
             {k: v for k, v in d.items() if not k.startswith("_")} for d in deployments
         ]
+        if key in self.service_connect:
+            for deployment in service["deployments"]:
+                deployment["serviceConnectConfiguration"] = self.service_connect[key]
         service["taskDefinition"] = primary["taskDefinition"]
         service["desiredCount"] = primary["desiredCount"]
         service["runningCount"] = sum(d["runningCount"] for d in deployments)
