@@ -78,10 +78,15 @@ class LoginRequiredExceptApiMiddleware(LoginRequiredMiddleware):
         match = getattr(request, "resolver_match", None)
         if settings.FLEET_API_DOCS_PUBLIC and match and match.url_name in API_DOCS_URL_NAMES:
             return None
-        from console.api_auth import user_from_bearer
+        from console.api_auth import TokenThrottled, user_from_bearer
 
-        if user_from_bearer(request) is not None:
-            return None
+        try:
+            if user_from_bearer(request) is not None:
+                return None
+        except TokenThrottled as exc:
+            response = JsonResponse({"detail": str(exc)}, status=429)
+            response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+            return response
         response = JsonResponse(
             {"detail": "Authentication required: send Authorization: Bearer <API token>."},
             status=401,

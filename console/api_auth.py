@@ -1,12 +1,85 @@
-"""Bearer-token authentication for the API and the metrics endpoint."""
+"""Bearer-token authentication for the API and the metrics endpoint.
+
+Wrong tokens are counted per client address (in the shared cache); past
+FLEET_API_TOKEN_FAILURE_LIMIT within FLEET_LOGIN_LOCK_MINUTES that address gets 429 for the rest
+of the window, even with a good token, and the lock is written to the audit log once.
+"""
 
 from __future__ import annotations
 
+import logging
+
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
 
 from console.models import ApiToken, hash_token
+
+logger = logging.getLogger(__name__)
+
+
+class TokenThrottled(Exception):
+    """Too many wrong tokens from this address: answered with 429."""
+
+
+def _failures_key(address: str) -> str:
+    return f"fleet:api-token-failures:{address}"
+
+
+def _lock_seconds() -> int:
+    return int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+def _check_not_locked(address: str) -> None:
+    try:
+        failures = cache.get(_failures_key(address), 0)
+    except Exception:  # the cache (Redis) is down: do not lock everyone out with it
+        logger.exception("API token throttle: cache unavailable")
+        return
+    if failures >= settings.FLEET_API_TOKEN_FAILURE_LIMIT:
+        raise TokenThrottled(
+            f"Too many wrong API tokens from this address: try again in "
+            f"{_lock_seconds() // 60} minutes."
+        )
+
+
+def _note_failure(address: str) -> None:
+    key = _failures_key(address)
+    try:
+        cache.add(key, 0, timeout=_lock_seconds())
+        failures = cache.incr(key)
+    except Exception:
+        logger.exception("API token throttle: cache unavailable")
+        return
+    if failures == settings.FLEET_API_TOKEN_FAILURE_LIMIT:
+        from console.audit import record_action
+        from console.login_throttle import LoginName
+
+        record_action(
+            "login throttle",
+            "api-token-locked",
+            LoginName(address),
+            source="api",
+            after={"ip_address": address, "failures": failures},
+            detail=f"API requests from {address} refused for {_lock_seconds() // 60} minutes "
+            f"after {failures} wrong bearer tokens.",
+        )
+
+
+def user_from_request_token(request: HttpRequest, raw: str):
+    """The token's user, counting a wrong token against the caller's address.
+
+    Raises TokenThrottled while that address is locked.
+    """
+    address = get_client_ip_address(request) or "unknown"
+    _check_not_locked(address)
+    user = user_from_token(raw)
+    if user is None:
+        _note_failure(address)
+    return user
 
 
 def user_from_token(raw: str):
@@ -25,14 +98,14 @@ def user_from_bearer(request: HttpRequest):
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw:
         return None
-    return user_from_token(raw.strip())
+    return user_from_request_token(request, raw.strip())
 
 
 class TokenAuth(HttpBearer):
     """`Authorization: Bearer fc_...`; sets request.user to the token's owner."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        user = user_from_token(token)
+        user = user_from_request_token(request, token)
         if user is not None:
             request.user = user
         return user

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 
 from console.access import has_role
+from console.api_auth import TokenThrottled
 from console.broker import BrokerUnavailable
 
 
@@ -37,6 +39,12 @@ def install_handlers(api) -> None:
     @api.exception_handler(PermissionDenied)
     def on_permission_denied(request, exc):
         return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+    @api.exception_handler(TokenThrottled)
+    def on_token_throttled(request, exc):
+        response = api.create_response(request, {"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+        return response
 
     @api.exception_handler(BrokerUnavailable)
     def on_broker_unavailable(request, exc):

@@ -16,7 +16,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from console.api_auth import user_from_bearer
+from console.api_auth import TokenThrottled, user_from_bearer
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -98,7 +98,11 @@ REGISTRY.register(DatabaseCollector())
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition; a signed-in user or an API bearer token (for scrapers)."""
-    if not request.user.is_authenticated and user_from_bearer(request) is None:
+    try:
+        bearer_user = None if request.user.is_authenticated else user_from_bearer(request)
+    except TokenThrottled as exc:
+        return HttpResponse(f"{exc}\n", status=429, content_type="text/plain")
+    if not request.user.is_authenticated and bearer_user is None:
         return HttpResponse(
             "Authentication required: send an API token as a Bearer header.\n",
             status=401,

@@ -266,6 +266,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_ENABLE_ADMIN = False  # console.admin registers the lock list with unlocks in the audit log
 AXES_VERBOSE = False
+# Wrong API bearer tokens from one address before it is refused (429) for FLEET_LOGIN_LOCK_MINUTES.
+FLEET_API_TOKEN_FAILURE_LIMIT = _env_number("FLEET_API_TOKEN_FAILURE_LIMIT", 20, 2, 10_000)
 # Behind N trusted proxies the client address is the Nth from the right in X-Forwarded-For (the
 # nearest proxy is the connection's own address, so N-1 proxies are listed after the client).
 FLEET_TRUSTED_PROXY_COUNT = _env_number("FLEET_TRUSTED_PROXY_COUNT", 0, 0, 10)

@@ -178,3 +178,31 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_locked(operator):
         HTTP_X_FORWARDED_FOR="198.51.100.7",
     )
     assert ok.status_code == 302
+
+
+def test_wrong_api_tokens_lock_the_address_even_for_a_good_token(operator, settings):
+    from django.core.cache import cache
+
+    from console.tokens import issue_token
+
+    settings.FLEET_API_TOKEN_FAILURE_LIMIT = 3
+    cache.delete("fleet:api-token-failures:10.7.7.7")
+    _, good = issue_token(operator, "ci")
+    client = Client(REMOTE_ADDR="10.7.7.7")
+    for _ in range(3):
+        wrong = client.get("/api/v1/services", HTTP_AUTHORIZATION="Bearer fc_wrong")
+        assert wrong.status_code == 401
+
+    locked = client.get("/api/v1/services", HTTP_AUTHORIZATION=f"Bearer {good}")
+    metrics = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {good}")
+
+    assert locked.status_code == 429 and "Too many wrong API tokens" in locked.json()["detail"]
+    assert locked["Retry-After"] == "900"
+    assert metrics.status_code == 429
+    entry = AuditLogEntry.objects.get(action="api-token-locked")
+    assert entry.after == {"ip_address": "10.7.7.7", "failures": 3}
+    other = Client(REMOTE_ADDR="10.7.7.8").get(
+        "/api/v1/services", HTTP_AUTHORIZATION=f"Bearer {good}"
+    )
+    assert other.status_code == 200
+    cache.delete("fleet:api-token-failures:10.7.7.7")
