@@ -273,11 +273,12 @@ class EcsAdapter(CloudAdapter):
                 provider="ECS",
                 resource=resource,
             )
+        named, _, image = image.rpartition("=")  # "container=image" names the container
         _check_image(image, resource)
         before = self._service(cluster, name)
         _require_rolling_update(before, cluster, "release a new image to")
         current, tags = self._task_definition_with_tags(before["taskDefinition"])
-        container = _release_container(before, current, resource)
+        container = _release_container(before, current, resource, named.strip())
         image_before = container.get("image", "")
 
         def swap(request: dict) -> None:
@@ -721,10 +722,20 @@ def _check_image(image: str, resource: str) -> None:
         )
 
 
-def _release_container(service: dict, definition: dict, resource: str) -> dict:
-    """The container a release replaces: the load balancer's, else the only or essential one."""
+def _release_container(service: dict, definition: dict, resource: str, named: str = "") -> dict:
+    """The container a release replaces: the one named, else the load balancer's, else the only
+    or only essential one."""
     containers = definition.get("containerDefinitions", [])
     by_name = {c["name"]: c for c in containers}
+    if named:
+        if named in by_name:
+            return by_name[named]
+        raise InvalidRequest(
+            f"{_short_task_definition(definition['taskDefinitionArn'])} has no container "
+            f"'{named}' (containers: {', '.join(by_name)}).",
+            provider="ECS",
+            resource=resource,
+        )
     targeted = list(dict.fromkeys(lb["containerName"] for lb in service.get("loadBalancers", [])))
     if len(targeted) == 1 and targeted[0] in by_name:
         return by_name[targeted[0]]
@@ -738,7 +749,7 @@ def _release_container(service: dict, definition: dict, resource: str) -> dict:
         reason = f"{definition['family']} has {len(essential or containers)} essential containers ({names}) and no load balancer names one"
     raise InvalidRequest(
         f"The console cannot tell which container of {resource} the new image is for: {reason}. "
-        "Release it with your own tooling, or put the service behind one load balancer target.",
+        "Name it as container=image (e.g. server=repo/image:tag).",
         provider="ECS",
         resource=resource,
     )

@@ -119,7 +119,7 @@ def _two_containers(moto_endpoint: str, family: str) -> None:
     )
 
 
-def test_release_with_two_essential_containers_is_refused(adapter, account, proxy, moto_endpoint):
+def test_two_essential_containers_need_the_container_named(adapter, account, proxy, moto_endpoint):
     _two_containers(moto_endpoint, "mcp-pair")
     add_service(moto_endpoint, "mcp-pair", "mcp-pair")
 
@@ -127,7 +127,19 @@ def test_release_with_two_essential_containers_is_refused(adapter, account, prox
         adapter.release(ServiceRef(account, "mcp-pair"), "acme/server:2")
 
     assert "2 essential containers (server, auth-proxy)" in str(caught.value)
+    assert "Name it as container=image" in str(caught.value)
     assert "ecs:RegisterTaskDefinition" not in actions(proxy)
+    with pytest.raises(
+        InvalidRequest, match=r"no container 'web' \(containers: server, auth-proxy\)"
+    ):
+        adapter.release(ServiceRef(account, "mcp-pair"), "web=acme/server:2")
+
+    result = adapter.release(ServiceRef(account, "mcp-pair"), "auth-proxy=acme/auth-proxy:8")
+
+    assert (result.image_before, result.image_after) == ("acme/auth-proxy:7", "acme/auth-proxy:8")
+    [request] = registered(proxy, "ecs:RegisterTaskDefinition")
+    images = {c["name"]: c["image"] for c in request["containerDefinitions"]}
+    assert images == {"server": "acme/server:1", "auth-proxy": "acme/auth-proxy:8"}
 
 
 def test_release_replaces_the_container_the_load_balancer_targets(
