@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -444,6 +445,15 @@ def _size(n: int) -> str:
     return f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
 
 
+# A quoted piece of what the server sent (a status line, a header line): target bytes.
+_QUOTED = re.compile(r"""\s*:?\s*(?:bytearray\()?b?(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)?""")
+
+
+def _unquoted(text: str) -> str:
+    """`text` without the bytes it quotes from the server (those go to the operators' excerpt)."""
+    return _QUOTED.sub("", text).strip() or "unreadable response"
+
+
 def status_phrase(code: int) -> str:
     """The standard reason phrase (the server's own phrase is text from the target)."""
     try:
@@ -525,7 +535,9 @@ def _transport_failure(
         where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
         if isinstance(exc, h1.ProtocolError):
             return ProbeFailure(
-                phase, f"{where} broke the HTTP protocol or closed the connection ({text})"
+                phase,
+                f"{where} broke the HTTP protocol or closed the connection ({_unquoted(text)})",
+                excerpt=redact(text) if text != _unquoted(text) else "",
             )
         return ProbeFailure(phase, f"network error talking to {where} ({text})")
     where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
@@ -540,6 +552,8 @@ def _transport_failure(
         return ProbeFailure(phase, f"the HTTP client timed out talking to {where}")
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProbeFailure(
-            phase, f"{where} broke the HTTP protocol or closed the connection ({text})"
+            phase,
+            f"{where} broke the HTTP protocol or closed the connection ({_unquoted(text)})",
+            excerpt=redact(text) if text != _unquoted(text) else "",
         )
     return ProbeFailure(phase, f"network error talking to {where} ({text})")

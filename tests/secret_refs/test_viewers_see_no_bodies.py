@@ -84,3 +84,43 @@ def test_viewers_see_status_type_and_size_operators_a_redacted_excerpt(
     assert MARKER in operator_page and MARKER in operator_json["latest"]["body_excerpt"]
     assert TOKEN not in operator_page and TOKEN not in json.dumps(operator_json)
     assert "AKIAIOSFODNN7EXAMPLE" not in operator_page
+
+
+@pytest.fixture
+def banner_server():
+    """Not an HTTP server: answers any connection with a banner (as Redis or SSH would)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(f"-ERR {MARKER} requirepass {TOKEN}\r\n\r\n".encode())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/mcp"
+    stop.set()
+    thread.join(timeout=2)
+    listener.close()
+
+
+def test_a_non_http_banner_is_not_quoted_to_viewers(banner_server, viewer_client, operator_client):
+    service = ServiceFactory(name="cache", url=banner_server)
+    CheckConfig.objects.create(service=service, failure_threshold=1, timeout_seconds=2)
+    from checks import sweep_db
+
+    result = sweep_db.check_now(service).result
+    assert not result.ok and "broke the HTTP protocol" in result.error
+    assert MARKER not in result.error and MARKER in result.body_excerpt
+    assert TOKEN not in result.body_excerpt
+    assert MARKER not in viewer_client.get(f"/services/{service.name}/").content.decode()
+    assert MARKER in operator_client.get(f"/services/{service.name}/").content.decode()
