@@ -395,3 +395,12 @@ def test_describe_shows_the_image_that_serves_when_traffic_is_pinned(adapter, we
 
     assert snapshot.revision == good
     assert snapshot.image == OLD_IMAGE  # the template says 1.5.0; 1.4.2 is what serves
+
+
+def test_no_traffic_status_in_the_answer_is_unknown_not_a_verdict(adapter, weather, fake):
+    fake.report_traffic_statuses = False
+
+    result = adapter.redeploy(weather)
+
+    assert result.status == "unknown"
+    assert "reported no traffic status" in result.message

@@ -404,3 +404,17 @@ def test_a_release_waits_for_min_replicas(account, fake):
 
     assert result.status == "unknown"
     assert any("1 of 2 replicas" in line for line in lines)
+
+
+def test_a_restart_waits_for_min_replicas(account, fake):
+    # Running again with 1 of its 2 minimum replicas is not yet a finished restart.
+    fake.add_app("mcp-warm", min_replicas=2)
+    fake.started_replicas = 1
+    lines: list[str] = []
+
+    result = ContainerAppsAdapter(account, pacing=FAST).redeploy(
+        ServiceRef(account, "mcp-warm"), timeout_s=0.3, progress=lines.append
+    )
+
+    assert result.status == "unknown"
+    assert any("Running, health Healthy, 1 of 2 replicas" in line for line in lines)

@@ -150,6 +150,7 @@ class FakeCloudRun(FakeServer):
         self.list_page_size = 100
         self.extra_locations: set[str] = set()
         self._next_operation_error: str = ""
+        self.report_traffic_statuses = True  # False: answers without trafficStatuses
 
     # -- seeding -----------------------------------------------------------------------------
     def add_service(
@@ -487,6 +488,8 @@ class FakeCloudRun(FakeServer):
 
     def _render(self, service: dict, request: RecordedRequest) -> dict:
         out = copy.deepcopy(service)
+        if not self.report_traffic_statuses:
+            out["trafficStatuses"] = []
         for key in ("name", "latestReadyRevision", "latestCreatedRevision"):
             out[key] = self._numbered(out[key])
         if self._int_enums(request):

@@ -681,6 +681,9 @@ class FakeContainerApps(FakeServer):
         if failure is None:
             properties.update(runningState=_RUNNING, healthState="Healthy")
             self._replica_set(key, _RUNNING)
+            if self.started_replicas is not None:
+                self.replicas[key] = self.replicas[key][: self.started_replicas]
+                properties["replicas"] = self.started_replicas
         else:
             properties.update(runningState=failure[0], healthState="Unhealthy")
             if failure[0] == "Failed":

@@ -528,6 +528,8 @@ class CloudRunAdapter(CloudAdapter):
             base.diagnostics = _condition_lines(new, found.conditions if found else [])
             return base
         shares = _serving(after)
+        if not shares:
+            return _no_traffic_evidence(base, name)
         expected = sum(t.percent for t in after.traffic if t.type_ == _LATEST) or 0
         expected += sum(
             t.percent for t in after.traffic if t.type_ == _BY_REVISION and t.revision == new
@@ -576,6 +578,8 @@ class CloudRunAdapter(CloudAdapter):
             want[key] = want.get(key, 0) + percent
         want = {k: v for k, v in want.items() if v}
         shares = _serving(after)
+        if not shares:
+            return _no_traffic_evidence(base, name)
         base.revision_after = _top(shares)
         base.image_after = self._images(name, shares)
         if shares != want:
@@ -720,6 +724,16 @@ def _serving(svc: run_v2.Service) -> dict[str, int]:
         if status.percent and revision:
             shares[revision] = shares.get(revision, 0) + status.percent
     return shares
+
+
+def _no_traffic_evidence(base: OperationResult, name: str) -> OperationResult:
+    """Cloud Run finished but did not say what it serves: no verdict without that evidence."""
+    base.status = "unknown"
+    base.message = (
+        f"The operation on {name} finished, but Cloud Run reported no traffic status, so the "
+        "console cannot tell which revision serves. Check the service's Revisions tab."
+    )
+    return base
 
 
 def _top(shares: dict[str, int]) -> str:

@@ -444,6 +444,11 @@ class ContainerAppsAdapter(CloudAdapter):
             return
         if health == "Unhealthy":
             return
+        scale = state.template.scale if state.template is not None else None
+        wanted = (scale.min_replicas or 0) if scale is not None else 0
+        if (state.replicas or 0) < wanted:
+            restart.line += f", {state.replicas or 0} of {wanted} replicas"
+            return  # running again, but not yet with the replicas it should have
         if restart.left_running:
             restart.done = True
             return
