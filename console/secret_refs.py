@@ -39,6 +39,9 @@ NEVER_ENV_NAMES = frozenset(
         "PGPASSWORD",
         "PGPASSFILE",
         "DJANGO_SETTINGS_MODULE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
     }
 )
 NEVER_ENV_PREFIXES = (
@@ -53,7 +56,8 @@ NEVER_ENV_PREFIXES = (
     "KUBE",
     "DJANGO_",
     "CELERY_",
-    "FLEET_CLOUD_",  # emulator switches, read outside the settings module
+    "FLEET_CLOUD_",  # emulator switches and endpoints, read outside the settings module
+    "FLEET_GCP_",
     "FLEET_SECRET_ENV_PREFIXES",
     "FLEET_SECRET_DIRS",
 )
