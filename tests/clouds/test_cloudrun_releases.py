@@ -404,3 +404,16 @@ def test_no_traffic_status_in_the_answer_is_unknown_not_a_verdict(adapter, weath
 
     assert result.status == "unknown"
     assert "reported no traffic status" in result.message
+
+
+def test_a_throttled_answer_is_retried_after_its_retry_after(adapter, weather, fake):
+    import time
+
+    fake.retry_after = "1"
+    fake.fail_next(429, path_contains="/revisions", method="GET")
+    started = time.monotonic()
+
+    adapter.list_revisions(weather)
+
+    assert time.monotonic() - started >= 1.0  # FAST pacing alone would retry within 0.02 s
+    assert len(fake.requests_to("GET", "/revisions")) == 2

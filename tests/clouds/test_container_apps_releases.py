@@ -418,3 +418,17 @@ def test_a_restart_waits_for_min_replicas(account, fake):
 
     assert result.status == "unknown"
     assert any("Running, health Healthy, 1 of 2 replicas" in line for line in lines)
+
+
+def test_a_throttled_answer_is_retried_after_its_retry_after(adapter, fake, multiple):
+    import time
+
+    _, ref = multiple
+    fake.retry_after = "1"
+    fake.fail_next(503, path_contains="/revisions", method="GET")
+    started = time.monotonic()
+
+    adapter.list_revisions(ref)
+
+    assert time.monotonic() - started >= 1.0  # FAST pacing alone would retry within 0.02 s
+    assert len(fake.requests_to("GET", "/revisions")) == 2

@@ -151,6 +151,7 @@ class FakeCloudRun(FakeServer):
         self.extra_locations: set[str] = set()
         self._next_operation_error: str = ""
         self.report_traffic_statuses = True  # False: answers without trafficStatuses
+        self.retry_after = "0"  # seconds a 429 / 503 answer asks the client to wait
 
     # -- seeding -----------------------------------------------------------------------------
     def add_service(
@@ -404,7 +405,7 @@ class FakeCloudRun(FakeServer):
                     "metadata": {"permission": permission, "resource": resource},
                 }
             ]
-        headers = {"Retry-After": "0"} if status in (429, 503) else {}
+        headers = {"Retry-After": self.retry_after} if status in (429, 503) else {}
         return Reply(status, {"error": body}, headers)
 
     def fault_message(self, status: int, request: RecordedRequest) -> str:

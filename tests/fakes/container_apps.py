@@ -92,6 +92,7 @@ class FakeContainerApps(FakeServer):
         self.restart_lag_gets = restart_lag_gets  # GETs that still show the pre-restart state
         self.activation_gets = activation_gets  # GETs before a new revision runs
         self.list_page_size = 100
+        self.retry_after = "0"  # seconds a 429 / 503 answer asks the client to wait
         self.started_replicas: int | None = (
             None  # replicas a released revision reaches (None = all)
         )
@@ -367,7 +368,7 @@ class FakeContainerApps(FakeServer):
         if status in (429, 503):
             # https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/
             # request-limits-and-throttling: throttled requests carry Retry-After (seconds).
-            headers["Retry-After"] = "0"
+            headers["Retry-After"] = self.retry_after
         return Reply(status, {"error": {"code": code, "message": message}}, headers)
 
     def fault_message(self, status: int, request: RecordedRequest) -> str:
