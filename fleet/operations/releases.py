@@ -38,6 +38,7 @@ _REFERENCE = re.compile(
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
 _CONTAINER = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ECS_CONTAINER = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # ContainerDefinition.name
 MAX_IMAGE = 500
 MIN_CANARY, MAX_CANARY = 1, 99
 MAX_WATCH_S = 3600
@@ -98,10 +99,19 @@ def _clean_container(service: Service, container: str) -> str:
     container = (container or "").strip()
     if not container:
         return ""
+    if service.account.provider == "aws":  # a task definition may hold several containers
+        if not _ECS_CONTAINER.match(container):
+            raise ValidationError(
+                {
+                    "container": f"'{container}' is not an ECS container name (up to 255 "
+                    "letters, digits, _ and -)."
+                }
+            )
+        return container
     if service.account.provider != "kubernetes":
         raise ValidationError(
             {
-                "container": f"Only Kubernetes releases name a container; "
+                "container": f"Only Kubernetes and ECS releases name a container; "
                 f"{cs.PROVIDER_NAMES[service.account.provider]} services have one image per "
                 "revision. Leave it empty."
             }

@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_CA_ENV, EMULATOR_ENV
 from fleet.operations.clouds.pacing import Pacing
-from tests.fakes.aws_faults import AwsFaultProxy
+from tests.fakes.aws_ecs import EcsProxy
 from tests.fakes.cloudrun import FakeCloudRun
 from tests.fakes.cloudrun import seed_demo as seed_cloudrun
 from tests.fakes.container_apps import FakeContainerApps
@@ -46,7 +46,7 @@ AWS_CLUSTER = "mcp"
 @dataclass
 class Platform:
     provider: str
-    fake: Any  # the fake server (or the AWS fault proxy in front of moto)
+    fake: Any  # the fake server (or the strict ECS proxy in front of moto)
     account: CloudAccount
     service: Service
 
@@ -132,7 +132,7 @@ def moto_endpoint() -> Iterator[str]:
 def ecs(db, healthy_url, moto_endpoint, monkeypatch) -> Iterator[Platform]:
     httpx.post(f"{moto_endpoint}/moto-api/reset")
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "2")  # moto: tasks run as soon as created
-    with AwsFaultProxy(moto_endpoint) as proxy:
+    with EcsProxy(moto_endpoint) as proxy:
         seed_ecs(moto_endpoint)
         account, service = register(
             "aws", proxy.endpoint, healthy_url, region=AWS_REGION, cluster=AWS_CLUSTER

@@ -44,7 +44,11 @@ class Command(BaseCommand):
             "--watch", type=int, default=None, metavar="SECONDS",
             help="With --canary: how long to watch its health before promoting.",
         )  # fmt: skip
-        parser.add_argument("--container", default="", help="Kubernetes: the container to update.")
+        parser.add_argument(
+            "--container",
+            default="",
+            help="Kubernetes or ECS: the container to update (when there are several).",
+        )
         cli.add_wait_arguments(parser)
 
     def handle(self, *args, **options) -> None:

@@ -114,6 +114,10 @@ class EcsAdapter(CloudAdapter):
     """Services in one ECS cluster (account.cluster) and region."""
 
     provider = "aws"
+    no_traffic_split_reason = (
+        "an ECS rolling update replaces tasks and cannot weight traffic between two task "
+        "definition revisions (weighted traffic needs the CodeDeploy blue/green controller)"
+    )
 
     def __init__(
         self,
