@@ -48,7 +48,8 @@ def test_probe_reports_the_error_of_a_broken_server():
         ServiceFactory(name="broken", url=f"{base}/mcp")
         data = json.loads(run("broken", "--json"))
     assert data["ok"] is False and data["tools"] == []
-    assert "502" in data["error"]
+    assert "502" in data["error"] and "Bad Gateway'" not in data["error"]
+    assert data["body_excerpt"] == "HTML page titled '502 Bad Gateway'"  # the CLI is operators'
     assert data["status"] == "unknown"  # one failure is below the default threshold of 3
 
 

@@ -31,6 +31,7 @@ def as_dict(item: Checked) -> dict:
         "server_version": outcome.server_version,
         "tools": [t.name for t in outcome.tools],
         "error": outcome.error,
+        "body_excerpt": outcome.body_excerpt,  # the CLI runs on the server: operators' view
         "phases_ms": {k: round(v, 1) for k, v in outcome.phases_ms.items()},
         "http_status": outcome.http_status,
         "cold_start": bool(result and result.cold_start),
@@ -94,6 +95,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  tls        expires in {d['tls_days_to_expiry']:.0f} days")
         if d["error"]:
             self.stdout.write(f"  error      {d['error']}")
+        if d["body_excerpt"]:
+            self.stdout.write(f"  target said {d['body_excerpt']}")
         if d["drift"]:
             self.stdout.write("  tool drift\n    " + d["drift"].replace("\n", "\n    "))
 
