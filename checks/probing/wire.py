@@ -372,7 +372,8 @@ class HttpxConnections:
 
     The egress policy by resolve-and-pin: the host is resolved and checked here, and the request
     goes to the checked address with the name kept in the Host header and as the TLS server
-    name (httpcore's `sni_hostname` extension), so the transport never resolves it again.
+    name (httpcore's `sni_hostname` extension), so the transport never resolves it again. The
+    caller's pool then keys connections by address: two names on one address may share one.
     """
 
     def __init__(self, client: httpx.AsyncClient, egress: EgressPolicy | None = None) -> None:

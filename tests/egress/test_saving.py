@@ -60,21 +60,41 @@ def test_api_refuses_an_account_endpoint_override(operator_api, url):
     assert not CloudAccount.objects.exists()
 
 
+def _service_form(url: str) -> dict:
+    return {
+        "name": "notes",
+        "kind": "mcp_server",
+        "url": url,
+        "transport": "streamable-http",
+        "environment": "production",
+    }
+
+
 def test_the_form_names_the_field_and_keeps_nothing(operator_client):
-    response = operator_client.post(
-        "/services/new/",
-        {
-            "name": "notes",
-            "kind": "mcp_server",
-            "url": "http://0xa9fea9fe/mcp",
-            "transport": "streamable-http",
-            "environment": "production",
-        },
-    )
+    response = operator_client.post("/services/new/", _service_form("http://0xa9fea9fe/mcp"))
     html = response.content.decode()
     assert response.status_code == 422
     assert "URL refused by the egress policy: 169.254.169.254 is a link-local/metadata" in html
     assert not Service.objects.exists()
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS)
+def test_the_form_refuses_every_spelling(operator_client, url):
+    response = operator_client.post("/services/new/", _service_form(url))
+    assert response.status_code == 422
+    assert "URL refused by the egress policy" in response.content.decode()
+    assert not Service.objects.exists()
+
+
+def test_the_account_form_names_the_endpoint(operator_client):
+    response = operator_client.post(
+        "/accounts/new/",
+        {"name": "prod", "provider": "kubernetes", "namespace": "mcp", "endpoint": "http://0/"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "URL refused by the egress policy: 0.0.0.0 is a link-local/metadata address" in html
+    assert not CloudAccount.objects.exists()
 
 
 def test_the_channel_form_names_the_target(operator_client):
