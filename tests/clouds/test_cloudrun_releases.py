@@ -417,3 +417,18 @@ def test_a_throttled_answer_is_retried_after_its_retry_after(adapter, weather, f
 
     assert time.monotonic() - started >= 1.0  # FAST pacing alone would retry within 0.02 s
     assert len(fake.requests_to("GET", "/revisions")) == 2
+
+
+def test_release_changes_the_ingress_container_and_leaves_sidecars(account, fake):
+    sidecar = "us-docker.pkg.dev/demo-project/otel/collector:0.98"
+    fake.add_service("with-sidecar", sidecar_image=sidecar)
+    name = "projects/demo-project/locations/us-central1/services/with-sidecar"
+    adapter = CloudRunAdapter(account, pacing=FAST)
+
+    result = adapter.release(ServiceRef(account, "with-sidecar"), NEW_IMAGE)
+
+    assert result.status == "succeeded", result.message
+    assert (result.image_before, result.image_after) == (OLD_IMAGE, NEW_IMAGE)
+    images = [c["image"] for c in fake.services[name]["template"]["containers"]]
+    assert images == [sidecar, NEW_IMAGE]
+    assert adapter.describe(ServiceRef(account, "with-sidecar")).image == NEW_IMAGE

@@ -173,6 +173,7 @@ class FakeCloudRun(FakeServer):
         public: bool = True,
         service_account: str = "",
         revision_name: str = "",
+        sidecar_image: str = "",
     ) -> str:
         """Create a ready service with one revision serving 100 %; returns its full name.
 
@@ -231,6 +232,12 @@ class FakeCloudRun(FakeServer):
             "reconciling": False,
             "etag": f'"{secrets.token_hex(8)}"',
         }
+        if sidecar_image:
+            # https://cloud.google.com/run/docs/deploying#sidecars: several containers, exactly
+            # one of them (the ingress container) with a port.
+            self.services[name]["template"]["containers"].insert(
+                0, {"name": "collector", "image": sidecar_image, "resources": {"limits": {}}}
+            )
         self.revisions[name] = {}
         self._create_revision(name, error="")
         self._resolve_traffic(name)

@@ -121,7 +121,7 @@ class CloudRunAdapter(CloudAdapter):
             # Traffic is pinned to an older revision: the template's image is not what serves.
             serving = self._revision(name, snapshot.revision)
             if serving is not None and serving.containers:
-                snapshot.image = serving.containers[0].image
+                snapshot.image = _image(serving.containers)
         try:
             policy = self.call(
                 "run.services.getIamPolicy",
@@ -189,7 +189,7 @@ class CloudRunAdapter(CloudAdapter):
         return [
             Revision(
                 name=_short(r.name),
-                image=r.containers[0].image if r.containers else "",
+                image=_image(r.containers),
                 created=r.create_time.isoformat() if r.create_time else "",
                 traffic_percent=shares.get(_short(r.name), 0),
                 active=shares.get(_short(r.name), 0) > 0 or _short(r.name) == latest,
@@ -241,7 +241,7 @@ class CloudRunAdapter(CloudAdapter):
             template.max_instance_request_concurrency = settings.concurrency
             paths.append("template.max_instance_request_concurrency")
         if settings.cpu is not None or settings.memory is not None:
-            container = template.containers[0]
+            container = _serving_container(template.containers)
             if settings.cpu is not None:
                 container.resources.limits["cpu"] = settings.cpu
             if settings.memory is not None:
@@ -283,7 +283,7 @@ class CloudRunAdapter(CloudAdapter):
         template.revision = new
         if not template.containers:
             raise InvalidRequest(f"{name} has no container to put the image in.", resource=name)
-        template.containers[0].image = image
+        _serving_container(template.containers).image = image
         if reason:
             template.annotations[REASON_ANNOTATION] = reason[:200]
         paths = ["template.revision", "template.containers", "template.annotations"]
@@ -426,7 +426,7 @@ class CloudRunAdapter(CloudAdapter):
         images = []
         for short, _ in sorted(shares.items(), key=lambda kv: -kv[1]):
             found = self._revision(name, short)
-            image = found.containers[0].image if found and found.containers else ""
+            image = _image(found.containers) if found else ""
             if image and image not in images:
                 images.append(image)
         return ", ".join(images)
@@ -507,7 +507,7 @@ class CloudRunAdapter(CloudAdapter):
             found = self._revision(name, created)
             if found is not None:
                 base.diagnostics = _condition_lines(created, found.conditions)
-                base.image_after = found.containers[0].image if found.containers else ""
+                base.image_after = _image(found.containers)
         base.diagnostics += _condition_lines("service", [now.terminal_condition])
         return base
 
@@ -529,7 +529,7 @@ class CloudRunAdapter(CloudAdapter):
             return base
         base.revision_after = new
         found = self._revision(name, new)
-        base.image_after = found.containers[0].image if found and found.containers else ""
+        base.image_after = _image(found.containers) if found else ""
         if _short(after.latest_ready_revision) != new:
             base.message = f"New revision {new} did not become ready."
             base.diagnostics = _condition_lines(new, found.conditions if found else [])
@@ -715,6 +715,16 @@ def _check_splits(splits: list[TrafficSplit], resource: str) -> None:
         )
 
 
+def _serving_container(containers: Any) -> run_v2.Container:
+    """The ingress container (the one with a port) of a multi-container revision, else the only
+    one: sidecars keep their images on a release."""
+    return next((c for c in containers if c.ports), containers[0])
+
+
+def _image(containers: Any) -> str:
+    return _serving_container(containers).image if containers else ""
+
+
 def _copy_template(template: run_v2.RevisionTemplate) -> run_v2.RevisionTemplate:
     return run_v2.RevisionTemplate.deserialize(run_v2.RevisionTemplate.serialize(template))
 
@@ -850,7 +860,7 @@ def _operation_progress(operation: object, done: bool) -> str:
 
 def _snapshot(svc: run_v2.Service, name: str) -> ServiceSnapshot:
     template = svc.template
-    container = template.containers[0] if template.containers else None
+    container = _serving_container(template.containers) if template.containers else None
     limits = dict(container.resources.limits) if container else {}
     env = []
     for var in container.env if container else []:
