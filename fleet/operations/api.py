@@ -77,6 +77,8 @@ class ScalingIn(Schema):
     concurrency: int | None = None
     cpu: str | None = None
     memory: str | None = None
+    cpu_request: str | None = None  # Kubernetes only: what the scheduler reserves
+    memory_request: str | None = None
 
 
 class ScalingChangeOut(Schema):

@@ -11,7 +11,15 @@ from django.urls import reverse
 
 from console.reaper import watch
 
-SCALING_FIELDS = ("min_instances", "max_instances", "concurrency", "cpu", "memory")
+SCALING_FIELDS = (
+    "min_instances",
+    "max_instances",
+    "concurrency",
+    "cpu",
+    "memory",
+    "cpu_request",  # Kubernetes only (see the adapter's scaling_fields)
+    "memory_request",
+)
 
 
 class CloudSnapshot(models.Model):
@@ -56,12 +64,16 @@ class ServiceScaling(models.Model):
     observed_concurrency = models.IntegerField(null=True, blank=True)
     observed_cpu = models.CharField(max_length=20, blank=True)
     observed_memory = models.CharField(max_length=20, blank=True)
+    observed_cpu_request = models.CharField(max_length=20, blank=True)
+    observed_memory_request = models.CharField(max_length=20, blank=True)
     observed_at = models.DateTimeField(null=True, blank=True)
     desired_min_instances = models.IntegerField(null=True, blank=True)
     desired_max_instances = models.IntegerField(null=True, blank=True)
     desired_concurrency = models.IntegerField(null=True, blank=True)
     desired_cpu = models.CharField(max_length=20, blank=True)
     desired_memory = models.CharField(max_length=20, blank=True)
+    desired_cpu_request = models.CharField(max_length=20, blank=True)
+    desired_memory_request = models.CharField(max_length=20, blank=True)
     desired_set_at = models.DateTimeField(null=True, blank=True)
     desired_set_by = models.CharField(max_length=150, blank=True)
     sync_error = models.TextField(blank=True, help_text="Why the last sync failed, if it did.")
@@ -87,10 +99,13 @@ class ServiceScaling(models.Model):
         }
 
     def rows(self) -> list[tuple[str, object, object, bool]]:
-        """(field, observed, desired, drifting) for display."""
+        """(field, observed, desired, drifting) for display, the fields its platform has."""
+        from fleet.operations.services import scaling_fields_for
+
         drift = self.drift()
         observed, desired = self.observed(), self.desired()
-        return [(f, observed[f], desired[f], f in drift) for f in SCALING_FIELDS]
+        fields = scaling_fields_for(self.service.provider)
+        return [(f, observed[f], desired[f], f in drift) for f in fields]
 
 
 def _none_if_blank(value: object) -> object:

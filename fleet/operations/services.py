@@ -27,6 +27,7 @@ from fleet import services as fleet_services
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.base import CloudAdapter
 from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.clouds.registry import adapter_class as adapter_for_class
 from fleet.operations.clouds.registry import adapter_for
 from fleet.operations.clouds.types import ScalingSettings, ServiceSnapshot
 from fleet.operations.models import (
@@ -329,8 +330,8 @@ def store_snapshot(
         before = scaling.observed() if scaling.observed_at else {}
         after = snapshot.scaling.as_dict()
         for field in SCALING_FIELDS:
-            value = after[field]
-            if field in ("cpu", "memory"):
+            value = after.get(field)
+            if field not in ("min_instances", "max_instances", "concurrency"):
                 value = "" if value is None else str(value)
             setattr(scaling, f"observed_{field}", value)
         scaling.observed_at, scaling.sync_error = now, ""
@@ -486,6 +487,12 @@ _NO_CONCURRENCY = {
 }
 
 
+def scaling_fields_for(provider: str) -> tuple[str, ...]:
+    """The scaling fields a platform has, as its adapter declares them."""
+    cls = adapter_for_class(provider)
+    return cls.scaling_fields if cls is not None else SCALING_FIELDS[:5]
+
+
 def validate_scaling(provider: str, values: dict, observed: dict | None = None) -> dict:
     """Desired scaling for `provider`, cleaned; ValidationError names each bad field."""
     errors: dict[str, str] = {}
@@ -524,6 +531,19 @@ def validate_scaling(provider: str, values: dict, observed: dict | None = None) 
             problem = _azure_pairing(str(cpu), str(memory))
             field = "memory" if cleaned["memory"] else "cpu"
             errors.update({field: problem["memory"]} if problem else {})
+    platform_fields = scaling_fields_for(provider)
+    for field in ("cpu_request", "memory_request"):
+        value = str(values.get(field) or "").strip()
+        cleaned[field] = value or None
+        if not value:
+            continue
+        if field not in platform_fields:
+            errors[field] = (
+                f"{PROVIDER_NAMES.get(provider, provider)} has no separate {field.replace('_', ' ')}"
+                f": set {field.split('_')[0]} instead; leave it empty."
+            )
+        elif problem := _k8s_quantity(field.split("_")[0])(value):
+            errors[field] = problem
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -546,7 +566,7 @@ def set_desired_scaling(
         before = scaling.desired()
         for field in SCALING_FIELDS:
             value = cleaned[field]
-            if field in ("cpu", "memory"):
+            if field not in ("min_instances", "max_instances", "concurrency"):
                 value = value or ""
             setattr(scaling, f"desired_{field}", value)
         after = scaling.desired()

@@ -22,7 +22,7 @@ from fleet.models import CloudAccount, Service
 from fleet.operations import releases
 from fleet.operations import services as cs
 from fleet.operations.clouds.errors import CloudError
-from fleet.operations.models import IN_FLIGHT, SCALING_FIELDS, Redeploy, RedeployBatch
+from fleet.operations.models import IN_FLIGHT, Redeploy, RedeployBatch
 
 RECENT = 50
 
@@ -185,7 +185,8 @@ def scaling_edit(request: HttpRequest, name: str) -> HttpResponse:
     service = _cloud_service(name)
     scaling = cs.scaling_for(service) if cs.is_cloud_managed(service) else None
     errors: dict[str, str] = {}
-    values = {f: request.POST.get(f, "").strip() for f in SCALING_FIELDS}
+    fields = cs.scaling_fields_for(service.provider)
+    values = {f: request.POST.get(f, "").strip() for f in fields}
     if request.method == "POST":
         try:
             cs.set_desired_scaling(service, request.user, values, source="ui")
@@ -204,7 +205,7 @@ def scaling_edit(request: HttpRequest, name: str) -> HttpResponse:
         "scaling": scaling,
         "fields": [
             (f, values.get(f, ""), errors.get(f, ""), scaling.observed()[f] if scaling else None)
-            for f in SCALING_FIELDS
+            for f in fields
         ],
         "errors": errors,
         "managed_error": "" if scaling is not None else _managed_problem(service),

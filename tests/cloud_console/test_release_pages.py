@@ -120,3 +120,53 @@ def test_rolling_release_errors_name_the_field(kubernetes, operator_client):
 
     assert response.status_code == 422
     assert "is not an image reference" in response.content.decode()
+
+
+# -- Kubernetes requests apart from limits, in the console's scaling ------------------------------
+def test_kubernetes_scaling_has_requests_apart_from_limits(
+    kubernetes, operator, operator_client, django_capture_on_commit_callbacks
+):
+    import json
+
+    from console.models import ApiToken
+
+    cs.sync_observed(kubernetes.service)
+    _, raw = ApiToken.issue(operator, "ci")
+    client = operator_client.__class__(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    put = client.put(
+        "/api/v1/services/weather/scaling",
+        data=json.dumps({"cpu_request": "100m"}),
+        content_type="application/json",
+    )
+    assert put.status_code == 200
+    assert put.json()["drift"] == {"cpu_request": {"observed": "500m", "desired": "100m"}}
+    page = operator_client.get("/services/weather/").content.decode()
+    assert "CPU request" in page and "CPU limit" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/api/v1/services/weather/scaling/apply")
+
+    patch = kubernetes.fake.requests_to("PATCH", "/deployments/mcp-weather")[-1]
+    resources = patch.body["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources == {"requests": {"cpu": "100m"}}
+    assert client.get("/api/v1/services/weather/scaling").json()["observed"]["cpu"] == "500m"
+
+
+def test_requests_are_refused_where_the_platform_has_none(cloudrun, operator):
+    import json
+
+    from django.test import Client
+
+    from console.models import ApiToken
+
+    _, raw = ApiToken.issue(operator, "ci")
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {raw}").put(
+        "/api/v1/services/weather/scaling",
+        data=json.dumps({"cpu_request": "100m"}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["body", "cpu_request"]
+    assert "Cloud Run has no separate cpu request" in error["msg"]

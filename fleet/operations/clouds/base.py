@@ -53,6 +53,14 @@ class CloudAdapter(ABC):
     """Describe, discover, redeploy and rescale services on one cloud account."""
 
     provider: Provider
+    # The ScalingSettings fields this platform reads and writes (Kubernetes adds requests).
+    scaling_fields: tuple[str, ...] = (
+        "min_instances",
+        "max_instances",
+        "concurrency",
+        "cpu",
+        "memory",
+    )
 
     def __init__(self, account: AccountRef, *, pacing: Pacing = DEFAULT_PACING) -> None:
         self.account = account

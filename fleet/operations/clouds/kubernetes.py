@@ -86,6 +86,8 @@ class KubernetesAdapter(CloudAdapter):
     """Deployments in one namespace of one cluster (kube context = account.cluster)."""
 
     provider = "kubernetes"
+    # cpu/memory are the container's limits; the requests (what the scheduler reserves) apart.
+    scaling_fields = (*CloudAdapter.scaling_fields, "cpu_request", "memory_request")
     no_traffic_split_reason = NO_SPLIT
     page_size = 250  # items per list call; longer lists are read in chunks (`continue`)
     unschedulable_grace_s = 60.0  # a cluster autoscaler may add a node: give it this long

@@ -33,3 +33,24 @@ def adapter_for(account: AccountRef, *, pacing: Pacing = DEFAULT_PACING) -> Clou
         provider=account.provider,
         resource=account.name,
     )
+
+
+def adapter_class(provider: str) -> type[CloudAdapter] | None:
+    """The adapter class for a provider (for its class-level facts), or None for plain URLs."""
+    if provider == "gcp":
+        from fleet.operations.clouds.cloudrun import CloudRunAdapter
+
+        return CloudRunAdapter
+    if provider == "aws":
+        from fleet.operations.clouds.ecs import EcsAdapter
+
+        return EcsAdapter
+    if provider == "azure":
+        from fleet.operations.clouds.container_apps import ContainerAppsAdapter
+
+        return ContainerAppsAdapter
+    if provider == "kubernetes":
+        from fleet.operations.clouds.kubernetes import KubernetesAdapter
+
+        return KubernetesAdapter
+    return None
