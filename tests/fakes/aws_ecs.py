@@ -21,6 +21,10 @@ moto and rewrites only what the real API does differently, one step per Describe
   UpdateService, as ECS does (API_UpdateService).
 - Application Auto Scaling pages as documented: DescribeScalingPolicies 10 per page (moto: 100),
   DescribeScalableTargets 50; a ScalableDimension filter needs a resource id.
+
+Known moto gaps left alone (tests do not depend on them): no `registeredAt` on task definitions,
+ListTaskDefinitions ignores `sort` and paging, and DescribeScalableTargets repeats its NextToken
+after the second page (botocore's paginator stops with "same next token received twice").
 """
 
 from __future__ import annotations

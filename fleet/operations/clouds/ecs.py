@@ -554,9 +554,12 @@ class EcsAdapter(CloudAdapter):
         groups = self.call(
             DESCRIBE_TARGET_GROUPS,
             "the services' target groups",
-            self.elbv2.describe_target_groups,
+            self._all_pages,
+            self.elbv2,
+            "describe_target_groups",
+            "TargetGroups",
             TargetGroupArns=sorted(set(wanted.values())),
-        )["TargetGroups"]
+        )
         balancers = sorted({arn for g in groups for arn in g.get("LoadBalancerArns", [])})
         urls_by_group: dict[str, str] = {}
         for balancer in balancers:
@@ -569,12 +572,20 @@ class EcsAdapter(CloudAdapter):
             listeners = self.call(
                 DESCRIBE_LISTENERS,
                 f"load balancer {balancer}",
-                self.elbv2.describe_listeners,
+                self._all_pages,
+                self.elbv2,
+                "describe_listeners",
+                "Listeners",
                 LoadBalancerArn=balancer,
-            )["Listeners"]
+            )
             for group, url in _listener_urls(described, listeners).items():
                 urls_by_group.setdefault(group, url)
         return {name: urls_by_group[g] for name, g in wanted.items() if g in urls_by_group}
+
+    @staticmethod
+    def _all_pages(client: Any, operation: str, key: str, **params: Any) -> list[dict]:
+        pages = client.get_paginator(operation).paginate(**params)
+        return [item for page in pages for item in page[key]]
 
     def _update(self, cluster: str, name: str, **changes: Any) -> dict:
         return self.call(
