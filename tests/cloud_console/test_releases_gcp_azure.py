@@ -181,3 +181,36 @@ def test_a_canary_request_names_the_field_when_the_cloud_cannot_tell(container_a
         releases.request_release(container_apps.service, operator, AZ_NEW, canary_percent=10)
 
     assert "canary_percent" in caught.value.message_dict
+
+
+def test_container_apps_release_that_never_starts_shows_why_on_the_page(
+    container_apps, operator, operator_client, django_capture_on_commit_callbacks
+):
+    container_apps.fake.fail_next_revision(
+        "Degraded", "Container 'server' was terminated with exit code '1' (CrashLoopBackOff)"
+    )
+
+    redeploy = release_now(
+        container_apps.service, operator, django_capture_on_commit_callbacks, AZ_NEW
+    )
+
+    assert redeploy.status == "failed"
+    assert "did not start" in redeploy.error
+    assert any("CrashLoopBackOff" in line for line in redeploy.diagnostics)
+    page = operator_client.get(redeploy.get_absolute_url()).content.decode()
+    assert "CrashLoopBackOff" in page
+
+
+def test_container_apps_redeploy_that_comes_back_degraded_fails_with_the_reason(
+    container_apps, operator, django_capture_on_commit_callbacks
+):
+    from fleet.operations import services as cs
+
+    container_apps.fake.fail_next_restart("Degraded", "Liveness probe failed: HTTP 500")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        redeploy, _ = cs.request_redeploy(container_apps.service, operator, reason="stuck")
+    redeploy.refresh_from_db()
+
+    assert redeploy.status == "failed"
+    assert "Liveness probe failed" in redeploy.error
