@@ -134,3 +134,25 @@ def test_fleet_import_page_fails_the_job(broker_down, operator):
     assert BROKER_DOWN in response.content.decode()
     job = Job.objects.get(name="fleet import")
     assert job.status == "failed" and BROKER_DOWN in job.error
+
+
+def test_when_redis_stops_pages_still_answer_and_health_names_the_parts(
+    broker_down, settings, operator, admin_client_, k8s_service
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": broker_down,  # the same stopped Redis, as in production
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    client = Client()
+    client.force_login(operator)
+
+    assert client.get("/").status_code == 200
+    assert client.get("/services/notes/").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    health = Client().get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["broker"] == "unavailable" and health.json()["cache"] == "unavailable"
+    assert client.post("/api/v1/services/notes/check").status_code == 503
