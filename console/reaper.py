@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 # Workers on different machines stamp times with their own clocks.
 CLOCK_MARGIN = timedelta(seconds=2)
+HEARTBEAT_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -95,4 +96,12 @@ def reap_orphaned_runs(now: datetime | None = None) -> dict[str, int]:
             )
         if count:
             reaped[kind.model.__name__] = count
+    _forget_dead_workers(now)
     return reaped
+
+
+def _forget_dead_workers(now: datetime) -> None:
+    """Heartbeats of workers gone for a week only make the table grow (each restart adds one)."""
+    from console.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.filter(last_seen__lt=now - HEARTBEAT_KEPT).delete()

@@ -177,3 +177,10 @@ def test_a_starting_worker_beats_and_reaps_what_the_dead_one_left():
     finally:
         heartbeat.stop_heartbeat()
     assert not WorkerHeartbeat.objects.exists()  # a clean stop leaves no stale heartbeat behind
+
+
+def test_heartbeats_of_workers_gone_for_a_week_are_forgotten():
+    _worker("celery@old:1", started=_ago(days=9), seen=_ago(days=8))
+    _worker("celery@new:2")
+    reap_orphaned_runs()
+    assert list(WorkerHeartbeat.objects.values_list("worker", flat=True)) == ["celery@new:2"]
