@@ -84,7 +84,7 @@ class AttestationOut(Schema):
 def _run_out(run: AuditRun, with_results: bool = False) -> dict:
     results = None
     # The fleet figures (score over decided rules, coverage); each service's card with results.
-    scores = {k: v for k, v in (run.scores or {}).items() if k != "services"}
+    scores = {k: v for k, v in (run.scores or {}).items() if k not in ("services", "rules")}
     if with_results:
         grouped = audit_services.results_by_service(run)
         results = {name: [r.as_dict() for r in rows] for name, rows in grouped.items()}

@@ -16,14 +16,14 @@ once, however many rules apply to it).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from checks.audits.catalogue import RULES
 from checks.audits.diff import Change, RunDiff, diff_runs
 from checks.audits.evidence import Attestation, Evidence
 from checks.audits.overrides import ExtraRule, Overrides
-from checks.audits.results import DECIDED, EvidenceItem, Finding, RuleResult, Status
+from checks.audits.results import DECIDED, EvidenceItem, Finding, RuleResult, Severity, Status
 from checks.audits.rule import Rule
 from checks.audits.scoring import FleetScore, ScoreCard, fleet_score, score
 
@@ -52,35 +52,53 @@ def evaluate(
     now: datetime | None = None,
 ) -> list[RuleResult]:
     """One result per enabled rule for this service, in catalogue order."""
-    overrides = overrides or Overrides()
-    in_play = overrides.rules_in_play(rules)
-    known = {rule.id for rule in in_play}
-    for rule_id in evidence.attestations:
-        if rule_id not in known:
-            raise ValueError(f"attestation names unknown audit rule id {rule_id!r}")
-    effective = _apply_overrides(evidence, overrides)
-    moment = _aware(now or datetime.now(UTC))
-    results = []
-    for rule in in_play:
-        if rule.id in overrides.disabled:
-            continue
-        finding = _decide(rule, effective, overrides, moment)
-        results.append(
-            RuleResult(
-                rule_id=rule.id,
-                service=evidence.service.name,
-                section=rule.section,
-                title=rule.title,
-                severity=overrides.severity_for(rule),
-                mode=rule.mode,
-                status=finding.status,
-                message=finding.message,
-                evidence=finding.evidence,
-                basis=_basis(rule, finding),
-                fix=rule.fix,
-            )
+    plan = _Plan.make(rules, overrides or Overrides())
+    return plan.evaluate(evidence, _aware(now or datetime.now(UTC)))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The rules in play with their effective severities, worked out once per run."""
+
+    overrides: Overrides
+    rules: tuple[tuple[Rule, Severity], ...]
+    known: frozenset[str]
+
+    @classmethod
+    def make(cls, rules: Iterable[Rule], overrides: Overrides) -> _Plan:
+        in_play = overrides.rules_in_play(rules)
+        enabled = tuple(
+            (rule, overrides.severity_for(rule))
+            for rule in in_play
+            if rule.id not in overrides.disabled
         )
-    return results
+        return cls(overrides, enabled, frozenset(rule.id for rule in in_play))
+
+    def evaluate(self, evidence: Evidence, moment: datetime) -> list[RuleResult]:
+        for rule_id in evidence.attestations:
+            if rule_id not in self.known:
+                raise ValueError(f"attestation names unknown audit rule id {rule_id!r}")
+        effective = _apply_overrides(evidence, self.overrides)
+        name = evidence.service.name
+        results = []
+        for rule, severity in self.rules:
+            finding = _decide(rule, effective, self.overrides, moment)
+            results.append(
+                RuleResult(
+                    rule_id=rule.id,
+                    service=name,
+                    section=rule.section,
+                    title=rule.title,
+                    severity=severity,
+                    mode=rule.mode,
+                    status=finding.status,
+                    message=finding.message,
+                    evidence=finding.evidence,
+                    basis=_basis(rule, finding),
+                    fix=rule.fix,
+                )
+            )
+        return results
 
 
 def _basis(rule: Rule, finding: Finding) -> str:
@@ -97,10 +115,13 @@ def evaluate_fleet(
     *,
     now: datetime | None = None,
 ) -> dict[str, list[RuleResult]]:
-    """Results per service name for a whole run; the input for `fleet_score` and the exporters."""
-    rules = list(rules)
-    moment = now or datetime.now(UTC)
-    return {ev.service.name: evaluate(ev, rules, overrides, now=moment) for ev in evidences}
+    """Results per service name for a whole run; the input for `fleet_score` and the exporters.
+
+    The rules in play and their severities are worked out once for the run, not per service.
+    """
+    plan = _Plan.make(list(rules), overrides or Overrides())
+    moment = _aware(now or datetime.now(UTC))
+    return {ev.service.name: plan.evaluate(ev, moment) for ev in evidences}
 
 
 def _apply_overrides(evidence: Evidence, overrides: Overrides) -> Evidence:

@@ -121,7 +121,8 @@ def to_markdown(results_by_service: ResultsByService, meta: RunMeta) -> str:
 
 def iter_json(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> Iterator[str]:
     """The JSON export in chunks: the header, then one chunk per service."""
-    fleet = {k: v for k, v in fleet.items() if k != "services"}
+    # Per-service cards and per-rule counts a stored run keeps are not part of the header.
+    fleet = {k: v for k, v in fleet.items() if k not in ("services", "rules")}
     header = {
         "format": FORMAT,
         "catalogue_version": meta.catalogue_version,

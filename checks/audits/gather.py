@@ -8,7 +8,7 @@ fails: the rules then answer "no evidence" instead of guessing. Sources:
   live `describe` through the account's adapter; plain-URL services have none;
 - probes: `checks.health.latest_outcomes(services)` and `probe_stats_many(services, hours)`;
 - console configuration: the enabled alert channels' routing (alert routing) and
-  `fleet.budgets.services.budget_covers(service)` (budget);
+  `fleet.budgets.services.budget_coverage(services)` (budget);
 - evidence readers: functions registered with `@reader(KEY)` (see evidence.OBSERVED) that read
   one kind of fact about many services at once, e.g. a cloud's logging API. They are called once
   per run with every service in scope and answer per service id with an `Observation` (value,
@@ -260,16 +260,18 @@ def alert_routing(services: list[Service]) -> dict[int, bool]:
         return {}
 
 
-def budget_covered(service: Service) -> bool | None:
-    """Whether a budget covers this service; None when budgets are not installed."""
+def budget_coverage(services: list[Service]) -> dict[int, bool]:
+    """Per service id, whether a budget covers it; {} when budgets are not installed."""
+    covers_many = _optional("fleet.budgets.services", "budget_coverage")
     covers = _optional("fleet.budgets.services", "budget_covers")
-    if covers is None:
-        return None
     try:
-        return bool(covers(service))
+        if covers_many is not None:
+            return dict(covers_many(services))
+        if covers is not None:  # no bulk form: one look-up per service
+            return {s.pk: bool(covers(s)) for s in services}
     except Exception as exc:
-        logger.warning("budget coverage for %s failed: %s", service.name, exc)
-        return None
+        logger.warning("reading budget coverage failed: %s", exc)
+    return {}
 
 
 def console_config(
@@ -408,6 +410,7 @@ def gather(
     probes = read_probes(services)
     stats = read_probe_stats(services)
     routed = alert_routing(services)
+    budgets = budget_coverage(services)
     observed, unobserved = read_observations(ReadContext(services, clouds, read_at), reads)
     thresholds = Thresholds(tls_warning_days=float(policy.tls_warning_days))
     fleet_origin = Provenance("console service registry", read_at)
@@ -428,7 +431,7 @@ def gather(
                 callers=None if callers is None else sorted(callers.get(service.pk, [])),
                 origin=fleet_origin,
             ),
-            config=console_config(policy, read_at, routed.get(service.pk), budget_covered(service)),
+            config=console_config(policy, read_at, routed.get(service.pk), budgets.get(service.pk)),
             attestations=attested.get(service.pk, {}),
             thresholds=thresholds,
             observations=observed.get(service.pk, {}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 
 Kind = Literal["mcp_server", "agent_backend"]
@@ -65,8 +66,14 @@ class EvidenceItem:
             "label": self.label,
             "value": self.value,
             "source": self.source,
-            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
+            "observed_at": _iso(self.observed_at) if self.observed_at else None,
         }
+
+
+@lru_cache(maxsize=4096)
+def _iso(moment: datetime) -> str:
+    # A run's evidence shares a few read times across thousands of items.
+    return moment.isoformat()
 
 
 @dataclass

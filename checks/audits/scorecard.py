@@ -234,7 +234,7 @@ def run_page(run: AuditRun, params, per_page: int = 50) -> RunPage:
         return view
     if view.status or view.rule:
         ordered = results.order_by("service_name", "position")
-        view.results_page = Paginator(ordered, per_page * 2).get_page(params.get("page"))
+        view.results_page = Paginator(ordered, per_page).get_page(params.get("page"))
         return view
     view.rules = rule_summaries(run)
     scores = run.service_scores.order_by(F("overall").asc(nulls_last=True), "service_name")
@@ -243,7 +243,14 @@ def run_page(run: AuditRun, params, per_page: int = 50) -> RunPage:
 
 
 def rule_summaries(run: AuditRun) -> list[RuleSummary]:
-    """Per rule, the number of services with each status, in catalogue order (one query)."""
+    """Per rule, the number of services with each status, in catalogue order: stored with the
+    run when it finished (no query), or counted in one grouped query for older runs."""
+    stored = (run.scores or {}).get("rules")
+    if stored:
+        return [
+            RuleSummary(r["rule_id"], r["title"], r["section"], r["severity"], r["counts"])
+            for r in stored
+        ]
     rows = (
         run.results.order_by()
         .values("rule_id", "title", "section", "severity", "status")
