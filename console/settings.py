@@ -367,6 +367,18 @@ FLEET_EGRESS_RESOLVER = None  # (host, port) -> addresses; a hook for tests, Non
 FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS = env.int(
     "FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS", default=600
 )
+# Releases: a canary's default watch time and probe pace; how long `--wait` lets a job sit queued
+# before it checks for a live worker.
+FLEET_CANARY_WATCH_SECONDS = env.int("FLEET_CANARY_WATCH_SECONDS", default=300)
+FLEET_CANARY_PROBE_INTERVAL_SECONDS = env.float("FLEET_CANARY_PROBE_INTERVAL_SECONDS", default=15)
+FLEET_CLI_WORKER_GRACE_SECONDS = env.float("FLEET_CLI_WORKER_GRACE_SECONDS", default=3)
+if not 1 <= FLEET_CANARY_WATCH_SECONDS <= 3600:
+    raise ImproperlyConfigured(
+        f"FLEET_CANARY_WATCH_SECONDS must be from 1 to 3600 (got {FLEET_CANARY_WATCH_SECONDS})."
+    )
+for _name in ("FLEET_CANARY_PROBE_INTERVAL_SECONDS", "FLEET_CLI_WORKER_GRACE_SECONDS"):
+    if not 0 < globals()[_name] <= 3600:
+        raise ImproperlyConfigured(f"{_name} must be more than 0 and at most 3600 seconds.")
 
 # Health checks.
 PROBE_RAW_RETENTION_HOURS = env.int("PROBE_RAW_RETENTION_HOURS", default=48)

@@ -218,7 +218,7 @@ class Redeploy(models.Model):
         max_length=500, blank=True, help_text="Release/canary: the image (tag or digest) asked for."
     )
     container = models.CharField(
-        max_length=63, blank=True, help_text="Kubernetes: the container whose image changes."
+        max_length=255, blank=True, help_text="Kubernetes/ECS: the container whose image changes."
     )
     target_revision = models.CharField(
         max_length=300, blank=True, help_text="Rollback: the revision asked for."

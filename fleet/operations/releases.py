@@ -37,7 +37,11 @@ _REFERENCE = re.compile(
     rf"^(?P<name>(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)"
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
-_CONTAINER = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Container names: a DNS label on Kubernetes; letters, digits, - and _ (up to 255) on ECS.
+_CONTAINER = {
+    "kubernetes": re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"),
+    "aws": re.compile(r"^[A-Za-z0-9_-]{1,255}$"),
+}
 _ECS_CONTAINER = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # ContainerDefinition.name
 MAX_IMAGE = 500
 MIN_CANARY, MAX_CANARY = 1, 99

@@ -370,3 +370,32 @@ def test_canary_bounds_name_the_field(cloudrun, operator):
         response = post(client, "/api/v1/services/weather/releases", {"image": NEW, **body})
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_ecs_release_and_rollback_through_the_framework(
+    ecs, operator, django_capture_on_commit_callbacks
+):
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mcp-weather:1.5.0"
+    with django_capture_on_commit_callbacks(execute=True):
+        release, _ = releases.request_release(ecs.service, operator, image, container="server")
+    release.refresh_from_db()
+
+    assert release.status == "succeeded", release.error
+    assert release.image_after == image and release.container == "server"
+    assert release.revision_after.endswith(":2")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rollback, _ = releases.request_rollback(ecs.service, operator)
+    rollback.refresh_from_db()
+    assert rollback.status == "succeeded", rollback.error
+    assert rollback.target_revision.endswith(":1")
+    assert rollback.image_after.endswith("mcp-weather:1.4.2")
+
+
+def test_container_names_only_where_the_platform_has_them(cloudrun, operator):
+    with pytest.raises(ValidationError) as caught:
+        releases.request_release(cloudrun.service, operator, NEW, container="server")
+    assert (
+        "Only Kubernetes and ECS releases name a container"
+        in (caught.value.message_dict["container"][0])
+    )
