@@ -124,3 +124,41 @@ def test_a_non_http_banner_is_not_quoted_to_viewers(banner_server, viewer_client
     assert TOKEN not in result.body_excerpt
     assert MARKER not in viewer_client.get(f"/services/{service.name}/").content.decode()
     assert MARKER in operator_client.get(f"/services/{service.name}/").content.decode()
+
+
+def test_errors_recorded_before_the_upgrade_lose_the_bodies_they_quoted(viewer_client):
+    import importlib
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    from checks.models import Incident, ProbeResult
+
+    migration = importlib.import_module("checks.migrations.0004_scrub_target_bodies")
+    old = f"initialize: server answered HTTP 502 Bad Gateway (an HTML page ('{MARKER}'))"
+    service = ServiceFactory(name="notes", last_error=old, status="down")
+    ProbeResult.objects.create(
+        service=service, ok=False, error=old, tool_call_detail=f"tool said {MARKER}"
+    )
+    Incident.objects.create(service=service, status="down", first_error=old)
+    alert = Alert.objects.create(
+        kind="down", severity="critical", title="notes is DOWN", body=f"notes is down.\n{old}",
+        dedupe_key="x", service=service, details={"error": old}, opened_at=timezone.now(),
+    )  # fmt: skip
+    Delivery.objects.create(
+        alert=alert, channel_name="hook", purpose="opened", status="failed",
+        last_error=f"HTTP 500: {MARKER}", payload={"alert": {"body": alert.body}},
+    )  # fmt: skip
+
+    migration.scrub_all(apps, None)
+
+    assert MARKER not in json.dumps(
+        [
+            list(ProbeResult.objects.values("error", "tool_call_detail")),
+            list(Incident.objects.values("first_error")),
+            list(Alert.objects.values("body", "details")),
+            list(Delivery.objects.values("last_error", "payload")),
+        ]
+    )
+    page = viewer_client.get("/services/notes/").content.decode()
+    assert MARKER not in page and "HTTP 502 Bad Gateway (an HTML page)" in page
