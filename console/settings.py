@@ -223,14 +223,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 1,
 }
 if REDIS_URL:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A Redis that accepts connections but never answers (stopped with SIGSTOP, a dead proxy) is
+    # given up on after the read timeout; it stays above the worker's 1 s BRPOP poll.
+    _redis_timeouts = {
         "socket_connect_timeout": FLEET_BROKER_TIMEOUT_SECONDS,
-        "socket_timeout": max(10, FLEET_BROKER_TIMEOUT_SECONDS),
+        "socket_timeout": FLEET_BROKER_TIMEOUT_SECONDS + 2,
     }
-    CACHES["default"]["OPTIONS"] = {
-        "socket_connect_timeout": FLEET_BROKER_TIMEOUT_SECONDS,
-        "socket_timeout": max(10, FLEET_BROKER_TIMEOUT_SECONDS),
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(_redis_timeouts)
+    CACHES["default"]["OPTIONS"] = dict(_redis_timeouts)
 # Worker liveness and the reaper (console/heartbeat.py, console/reaper.py).
 FLEET_WORKER_HEARTBEAT_SECONDS = _env_number("FLEET_WORKER_HEARTBEAT_SECONDS", 10, 1, 300)
 FLEET_WORKER_STALE_SECONDS = _env_number("FLEET_WORKER_STALE_SECONDS", 60, 3, 3600)

@@ -156,3 +156,74 @@ def test_when_redis_stops_pages_still_answer_and_health_names_the_parts(
     assert health.status_code == 503
     assert health.json()["broker"] == "unavailable" and health.json()["cache"] == "unavailable"
     assert client.post("/api/v1/services/notes/check").status_code == 503
+
+
+SEND_ONE = """
+import json, time, django; django.setup()
+from console.broker import BrokerUnavailable, send_task
+from checks.audits.tasks import run_audit_task
+failed = []
+started = time.monotonic()
+try:
+    send_task(run_audit_task, 1, on_failure=failed.append)
+except BrokerUnavailable as exc:
+    print(json.dumps({"error": str(exc), "seconds": time.monotonic() - started, "failed": failed}))
+"""
+
+
+@pytest.fixture
+def silent_redis():
+    """A TCP listener that accepts connections and never answers (a Redis stopped with SIGSTOP)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/4"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_redis_that_never_answers_does_not_hang_the_request(silent_redis, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}
+    }
+    env.update(
+        EMBEDDED="1",
+        DJANGO_SETTINGS_MODULE="console.settings",
+        VAR_DIR=str(tmp_path),
+        REDIS_URL=silent_redis,
+        LOG_LEVEL="CRITICAL",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SEND_ONE],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    result = json.loads(done.stdout)
+
+    assert result["seconds"] < 10  # 3 s connect / 5 s read by default, not a hung request
+    assert result["error"].startswith(BROKER_DOWN)
+    assert result["failed"] == [result["error"]]  # the row's failure callback got the reason
