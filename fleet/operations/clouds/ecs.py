@@ -374,11 +374,21 @@ class EcsAdapter(CloudAdapter):
         if settings.cpu is not None or settings.memory is not None:
             _require_rolling_update(before, cluster, "change the task size of")
         update: dict[str, Any] = {}
+        note = ""
         if settings.min_instances is not None or settings.max_instances is not None:
-            low, high = self._register_target(cluster, name, settings, progress)
+            low, high = self._target_limits(cluster, name, settings)
             desired = before["desiredCount"]
             if not low <= desired <= high:
                 _require_rolling_update(before, cluster, "change the desired count of")
+            self._register_target(cluster, name, low, high, progress)
+            if name not in self._autoscaling(cluster, [name]):
+                note = (
+                    f" No scaling policy acts on {name}'s scalable target, so ECS keeps the "
+                    "desired count and does not scale between these limits: add a target "
+                    "tracking or step scaling policy."
+                )
+                say(progress, note.strip())
+            if not low <= desired <= high:
                 update["desiredCount"] = max(low, min(high, desired))
                 say(progress, f"Moving desired count from {desired} to {update['desiredCount']}")
         if settings.cpu is not None or settings.memory is not None:
@@ -403,10 +413,12 @@ class EcsAdapter(CloudAdapter):
                 status="succeeded",
                 revision_before=revision,
                 revision_after=revision,
-                message="Auto scaling limits updated.",
+                message="Auto scaling limits updated." + note,
             )
         updated = self._update(cluster, name, **update)
-        return self._wait_stable(cluster, name, before, updated, timeout_s, progress)
+        result = self._wait_stable(cluster, name, before, updated, timeout_s, progress)
+        result.message += note
+        return result
 
     # -- internals ---------------------------------------------------------------------------
     def _cluster(self, account: AccountRef) -> str:
@@ -512,9 +524,8 @@ class EcsAdapter(CloudAdapter):
         wanted = set(ids)
         return {t["ResourceId"].rsplit("/", 1)[-1]: t for t in found if t["ResourceId"] in wanted}
 
-    def _register_target(
-        self, cluster: str, name: str, settings: ScalingSettings, progress: ProgressCallback | None
-    ) -> tuple[int, int]:
+    def _target_limits(self, cluster: str, name: str, settings: ScalingSettings) -> tuple[int, int]:
+        """The min/max the target will have: the settings given, the rest from the target."""
         existing = self._targets(cluster, [name]).get(name)
         low = settings.min_instances if settings.min_instances is not None else None
         high = settings.max_instances if settings.max_instances is not None else None
@@ -528,6 +539,11 @@ class EcsAdapter(CloudAdapter):
                 provider="ECS",
                 resource=f"service {name} in cluster {cluster}",
             )
+        return low, high
+
+    def _register_target(
+        self, cluster: str, name: str, low: int, high: int, progress: ProgressCallback | None
+    ) -> None:
         say(progress, f"Setting auto scaling target for {name} to {low}..{high} tasks")
         self.call(
             REGISTER_TARGET,
@@ -539,7 +555,6 @@ class EcsAdapter(CloudAdapter):
             MinCapacity=low,
             MaxCapacity=high,
         )
-        return low, high
 
     def _load_balancer_urls(self, services: list[dict]) -> dict[str, str]:
         """service name -> URL of the ELBv2 listener that forwards to its target group."""

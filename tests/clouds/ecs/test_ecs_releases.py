@@ -228,6 +228,7 @@ def test_services_with_another_deployment_controller_are_refused(
         lambda: adapter.release(service, NEW_IMAGE),
         lambda: adapter.rollback(service, "mcp-weather:1"),
         lambda: adapter.apply_scaling(service, ScalingSettings(cpu="1024")),
+        lambda: adapter.apply_scaling(service, ScalingSettings(min_instances=3, max_instances=5)),
     ):
         with pytest.raises(InvalidRequest) as caught:
             attempt()
@@ -235,6 +236,7 @@ def test_services_with_another_deployment_controller_are_refused(
         assert instead in str(caught.value)
     assert "ecs:UpdateService" not in actions(proxy)
     assert "ecs:RegisterTaskDefinition" not in actions(proxy)
+    assert "application-autoscaling:RegisterScalableTarget" not in actions(proxy)
 
 
 def test_the_proxy_refuses_what_ecs_refuses_for_code_deploy(proxy, moto_endpoint):

@@ -8,7 +8,7 @@ of auto scaling targets and took a scalable target without a policy for auto sca
 from __future__ import annotations
 
 from fleet.operations.clouds.types import ScalingSettings, ServiceRef
-from tests.clouds.ecs.conftest import CLUSTER, client, registered, weather
+from tests.clouds.ecs.conftest import CLUSTER, actions, client, registered, weather
 
 NEW_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mcp-weather:1.5.0"
 PULL_ERROR = (
@@ -150,3 +150,13 @@ def test_every_page_of_auto_scaling_is_read(adapter, account, proxy, moto_endpoi
     assert {(s.min_instances, s.max_instances) for s in tools.values()} == {(1, 3)}
     assert (found["mcp-weather"].min_instances, found["mcp-weather"].max_instances) == (1, 4)
     assert len(registered(proxy, "application-autoscaling:DescribeScalingPolicies")) == 6
+
+
+def test_limits_without_a_scaling_policy_say_nothing_will_scale(adapter, account, proxy):
+    result = adapter.apply_scaling(
+        ServiceRef(account, "agent-backend"), ScalingSettings(min_instances=1, max_instances=4)
+    )
+
+    assert result.status == "succeeded"
+    assert "No scaling policy acts on agent-backend's scalable target" in result.message
+    assert "application-autoscaling:RegisterScalableTarget" in actions(proxy)
