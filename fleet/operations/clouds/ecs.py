@@ -469,8 +469,11 @@ class EcsAdapter(CloudAdapter):
             for k in _register_fields(self.ecs)
             if current.get(k) not in (None, [], {})
         }
-        if tags:
-            request["tags"] = [dict(t) for t in tags]
+        # Keys starting with "aws:" are AWS's own (e.g. CloudFormation's); ECS refuses them
+        # on a request (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html).
+        own = [dict(t) for t in tags if not t.get("key", "").lower().startswith("aws:")]
+        if own:
+            request["tags"] = own
         change(request)
         registered = self.call(
             REGISTER_TASK_DEFINITION,
