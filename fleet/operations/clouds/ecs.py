@@ -343,6 +343,13 @@ class EcsAdapter(CloudAdapter):
                 provider="ECS",
                 resource=resource,
             )
+        if target["taskDefinitionArn"] == before["taskDefinition"]:
+            raise InvalidRequest(
+                f"{resource} already runs {_short_task_definition(before['taskDefinition'])}: "
+                "nothing to roll back.",
+                provider="ECS",
+                resource=resource,
+            )
         image_before = _container_images(current)
         say(
             progress,

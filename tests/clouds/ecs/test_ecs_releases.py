@@ -206,6 +206,8 @@ def test_rollback_to_another_family_or_deregistered_revision_is_refused(
 
     with pytest.raises(InvalidRequest, match="not a revision of mcp-weather"):
         adapter.rollback(weather(account), "agent-backend:1")
+    with pytest.raises(InvalidRequest, match="already runs mcp-weather:2: nothing to roll back"):
+        adapter.rollback(weather(account), "mcp-weather:2")
     with pytest.raises(InvalidRequest, match="mcp-weather:1 is INACTIVE"):
         adapter.rollback(weather(account), "mcp-weather:1")
     assert registered(proxy, "ecs:UpdateService") == [registered(proxy, "ecs:UpdateService")[0]]
