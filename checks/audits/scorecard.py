@@ -64,7 +64,7 @@ def _latest_score_ids(queryset: QuerySet) -> QuerySet:
     return queryset.annotate(latest_score_id=Subquery(latest.values("id")[:1]))
 
 
-def scorecard(params, page_number, per_page: int = 100) -> Scorecard:
+def scorecard(params, page_number, per_page: int = 50) -> Scorecard:
     """Services (filtered like the dashboard) × sections, from each service's latest audit."""
     base = Service.objects.select_related("account")
     filterset = ServiceFilter(params, queryset=base)
