@@ -41,7 +41,10 @@ class Provenance:
 # and a rule that reads it with Evidence.observed().
 STRUCTURED_LOGS = "logging.structured"
 AUDIT_LOGS = "logging.audit"
+BUDGET_COVERAGE = "cost.budget"
 OBSERVED: dict[str, str] = {
+    BUDGET_COVERAGE: "budgets covering the service, in the console and in the clouds' budget "
+    "APIs (bool: at least one covers it)",
     STRUCTURED_LOGS: "the service's own recent log entries (bool: written as structured JSON)",
     AUDIT_LOGS: "the platform's audit-log configuration for the service (bool: enabled)",
 }

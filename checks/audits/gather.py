@@ -303,7 +303,7 @@ class ReadContext:
 EvidenceReader = Callable[[ReadContext], Mapping[int, "Observation | str"]]
 READERS: dict[str, list[EvidenceReader]] = {}
 # Modules that register readers with @reader when imported (added by the areas that own them).
-READER_MODULES: tuple[str, ...] = ()
+READER_MODULES: tuple[str, ...] = ("fleet.budgets.evidence",)
 
 
 def reader(key: str) -> Callable[[EvidenceReader], EvidenceReader]:

@@ -336,3 +336,22 @@ def delete_budget(
             return False
         raise
     return True
+
+
+def list_budgets(
+    account_id: str, *, client: Any = None, retry: RetryPolicy = DEFAULT_RETRY
+) -> list[SyncedBudget]:
+    """Every budget of the account, made in the console or not (all pages, no notifications)."""
+    client = client or budgets_client()
+
+    def fetch() -> list[dict]:
+        found, token = [], None
+        while True:
+            extra = {"NextToken": token} if token else {}
+            page = client.describe_budgets(AccountId=account_id, MaxResults=100, **extra)
+            found += page.get("Budgets", [])
+            token = page.get("NextToken")
+            if not token:
+                return found
+
+    return [_to_synced(b, []) for b in _call(fetch, "list budgets of", account_id, retry)]

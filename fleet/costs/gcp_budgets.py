@@ -268,3 +268,18 @@ def delete_budget(
             return False
         raise
     return True
+
+
+def list_budgets(
+    billing_account: str,
+    *,
+    client: budgets_v1.BudgetServiceClient | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> list[SyncedBudget]:
+    """Every budget of the billing account, made in the console or not (all pages)."""
+    client = client or budget_client()
+    parent = f"billingAccounts/{billing_account}"
+    budgets = _call(
+        lambda: list(client.list_budgets(parent=parent, retry=None)), "list", parent, retry
+    )
+    return [to_synced(b) for b in budgets]

@@ -8,6 +8,7 @@ from typing import Any
 
 from checks.audits.evidence import (
     AUDIT_LOGS,
+    BUDGET_COVERAGE,
     STRUCTURED_LOGS,
     ConsoleConfig,
     Evidence,
@@ -156,6 +157,11 @@ def evidence(
                 True,
                 Provenance("Resource Manager API projects.getIamPolicy auditConfigs", READ_AT),
                 "allServices: ADMIN_READ, DATA_READ, DATA_WRITE",
+            ),
+            BUDGET_COVERAGE: Observation(
+                True,
+                Provenance("console budgets and Cloud Billing Budgets billingAccounts/X", READ_AT),
+                "covered by fleet-notes (cloud)",
             ),
         },
     )

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from checks.audits.evidence import (
     AUDIT_LOGS,
+    BUDGET_COVERAGE,
     STRUCTURED_LOGS,
     ConsoleConfig,
     FleetContext,
@@ -21,19 +22,28 @@ def scaled(**changes) -> object:
     return snapshot(scaling=replace(snapshot().scaling, **changes))
 
 
-def test_console_flags_decide_alerts_and_budget():
-    rules = {
-        "observability.alert-routing": "alert_routed",
-        "cost.budget-coverage": "budget_covered",
-    }
-    for rule_id, flag in rules.items():
-        for value, expected in (
-            (True, Status.PASS),
-            (False, Status.FAIL),
-            (None, Status.NO_EVIDENCE),
-        ):
-            ev = evidence(config=replace(evidence().config, **{flag: value}))
-            assert result_of(rule_id, ev).status == expected, (rule_id, value)
+def test_console_flags_decide_alert_routing():
+    for value, expected in ((True, Status.PASS), (False, Status.FAIL), (None, Status.NO_EVIDENCE)):
+        ev = evidence(config=replace(evidence().config, alert_routed=value))
+        assert result_of("observability.alert-routing", ev).status == expected, value
+
+
+def test_budget_coverage_is_decided_from_the_budgets_found_not_a_console_flag():
+    base = evidence()
+    found = base.observations[BUDGET_COVERAGE]
+    missing = replace(found, value=False, summary="no console budget covers it")
+    for observations, expected in (
+        ({BUDGET_COVERAGE: found}, Status.PASS),
+        ({BUDGET_COVERAGE: missing}, Status.FAIL),
+        ({}, Status.NO_EVIDENCE),
+    ):
+        # The console flag says "covered": it must not decide the verdict.
+        ev = replace(
+            base,
+            observations=observations,
+            config=replace(base.config, budget_covered=True),
+        )
+        assert result_of("cost.budget-coverage", ev).status == expected, observations
 
 
 def test_logging_rules_decide_from_what_the_platform_showed_about_the_service():

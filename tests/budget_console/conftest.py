@@ -17,6 +17,7 @@ from console.notifications.models import AlertChannel
 from fleet.budgets.clients import GCP_BUDGETS_ENDPOINT_ENV, GCP_MONITORING_ENDPOINT_ENV
 from fleet.costs.usage import BILLABLE_TIME, REQUEST_COUNT
 from fleet.operations.clouds.credentials import EMULATOR_ENV
+from tests.audit_console.conftest import run_audit  # noqa: F401  (runs an audit)
 from tests.costs import moto_update_budget
 from tests.factories import CloudAccountFactory, ServiceFactory
 from tests.fakes.billing_budgets import FakeBillingBudgets

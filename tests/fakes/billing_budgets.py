@@ -159,6 +159,10 @@ class FakeBillingBudgets:
     budgets: dict[str, dict] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     endpoint: str = ""
+    # budgets.list pages its answer: `pageSize` (at most 100, the default) and `pageToken`, and
+    # answers `nextPageToken` while more remain.
+    # https://cloud.google.com/billing/docs/reference/budget/rest/v1/billingAccounts.budgets/list
+    page_size: int = 100
     _faults: list[_Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -185,6 +189,13 @@ class FakeBillingBudgets:
         """Answer the next `times` requests (of `method`, if given) with this HTTP error."""
         with self._lock:
             self._faults.append(_Fault(status, times, method))
+
+    def add_in_cloud(self, billing_account: str, budget: dict) -> str:
+        """A budget someone made in the cloud console, not through the console; returns its name."""
+        name = f"billingAccounts/{billing_account}/budgets/{uuid.uuid4()}"
+        with self._lock:
+            self.budgets[name] = {**copy.deepcopy(budget), "name": name, "etag": uuid.uuid4().hex}
+        return name
 
     def modify_in_cloud(self, name: str, changes: dict) -> dict:
         """Replace top-level fields as someone using the Cloud console would; a new etag results."""
@@ -244,7 +255,13 @@ class FakeBillingBudgets:
             found = [
                 copy.deepcopy(b) for n, b in self.budgets.items() if n.startswith(parent + "/")
             ]
-            return 200, {"budgets": found} if found else {}
+            size = min(int((query.get("pageSize") or [self.page_size])[0]), self.page_size)
+            start = int((query.get("pageToken") or ["0"])[0] or 0)
+            page = found[start : start + size]
+            answer: dict = {"budgets": page} if page else {}
+            if start + size < len(found):
+                answer["nextPageToken"] = str(start + size)
+            return 200, answer
         raise ApiError(404, f"Method {method} not allowed on {parent}/budgets")
 
     def _item(self, method: str, name: str, query: dict, body: dict | None) -> tuple:

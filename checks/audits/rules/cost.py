@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import Evidence
+from checks.audits.evidence import BUDGET_COVERAGE, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -10,24 +10,25 @@ from checks.audits.rules._findings import (
     missing_snapshot,
     no_evidence,
     not_applicable,
+    observed_flag,
     passed,
     registry,
     snap,
     warned,
 )
-from checks.audits.rules.observability import config_flag
 
 SECTION = "cost"
 
 
 def check_budget(ev: Evidence) -> Finding:
-    """A budget with alerts covers the service's account or project."""
-    return config_flag(
+    """A budget with alerts covers the service: one in the console or one found in the cloud."""
+    return observed_flag(
         ev,
-        ev.config.budget_covered,
-        "budget coverage",
+        BUDGET_COVERAGE,
+        "budgets covering the service",
         "A budget covers this service's spending.",
-        "No budget covers this service: a cost spike is found on the invoice.",
+        "No budget covers this service, in the console or in the cloud: a cost spike is found "
+        "on the invoice.",
     )
 
 
@@ -67,13 +68,16 @@ RULES = [
         section=SECTION,
         title="A budget with alerts covers the service",
         rationale="Autoscaling and per-call APIs can multiply spend overnight; budgets warn early.",
-        evidence="Whether a budget in the console covers this service's account or project.",
+        evidence="Budgets in the console, and budgets read from Cloud Billing Budgets (the "
+        "account's billing account) and AWS Budgets whose project, label or tag filter covers "
+        "the service.",
         severity=Severity.HIGH,
         fix=(
             "Create a budget with alerts that covers the service (by service, team, "
             "environment or account) under Budgets."
         ),
         check=check_budget,
+        reads=(BUDGET_COVERAGE,),
         checklist_item="Budget alerts configured",
     ),
     Rule(

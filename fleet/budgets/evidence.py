@@ -1,0 +1,81 @@
+"""Audit evidence from budgets: which budgets cover a service, wherever they were made.
+
+A budget counts when it covers the service's spending: a console budget whose scope includes the
+service, or a budget read from the cloud's own budget API (Cloud Billing Budgets for the account's
+billing account, AWS Budgets for the account) whose filter covers it: no project/tag filter (the
+whole billing account or AWS account), the service's project, and no label/tag filter or one the
+service's resource carries. Each cloud is listed once per account per audit run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from checks.audits.evidence import BUDGET_COVERAGE, Observation, Provenance
+from checks.audits.gather import ReadContext, reader
+from fleet.budgets import clients
+from fleet.budgets.services import budgets_for
+from fleet.costs import aws_budgets, gcp_budgets
+from fleet.costs.errors import CostSyncError
+from fleet.costs.spec import SyncedBudget
+from fleet.models import CloudAccount, Service
+
+
+def _covers(budget: SyncedBudget, account: CloudAccount, labels: dict[str, str]) -> bool:
+    if budget.projects and account.project not in budget.projects:
+        return False  # a project filter naming other projects (or project numbers we cannot map)
+    return all(labels.get(key) == value for key, value in budget.labels.items())
+
+
+def _cloud_budgets(account: CloudAccount) -> tuple[list[SyncedBudget] | None, str, str]:
+    """(budgets, where they were read, why not) for one account."""
+    if account.provider == "gcp":
+        if not account.billing_account:
+            return None, "", f"account {account.name} has no billing account id to list budgets"
+        where = f"Cloud Billing Budgets billingAccounts/{account.billing_account}"
+        client = clients.gcp_budgets_client(account)
+        fetch = lambda: gcp_budgets.list_budgets(account.billing_account, client=client)  # noqa: E731
+    elif account.provider == "aws":
+        if not account.account_id:
+            return None, "", f"account {account.name} has no AWS account id to list budgets"
+        where = f"AWS Budgets for account {account.account_id}"
+        client = clients.aws_budgets_client(account)
+        fetch = lambda: aws_budgets.list_budgets(account.account_id, client=client)  # noqa: E731
+    else:
+        return [], "", ""
+    try:
+        return fetch(), where, ""
+    except CostSyncError as exc:
+        return None, where, f"listing budgets failed ({exc})"
+
+
+@reader(BUDGET_COVERAGE)
+def budget_coverage(context: ReadContext) -> Mapping[int, Observation | str]:
+    by_account: dict[int, list[Service]] = defaultdict(list)
+    for service in context.services:
+        if service.account_id:
+            by_account[service.account_id].append(service)
+    cloud: dict[int, tuple[list[SyncedBudget] | None, str, str]] = {}
+    for account in CloudAccount.objects.filter(pk__in=by_account):
+        cloud[account.pk] = _cloud_budgets(account)
+    answers: dict[int, Observation | str] = {}
+    for service in context.services:
+        own = [b.name for b in budgets_for(service)]
+        found, where, why = cloud.get(service.account_id, ([], "", ""))
+        read = context.clouds.get(service.pk)
+        labels = read.snapshot.labels if read is not None and read.snapshot is not None else {}
+        covering = [b.display_name for b in found or [] if _covers(b, service.account, labels)]
+        sources = ["console budgets"] + ([where] if where and found is not None else [])
+        origin = Provenance(" and ".join(sources), context.read_at)
+        if own or covering:
+            names = [f"{n} (console)" for n in own] + [f"{n} (cloud)" for n in covering]
+            answers[service.pk] = Observation(True, origin, f"covered by {', '.join(names)}")
+        elif found is None:
+            answers[service.pk] = f"no console budget covers it and {why}"
+        else:
+            seen = f"{len(found)} cloud budget(s) read, none covering it" if where else ""
+            answers[service.pk] = Observation(
+                False, origin, "; ".join(x for x in ("no console budget covers it", seen) if x)
+            )
+    return answers
