@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from checks.audits.evidence import BUDGET_COVERAGE, Observation, Provenance
 from checks.audits.gather import ReadContext, reader
 from fleet.budgets import clients
-from fleet.budgets.services import budgets_for
+from fleet.budgets.services import budgets_covering
 from fleet.costs import aws_budgets, gcp_budgets
 from fleet.costs.errors import CostSyncError
 from fleet.costs.spec import SyncedBudget
@@ -57,11 +57,13 @@ def budget_coverage(context: ReadContext) -> Mapping[int, Observation | str]:
         if service.account_id:
             by_account[service.account_id].append(service)
     cloud: dict[int, tuple[list[SyncedBudget] | None, str, str]] = {}
-    for account in CloudAccount.objects.filter(pk__in=by_account):
+    accounts = CloudAccount.objects.in_bulk(list(by_account))
+    for account in accounts.values():
         cloud[account.pk] = _cloud_budgets(account)
+    console = budgets_covering(context.services, {pk: a.name for pk, a in accounts.items()})
     answers: dict[int, Observation | str] = {}
     for service in context.services:
-        own = [b.name for b in budgets_for(service)]
+        own = [b.name for b in console[service.pk]]
         found, where, why = cloud.get(service.account_id, ([], "", ""))
         read = context.clouds.get(service.pk)
         labels = read.snapshot.labels if read is not None and read.snapshot is not None else {}

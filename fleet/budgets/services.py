@@ -120,6 +120,26 @@ def budgets_for(service: Service, budgets: Iterable[Budget] | None = None) -> li
     ]
 
 
+def budgets_covering(
+    services: list[Service], account_names: dict[int, str]
+) -> dict[int, list[Budget]]:
+    """Per service id, the console budgets whose scope includes it (one query for all)."""
+    budgets = list(Budget.objects.all())
+    found: dict[int, list[Budget]] = {}
+    for service in services:
+        account = account_names.get(service.account_id) if service.account_id else None
+        found[service.pk] = [
+            b
+            for b in budgets
+            if b.scope == Scope.FLEET
+            or (b.scope == Scope.SERVICE and b.scope_value == service.name)
+            or (b.scope == Scope.TEAM and b.scope_value == service.team)
+            or (b.scope == Scope.ENVIRONMENT and b.scope_value == service.environment)
+            or (b.scope == Scope.ACCOUNT and account is not None and b.scope_value == account)
+        ]
+    return found
+
+
 def parse_threshold_rules(value: Any) -> list[dict]:
     """Rules from a list of {"percent", "basis"} mappings or strings like "90" / "forecast:100".
 
