@@ -84,6 +84,8 @@ def budget_list(request: HttpRequest) -> HttpResponse:
         "pending": any(b.sync_status == SyncStatus.PENDING for b in budgets),
         "service_costs": service_costs,
         "team_costs": team_costs,
+        "largest_service_cost": max((r["cost"].month_to_date for r in service_costs), default=0),
+        "largest_team_cost": max((t.month_to_date for t in team_costs), default=0),
     }
     return render_page(request, "budgets/budget_list.html", "budget-table", context)
 

@@ -109,3 +109,22 @@ def test_whatif_never_prices_traffic_from_a_missing_input(viewer_client, weather
         without_duration.content.decode()
     )
     assert api.status_code == 422 and "request_seconds" in api.content.decode()
+
+
+def test_cost_breakdowns_draw_bars_relative_to_the_largest_without_inline_styles(
+    viewer_client, weather
+):
+    other = ServiceFactory(name="search", team="core")
+    ServiceSpend.objects.create(
+        service=other,
+        day=timezone.localdate(),
+        amount=Decimal("6.17"),
+        currency="USD",
+        source="estimated",
+    )
+
+    html = viewer_client.get("/budgets/").content.decode()
+
+    assert 'class="share-fill"' in html and "style=" not in html
+    assert 'width="100.0" height="6" class="share-fill"' in html  # weather, the largest
+    assert 'width="50.0" height="6" class="share-fill"' in html  # search, half of it

@@ -145,6 +145,20 @@ def spend_chart(budget: Budget, records: list[SpendRecord], width: int = 560, he
 
 
 @register.simple_tag
+def share_bar(value, largest, label: str = "") -> str:
+    """A small SVG bar of `value` against the largest figure in its table (CSP-safe: no styles)."""
+    if value is None or not largest:
+        return ""
+    width = min(Decimal(value) / Decimal(largest) * 100, Decimal(100))
+    return format_html(
+        '<svg class="share-bar" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" '
+        'aria-label="{}"><rect x="0" y="0" width="{}" height="6" class="share-fill"/></svg>',
+        label or f"{width:.0f}% of the largest",
+        f"{width:.1f}",
+    )
+
+
+@register.simple_tag
 def service_month_cost(service) -> CostFigure:
     """This month's cost figure of the service (the same one the budgets page shows)."""
     return month_cost(service.pk)
