@@ -82,3 +82,15 @@ def test_a_failed_ecs_release_keeps_the_circuit_breaker_reason_and_stopped_tasks
         "(TaskFailedToStart): CannotPullContainerError: ref not found" in line
         for line in redeploy.diagnostics
     )
+
+
+def test_an_ecs_release_may_name_its_container(ecs, operator, django_capture_on_commit_callbacks):
+    with pytest.raises(ValidationError, match="not an ECS container name"):
+        releases.request_release(ecs.service, operator, NEW, container="web server")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        redeploy, _ = releases.request_release(ecs.service, operator, NEW, container="server")
+    redeploy.refresh_from_db()
+
+    assert redeploy.status == "succeeded", redeploy.log
+    assert (redeploy.image_before, redeploy.image_after) == (OLD, NEW)
