@@ -276,12 +276,17 @@ class Evidence:
         return rows
 
 
+_COLLECTIONS = (list, tuple, set, frozenset)
+
+
 def _display(value: object) -> str:
     """A short human string for an evidence value."""
+    if type(value) is str:  # the common case, checked first: evidence is written per rule
+        return value
     if value is None:
         return "not set"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, _COLLECTIONS):
         return ", ".join(_display(v) for v in value) or "(none)"
     return str(value)

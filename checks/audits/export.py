@@ -38,7 +38,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,8 +137,10 @@ def iter_json(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> I
             "score": card,
             "results": [result.as_dict() for result in results],
         }
-        body = textwrap.indent(json.dumps(entry, indent=2, ensure_ascii=False), "    ")
-        yield ("\n" if first else ",\n") + body
+        # One line per service: the compact form is written by the C encoder, several times
+        # faster than an indented one, which matters for runs of thousands of services.
+        body = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        yield ("\n    " if first else ",\n    ") + body
         first = False
     yield ("\n  ]\n}\n" if not first else "]\n}\n")
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import groupby
-from operator import attrgetter
+from operator import itemgetter
 
 from checks.audits import export
 from checks.audits.models import AuditRun
-from checks.audits.services import fix_texts, result_of, run_meta
+from checks.audits.results import DECIDED, RuleResult, Severity, Status
+from checks.audits.services import evidence_item, fix_texts, run_meta
 
 # format name -> (chunk generator, content type, file extension)
 FORMATS = {
@@ -23,13 +24,54 @@ FORMATS = {
 EXTENSIONS = {ext: name for name, (_, _, ext) in FORMATS.items()}
 
 
+_RESULT_FIELDS = (
+    "service_name",
+    "rule_id",
+    "section",
+    "title",
+    "mode",
+    "status",
+    "basis",
+    "severity",
+    "message",
+    "evidence",
+)
+
+
 def stored_services(run: AuditRun) -> Iterator[export.ServiceEntry]:
-    """Each service of a stored run with its card and results: two queries for the whole run."""
+    """Each service of a stored run with its card and results: two queries for the whole run.
+
+    Rows are read as plain tuples in chunks (no model instance per result row)."""
     cards = {row.service_name: row.card() for row in run.service_scores.all()}
     fixes = fix_texts()
-    rows = run.results.order_by("service_name", "position").iterator(chunk_size=2000)
-    for name, group in groupby(rows, key=attrgetter("service_name")):
-        yield name, cards.get(name, {}), [result_of(row, fixes) for row in group]
+    rows = (
+        run.results.order_by("service_name", "position")
+        .values_list(*_RESULT_FIELDS)
+        .iterator(chunk_size=2000)
+    )
+    for name, group in groupby(rows, key=itemgetter(0)):
+        yield name, cards.get(name, {}), [stored_result(row, fixes) for row in group]
+
+
+def stored_result(row: tuple, fixes: dict[str, str]) -> RuleResult:
+    """A stored result row (in _RESULT_FIELDS order) as the engine's RuleResult."""
+    name, rule_id, section, title, mode, status, basis, severity, message, evidence = row
+    status = Status(status)
+    if not basis and status in DECIDED:  # rows stored before the basis was recorded
+        basis = "attestation" if mode == "manual" else "evidence"
+    return RuleResult(
+        rule_id=rule_id,
+        service=name,
+        section=section,
+        title=title,
+        severity=Severity(severity),
+        mode=mode,
+        status=status,
+        message=message,
+        evidence=[evidence_item(e) for e in evidence],
+        basis=basis,
+        fix=fixes.get(rule_id, ""),
+    )
 
 
 def stream_export(run: AuditRun, fmt: str) -> tuple[Iterator[str], str]:

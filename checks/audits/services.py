@@ -366,13 +366,14 @@ def result_of(row: AuditResult, fixes: dict[str, str]) -> RuleResult:
         mode=row.mode,
         status=status,
         message=row.message,
-        evidence=[_evidence_item(e) for e in row.evidence],
+        evidence=[evidence_item(e) for e in row.evidence],
         basis=basis,
         fix=fixes.get(row.rule_id, ""),
     )
 
 
-def _evidence_item(data: dict) -> EvidenceItem:
+def evidence_item(data: dict) -> EvidenceItem:
+    """A stored evidence line (its as_dict form) as an EvidenceItem."""
     when = data.get("observed_at")
     return EvidenceItem(
         data.get("label", ""),
