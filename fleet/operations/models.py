@@ -100,7 +100,7 @@ class ServiceScaling(models.Model):
 
     def rows(self) -> list[tuple[str, object, object, bool]]:
         """(field, observed, desired, drifting) for display, the fields its platform has."""
-        from fleet.operations.services import scaling_fields_for
+        from fleet.operations.clouds.registry import scaling_fields_for
 
         drift = self.drift()
         observed, desired = self.observed(), self.desired()

@@ -27,8 +27,7 @@ from fleet import services as fleet_services
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.base import CloudAdapter
 from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
-from fleet.operations.clouds.registry import adapter_class as adapter_for_class
-from fleet.operations.clouds.registry import adapter_for
+from fleet.operations.clouds.registry import adapter_for, scaling_fields_for
 from fleet.operations.clouds.types import ScalingSettings, ServiceSnapshot
 from fleet.operations.models import (
     IN_FLIGHT,
@@ -485,12 +484,6 @@ _NO_CONCURRENCY = {
     "aws": "ECS has no per-task request concurrency setting; leave it empty.",
     "kubernetes": "a Kubernetes Deployment has no per-pod request concurrency setting; leave it empty.",
 }
-
-
-def scaling_fields_for(provider: str) -> tuple[str, ...]:
-    """The scaling fields a platform has, as its adapter declares them."""
-    cls = adapter_for_class(provider)
-    return cls.scaling_fields if cls is not None else SCALING_FIELDS[:5]
 
 
 def validate_scaling(provider: str, values: dict, observed: dict | None = None) -> dict:

@@ -159,8 +159,12 @@ def _image_argument(redeploy: Redeploy) -> str:
 def _previous_revision(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> str:
     """The newest recorded revision other than the one serving now."""
     revisions = adapter.list_revisions(redeploy.service.to_ref())
-    serving = [r.name for r in revisions if r.active and (r.traffic_percent or 0) > 0]
-    current = set(serving or [r.name for r in revisions if r.active][:1])
+    # What the platform calls current (the Deployment's revision, the revisions Cloud Run or
+    # Container Apps route to, the task definition ECS runs); after a failed release that is the
+    # broken revision even while the old one still serves, and "previous" must skip it.
+    current = {r.name for r in revisions if r.active} or {
+        r.name for r in revisions if (r.traffic_percent or 0) > 0
+    }
     earlier = [r for r in revisions if r.name not in current]
     if not earlier:
         raise InvalidRequest(

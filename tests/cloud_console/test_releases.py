@@ -399,3 +399,20 @@ def test_container_names_only_where_the_platform_has_them(cloudrun, operator):
         "Only Kubernetes and ECS releases name a container"
         in (caught.value.message_dict["container"][0])
     )
+
+
+def test_after_a_failed_release_rollback_returns_to_the_revision_before_it(
+    kubernetes, operator, django_capture_on_commit_callbacks
+):
+    kubernetes.fake.image_faults[NEW] = "oomkilled"
+    failed = release_now(kubernetes.service, operator, django_capture_on_commit_callbacks)
+    assert failed.status == "failed" and "OOMKilled" in failed.error
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rollback, _ = releases.request_rollback(kubernetes.service, operator, reason="OOM")
+    rollback.refresh_from_db()
+
+    assert rollback.status == "succeeded", rollback.error
+    assert rollback.target_revision == "1" and rollback.image_after == OLD
+    pods = kubernetes.fake.pods_of(kubernetes.fake.replicasets_of("mcp-weather")[-1])
+    assert pods and all(p["status"]["containerStatuses"][0]["ready"] for p in pods)

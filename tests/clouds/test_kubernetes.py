@@ -477,3 +477,35 @@ def test_fake_is_strict_about_patch_content_type_and_auth(fake):
     assert wrong_type.status_code == 415
     assert wrong_type.json()["reason"] == "UnsupportedMediaType"
     assert no_token.status_code == 401 and no_token.json()["kind"] == "Status"
+
+
+def test_fake_models_the_controller_lag_and_list_rules(fake):
+    import httpx
+
+    auth = {"Authorization": "Bearer fleet-emulator-token"}
+    base = f"{fake.endpoint}/apis/apps/v1/namespaces/mcp"
+    patch = httpx.patch(
+        f"{base}/deployments/mcp-weather",
+        json={"spec": {"template": {"metadata": {"annotations": {"a": "b"}}}}},
+        headers={**auth, "Content-Type": "application/strategic-merge-patch+json"},
+    ).json()
+    first = httpx.get(f"{base}/deployments/mcp-weather", headers=auth).json()
+    second = httpx.get(f"{base}/deployments/mcp-weather", headers=auth).json()
+    stale = httpx.patch(
+        f"{base}/deployments/mcp-weather",
+        json={"metadata": {"resourceVersion": patch["metadata"]["resourceVersion"]}},
+        headers={**auth, "Content-Type": "application/strategic-merge-patch+json"},
+    )
+    bad_token = httpx.get(f"{base}/replicasets", params={"limit": 1, "continue": "x"}, headers=auth)
+    bad_field = httpx.get(
+        f"{fake.endpoint}/api/v1/namespaces/mcp/events",
+        params={"fieldSelector": "spec.image=x"},
+        headers=auth,
+    )
+
+    assert patch["metadata"]["generation"] == 2
+    assert first["status"]["observedGeneration"] == 1  # not observed yet
+    assert second["status"]["observedGeneration"] == 2
+    assert second["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
+    assert bad_token.status_code == 400 and bad_field.status_code == 400

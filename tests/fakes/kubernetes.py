@@ -803,6 +803,8 @@ class FakeKubernetes(FakeServer):
         rollout.reads += 1
         if rollout.reads == 1:
             return  # the controller has not observed the new generation yet
+        # Every status write by the controller is a new resourceVersion, as on a real API server.
+        self._touch(deployment)
         replicas = deployment["spec"]["replicas"]
         status = deployment["status"]
         if not rollout.new_rs:  # observe: make (or reuse) the ReplicaSet for the new template

@@ -54,3 +54,12 @@ def adapter_class(provider: str) -> type[CloudAdapter] | None:
 
         return KubernetesAdapter
     return None
+
+
+BASE_SCALING_FIELDS = CloudAdapter.scaling_fields
+
+
+def scaling_fields_for(provider: str) -> tuple[str, ...]:
+    """The scaling fields a platform has, as its adapter declares them."""
+    cls = adapter_class(provider)
+    return cls.scaling_fields if cls is not None else BASE_SCALING_FIELDS
