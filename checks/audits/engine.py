@@ -150,7 +150,35 @@ def _decide(rule: Rule, evidence: Evidence, overrides: Overrides, now: datetime)
         return Finding(Status.ERROR, f"The rule failed to run: {type(exc).__name__}: {exc}")
     if not isinstance(finding, Finding):
         return Finding(Status.ERROR, f"The rule returned {type(finding).__name__}, not a Finding.")
+    if rule.attestable and finding.status in (Status.NO_EVIDENCE, Status.NEEDS_ATTESTATION):
+        return _attested_instead(rule, finding, evidence, overrides, now)
     return finding
+
+
+def _attested_instead(
+    rule: Rule, finding: Finding, evidence: Evidence, overrides: Overrides, now: datetime
+) -> Finding:
+    """Where the platform shows nothing, a valid attestation decides; otherwise the check's own
+    answer stands, saying that an attestation is what would decide it."""
+    attested = _attested(rule, evidence.attestations.get(rule.id), overrides, now)
+    if attested.status == Status.PASS:
+        return Finding(
+            Status.PASS,
+            f"{attested.message} (No evidence from the platform: {finding.message})",
+            [*attested.evidence, *finding.evidence],
+            basis="attestation",
+        )
+    if attested.evidence:  # an expired attestation
+        return Finding(
+            Status.NEEDS_ATTESTATION, f"{finding.message} {attested.message}", finding.evidence
+        )
+    if finding.status == Status.NEEDS_ATTESTATION:
+        return finding
+    return Finding(
+        Status.NEEDS_ATTESTATION,
+        f"{finding.message} Where the platform cannot show it, an attestation decides.",
+        finding.evidence,
+    )
 
 
 def _attested(

@@ -42,11 +42,29 @@ class Provenance:
 STRUCTURED_LOGS = "logging.structured"
 AUDIT_LOGS = "logging.audit"
 BUDGET_COVERAGE = "cost.budget"
+SHUTDOWN = "reliability.shutdown"
+METRICS = "observability.metrics"
+NETWORK = "security.network"
+REACHABILITY = "infrastructure.reachability"
+RATE_LIMITS = "security.rate-limits"
+IDENTITY_GRANTS = "security.identity-grants"
+USAGE = "performance.usage"
+STATEFUL = "reliability.stateful"
+ENCRYPTION = "compliance.encryption"
 OBSERVED: dict[str, str] = {
     BUDGET_COVERAGE: "budgets covering the service, in the console and in the clouds' budget "
     "APIs (bool: at least one covers it)",
     STRUCTURED_LOGS: "the service's own recent log entries (bool: written as structured JSON)",
     AUDIT_LOGS: "the platform's audit-log configuration for the service (bool: enabled)",
+    SHUTDOWN: "how the platform stops an instance (dict: grace_s, drain, drains_first)",
+    METRICS: "a metrics scrape or platform metrics for the service (bool: collected)",
+    NETWORK: "who can connect to the service (dict: exposure, entries, policies, open_policies)",
+    REACHABILITY: "the routes traffic takes to the service (dict: entries, problems, exposure)",
+    RATE_LIMITS: "rate limits in front of the service (dict: front, limits)",
+    IDENTITY_GRANTS: "the roles bound to the service's identity (dict: identity, grants, broad)",
+    USAGE: "observed CPU and memory use against requests and limits (dict, per instance)",
+    STATEFUL: "whether the service keeps data of its own (dict: stateful, why)",
+    ENCRYPTION: "the key that encrypts the service's stored data (dict: key, managed_by)",
 }
 
 

@@ -303,7 +303,10 @@ class ReadContext:
 EvidenceReader = Callable[[ReadContext], Mapping[int, "Observation | str"]]
 READERS: dict[str, list[EvidenceReader]] = {}
 # Modules that register readers with @reader when imported (added by the areas that own them).
-READER_MODULES: tuple[str, ...] = ("fleet.budgets.evidence",)
+READER_MODULES: tuple[str, ...] = (
+    "fleet.budgets.evidence",
+    "checks.audits.readers.kubernetes",
+)
 
 
 def reader(key: str) -> Callable[[EvidenceReader], EvidenceReader]:

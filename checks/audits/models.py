@@ -175,7 +175,7 @@ def validate_rule_id(rule_id: str, *, manual_only: bool = False) -> None:
     custom = None if rule else CustomRule.objects.filter(rule_id=rule_id).first()
     if rule is None and custom is None:
         raise ValidationError({"rule": f"Unknown audit rule id '{rule_id}'."})
-    if manual_only and rule is not None and rule.mode != "manual":
+    if manual_only and rule is not None and rule.mode != "manual" and not rule.attestable:
         raise ValidationError(
             {"rule": f"Rule '{rule_id}' is decided automatically; only manual rules are attested."}
         )

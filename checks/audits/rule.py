@@ -32,6 +32,9 @@ class Rule:
     # Keys of facts from evidence readers the check uses (checks.audits.evidence.OBSERVED);
     # the gatherer runs only the readers some rule in play reads.
     reads: tuple[str, ...] = ()
+    # An automated rule a person may also attest: the attestation decides only when the check
+    # finds no evidence (a platform whose API cannot show the fact), never against evidence.
+    attestable: bool = False
 
     def __post_init__(self) -> None:
         if not RULE_ID_RE.match(self.id):

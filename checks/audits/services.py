@@ -89,7 +89,7 @@ def all_rules() -> list[Rule]:
 
 
 def manual_rules() -> list[Rule]:
-    return [r for r in all_rules() if r.mode == "manual"]
+    return [r for r in all_rules() if r.mode == "manual" or r.attestable]
 
 
 # --- runs --------------------------------------------------------------------------------------

@@ -9,7 +9,14 @@ from typing import Any
 from checks.audits.evidence import (
     AUDIT_LOGS,
     BUDGET_COVERAGE,
+    ENCRYPTION,
+    IDENTITY_GRANTS,
+    METRICS,
+    RATE_LIMITS,
+    SHUTDOWN,
+    STATEFUL,
     STRUCTURED_LOGS,
+    USAGE,
     ConsoleConfig,
     Evidence,
     FleetContext,
@@ -163,9 +170,48 @@ def evidence(
                 Provenance("console budgets and Cloud Billing Budgets billingAccounts/X", READ_AT),
                 "covered by fleet-notes (cloud)",
             ),
+            **platform_facts(),
         },
     )
     return replace(base, **changes)
+
+
+MIB = 1024**2
+
+
+def platform_facts(changes: dict[str, Any] | None = None) -> dict[str, Observation]:
+    """What the evidence readers report about a well-run service, by key, with changes (a
+    change of None leaves that key out, as when a platform cannot show it). Who can connect and
+    the routes are left to the cloud description unless given."""
+    where = Provenance("Kubernetes API (acme-prod, namespace mcp)", READ_AT)
+    values: dict[str, Any] = {
+        SHUTDOWN: {"grace_s": 30, "drain": "preStop sleep 5 s", "drain_s": 5, "drains_first": True},
+        METRICS: True,
+        RATE_LIMITS: {"front": ["notes"], "limits": ["Ingress notes: 20 requests per second"]},
+        IDENTITY_GRANTS: {
+            "identity": "system:serviceaccount:mcp:notes",
+            "grants": ["RoleBinding notes-config → Role config-reader in mcp"],
+            "broad": [],
+        },
+        USAGE: {
+            "pods": 2,
+            "cpu": 0.3,
+            "memory": 200 * MIB,
+            "cpu_request": 0.5,
+            "memory_request": 256 * MIB,
+            "cpu_limit": 1.0,
+            "memory_limit": 512 * MIB,
+            "window": "30s sample",
+        },
+        STATEFUL: {"stateful": False, "why": []},
+        ENCRYPTION: {"key": "", "managed_by": "Google"},
+    }
+    values.update(changes or {})
+    return {
+        key: Observation(value, where, str(value))
+        for key, value in values.items()
+        if value is not None
+    }
 
 
 def result_of(rule_id: str, ev: Evidence, **overrides: Any):

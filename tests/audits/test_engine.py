@@ -23,7 +23,7 @@ def test_full_catalogue_on_a_well_run_server_has_no_failures():
     assert [r.rule_id for r in results] == [r.id for r in RULES]
     statuses = {r.rule_id: r.status for r in results}
     assert Status.FAIL not in statuses.values() and Status.ERROR not in statuses.values()
-    assert statuses["security.rate-limiting"] == Status.NEEDS_ATTESTATION
+    assert statuses["performance.load-testing"] == Status.NEEDS_ATTESTATION
     assert statuses["reliability.client-retries"] == Status.NOT_APPLICABLE
     assert all(r.service == "notes" for r in results)
 
@@ -31,12 +31,12 @@ def test_full_catalogue_on_a_well_run_server_has_no_failures():
 def test_valid_attestation_passes_and_shows_who_and_when():
     ev = evidence(
         attestations={
-            "security.rate-limiting": Attestation(
+            "performance.load-testing": Attestation(
                 "dana@acme.example", "Cloud Armor 100 req/min per IP", NOW - timedelta(days=10)
             )
         }
     )
-    result = by_id(evaluate(ev, now=NOW))["security.rate-limiting"]
+    result = by_id(evaluate(ev, now=NOW))["performance.load-testing"]
     assert result.status == Status.PASS
     assert "dana@acme.example" in result.message and "Cloud Armor" in result.message
     assert result.evidence[0].observed_at == NOW - timedelta(days=10)
@@ -45,23 +45,23 @@ def test_valid_attestation_passes_and_shows_who_and_when():
 def test_attestation_past_its_expiry_needs_a_new_one():
     ev = evidence(
         attestations={
-            "security.rate-limiting": Attestation(
+            "performance.load-testing": Attestation(
                 "dana", "ok", NOW - timedelta(days=40), expires_at=NOW - timedelta(days=1)
             )
         }
     )
-    result = by_id(evaluate(ev, now=NOW))["security.rate-limiting"]
+    result = by_id(evaluate(ev, now=NOW))["performance.load-testing"]
     assert result.status == Status.NEEDS_ATTESTATION and "expired" in result.message
 
 
 def test_attestation_older_than_the_admin_limit_expires():
     ev = evidence(
-        attestations={"security.rate-limiting": Attestation("dana", "", NOW - timedelta(days=45))}
+        attestations={"performance.load-testing": Attestation("dana", "", NOW - timedelta(days=45))}
     )
-    fresh_enough = by_id(evaluate(ev, now=NOW))["security.rate-limiting"]
+    fresh_enough = by_id(evaluate(ev, now=NOW))["performance.load-testing"]
     assert fresh_enough.status == Status.PASS  # default limit is 90 days
     strict = by_id(evaluate(ev, overrides=Overrides(attestation_expiry_days=30), now=NOW))
-    assert strict["security.rate-limiting"].status == Status.NEEDS_ATTESTATION
+    assert strict["performance.load-testing"].status == Status.NEEDS_ATTESTATION
 
 
 def test_disabled_rules_are_left_out_and_severities_change():

@@ -85,7 +85,7 @@ def test_markdown_export_is_a_readable_report(run):
     line = next(ln for ln in text.splitlines() if "`mcp.tool-poisoning`" in ln)
     assert line.startswith("| fail | critical |")
     assert "Evidence coverage: " in text and " open." in text
-    manual = next(ln for ln in text.splitlines() if "`security.rate-limiting`" in ln)
+    manual = next(ln for ln in text.splitlines() if "`performance.load-testing`" in ln)
     assert manual.startswith("| needs attestation |")
 
 

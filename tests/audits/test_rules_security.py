@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import FleetContext, FleetMember
+from checks.audits.evidence import RATE_LIMITS, FleetContext, FleetMember
 from checks.audits.results import Status
 from checks.probing.types import ToolInfo
 from fleet.operations.clouds.types import EnvVar
-from tests.audits.factories import evidence, probe, result_of, snapshot
+from tests.audits.factories import evidence, platform_facts, probe, result_of, snapshot
 
 
 def test_secret_references_pass():
@@ -94,6 +94,7 @@ def test_tool_without_object_schema_fails():
     assert result.status == Status.FAIL
 
 
-def test_rate_limiting_needs_attestation():
-    result = result_of("security.rate-limiting", evidence())
+def test_rate_limiting_without_evidence_needs_attestation():
+    facts = platform_facts({RATE_LIMITS: None})
+    result = result_of("security.rate-limiting", evidence(observations=facts))
     assert result.status == Status.NEEDS_ATTESTATION

@@ -40,6 +40,65 @@ from tests.fakes.server import FakeServer, RecordedRequest, Reply
 # https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/replica-set-v1/
 # https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/
 # https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/ (core/v1 Event)
+# What the console's audit reads (list only; cluster-scoped kinds have an empty namespace group):
+# https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/service-resources/ingress-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/role-binding-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/cluster-role-binding-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/role-v1/
+# https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/cluster-role-v1/
+# PodMetrics of metrics-server (metrics.k8s.io/v1beta1), ServiceMonitor/PodMonitor of the
+# Prometheus Operator (monitoring.coreos.com/v1, a CRD: 404 when it is not installed), and
+# "read log of the specified Pod" (GET /api/v1/namespaces/{ns}/pods/{name}/log, text/plain).
+_EVIDENCE_ROUTES = [
+    (
+        re.compile(
+            r"^/apis/networking\.k8s\.io/v1/namespaces/([^/]+)/networkpolicies(?:/([^/]+))?$"
+        ),
+        "networkpolicies",
+    ),
+    (
+        re.compile(r"^/apis/networking\.k8s\.io/v1/namespaces/([^/]+)/ingresses(?:/([^/]+))?$"),
+        "ingresses",
+    ),
+    (
+        re.compile(
+            r"^/apis/rbac\.authorization\.k8s\.io/v1/namespaces/([^/]+)/rolebindings(?:/([^/]+))?$"
+        ),
+        "rolebindings",
+    ),
+    (
+        re.compile(
+            r"^/apis/rbac\.authorization\.k8s\.io/v1/namespaces/([^/]+)/roles(?:/([^/]+))?$"
+        ),
+        "roles",
+    ),
+    (
+        re.compile(r"^/apis/rbac\.authorization\.k8s\.io/v1/()clusterrolebindings(?:/([^/]+))?$"),
+        "clusterrolebindings",
+    ),
+    (
+        re.compile(r"^/apis/rbac\.authorization\.k8s\.io/v1/()clusterroles(?:/([^/]+))?$"),
+        "clusterroles",
+    ),
+    (
+        re.compile(r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/([^/]+)/pods(?:/([^/]+))?$"),
+        "podmetrics",
+    ),
+    (
+        re.compile(
+            r"^/apis/monitoring\.coreos\.com/v1/namespaces/([^/]+)/servicemonitors(?:/([^/]+))?$"
+        ),
+        "servicemonitors",
+    ),
+    (
+        re.compile(
+            r"^/apis/monitoring\.coreos\.com/v1/namespaces/([^/]+)/podmonitors(?:/([^/]+))?$"
+        ),
+        "podmonitors",
+    ),
+    (re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$"), "podlogs"),
+]
 _ROUTES = [
     (re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/deployments(?:/([^/]+))?$"), "deployments"),
     (re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/replicasets(?:/([^/]+))?$"), "replicasets"),
@@ -52,6 +111,7 @@ _ROUTES = [
     (re.compile(r"^/api/v1/namespaces/([^/]+)/services(?:/([^/]+))?$"), "services"),
     (re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?$"), "pods"),
     (re.compile(r"^/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?$"), "events"),
+    *_EVIDENCE_ROUTES,
 ]
 _GROUPS = {
     "deployments": "apps",
@@ -60,6 +120,16 @@ _GROUPS = {
     "services": "",
     "pods": "",
     "events": "",
+    "networkpolicies": "networking.k8s.io",
+    "ingresses": "networking.k8s.io",
+    "rolebindings": "rbac.authorization.k8s.io",
+    "roles": "rbac.authorization.k8s.io",
+    "clusterrolebindings": "rbac.authorization.k8s.io",
+    "clusterroles": "rbac.authorization.k8s.io",
+    "podmetrics": "metrics.k8s.io",
+    "servicemonitors": "monitoring.coreos.com",
+    "podmonitors": "monitoring.coreos.com",
+    "podlogs": "",
 }
 _KINDS = {
     "deployments": ("apps/v1", "Deployment"),
@@ -68,6 +138,16 @@ _KINDS = {
     "services": ("v1", "Service"),
     "pods": ("v1", "Pod"),
     "events": ("v1", "Event"),
+    "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy"),
+    "ingresses": ("networking.k8s.io/v1", "Ingress"),
+    "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    "roles": ("rbac.authorization.k8s.io/v1", "Role"),
+    "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    "clusterroles": ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    "podmetrics": ("metrics.k8s.io/v1beta1", "PodMetrics"),
+    "servicemonitors": ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    "podmonitors": ("monitoring.coreos.com/v1", "PodMonitor"),
+    "podlogs": ("v1", "Pod"),
 }
 _PATCHABLE = {"deployments", "horizontalpodautoscalers"}
 _PATCH_TYPES = {
@@ -142,7 +222,237 @@ class _Rollout:
     last_progress: float = field(default_factory=time.monotonic)
 
 
-class FakeKubernetes(FakeServer):
+_EVIDENCE_KINDS = frozenset(kind for _, kind in _EVIDENCE_ROUTES)
+# The user-facing ClusterRoles every cluster has, reduced to what decides "broad":
+# https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles
+_WRITE = ["create", "delete", "deletecollection", "patch", "update"]
+_DEFAULT_CLUSTER_ROLES: dict[str, list[dict]] = {
+    "cluster-admin": [
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+        {"nonResourceURLs": ["*"], "verbs": ["*"]},
+    ],
+    "admin": [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+         "verbs": ["get", "list", "watch", *_WRITE]},
+        {"apiGroups": [""], "resources": ["pods", "secrets", "services", "configmaps"],
+         "verbs": ["get", "list", "watch", *_WRITE]},
+    ],
+    "edit": [
+        {"apiGroups": [""], "resources": ["pods", "secrets", "services", "configmaps"],
+         "verbs": ["get", "list", "watch", *_WRITE]},
+        {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"],
+         "verbs": ["get", "list", "watch", *_WRITE]},
+    ],
+    "view": [
+        {"apiGroups": ["", "apps"], "resources": ["pods", "services", "configmaps", "deployments"],
+         "verbs": ["get", "list", "watch"]},
+    ],
+}  # fmt: skip
+
+
+class _EvidenceSeeding:
+    """Seeding and serving what the console's audit reads: network policies, ingresses, RBAC,
+    monitors, pod metrics and pod logs (mixed into FakeKubernetes)."""
+
+    objects: dict[str, dict[tuple[str, str], dict]]
+    metrics_server: bool
+    prometheus_operator: bool
+    pod_usage: dict[tuple[str, str], dict[str, str]]
+    pod_logs: dict[tuple[str, str], list[str]]
+
+    def add_object(self, kind: str, name: str, namespace: str, body: dict) -> dict:
+        """Any object of an audit-read kind (namespace "" for cluster-scoped ones)."""
+        api_version, kind_name = _KINDS[kind]
+        labels = body.pop("labels", {})
+        annotations = body.pop("annotations", None)
+        metadata = self._metadata(name, namespace, labels)  # type: ignore[attr-defined]
+        metadata.pop("generation")
+        if not namespace:
+            metadata.pop("namespace")
+        if annotations:
+            metadata["annotations"] = dict(annotations)
+        obj = {"apiVersion": api_version, "kind": kind_name, "metadata": metadata, **body}
+        self.objects[kind][(namespace, name)] = obj
+        return obj
+
+    def add_network_policy(
+        self,
+        name: str,
+        *,
+        pod_selector: dict[str, str],
+        allow_from: list[dict] | None = None,
+        namespace: str = "mcp",
+    ) -> dict:
+        """A NetworkPolicy of type Ingress; `allow_from` is its one ingress rule's `from` list
+        (None: no rule, so nothing may connect; [] : an empty `from`, so anyone may)."""
+        rules = [] if allow_from is None else [{"from": allow_from}]
+        return self.add_object(
+            "networkpolicies",
+            name,
+            namespace,
+            {
+                "spec": {
+                    "podSelector": {"matchLabels": dict(pod_selector)},
+                    "policyTypes": ["Ingress"],
+                    "ingress": rules,
+                }
+            },
+        )
+
+    def add_ingress(
+        self,
+        name: str,
+        *,
+        service: str,
+        host: str,
+        port: int = 80,
+        annotations: dict[str, str] | None = None,
+        namespace: str = "mcp",
+        tls: bool = True,
+    ) -> dict:
+        """An Ingress routing `host` to a Service port, with the controller's load balancer IP."""
+        spec: dict[str, Any] = {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": service, "port": {"number": port}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        }
+        if tls:
+            spec["tls"] = [{"hosts": [host], "secretName": f"{name}-tls"}]
+        ip = f"198.51.100.{len(self.objects['ingresses']) + 10}"
+        return self.add_object(
+            "ingresses",
+            name,
+            namespace,
+            {
+                "annotations": annotations or {},
+                "spec": spec,
+                "status": {"loadBalancer": {"ingress": [{"ip": ip}]}},
+            },
+        )
+
+    def add_role(self, name: str, rules: list[dict], *, namespace: str = "") -> dict:
+        """A Role in `namespace`, or a ClusterRole when namespace is ""."""
+        kind = "roles" if namespace else "clusterroles"
+        return self.add_object(kind, name, namespace, {"rules": copy.deepcopy(rules)})
+
+    def bind_role(
+        self,
+        name: str,
+        *,
+        service_account: str,
+        role: str,
+        role_kind: str = "ClusterRole",
+        namespace: str = "mcp",
+        cluster_wide: bool = False,
+    ) -> dict:
+        """A RoleBinding in `namespace` (or a ClusterRoleBinding) granting `role` to the pods'
+        ServiceAccount."""
+        body = {
+            "subjects": [
+                {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
+            ],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+        }
+        if cluster_wide:
+            return self.add_object("clusterrolebindings", name, "", body)
+        return self.add_object("rolebindings", name, namespace, body)
+
+    def _seed_cluster_roles(self) -> None:
+        for name, rules in _DEFAULT_CLUSTER_ROLES.items():
+            self.add_role(name, rules)
+
+    def _read_evidence(
+        self, request: RecordedRequest, kind: str, namespace: str, name: str
+    ) -> Reply:
+        error = self.error  # type: ignore[attr-defined]
+        if request.method != "GET":
+            return error(405, f"method {request.method} not allowed on {kind}", request)
+        missing = kind == "podmetrics" and not self.metrics_server
+        missing = missing or (
+            kind in ("servicemonitors", "podmonitors") and not self.prometheus_operator
+        )
+        if missing:  # an API group nobody serves: the API server's plain 404
+            return error(404, "the server could not find the requested resource", request)
+        if kind == "podlogs":
+            return self._pod_log(request, namespace, name)
+        if kind == "podmetrics":
+            self._refresh_pod_metrics(namespace)
+        if not name:
+            return self._list(request, kind, namespace)  # type: ignore[attr-defined]
+        obj = self.objects[kind].get((namespace, name))
+        if obj is None:
+            return error(404, f'{kind}.{_GROUPS[kind]} "{name}" not found', request)
+        return Reply(200, obj)
+
+    def _owner_deployment(self, pod: dict) -> tuple[str, str] | None:
+        namespace = pod["metadata"]["namespace"]
+        for (ns, dep_name), dep in self.objects["deployments"].items():
+            labels = dep["spec"]["selector"]["matchLabels"]
+            if ns == namespace and _selects(list(labels.items()), pod["metadata"]["labels"]):
+                return (ns, dep_name)
+        return None
+
+    def _pod_log(self, request: RecordedRequest, namespace: str, name: str) -> Reply:
+        """The container's log as text; `tailLines` keeps the last lines (pod-v1 read log)."""
+        pod = self.objects["pods"].get((namespace, name))
+        if pod is None:
+            return self.error(404, f'pods "{name}" not found', request)  # type: ignore[attr-defined]
+        owner = self._owner_deployment(pod)
+        lines = list(self.pod_logs.get(owner, [])) if owner else []
+        tail = request.query.get("tailLines", "")
+        if tail:
+            if not tail.isdigit():
+                return self.error(400, f'invalid tailLines "{tail}"', request)  # type: ignore[attr-defined]
+            lines = lines[-int(tail) :] if int(tail) else []
+        return Reply(200, "".join(f"{line}\n" for line in lines))
+
+    def _refresh_pod_metrics(self, namespace: str) -> None:
+        """One PodMetrics per running pod of a Deployment with recorded usage (metrics-server
+        reports a 30 s window per container)."""
+        found: dict[tuple[str, str], dict] = {}
+        for (ns, pod_name), pod in sorted(self.objects["pods"].items()):
+            owner = self._owner_deployment(pod) if ns == namespace else None
+            usage = self.pod_usage.get(owner) if owner else None
+            if usage is None or not _pod_ready(pod):
+                continue
+            containers = pod["spec"]["containers"]
+            found[(ns, pod_name)] = {
+                "apiVersion": "metrics.k8s.io/v1beta1",
+                "kind": "PodMetrics",
+                "metadata": {
+                    "name": pod_name,
+                    "namespace": ns,
+                    "labels": dict(pod["metadata"]["labels"]),
+                    "creationTimestamp": "2025-01-01T00:10:00Z",
+                },
+                "timestamp": "2025-01-01T00:09:45Z",
+                "window": "30s",
+                "containers": [
+                    {
+                        "name": c["name"],
+                        "usage": dict(usage) if i == 0 else {"cpu": "1m", "memory": "4Mi"},
+                    }
+                    for i, c in enumerate(containers)
+                ],
+            }
+        self.objects["podmetrics"] = {
+            k: v for k, v in self.objects["podmetrics"].items() if k[0] != namespace
+        } | found
+
+
+class FakeKubernetes(_EvidenceSeeding, FakeServer):
     """In-memory kube-apiserver subset with a pretend Deployment controller, kubelet and HPA."""
 
     def __init__(self, *, port: int = 0, token: str | None = None, rollout_gets: int = 3) -> None:
@@ -161,6 +471,12 @@ class FakeKubernetes(FakeServer):
         self.image_faults: dict[str, str] = {}
         # A write by someone else lands just before the console's next PATCH of these.
         self.concurrent_writes: set[tuple[str, str]] = set()
+        # What the audit reads besides the workloads (see the "audit evidence" section below).
+        self.metrics_server = True  # metrics.k8s.io served (metrics-server installed)
+        self.prometheus_operator = False  # monitoring.coreos.com CRDs installed
+        self.pod_usage: dict[tuple[str, str], dict[str, str]] = {}  # per Deployment, per pod
+        self.pod_logs: dict[tuple[str, str], list[str]] = {}  # per Deployment: its pods' log
+        self._seed_cluster_roles()
 
     @property
     def failing_rollouts(self) -> _FaultSet:
@@ -188,6 +504,8 @@ class FakeKubernetes(FakeServer):
         port: int = 8080,
         sidecars: list[dict] | None = None,
         progress_deadline_s: int = 600,
+        pod_annotations: dict[str, str] | None = None,
+        pod_spec: dict[str, Any] | None = None,
     ) -> dict:
         """A fully rolled-out Deployment (with its revision-1 ReplicaSet and ready Pods),
         optionally with an HPA and a Service in front."""
@@ -232,6 +550,10 @@ class FakeKubernetes(FakeServer):
                 "progressDeadlineSeconds": progress_deadline_s,
             },
         }
+        template = deployment["spec"]["template"]
+        if pod_annotations:  # e.g. prometheus.io/scrape, read by the audit
+            template["metadata"]["annotations"] = dict(pod_annotations)
+        template["spec"].update(copy.deepcopy(pod_spec or {}))  # grace period, volumes, lifecycle
         key = (namespace, name)
         self.objects["deployments"][key] = deployment
         rs = self._replicaset_for(key, deployment)
@@ -646,6 +968,8 @@ class FakeKubernetes(FakeServer):
         kind, namespace, name = self._parse(request.path)
         if kind is None:
             return self.error(404, "the server could not find the requested resource", request)
+        if kind in _EVIDENCE_KINDS:
+            return self._read_evidence(request, kind, namespace, name)
         if not name:
             if request.method != "GET":
                 return self.error(405, f"{request.method} is not supported on a list", request)

@@ -91,6 +91,19 @@ def observed_flag(ev: Evidence, key: str, label: str, yes: str, no: str) -> Find
     return no_evidence(f"The {label} read could not be decided: {observation.summary}.", item)
 
 
+def unobserved(ev: Evidence, key: str) -> Finding:
+    """The standard answer when an evidence reader read nothing for `key`: why, no guess."""
+    return no_evidence(
+        f"No evidence: {ev.unobserved_reason(key)}.",
+        registry(ev, "platform", ev.service.provider),
+    )
+
+
+def needs_attestation(message: str, *evidence: EvidenceItem) -> Finding:
+    """The platform showed what it can; only a person can state the rest."""
+    return Finding(Status.NEEDS_ATTESTATION, message, list(evidence))
+
+
 def missing_probe(ev: Evidence) -> Finding:
     """The standard answer when a rule needs a probe result and there is none."""
     return no_evidence("The service has not been probed yet.", registry(ev, "url", ev.service.url))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from checks.audits.evidence import AUDIT_LOGS, Evidence
+from checks.audits.evidence import AUDIT_LOGS, ENCRYPTION, STATEFUL, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
     config,
     failed,
     missing_snapshot,
+    needs_attestation,
     no_evidence,
     not_applicable,
     observed_flag,
@@ -55,6 +56,34 @@ def check_audit_logging(ev: Evidence) -> Finding:
     )
 
 
+def check_encryption_at_rest(ev: Evidence) -> Finding:
+    """Stored data is encrypted with a customer-managed key or the provider's default one."""
+    key = ev.observed(ENCRYPTION)
+    if key is not None:
+        item = key.item("encryption key")
+        name = key.value.get("key")
+        if name:
+            return passed(f"Data is encrypted at rest with the customer-managed key {name}.", item)
+        return passed(
+            f"Data is encrypted at rest with {key.value.get('managed_by') or 'provider'}-managed "
+            "keys (the platform's default).",
+            item,
+        )
+    kept = ev.observed(STATEFUL)
+    if kept is not None and not kept.value.get("stateful"):
+        return not_applicable(
+            "The service keeps no data of its own, so there is nothing to encrypt at rest.",
+            kept.item("data the service keeps"),
+        )
+    reason = ev.unobserved_reason(ENCRYPTION)
+    if kept is not None:
+        return needs_attestation(
+            f"The service keeps data, and {reason}; attest naming the stores and their keys.",
+            kept.item("data the service keeps"),
+        )
+    return no_evidence(f"No evidence: {reason}.")
+
+
 RULES = [
     Rule(
         id="compliance.data-residency",
@@ -97,13 +126,19 @@ RULES = [
         section=SECTION,
         title="Stored data is encrypted at rest",
         rationale="Disks, buckets and databases behind tools leak in full if a copy escapes.",
-        evidence="An attestation naming the stores and their (provider- or customer-managed) keys.",
+        evidence=(
+            "The encryption key the platform reports for the service's data; whether the "
+            "service keeps data at all (PersistentVolumeClaims, datastore settings); an "
+            "attestation naming the stores and keys where no API shows them."
+        ),
         severity=Severity.HIGH,
         fix=(
             "Confirm every store the service writes uses provider- or customer-managed "
             "encryption keys, then attest naming them."
         ),
-        mode="manual",
+        check=check_encryption_at_rest,
+        reads=(ENCRYPTION, STATEFUL),
+        attestable=True,
         checklist_item="Sensitive data encrypted at rest",
     ),
     Rule(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import BUDGET_COVERAGE, Evidence
+from checks.audits.evidence import BUDGET_COVERAGE, USAGE, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -14,6 +14,7 @@ from checks.audits.rules._findings import (
     passed,
     registry,
     snap,
+    unobserved,
     warned,
 )
 
@@ -30,6 +31,44 @@ def check_budget(ev: Evidence) -> Finding:
         "No budget covers this service, in the console or in the cloud: a cost spike is found "
         "on the invoice.",
     )
+
+
+OVERSIZED = 0.2  # observed use below this share of the request for CPU and memory alike
+
+
+def check_right_sizing(ev: Evidence) -> Finding:
+    """Requested CPU and memory match observed use: neither mostly idle nor exceeded."""
+    observation = ev.observed(USAGE)
+    if observation is None:
+        return unobserved(ev, USAGE)
+    fact = observation.value
+    item = observation.item("observed use")
+    pairs = [
+        ("CPU", fact.get("cpu"), fact.get("cpu_request")),
+        ("memory", fact.get("memory"), fact.get("memory_request")),
+    ]
+    unset = [name for name, _, request in pairs if not request]
+    if unset:
+        return warned(
+            f"No {' or '.join(unset)} request is set, so the scheduler reserves nothing and "
+            "nodes can be overcommitted.",
+            item,
+        )
+    over = [name for name, used, request in pairs if used is not None and used > request]
+    if over:
+        return warned(
+            f"Observed {' and '.join(over)} use exceeds the request: pods compete for what the "
+            "scheduler did not reserve. Raise the request.",
+            item,
+        )
+    if all(used is not None and used < OVERSIZED * request for _, used, request in pairs):
+        return warned(
+            f"The busiest pod uses under {OVERSIZED:.0%} of the requested CPU and memory: the "
+            "reservation is paid for and idle. Lower the requests. (A 30 s sample: confirm "
+            "with a longer window before cutting.)",
+            item,
+        )
+    return passed("Requests match observed use.", item)
 
 
 def check_scale_to_zero(ev: Evidence) -> Finding:
@@ -85,13 +124,18 @@ RULES = [
         section=SECTION,
         title="CPU and memory match observed usage",
         rationale="Over-provisioned instances are paid for every second they run.",
-        evidence="An attestation comparing configured resources with measured usage.",
+        evidence=(
+            "CPU and memory requests compared with observed use (Kubernetes metrics-server "
+            "PodMetrics); an attestation with the figures where no API reports use."
+        ),
         severity=Severity.LOW,
         fix=(
-            "Compare CPU and memory requests with observed use and adjust them, then attest "
-            "with the figures."
+            "Set CPU and memory requests near observed use (with headroom for peaks), from a "
+            "window of a few days."
         ),
-        mode="manual",
+        check=check_right_sizing,
+        reads=(USAGE,),
+        attestable=True,
         checklist_item="Resources right-sized",
     ),
     Rule(

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from checks.audits.evidence import Evidence, FleetMember
+from checks.audits.evidence import REACHABILITY, Evidence, FleetMember
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -82,8 +82,33 @@ def check_separate_agent_backend(ev: Evidence) -> Finding:
     return passed("The agent backend has its own deployment.", where)
 
 
+def _routes(ev: Evidence) -> Finding | None:
+    """Decide from the routes the platform reports: each must lead to a ready instance, and a
+    service tagged public must be reachable from outside."""
+    observation = ev.observed(REACHABILITY)
+    if observation is None:
+        return None
+    fact = observation.value
+    item = observation.item("routes to the service")
+    if fact.get("problems"):
+        return failed(f"Traffic cannot reach the service as routed: {fact['problems'][0]}.", item)
+    if fact.get("exposure") == "none":
+        return failed("Nothing routes traffic to the service (no Service selects its pods).", item)
+    if "public" in ev.service.tags and fact.get("exposure") != "internet":
+        return failed(
+            "Tagged public, but the service is reachable only inside the cluster.",
+            item,
+            registry(ev, "tags", ev.service.tags),
+        )
+    where = "from the internet" if fact.get("exposure") == "internet" else "inside the cluster"
+    return passed(f"Routes lead to ready instances, reachable {where}.", item)
+
+
 def check_ingress(ev: Evidence) -> Finding:
-    """The platform routes traffic to the service: an ingress setting or a service URL."""
+    """The platform routes traffic to the service the way it should be reached."""
+    decided = _routes(ev)
+    if decided is not None:
+        return decided
     snapshot = ev.snapshot
     if snapshot is None:
         return missing_snapshot(ev)
@@ -240,7 +265,12 @@ RULES = [
         section=SECTION,
         title="Traffic reaches the service through a configured ingress",
         rationale="Without an ingress or platform URL there is no stable, balanced entry point.",
-        evidence="The platform's ingress setting and service URL from the cloud description.",
+        evidence=(
+            "Kubernetes: the Services and Ingresses routing to the pods, checked to lead to a "
+            "container port and ready pods (and to be public when the service is tagged "
+            "public); elsewhere the ingress setting and service URL from the cloud description."
+        ),
+        reads=(REACHABILITY,),
         severity=Severity.MEDIUM,
         fix=(
             "Put the service behind the platform's ingress or load balancer (Cloud Run URL or "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import STRUCTURED_LOGS, Evidence
+from checks.audits.evidence import METRICS, STRUCTURED_LOGS, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -36,6 +36,17 @@ def check_structured_logging(ev: Evidence) -> Finding:
         "The service writes structured JSON log entries, so they can be filtered by field.",
         "The service's log entries are plain text; searching by tool, request or error means "
         "grepping.",
+    )
+
+
+def check_metrics(ev: Evidence) -> Finding:
+    """Metrics of the service are scraped or collected by the platform."""
+    return observed_flag(
+        ev,
+        METRICS,
+        "metrics collection",
+        "The service's metrics are collected.",
+        "Nothing scrapes the service's metrics: degradation shows up only when users report it.",
     )
 
 
@@ -104,13 +115,18 @@ RULES = [
             "Call counts, durations and error rates per tool show degradation before users report "
             "it and are the input for right-sizing."
         ),
-        evidence="An attestation naming the metrics backend and the exported series.",
+        evidence=(
+            "Kubernetes: prometheus.io/scrape annotations on the pod template or Service, or a "
+            "ServiceMonitor/PodMonitor selecting it; an attestation where no API shows it."
+        ),
         severity=Severity.MEDIUM,
         fix=(
-            "Export call counts, durations and errors per tool (Prometheus endpoint or the "
-            "platform's metrics), then attest naming the backend."
+            "Export call counts, durations and errors per tool on a Prometheus endpoint and "
+            "have it scraped (prometheus.io/scrape annotations or a ServiceMonitor)."
         ),
-        mode="manual",
+        check=check_metrics,
+        reads=(METRICS,),
+        attestable=True,
         checklist_item="Metrics collection configured",
     ),
     Rule(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import Evidence
+from checks.audits.evidence import USAGE, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -17,13 +17,16 @@ from checks.audits.rules._findings import (
 SECTION = "performance"
 
 
+NEAR_LIMIT = 0.9  # observed use above this share of a limit: throttled or about to be OOM-killed
+
+
 def check_resource_limits(ev: Evidence) -> Finding:
-    """CPU and memory are both set explicitly."""
+    """CPU and memory are set explicitly, and observed use stays clear of the limits."""
     snapshot = ev.snapshot
     if snapshot is None:
         return missing_snapshot(ev)
     cpu, memory = snapshot.scaling.cpu, snapshot.scaling.memory
-    items = (snap(ev, "cpu", cpu), snap(ev, "memory", memory))
+    items = [snap(ev, "cpu", cpu), snap(ev, "memory", memory)]
     unset = [name for name, value in (("CPU", cpu), ("memory", memory)) if not value]
     if unset:
         return failed(
@@ -31,7 +34,32 @@ def check_resource_limits(ev: Evidence) -> Finding:
             "or be killed unpredictably.",
             *items,
         )
-    return passed(f"Limits are set (cpu {cpu}, memory {memory}).", *items)
+    observation = ev.observed(USAGE)
+    if observation is None:
+        return passed(
+            f"Limits are set (cpu {cpu}, memory {memory}); no usage was read to compare them "
+            f"with ({ev.unobserved_reason(USAGE)}).",
+            *items,
+        )
+    fact = observation.value
+    items.append(observation.item("observed use"))
+    tight = [
+        name
+        for name, used, limit in (
+            ("memory", fact.get("memory"), fact.get("memory_limit")),
+            ("CPU", fact.get("cpu"), fact.get("cpu_limit")),
+        )
+        if used is not None and limit and used >= NEAR_LIMIT * limit
+    ]
+    if tight:
+        return warned(
+            f"Observed {' and '.join(tight)} use is at {NEAR_LIMIT:.0%} or more of the limit: "
+            "expect CPU throttling or out-of-memory kills under load.",
+            *items,
+        )
+    return passed(
+        f"Limits are set (cpu {cpu}, memory {memory}) with headroom over observed use.", *items
+    )
 
 
 def check_p95_latency(ev: Evidence) -> Finding:
@@ -101,7 +129,11 @@ RULES = [
             "Explicit limits make scheduling predictable, cap the cost of one instance and make "
             "out-of-memory failures visible instead of random."
         ),
-        evidence="CPU and memory settings from the cloud description.",
+        evidence=(
+            "CPU and memory limits from the cloud description, compared with observed use "
+            "where the platform reports it (Kubernetes metrics-server PodMetrics)."
+        ),
+        reads=(USAGE,),
         severity=Severity.MEDIUM,
         fix=(
             "Set CPU and memory limits on the service's container (or task definition) to "

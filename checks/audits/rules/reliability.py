@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import Evidence
+from checks.audits.evidence import SHUTDOWN, STATEFUL, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
     failed,
     missing_snapshot,
+    needs_attestation,
     no_evidence,
     not_applicable,
     passed,
     registry,
     snap,
+    unobserved,
     warned,
 )
 
@@ -83,6 +85,59 @@ def check_uptime(ev: Evidence) -> Finding:
     return passed(f"Uptime {stats.uptime_pct:.2f}% meets the target.", *items)
 
 
+MIN_GRACE_S = 5  # less than this leaves no time to finish a tool call
+
+
+def check_graceful_shutdown(ev: Evidence) -> Finding:
+    """How the platform stops an instance leaves time to drain: grace period and drain hook."""
+    observation = ev.observed(SHUTDOWN)
+    if observation is None:
+        return unobserved(ev, SHUTDOWN)
+    fact = observation.value
+    item = observation.item("how instances are stopped")
+    grace, drain, drain_s = fact.get("grace_s"), fact.get("drain", ""), fact.get("drain_s", 0)
+    if grace is not None and grace < MIN_GRACE_S:
+        return failed(
+            f"Instances get {grace} s between SIGTERM and SIGKILL: in-flight tool calls and SSE "
+            "streams are cut off.",
+            item,
+        )
+    if grace is not None and drain_s and drain_s >= grace:
+        return failed(
+            f"The drain step ({drain}) uses the whole {grace} s grace period: the process is "
+            "killed before it can finish in-flight calls.",
+            item,
+        )
+    if fact.get("drains_first"):
+        return passed(
+            f"New traffic stops before SIGTERM ({drain}) and {grace} s are left to finish "
+            "in-flight calls. (The application's own SIGTERM handler is not visible to the API.)",
+            item,
+        )
+    return warned(
+        "SIGTERM can arrive while new requests are still routed to the instance (no drain step "
+        "such as a preStop sleep): calls that arrive in that moment fail.",
+        item,
+    )
+
+
+def check_backup_restore(ev: Evidence) -> Finding:
+    """Services that keep data need a tested backup; stateless ones do not."""
+    observation = ev.observed(STATEFUL)
+    if observation is None:
+        return unobserved(ev, STATEFUL)
+    item = observation.item("data the service keeps")
+    if not observation.value.get("stateful"):
+        return not_applicable(
+            "The service keeps no data of its own, so there is nothing to restore.", item
+        )
+    return needs_attestation(
+        "The service keeps data; no API shows its backups or that a restore was tested. Attest "
+        "with the backup schedule and the date of the last restore test.",
+        item,
+    )
+
+
 def _manual(rule_id: str, title: str, rationale: str, evidence: str, item: str, **kw) -> Rule:
     return Rule(
         id=rule_id,
@@ -141,17 +196,28 @@ RULES = [
         ),
         check=check_uptime,
     ),
-    _manual(
-        "reliability.graceful-shutdown",
-        "The service drains requests on shutdown",
-        "Platforms stop instances on every deploy and scale-in; without draining, in-flight tool "
-        "calls and SSE streams are cut off.",
-        "An attestation describing SIGTERM handling and the drain timeout.",
-        "Graceful shutdown handling",
-        fix=(
-            "Handle SIGTERM by finishing in-flight requests within the platform's grace "
-            "period, then attest with how it was tested."
+    Rule(
+        id="reliability.graceful-shutdown",
+        section=SECTION,
+        title="The service drains requests on shutdown",
+        rationale=(
+            "Platforms stop instances on every deploy and scale-in; without draining, in-flight "
+            "tool calls and SSE streams are cut off."
         ),
+        evidence=(
+            "How the platform stops an instance: the Kubernetes terminationGracePeriodSeconds "
+            "and preStop hook of the pod template; an attestation where no API shows it."
+        ),
+        severity=Severity.MEDIUM,
+        fix=(
+            "Give pods a preStop sleep of a few seconds (so endpoints drop them first) and a "
+            "grace period long enough for the slowest tool call, and handle SIGTERM by "
+            "finishing in-flight requests."
+        ),
+        check=check_graceful_shutdown,
+        reads=(SHUTDOWN,),
+        attestable=True,
+        checklist_item="Graceful shutdown handling",
     ),
     _manual(
         "reliability.client-retries",
@@ -179,16 +245,27 @@ RULES = [
             "attest with the thresholds."
         ),
     ),
-    _manual(
-        "reliability.backup-restore",
-        "Data the service keeps can be restored",
-        "Storage behind a tool (notes, files, indexes) is lost for good without backups that "
-        "have been restored at least once.",
-        "An attestation with the backup schedule and the date of the last restore test.",
-        "Backup/restore plan for data",
+    Rule(
+        id="reliability.backup-restore",
+        section=SECTION,
+        title="Data the service keeps can be restored",
+        rationale=(
+            "Storage behind a tool (notes, files, indexes) is lost for good without backups that "
+            "have been restored at least once."
+        ),
+        evidence=(
+            "Whether the service keeps data (PersistentVolumeClaims, datastore settings in its "
+            "environment); for those that do, an attestation with the backup schedule and the "
+            "date of the last restore test."
+        ),
+        severity=Severity.MEDIUM,
         fix=(
             "Back up the data the service keeps and restore it once into a scratch "
             "environment, then attest with the date."
         ),
+        check=check_backup_restore,
+        reads=(STATEFUL,),
+        attestable=True,
+        checklist_item="Backup/restore plan for data",
     ),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from checks.audits.evidence import Evidence
+from checks.audits.evidence import IDENTITY_GRANTS, NETWORK, RATE_LIMITS, Evidence
 from checks.audits.results import EvidenceItem, Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -18,6 +18,7 @@ from checks.audits.rules._findings import (
     probe,
     registry,
     snap,
+    unobserved,
     warned,
 )
 from checks.audits.secrets import find_plain_secrets
@@ -86,8 +87,46 @@ def check_dedicated_identity(ev: Evidence) -> Finding:
     return passed("The service has its own identity.", item)
 
 
+def _network_from_policies(ev: Evidence) -> Finding | None:
+    """Decide from who can connect as the platform reports it (Services, Ingresses, policies)."""
+    observation = ev.observed(NETWORK)
+    if observation is None:
+        return None
+    fact = observation.value
+    item = observation.item("who can connect")
+    public = "public" in ev.service.tags
+    if not fact.get("policies"):
+        reach = " and from the internet" if fact.get("exposure") == "internet" else ""
+        return failed(
+            f"No NetworkPolicy selects its pods: every pod in the cluster{reach} can connect.",
+            item,
+        )
+    if fact.get("open_policies"):
+        names = ", ".join(fact["open_policies"])
+        return failed(
+            f"NetworkPolicy {names} admits traffic from any source (an ingress rule without "
+            "'from'), so it restricts nothing.",
+            item,
+        )
+    if fact.get("exposure") == "internet" and not public:
+        return warned(
+            "NetworkPolicies restrict in-cluster callers, but the service is also exposed to the "
+            "internet; restrict that entry, or tag the service 'public' if it is intended.",
+            item,
+            registry(ev, "tags", ev.service.tags),
+        )
+    return passed(
+        f"NetworkPolicy {', '.join(fact['policies'])} limits who may connect"
+        + (" (open to the internet by design, tagged public)." if public else "."),
+        item,
+    )
+
+
 def check_network_restricted(ev: Evidence) -> Finding:
-    """The service accepts traffic only from private networks, unless it is tagged public."""
+    """The service accepts traffic only from the callers that need it, unless tagged public."""
+    decided = _network_from_policies(ev)
+    if decided is not None:
+        return decided
     snapshot = ev.snapshot
     if snapshot is None:
         return missing_snapshot(ev)
@@ -145,6 +184,42 @@ def check_platform_auth(ev: Evidence) -> Finding:
         "protects this service.",
         *items,
     )
+
+
+def check_rate_limiting(ev: Evidence) -> Finding:
+    """A rate limit is configured in front of the service (ingress annotations, WAF, ...)."""
+    observation = ev.observed(RATE_LIMITS)
+    if observation is None:
+        return unobserved(ev, RATE_LIMITS)
+    fact = observation.value
+    item = observation.item("rate limits in front")
+    if fact.get("limits"):
+        return passed("Requests are rate limited in front of the service.", item)
+    return failed(
+        f"Nothing limits request rates at {', '.join(fact.get('front') or ['its entry'])}: a "
+        "looping agent can exhaust instances and upstream quotas.",
+        item,
+    )
+
+
+def check_identity_grants(ev: Evidence) -> Finding:
+    """The roles bound to the service's identity are narrow (no admin/editor, no '*')."""
+    observation = ev.observed(IDENTITY_GRANTS)
+    if observation is None:
+        return unobserved(ev, IDENTITY_GRANTS)
+    fact = observation.value
+    item = observation.item("roles bound to the identity")
+    if fact.get("broad"):
+        lines = [observation.origin.item("broad grant", b) for b in fact["broad"]]
+        return failed(
+            f"The identity holds {len(fact['broad'])} broad grant(s): a compromised tool can act "
+            "far beyond the service's own data.",
+            item,
+            *lines,
+        )
+    if not fact.get("grants"):
+        return passed("No role is bound to the identity: it holds no API permissions.", item)
+    return passed(f"{len(fact['grants'])} narrow grant(s), none broad.", item)
 
 
 _TYPED_KEYS = {"type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf"}
@@ -243,13 +318,20 @@ RULES = [
             "A dedicated identity can still hold project-wide editor rights; only a review of its "
             "bindings shows it can touch nothing beyond its own data."
         ),
-        evidence="An attestation listing the reviewed roles or policy, renewed periodically.",
+        evidence=(
+            "The roles bound to the service's identity: Kubernetes RoleBindings and "
+            "ClusterRoleBindings of the pods' ServiceAccount and the rules of their roles; "
+            "broad means cluster-admin/admin/edit, '*' verbs or resources, reading Secrets or "
+            "granting roles. An attestation where no API shows them."
+        ),
         severity=Severity.MEDIUM,
         fix=(
-            "List the roles bound to the service's identity, remove broad ones (owner, "
-            "editor, admin, '*' actions), then attest with the review's outcome."
+            "Remove broad bindings from the service's identity (owner, editor, admin, '*' "
+            "actions) and bind a role with only the verbs and resources it uses."
         ),
-        mode="manual",
+        check=check_identity_grants,
+        reads=(IDENTITY_GRANTS,),
+        attestable=True,
         checklist_item="IAM roles follow least privilege",
     ),
     Rule(
@@ -260,7 +342,12 @@ RULES = [
             "An MCP server that only agent backends call should not be reachable from the "
             "internet; a private ingress removes a whole class of attacks."
         ),
-        evidence="The ingress setting from the cloud description and the service's 'public' tag.",
+        evidence=(
+            "Kubernetes: the NetworkPolicies selecting the pods, and the Services and Ingresses "
+            "that expose them; elsewhere the ingress setting from the cloud description. The "
+            "service's 'public' tag marks intended internet exposure."
+        ),
+        reads=(NETWORK,),
         severity=Severity.MEDIUM,
         fix=(
             "Restrict ingress to internal traffic or the load balancer (Cloud Run ingress "
@@ -298,13 +385,19 @@ RULES = [
             "A looping agent or an abusive client can exhaust instances, quotas and upstream API "
             "budgets within minutes."
         ),
-        evidence="An attestation naming where limits are enforced (gateway, middleware) and how.",
+        evidence=(
+            "Rate-limit annotations (ingress-nginx limit-rps/limit-rpm/limit-connections, "
+            "HAProxy) on the Ingresses routing to the service; an attestation naming the "
+            "gateway or middleware where nothing in front is visible."
+        ),
         severity=Severity.HIGH,
         fix=(
-            "Enable rate limits in front of the service (Cloud Armor, AWS WAF, an ingress "
-            "annotation or the gateway) and attest with the limits."
+            "Enable rate limits in front of the service (an ingress annotation such as "
+            "nginx.ingress.kubernetes.io/limit-rps, Cloud Armor, AWS WAF or the gateway)."
         ),
-        mode="manual",
+        check=check_rate_limiting,
+        reads=(RATE_LIMITS,),
+        attestable=True,
         checklist_item="Rate limiting enabled",
     ),
     Rule(

@@ -1,0 +1,1 @@
+"""Evidence readers per platform: each module registers `@reader(KEY)` functions (gather.py)."""

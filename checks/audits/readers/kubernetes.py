@@ -1,0 +1,678 @@
+"""Audit evidence read from the Kubernetes API, once per namespace per audit run.
+
+For every Kubernetes account in scope the reader lists, with the official `kubernetes` client and
+the console's own identity: Deployments, Services, Ingresses and NetworkPolicies
+(networking.k8s.io/v1), RoleBindings, Roles, ClusterRoleBindings and ClusterRoles
+(rbac.authorization.k8s.io/v1), ServiceMonitors and PodMonitors (monitoring.coreos.com/v1, when
+the Prometheus Operator is installed), PodMetrics (metrics.k8s.io/v1beta1, when metrics-server is
+installed) and Pods; then it reads the recent log lines of one running pod per service. From these
+it answers, per service: how pods are stopped (grace period, preStop), whether metrics are
+scraped, who can connect (Services, Ingresses, NetworkPolicies), whether the routes lead to ready
+pods, rate-limit annotations on the Ingresses, the RBAC roles bound to the pods' ServiceAccount,
+CPU/memory use against requests and limits, whether it keeps data (PersistentVolumeClaims,
+datastore settings) and whether its logs are JSON.
+
+A list the console may not read (403) or an API group nobody serves (404) is "nothing read" with
+that reason for the facts that need it; other facts are still answered.
+API reference: https://kubernetes.io/docs/reference/kubernetes-api/
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from checks.audits.evidence import (
+    AUDIT_LOGS,
+    ENCRYPTION,
+    IDENTITY_GRANTS,
+    METRICS,
+    NETWORK,
+    RATE_LIMITS,
+    REACHABILITY,
+    SHUTDOWN,
+    STATEFUL,
+    STRUCTURED_LOGS,
+    USAGE,
+    Observation,
+    Provenance,
+)
+from checks.audits.gather import ReadContext, reader
+from fleet.operations.clouds.credentials import kubernetes_api_client
+
+# PodSpec.terminationGracePeriodSeconds: "Defaults to 30 seconds." (pod-v1 reference)
+DEFAULT_GRACE_S = 30
+LOG_LINES = 50  # recent lines read per service
+JSON_SHARE = 0.8  # this share of JSON lines counts as structured logging
+PAGE = 500
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+# ClusterRoles that grant writes to (nearly) everything in their scope, from the RBAC docs'
+# user-facing roles: https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles
+BROAD_ROLES = {"cluster-admin", "admin", "edit"}
+# Rate-limit annotations of the common ingress controllers (ingress-nginx, HAProxy, Traefik v1).
+RATE_LIMIT_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/limit-rps": "requests per second per client",
+    "nginx.ingress.kubernetes.io/limit-rpm": "requests per minute per client",
+    "nginx.ingress.kubernetes.io/limit-connections": "connections per client",
+    "haproxy.org/rate-limit-requests": "requests per period",
+    "ingress.kubernetes.io/rate-limit": "requests per period",
+}
+DATASTORE_ENV = re.compile(
+    r"^(DATABASE_URL|DB_[A-Z_]+|[A-Z_]*_DSN|POSTGRES[A-Z_]*|PG(HOST|DATABASE|PASSWORD)|"
+    r"MYSQL[A-Z_]*|MONGO[A-Z_]*|REDIS_URL)$"
+)
+AUDIT_POLICY_REASON = (
+    "the Kubernetes API does not expose the API server's audit policy (a kube-apiserver flag; "
+    "on GKE, EKS or AKS it is the cloud's audit log for the cluster)"
+)
+ENCRYPTION_REASON = (
+    "the Kubernetes API does not say how a PersistentVolume's disk or an external database is "
+    "encrypted"
+)
+
+
+@dataclass
+class NamespaceRead:
+    """Everything listed in one namespace of one cluster; None = not read (see `why`)."""
+
+    namespace: str
+    where: str
+    read_at: datetime
+    lists: dict[str, list[dict] | None] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)
+    api: Any = None
+
+    def items(self, kind: str) -> list[dict]:
+        return self.lists.get(kind) or []
+
+    def origin(self, call: str) -> Provenance:
+        return Provenance(f"Kubernetes API {call} ({self.where})", self.read_at)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _list(call: Callable[..., Any], *args: Any) -> list[dict]:
+    """Every item of a list call as the API's JSON, page by page (`limit`/`continue`)."""
+    items: list[dict] = []
+    token = None
+    while True:
+        kwargs: dict[str, Any] = {"limit": PAGE, "_preload_content": False}
+        if token:
+            kwargs["_continue"] = token
+        body = json.loads(call(*args, **kwargs).data or b"{}")
+        items.extend(body.get("items") or [])
+        token = (body.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
+def _why(exc: Exception, what: str) -> str:
+    if isinstance(exc, ApiException):
+        if exc.status == 404:
+            return f"{what} is not served by this cluster"
+        try:
+            message = json.loads(exc.body or "{}").get("message", "")
+        except ValueError:
+            message = ""
+        return f"listing {what} failed ({exc.status} {message or exc.reason})".strip()
+    return f"listing {what} failed ({type(exc).__name__}: {exc})"
+
+
+def read_namespace(api_client: Any, namespace: str, where: str, read_at: datetime) -> NamespaceRead:
+    """List what the audit needs in one namespace (and the cluster-wide RBAC objects)."""
+    apps, core = k8s.AppsV1Api(api_client), k8s.CoreV1Api(api_client)
+    net, rbac = k8s.NetworkingV1Api(api_client), k8s.RbacAuthorizationV1Api(api_client)
+    custom = k8s.CustomObjectsApi(api_client)
+    ns = namespace
+    calls: dict[str, tuple[str, Callable[[], list[dict]]]] = {
+        "deployments": ("Deployments", lambda: _list(apps.list_namespaced_deployment, ns)),
+        "services": ("Services", lambda: _list(core.list_namespaced_service, ns)),
+        "pods": ("Pods", lambda: _list(core.list_namespaced_pod, ns)),
+        "ingresses": ("Ingresses", lambda: _list(net.list_namespaced_ingress, ns)),
+        "networkpolicies": (
+            "NetworkPolicies",
+            lambda: _list(net.list_namespaced_network_policy, ns),
+        ),
+        "rolebindings": ("RoleBindings", lambda: _list(rbac.list_namespaced_role_binding, ns)),
+        "roles": ("Roles", lambda: _list(rbac.list_namespaced_role, ns)),
+        "clusterrolebindings": (
+            "ClusterRoleBindings",
+            lambda: _list(rbac.list_cluster_role_binding),
+        ),
+        "clusterroles": ("ClusterRoles", lambda: _list(rbac.list_cluster_role)),
+        "servicemonitors": (
+            "ServiceMonitors (monitoring.coreos.com/v1)",
+            lambda: _custom(custom, "monitoring.coreos.com", "v1", ns, "servicemonitors"),
+        ),
+        "podmonitors": (
+            "PodMonitors (monitoring.coreos.com/v1)",
+            lambda: _custom(custom, "monitoring.coreos.com", "v1", ns, "podmonitors"),
+        ),
+        "podmetrics": (
+            "PodMetrics (metrics.k8s.io/v1beta1, metrics-server)",
+            lambda: _custom(custom, "metrics.k8s.io", "v1beta1", ns, "pods"),
+        ),
+    }
+    read = NamespaceRead(namespace, where, read_at, api=core)
+    for kind, (what, call) in calls.items():
+        try:
+            read.lists[kind] = call()
+        except Exception as exc:  # each list on its own: one refused list is one missing fact
+            read.lists[kind] = None
+            read.why[kind] = _why(exc, what)
+    return read
+
+
+def _custom(api: Any, group: str, version: str, namespace: str, plural: str) -> list[dict]:
+    body = json.loads(
+        api.list_namespaced_custom_object(
+            group, version, namespace, plural, _preload_content=False
+        ).data
+        or b"{}"
+    )
+    return body.get("items") or []
+
+
+def _tail(read: NamespaceRead, pod: str, container: str) -> list[str]:
+    text = read.api.read_namespaced_pod_log(
+        pod, read.namespace, container=container, tail_lines=LOG_LINES, _preload_content=False
+    ).data.decode("utf-8", "replace")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+# --- pieces of a Deployment ---------------------------------------------------------------------
+
+
+def _pod_spec(deployment: dict) -> dict:
+    return deployment["spec"]["template"].get("spec") or {}
+
+
+def _pod_labels(deployment: dict) -> dict[str, str]:
+    return (deployment["spec"]["template"].get("metadata") or {}).get("labels") or {}
+
+
+def _main_container(deployment: dict) -> dict:
+    containers = _pod_spec(deployment).get("containers") or [{}]
+    wanted = (deployment["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+    name = wanted.get(DEFAULT_CONTAINER) or (deployment["metadata"].get("annotations") or {}).get(
+        DEFAULT_CONTAINER
+    )
+    return next((c for c in containers if c.get("name") == name), containers[0])
+
+
+def _matches(selector: dict | None, labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions) against labels; {} selects all."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _services_for(read: NamespaceRead, deployment: dict) -> list[dict]:
+    labels = _pod_labels(deployment)
+    return [
+        s
+        for s in read.items("services")
+        if (s.get("spec") or {}).get("selector")
+        and all(labels.get(k) == v for k, v in s["spec"]["selector"].items())
+    ]
+
+
+def _ingresses_for(read: NamespaceRead, services: list[dict]) -> list[tuple[dict, str, Any]]:
+    """(ingress, host, backend port) for every Ingress path routed to one of these Services."""
+    names = {s["metadata"]["name"] for s in services}
+    found = []
+    for ingress in read.items("ingresses"):
+        spec = ingress.get("spec") or {}
+        backends = [("*", (spec.get("defaultBackend") or {}).get("service"))]
+        for rule in spec.get("rules") or []:
+            for path in (rule.get("http") or {}).get("paths") or []:
+                backends.append(
+                    (rule.get("host") or "*", (path.get("backend") or {}).get("service"))
+                )
+        for host, backend in backends:
+            if backend and backend.get("name") in names:
+                found.append((ingress, host, backend))
+    return found
+
+
+def _lb_address(obj: dict) -> str:
+    entries = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return ", ".join(e.get("ip") or e.get("hostname") or "" for e in entries)
+
+
+# --- facts ----------------------------------------------------------------------------------------
+
+
+def shutdown(read: NamespaceRead, deployment: dict) -> Observation:
+    spec = _pod_spec(deployment)
+    grace = spec.get("terminationGracePeriodSeconds")
+    grace_s = DEFAULT_GRACE_S if grace is None else int(grace)
+    hook = ((_main_container(deployment).get("lifecycle") or {}).get("preStop")) or {}
+    drain, drain_s = "", 0
+    if hook.get("sleep"):
+        drain_s = int(hook["sleep"].get("seconds") or 0)
+        drain = f"preStop sleep {drain_s} s"
+    elif hook.get("exec"):
+        command = " ".join(hook["exec"].get("command") or [])
+        drain = f"preStop exec {command}"
+        slept = re.search(r"\bsleep\s+(\d+)", command)
+        drain_s = int(slept.group(1)) if slept else 0
+    elif hook.get("httpGet"):
+        drain = f"preStop GET {hook['httpGet'].get('path', '/')}"
+    default = " (the default)" if grace is None else ""
+    summary = f"terminationGracePeriodSeconds {grace_s}{default}; " + (drain or "no preStop hook")
+    value = {"grace_s": grace_s, "drain": drain, "drain_s": drain_s, "drains_first": bool(drain)}
+    return Observation(value, read.origin("read Deployment spec.template"), summary)
+
+
+def metrics(read: NamespaceRead, deployment: dict) -> Observation:
+    annotations = (deployment["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+    services = _services_for(read, deployment)
+    origin = read.origin("read Deployment, list Services, ServiceMonitors, PodMonitors")
+    if annotations.get("prometheus.io/scrape") == "true":
+        port, path = (
+            annotations.get("prometheus.io/port", "?"),
+            annotations.get("prometheus.io/path", "/metrics"),
+        )
+        return Observation(True, origin, f"pod template prometheus.io/scrape (port {port}, {path})")
+    for s in services:
+        if ((s["metadata"].get("annotations") or {}).get("prometheus.io/scrape")) == "true":
+            return Observation(
+                True, origin, f"Service {s['metadata']['name']} prometheus.io/scrape"
+            )
+    for monitor in read.items("servicemonitors"):
+        if any(
+            _matches(monitor["spec"].get("selector"), s["metadata"].get("labels") or {})
+            for s in services
+        ):
+            return Observation(True, origin, f"ServiceMonitor {monitor['metadata']['name']}")
+    for monitor in read.items("podmonitors"):
+        if _matches(monitor["spec"].get("selector"), _pod_labels(deployment)):
+            return Observation(True, origin, f"PodMonitor {monitor['metadata']['name']}")
+    operator = (
+        "no ServiceMonitor or PodMonitor selects it"
+        if read.lists.get("servicemonitors") is not None
+        else "the Prometheus Operator is not installed"
+    )
+    return Observation(False, origin, f"no prometheus.io/scrape annotation; {operator}")
+
+
+def _policies(read: NamespaceRead, deployment: dict) -> tuple[list[str], list[str]]:
+    """NetworkPolicies restricting ingress to the pods, and those among them open to all."""
+    labels = _pod_labels(deployment)
+    selecting, open_ = [], []
+    for policy in read.items("networkpolicies"):
+        spec = policy.get("spec") or {}
+        types = spec.get("policyTypes") or ["Ingress"]
+        if "Ingress" not in types or not _matches(spec.get("podSelector"), labels):
+            continue
+        name = policy["metadata"]["name"]
+        selecting.append(name)
+        # An ingress rule without `from` admits every source (networkpolicy-v1 reference).
+        if any(not rule.get("from") for rule in spec.get("ingress") or []):
+            open_.append(name)
+    return selecting, open_
+
+
+def network(read: NamespaceRead, deployment: dict) -> Observation | str:
+    if read.lists.get("networkpolicies") is None:
+        return read.why["networkpolicies"]
+    services = _services_for(read, deployment)
+    entries, internet = [], False
+    for s in services:
+        kind = s["spec"].get("type") or "ClusterIP"
+        if kind in ("LoadBalancer", "NodePort"):
+            internet = True
+            where = _lb_address(s) or "node ports"
+            entries.append(f"Service {s['metadata']['name']} type {kind} ({where})")
+        else:
+            entries.append(f"Service {s['metadata']['name']} type {kind}")
+    for ingress, host, _ in _ingresses_for(read, services):
+        internet = True
+        entries.append(f"Ingress {ingress['metadata']['name']} host {host}")
+    selecting, open_ = _policies(read, deployment)
+    value = {
+        "exposure": "internet" if internet else ("cluster" if services else "none"),
+        "entries": entries,
+        "policies": selecting,
+        "open_policies": open_,
+    }
+    policy_text = ", ".join(selecting) if selecting else "no NetworkPolicy selects the pods"
+    summary = f"{'; '.join(entries) or 'no Service selects the pods'}; {policy_text}"
+    return Observation(value, read.origin("list Services, Ingresses, NetworkPolicies"), summary)
+
+
+def reachability(read: NamespaceRead, deployment: dict) -> Observation:
+    services = _services_for(read, deployment)
+    container_ports = {
+        (p.get("name"), p.get("containerPort"))
+        for c in _pod_spec(deployment).get("containers") or []
+        for p in c.get("ports") or []
+    }
+    numbers = {number for _, number in container_ports}
+    names = {name for name, _ in container_ports if name}
+    problems, entries, internet = [], [], False
+    for s in services:
+        name = s["metadata"]["name"]
+        kind = s["spec"].get("type") or "ClusterIP"
+        internet = internet or kind in ("LoadBalancer", "NodePort")
+        for port in s["spec"].get("ports") or []:
+            target = port.get("targetPort", port.get("port"))
+            ok = target in names if isinstance(target, str) else target in numbers
+            if not ok:
+                problems.append(
+                    f"Service {name} port {port.get('port')} targets {target}, which no "
+                    "container exposes"
+                )
+            else:
+                entries.append(f"Service {name}:{port.get('port')} → container port {target}")
+        if kind == "LoadBalancer" and not _lb_address(s):
+            problems.append(f"Service {name} has no load balancer address yet")
+    by_name = {s["metadata"]["name"]: s for s in read.items("services")}
+    for ingress, host, backend in _ingresses_for(read, services):
+        internet = True
+        service = by_name[backend["name"]]
+        port = (backend.get("port") or {}).get("number") or (backend.get("port") or {}).get("name")
+        known = {p.get("port") for p in service["spec"].get("ports") or []} | {
+            p.get("name") for p in service["spec"].get("ports") or []
+        }
+        label = f"Ingress {ingress['metadata']['name']} ({host})"
+        if port not in known:
+            problems.append(f"{label} routes to port {port}, which Service {backend['name']} lacks")
+        elif not _lb_address(ingress):
+            problems.append(f"{label} has no load balancer address")
+        else:
+            tls = "https" if (ingress.get("spec") or {}).get("tls") else "plain http"
+            entries.append(f"{label} → Service {backend['name']}:{port}, {tls}")
+    ready = int((deployment.get("status") or {}).get("availableReplicas") or 0)
+    if services and ready == 0:
+        problems.append("no pod is ready behind the Service, so every request fails")
+    value = {
+        "entries": entries,
+        "problems": problems,
+        "exposure": "internet" if internet else ("cluster" if services else "none"),
+        "ready_pods": ready,
+    }
+    summary = "; ".join(problems + entries) or "no Service selects the pods"
+    return Observation(value, read.origin("list Services, Ingresses; read Deployment"), summary)
+
+
+def rate_limits(read: NamespaceRead, deployment: dict) -> Observation | str:
+    if read.lists.get("ingresses") is None:
+        return read.why["ingresses"]
+    routes = _ingresses_for(read, _services_for(read, deployment))
+    if not routes:
+        return (
+            "no Ingress routes to it, and limits set in the application, an API gateway or a "
+            "service mesh are not visible through the Kubernetes API"
+        )
+    fronts = sorted({ingress["metadata"]["name"] for ingress, _, _ in routes})
+    limits = []
+    for ingress in {i["metadata"]["name"]: i for i, _, _ in routes}.values():
+        annotations = ingress["metadata"].get("annotations") or {}
+        for key, meaning in RATE_LIMIT_ANNOTATIONS.items():
+            if key in annotations:
+                limits.append(
+                    f"Ingress {ingress['metadata']['name']}: {annotations[key]} {meaning} ({key})"
+                )
+    summary = "; ".join(limits) or f"no rate-limit annotation on Ingress {', '.join(fronts)}"
+    return Observation({"front": fronts, "limits": limits}, read.origin("list Ingresses"), summary)
+
+
+def _binds(binding: dict, account: str, namespace: str) -> bool:
+    for subject in binding.get("subjects") or []:
+        kind, name = subject.get("kind"), subject.get("name")
+        if kind == "ServiceAccount" and name == account and subject.get("namespace") == namespace:
+            return True
+        # https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-subjects
+        if kind == "Group" and name in (
+            "system:serviceaccounts",
+            f"system:serviceaccounts:{namespace}",
+        ):
+            return True
+    return False
+
+
+def _broad_rules(rules: list[dict]) -> list[str]:
+    found = []
+    for rule in rules:
+        verbs, resources = rule.get("verbs") or [], rule.get("resources") or []
+        if "*" in verbs or "*" in resources or "*" in (rule.get("nonResourceURLs") or []):
+            found.append(f"'*' in {'verbs' if '*' in verbs else 'resources'}")
+        elif "secrets" in resources and {"get", "list", "watch"} & set(verbs):
+            found.append("reads Secrets")
+        elif {"roles", "rolebindings", "clusterroles", "clusterrolebindings"} & set(resources) and (
+            {"create", "update", "patch", "bind", "escalate"} & set(verbs)
+        ):
+            found.append("can grant roles")
+    return found
+
+
+def identity_grants(read: NamespaceRead, deployment: dict) -> Observation | str:
+    for kind in ("rolebindings", "clusterrolebindings", "roles", "clusterroles"):
+        if read.lists.get(kind) is None:
+            return read.why[kind]
+    account = _pod_spec(deployment).get("serviceAccountName") or "default"
+    ns = read.namespace
+    roles = {("Role", r["metadata"]["name"]): r for r in read.items("roles")}
+    roles |= {("ClusterRole", r["metadata"]["name"]): r for r in read.items("clusterroles")}
+    grants, broad = [], []
+    bindings = [("RoleBinding", b, f"in {ns}") for b in read.items("rolebindings")]
+    bindings += [
+        ("ClusterRoleBinding", b, "cluster-wide") for b in read.items("clusterrolebindings")
+    ]
+    for kind, binding, scope in bindings:
+        if not _binds(binding, account, ns):
+            continue
+        ref = binding.get("roleRef") or {}
+        label = (
+            f"{kind} {binding['metadata']['name']} → {ref.get('kind')} {ref.get('name')} {scope}"
+        )
+        grants.append(label)
+        role = roles.get((ref.get("kind"), ref.get("name")))
+        reasons = _broad_rules((role or {}).get("rules") or [])
+        if ref.get("kind") == "ClusterRole" and ref.get("name") in BROAD_ROLES:
+            reasons.insert(0, f"the built-in '{ref.get('name')}' role")
+        if reasons:
+            broad.append(f"{label}: {', '.join(dict.fromkeys(reasons))}")
+    identity = f"system:serviceaccount:{ns}:{account}"
+    value = {"identity": identity, "grants": grants, "broad": broad}
+    summary = f"{identity}: " + ("; ".join(grants) or "no RoleBinding or ClusterRoleBinding")
+    return Observation(
+        value, read.origin("list RoleBindings, ClusterRoleBindings, Roles, ClusterRoles"), summary
+    )
+
+
+_SCALE = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+          "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}  # fmt: skip
+_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
+
+
+def quantity(value: Any) -> float | None:
+    """A Kubernetes quantity ("250m", "256Mi", "1") as a number of cores or bytes."""
+    match = _QUANTITY.match(str(value or "").strip())
+    if not match or match.group(2) not in ("", *_SCALE):
+        return None
+    return float(match.group(1)) * _SCALE.get(match.group(2), 1)
+
+
+def usage(read: NamespaceRead, deployment: dict) -> Observation | str:
+    if read.lists.get("podmetrics") is None:
+        return read.why["podmetrics"]
+    container = _main_container(deployment)
+    labels = deployment["spec"]["selector"].get("matchLabels") or {}
+    samples = [
+        c.get("usage") or {}
+        for m in read.items("podmetrics")
+        if all((m["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
+        for c in m.get("containers") or []
+        if c.get("name") == container.get("name")
+    ]
+    if not samples:
+        return "metrics-server reported no usage for its pods (none running, or just started)"
+    cpu = [quantity(s.get("cpu")) or 0.0 for s in samples]
+    memory = [quantity(s.get("memory")) or 0.0 for s in samples]
+    resources = container.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    value = {
+        "pods": len(samples),
+        "cpu": max(cpu),
+        "memory": max(memory),
+        "cpu_request": quantity(requests.get("cpu")),
+        "memory_request": quantity(requests.get("memory")),
+        "cpu_limit": quantity(limits.get("cpu")),
+        "memory_limit": quantity(limits.get("memory")),
+        "window": "30s sample",
+    }
+    summary = (
+        f"busiest of {len(samples)} pod(s): cpu {max(cpu) * 1000:.0f}m, memory "
+        f"{max(memory) / 1024**2:.0f}Mi (requests {requests.get('cpu', 'unset')}/"
+        f"{requests.get('memory', 'unset')}, limits {limits.get('cpu', 'unset')}/"
+        f"{limits.get('memory', 'unset')})"
+    )
+    return Observation(value, read.origin("list PodMetrics (metrics.k8s.io)"), summary)
+
+
+def stateful(read: NamespaceRead, deployment: dict) -> Observation:
+    why = [
+        f"mounts PersistentVolumeClaim {v['persistentVolumeClaim'].get('claimName')}"
+        for v in _pod_spec(deployment).get("volumes") or []
+        if v.get("persistentVolumeClaim")
+    ]
+    for container in _pod_spec(deployment).get("containers") or []:
+        for env in container.get("env") or []:
+            if DATASTORE_ENV.match(env.get("name", "")):
+                why.append(f"datastore setting {env['name']}")
+    summary = "; ".join(why) or "no PersistentVolumeClaim and no datastore setting"
+    return Observation(
+        {"stateful": bool(why), "why": why},
+        read.origin("read Deployment spec.template (volumes, env)"),
+        summary,
+    )
+
+
+def structured_logs(read: NamespaceRead, deployment: dict) -> Observation | str:
+    if read.lists.get("pods") is None:
+        return read.why["pods"]
+    labels = deployment["spec"]["selector"].get("matchLabels") or {}
+    running = [
+        p
+        for p in read.items("pods")
+        if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
+        and (p.get("status") or {}).get("phase") == "Running"
+    ]
+    if not running:
+        return "no pod of the Deployment is running, so no log was read"
+    pod = running[0]["metadata"]["name"]
+    container = _main_container(deployment).get("name", "")
+    try:
+        lines = _tail(read, pod, container)
+    except Exception as exc:
+        return _why(exc, f"the log of pod {pod}").replace("listing ", "reading ")
+    origin = read.origin(f"read log of pod {pod} (last {LOG_LINES} lines)")
+    if not lines:
+        return Observation(None, origin, f"pod {pod} wrote no log lines yet")
+    as_json = sum(1 for line in lines if _is_json_object(line))
+    summary = f"{as_json} of {len(lines)} recent lines of pod {pod} were JSON objects"
+    return Observation(as_json >= JSON_SHARE * len(lines), origin, summary)
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+FACTS: dict[str, Callable[[NamespaceRead, dict], Observation | str]] = {
+    SHUTDOWN: shutdown,
+    METRICS: metrics,
+    NETWORK: network,
+    REACHABILITY: reachability,
+    RATE_LIMITS: rate_limits,
+    IDENTITY_GRANTS: identity_grants,
+    USAGE: usage,
+    STATEFUL: stateful,
+    STRUCTURED_LOGS: structured_logs,
+}
+FIXED_REASONS = {AUDIT_LOGS: AUDIT_POLICY_REASON, ENCRYPTION: ENCRYPTION_REASON}
+
+
+# --- the readers ------------------------------------------------------------------------------
+
+
+def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
+    """Every fact for every Kubernetes service in scope: one set of lists per namespace."""
+    groups: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for service in context.services:
+        if service.provider == "kubernetes" and service.account_id and service.resource:
+            namespace = service.account.namespace or "default"
+            groups[(service.account_id, namespace)].append(service)
+    answers: dict[int, dict[str, Observation | str]] = {}
+    for (_, namespace), services in groups.items():
+        account = services[0].account
+        where = f"{account.name}, namespace {namespace}"
+        try:
+            api_client = kubernetes_api_client(account.to_ref())
+        except Exception as exc:
+            reason = f"connecting to the cluster failed ({type(exc).__name__}: {exc})"
+            for s in services:
+                answers[s.pk] = dict.fromkeys([*FACTS, *FIXED_REASONS], reason)
+            continue
+        read = read_namespace(api_client, namespace, where, context.read_at)
+        by_name = {d["metadata"]["name"]: d for d in read.items("deployments")}
+        for service in services:
+            answers[service.pk] = _facts(read, by_name.get(service.resource), service.resource)
+    return answers
+
+
+def _facts(read: NamespaceRead, deployment: dict | None, name: str) -> dict[str, Any]:
+    facts: dict[str, Observation | str] = dict(FIXED_REASONS)
+    if deployment is None:
+        reason = read.why.get("deployments") or f"no Deployment {name} in {read.where}"
+        return facts | dict.fromkeys(FACTS, reason)
+    for key, fact in FACTS.items():
+        try:
+            facts[key] = fact(read, deployment)
+        except Exception as exc:  # an object shaped unlike the reference: that fact only
+            facts[key] = f"reading it failed ({type(exc).__name__}: {exc})"
+    return facts
+
+
+_last: tuple[ReadContext, dict[int, dict[str, Observation | str]]] | None = None
+
+
+def _answers(context: ReadContext, key: str) -> Mapping[int, Observation | str]:
+    """One read of the cluster per audit run, shared by the readers of every key."""
+    global _last
+    if _last is None or _last[0] is not context:
+        _last = (context, read_all(context))
+    return {pk: facts[key] for pk, facts in _last[1].items() if key in facts}
+
+
+def _register(key: str) -> None:
+    reader(key)(lambda context: _answers(context, key))
+
+
+for _key in (*FACTS, *FIXED_REASONS):
+    _register(_key)

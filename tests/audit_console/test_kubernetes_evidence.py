@@ -1,0 +1,190 @@
+"""Audit verdicts decided from what the Kubernetes API shows, read through the official client.
+
+The strict Kubernetes fake (tests/fakes/kubernetes.py) serves the list endpoints the reader uses:
+NetworkPolicies and Ingresses (networking.k8s.io/v1), RoleBindings, ClusterRoleBindings, Roles
+and ClusterRoles (rbac.authorization.k8s.io/v1), PodMetrics (metrics.k8s.io/v1beta1),
+ServiceMonitors (monitoring.coreos.com/v1, only when the Prometheus Operator is installed) and pod
+logs. Before, every one of these rules waited for an attestation or judged a console setting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.credentials import EMULATOR_ENV
+from tests.fakes.kubernetes import FakeKubernetes
+
+pytestmark = pytest.mark.django_db
+NS = "mcp"
+
+
+@pytest.fixture
+def cluster(monkeypatch) -> Iterator[FakeKubernetes]:
+    monkeypatch.setenv(EMULATOR_ENV, "1")
+    with FakeKubernetes() as fake:
+        # A well-run server: drains, is scraped, fenced by a policy, narrow role, JSON logs.
+        fake.add_deployment(
+            "notes",
+            namespace=NS,
+            service_account="notes",
+            requests={"cpu": "250m", "memory": "128Mi"},
+            limits={"cpu": "500m", "memory": "256Mi"},
+            pod_annotations={"prometheus.io/scrape": "true", "prometheus.io/port": "8080"},
+            pod_spec={
+                "terminationGracePeriodSeconds": 30,
+                "containers": [
+                    {
+                        **fake_container("notes", "250m", "128Mi", "500m", "256Mi"),
+                        "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+                    }
+                ],
+            },
+        )
+        fake.add_network_policy(
+            "notes-from-agents",
+            namespace=NS,
+            pod_selector={"app": "notes"},
+            allow_from=[{"podSelector": {"matchLabels": {"role": "agent"}}}],
+        )
+        fake.add_role("config-reader", [{"apiGroups": [""], "resources": ["configmaps"],
+                                         "verbs": ["get"]}], namespace=NS)  # fmt: skip
+        fake.bind_role(
+            "notes-config", namespace=NS, service_account="notes", role="config-reader",
+            role_kind="Role",
+        )  # fmt: skip
+        fake.pod_usage[(NS, "notes")] = {"cpu": "150m", "memory": "100Mi"}
+        fake.pod_logs[(NS, "notes")] = [json.dumps({"level": "info", "tool": "add_note"})] * 20
+        # A neglected one: public through an Ingress without limits, edit role, plain logs.
+        fake.add_deployment(
+            "calendar",
+            namespace=NS,
+            service_account="calendar",
+            requests={"cpu": "1", "memory": "1Gi"},
+            limits={"cpu": "2", "memory": "2Gi"},
+            pod_spec={"terminationGracePeriodSeconds": 2},
+        )
+        fake.add_ingress("calendar", namespace=NS, service="calendar", host="cal.example.com")
+        fake.bind_role("calendar-edit", namespace=NS, service_account="calendar", role="edit")
+        fake.pod_usage[(NS, "calendar")] = {"cpu": "5m", "memory": "40Mi"}
+        fake.pod_logs[(NS, "calendar")] = ["GET /sse 200", "tool list_events ok"] * 10
+        yield fake
+
+
+def fake_container(name: str, cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> dict:
+    return {
+        "name": "server",
+        "image": f"ghcr.io/example/mcp-{name}:1.0.0",
+        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": cpu_req, "memory": mem_req},
+            "limits": {"cpu": cpu_lim, "memory": mem_lim},
+        },
+    }
+
+
+@pytest.fixture
+def services(cluster) -> dict[str, Service]:
+    account = CloudAccount.objects.create(
+        name="k8s", provider="kubernetes", namespace=NS, endpoint=cluster.endpoint
+    )
+    return {
+        name: Service.objects.create(
+            name=name,
+            url=f"https://{name}.example.com/mcp",
+            account=account,
+            resource=name,
+            environment="production",
+        )
+        for name in ("notes", "calendar")
+    }
+
+
+def verdicts(run, service: str) -> dict[str, object]:
+    return {r.rule_id: r for r in run.results.filter(service_name=service)}
+
+
+def test_a_well_run_deployment_passes_from_evidence(services, cluster, run_audit):
+    results = verdicts(run_audit(), "notes")
+
+    expected = {
+        "reliability.graceful-shutdown": "pass",
+        "observability.metrics": "pass",
+        "observability.structured-logging": "pass",
+        "security.network-restricted": "pass",
+        "security.least-privilege-review": "pass",
+        "infrastructure.ingress-configured": "pass",
+        "cost.right-sizing": "pass",
+        "performance.resource-limits": "pass",
+        "reliability.backup-restore": "not_applicable",
+        "compliance.encryption-at-rest": "not_applicable",
+    }
+    assert {rule: results[rule].status for rule in expected} == expected
+    shutdown = results["reliability.graceful-shutdown"]
+    assert "preStop sleep 5 s" in str(shutdown.evidence)
+    assert any("Kubernetes API" in e["source"] for e in shutdown.evidence)
+    assert all(results[rule].basis == "evidence" for rule in expected if expected[rule] == "pass")
+    # Nothing in front of a cluster-internal service shows its limits: a person must say.
+    assert results["security.rate-limiting"].status == "needs_attestation"
+    assert "no Ingress routes to it" in results["security.rate-limiting"].message
+    # The audit policy is an API-server flag: no evidence rather than a guess.
+    audit = results["compliance.audit-logging"]
+    assert audit.status == "no_evidence" and "audit policy" in audit.message
+
+
+def test_a_neglected_deployment_fails_for_what_the_cluster_shows(services, cluster, run_audit):
+    results = verdicts(run_audit(), "calendar")
+
+    assert results["reliability.graceful-shutdown"].status == "fail"
+    assert "2 s between SIGTERM and SIGKILL" in results["reliability.graceful-shutdown"].message
+    assert results["observability.metrics"].status == "fail"
+    assert results["observability.structured-logging"].status == "fail"
+    assert "0 of 20 recent lines" in str(results["observability.structured-logging"].evidence)
+    network = results["security.network-restricted"]
+    assert network.status == "fail" and "from the internet" in network.message
+    assert "Ingress calendar host cal.example.com" in str(network.evidence)
+    assert results["security.rate-limiting"].status == "fail"
+    iam = results["security.least-privilege-review"]
+    assert iam.status == "fail" and "built-in 'edit' role" in str(iam.evidence)
+    assert results["cost.right-sizing"].status == "warning"
+
+
+def test_rate_limit_annotations_on_the_ingress_count(services, cluster, run_audit):
+    ingress = cluster.objects["ingresses"][(NS, "calendar")]
+    ingress["metadata"]["annotations"] = {"nginx.ingress.kubernetes.io/limit-rps": "10"}
+
+    result = verdicts(run_audit(), "calendar")["security.rate-limiting"]
+
+    assert result.status == "pass"
+    assert "10 requests per second per client" in str(result.evidence)
+
+
+def test_a_list_the_console_may_not_read_leaves_only_that_rule_open(services, cluster, run_audit):
+    cluster.fail_next(403, 10, path_contains="/rolebindings")
+
+    results = verdicts(run_audit(), "notes")
+
+    iam = results["security.least-privilege-review"]
+    assert iam.status == "needs_attestation" and "403" in iam.message
+    assert results["reliability.graceful-shutdown"].status == "pass"
+
+
+def test_without_metrics_server_right_sizing_says_why(services, cluster, run_audit):
+    cluster.metrics_server = False
+
+    result = verdicts(run_audit(), "notes")["cost.right-sizing"]
+
+    assert result.status == "needs_attestation"
+    assert "metrics.k8s.io" in result.message and "not served" in result.message
+
+
+def test_an_unreachable_route_fails_the_ingress_rule(services, cluster, run_audit):
+    service = cluster.objects["services"][(NS, "notes")]
+    service["spec"]["ports"][0]["targetPort"] = 9000  # nothing listens there
+
+    result = verdicts(run_audit(), "notes")["infrastructure.ingress-configured"]
+
+    assert result.status == "fail" and "targets 9000" in result.message
