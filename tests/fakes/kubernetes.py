@@ -506,6 +506,7 @@ class FakeKubernetes(_EvidenceSeeding, FakeServer):
         progress_deadline_s: int = 600,
         pod_annotations: dict[str, str] | None = None,
         pod_spec: dict[str, Any] | None = None,
+        container_extra: dict[str, Any] | None = None,
     ) -> dict:
         """A fully rolled-out Deployment (with its revision-1 ReplicaSet and ready Pods),
         optionally with an HPA and a Service in front."""
@@ -553,7 +554,8 @@ class FakeKubernetes(_EvidenceSeeding, FakeServer):
         template = deployment["spec"]["template"]
         if pod_annotations:  # e.g. prometheus.io/scrape, read by the audit
             template["metadata"]["annotations"] = dict(pod_annotations)
-        template["spec"].update(copy.deepcopy(pod_spec or {}))  # grace period, volumes, lifecycle
+        template["spec"].update(copy.deepcopy(pod_spec or {}))  # grace period, volumes
+        template["spec"]["containers"][0].update(copy.deepcopy(container_extra or {}))  # preStop
         key = (namespace, name)
         self.objects["deployments"][key] = deployment
         rs = self._replicaset_for(key, deployment)
