@@ -1,9 +1,11 @@
-"""Worker liveness: each Celery worker process writes a heartbeat row every few seconds.
+"""Worker liveness: each Celery worker writes a heartbeat row every few seconds.
 
-A thread in the worker's main process does it (started when the worker is ready), so a worker
-busy with long tasks still shows as alive, and one killed outright stops at once. A worker that
-stops cleanly deletes its row. When a worker becomes ready it also runs the reaper once, so runs
-left behind by a worker that died before it are failed straight away.
+The worker is named (node:pid) and writes its first heartbeat when it initialises, before it takes
+any task; a thread in its main process then refreshes it, so a worker busy with long tasks still
+shows as alive, and one killed outright stops at once. Runs record the worker that claimed them
+(`current_worker()`), so the reaper can fail the runs of a worker whose heartbeat stopped. A worker
+that stops cleanly deletes its row; one that becomes ready runs the reaper once, so runs left
+behind by a worker that died before it are failed straight away.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import socket
 import threading
 from datetime import datetime, timedelta
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -27,6 +29,14 @@ _identity: dict[str, object] = {}
 
 def worker_name(hostname: str | None = None) -> str:
     return f"{hostname or socket.gethostname()}:{os.getpid()}"
+
+
+def current_worker() -> str:
+    """This worker's name (node:pid of its main process), or "" outside a worker.
+
+    Set when the worker initialises, before its pool forks, so pool processes know it too.
+    """
+    return str(_identity.get("name", ""))
 
 
 def beat(name: str, started_at: datetime, now: datetime | None = None) -> None:
@@ -66,11 +76,19 @@ def _loop(name: str, started_at: datetime) -> None:
             close_old_connections()
 
 
+@worker_init.connect
+def identify_worker(sender=None, **_: object) -> None:
+    """Name this worker and write its first heartbeat before it takes any task."""
+    _identity.update(name=worker_name(getattr(sender, "hostname", None)), started_at=timezone.now())
+    beat(_identity["name"], _identity["started_at"])
+    connection.close()  # not shared with the pool processes forked next
+
+
 @worker_ready.connect
 def start_heartbeat(sender=None, **_: object) -> None:
-    name = worker_name(getattr(sender, "hostname", None))
-    started_at = timezone.now()
-    _identity.update(name=name, started_at=started_at)
+    if "name" not in _identity:
+        identify_worker(sender)
+    name, started_at = str(_identity["name"]), _identity["started_at"]
     beat(name, started_at)
     try:
         from console.reaper import reap_orphaned_runs
@@ -88,8 +106,10 @@ def stop_heartbeat(**_: object) -> None:
     from console.models import WorkerHeartbeat
 
     _stop.set()
-    if "name" in _identity:
+    name = _identity.pop("name", None)
+    _identity.pop("started_at", None)
+    if name:
         try:
-            WorkerHeartbeat.objects.filter(worker=_identity["name"]).delete()
+            WorkerHeartbeat.objects.filter(worker=name).delete()
         except Exception:
             logger.exception("could not remove this worker's heartbeat")

@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from console.broker import send_on_commit
+from console.heartbeat import current_worker
 from console.models import Job
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def running(job_id: int) -> Iterator[tuple[Job, Callable[[str], None]] | None]:
     """
     started = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=started
+        status=Job.Status.RUNNING, started_at=started, worker=current_worker()
     )
     job = Job.objects.filter(pk=job_id).first() if claimed else None
     if job is None:  # gone, failed meanwhile (reaped), or a redelivered message for a started job

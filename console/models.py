@@ -102,6 +102,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="The worker running it (node:pid), for the reaper."
+    )
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
 

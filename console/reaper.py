@@ -3,8 +3,9 @@
 A run (a Job, a redeploy, an audit run, ...) is orphaned when
 - it has waited "queued" longer than FLEET_QUEUED_TIMEOUT_MINUTES (no worker took its task);
 - it has been "running" longer than FLEET_RUN_TIMEOUT_HOURS (its worker hung or vanished); or
-- it is "running" but began before every worker alive now started: the worker that began it has
-  stopped (killed, out of memory, machine gone), as its missing heartbeat shows.
+- it is "running" on a worker whose heartbeat has stopped (killed, out of memory, machine gone);
+- it is "running" but began before every worker alive now started (rows from before workers were
+  recorded on them): the worker that began it has stopped.
 Runs from any app take part by calling `watch(Model)`; beat runs the reaper every minute and every
 worker runs it once when it starts.
 """
@@ -40,7 +41,11 @@ _WATCHED: list[WatchedRun] = []
 
 
 def watch(model: Any, *, error_field: str | None = "error") -> None:
-    """Let the reaper fail orphaned rows of `model` (status, created_at, started_at, finished_at)."""
+    """Let the reaper fail orphaned rows of `model`.
+
+    The model has status, created_at, started_at, finished_at and worker (set when claimed, from
+    console.heartbeat.current_worker()).
+    """
     if all(w.model is not model for w in _WATCHED):
         _WATCHED.append(WatchedRun(model, error_field))
 
@@ -66,7 +71,11 @@ def reap_orphaned_runs(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     queued_minutes = settings.FLEET_QUEUED_TIMEOUT_MINUTES
     run_hours = settings.FLEET_RUN_TIMEOUT_HOURS
-    oldest_live = live_workers(now).aggregate(start=Min("started_at"))["start"]
+    live = live_workers(now)
+    oldest_live = live.aggregate(start=Min("started_at"))["start"]
+    live_names = list(live.values_list("worker", flat=True))
+    # A worker gets this long to send its first heartbeat before its runs count as orphaned.
+    grace = timedelta(seconds=settings.FLEET_WORKER_STALE_SECONDS)
     reaped: dict[str, int] = {}
     for kind in _WATCHED:
         objects = kind.model.objects
@@ -84,6 +93,16 @@ def reap_orphaned_runs(now: datetime | None = None) -> dict[str, int]:
             objects.filter(_started_before(now - timedelta(hours=run_hours)), status=kind.running),
             f"No worker finished this within {run_hours} hours of its start (the worker hung or "
             "stopped); start it again.",
+            now,
+        )
+        count += _fail(
+            kind,
+            objects.filter(_started_before(now - grace), status=kind.running)
+            .exclude(worker="")
+            .exclude(worker__in=live_names),
+            "The worker running this stopped (no heartbeat from it for "
+            f"{settings.FLEET_WORKER_STALE_SECONDS} s: killed, out of memory or its machine "
+            "gone); start it again.",
             now,
         )
         if oldest_live is not None:

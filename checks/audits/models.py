@@ -55,6 +55,9 @@ class AuditRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="The worker running it (node:pid), for the reaper."
+    )
     catalogue_version = models.CharField(max_length=20, blank=True)
     # FleetScore.summary(): overall, sections, counts and coverage; each service's card is its
     # AuditServiceScore row (older runs also kept every card here under "services").

@@ -6,13 +6,14 @@ from celery import shared_task
 
 from checks.audits.models import AuditRun
 from checks.audits.services import create_run, execute_run
+from console.heartbeat import current_worker
 
 
 @shared_task(name="audits.run_audit_task")
 def run_audit_task(run_id: int) -> None:
     """Execute a queued run; quietly does nothing when the run is gone or already started."""
     claimed = AuditRun.objects.filter(pk=run_id, status=AuditRun.State.QUEUED).update(
-        status=AuditRun.State.RUNNING
+        status=AuditRun.State.RUNNING, worker=current_worker()
     )
     if not claimed:  # deleted, or another worker took it (acks_late redelivery)
         return

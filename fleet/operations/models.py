@@ -185,6 +185,9 @@ class RedeployBatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="The worker running it (node:pid), for the reaper."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -244,6 +247,9 @@ class Redeploy(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="The worker running it (node:pid), for the reaper."
+    )
     duration_s = models.FloatField(null=True, blank=True)
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)

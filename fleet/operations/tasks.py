@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from console.audit import record_action
+from console.heartbeat import current_worker
 from console.jobs import running
 from console.models import Job
 from fleet.models import Service
@@ -65,7 +66,7 @@ def redeploy_task(redeploy_id: int) -> None:
 def run_redeploy(redeploy_id: int) -> Redeploy | None:
     """Claim the queued redeploy, roll it out through the adapter, verify health, record it."""
     claimed = Redeploy.objects.filter(pk=redeploy_id, status=RedeployStatus.QUEUED).update(
-        status=RedeployStatus.RUNNING, started_at=timezone.now()
+        status=RedeployStatus.RUNNING, started_at=timezone.now(), worker=current_worker()
     )
     if not claimed:  # gone, or another worker has it (a redelivered message)
         return None
@@ -476,7 +477,7 @@ def redeploy_batch_task(batch_id: int) -> None:
     """Redeploy a batch's services, at most `concurrency` at a time; stop starting new ones
     after a failure, so a bad release does not roll across the whole fleet."""
     claimed = RedeployBatch.objects.filter(pk=batch_id, status=RedeployStatus.QUEUED).update(
-        status=RedeployStatus.RUNNING, started_at=timezone.now()
+        status=RedeployStatus.RUNNING, started_at=timezone.now(), worker=current_worker()
     )
     if not claimed:
         return

@@ -80,14 +80,17 @@ def _wait_health(base: str, worker: str, timeout: float = 90) -> dict:
     raise AssertionError(f"/healthz never said worker={worker}: {body}")
 
 
-def _orphan_job(var: Path) -> int:
-    """A job the worker is in the middle of (started five seconds ago), written as the task would."""
+def _orphan_job(var: Path, worker_pid: int) -> int:
+    """A job that worker is in the middle of (started five seconds ago), as its task records it."""
     started = (datetime.now(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%d %H:%M:%S.%f")
     with sqlite3.connect(var / "console.sqlite3", timeout=20) as db:
+        (worker,) = db.execute(
+            "SELECT worker FROM console_workerheartbeat WHERE worker LIKE ?", (f"%:{worker_pid}",)
+        ).fetchone()
         cursor = db.execute(
             "INSERT INTO console_job (name, status, object_type, object_id, created_at, started_at,"
-            " log, error) VALUES ('fleet import', 'running', '', '', ?, ?, '', '')",
-            (started, started),
+            " log, error, worker) VALUES ('fleet import', 'running', '', '', ?, ?, '', '', ?)",
+            (started, started, worker),
         )
         return cursor.lastrowid
 
@@ -136,7 +139,7 @@ def test_a_killed_worker_is_restarted_and_the_web_keeps_serving(up):
     web.post(
         "/login/", data={"username": "admin", "password": password, "csrfmiddlewaretoken": token}
     )
-    orphan = _orphan_job(var)
+    orphan = _orphan_job(var, first)
 
     os.kill(first, signal.SIGKILL)
 

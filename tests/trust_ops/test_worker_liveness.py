@@ -184,3 +184,27 @@ def test_heartbeats_of_workers_gone_for_a_week_are_forgotten():
     _worker("celery@new:2")
     reap_orphaned_runs()
     assert list(WorkerHeartbeat.objects.values_list("worker", flat=True)) == ["celery@new:2"]
+
+
+def test_with_several_workers_the_runs_of_the_one_that_died_are_failed():
+    _worker("celery@a:1", started=_ago(hours=1))  # alive, older than the run
+    _worker("celery@b:2", started=_ago(minutes=30), seen=_ago(minutes=3))  # killed 3 minutes ago
+    orphan = _job("running", started=_ago(minutes=10))
+    Job.objects.filter(pk=orphan.pk).update(worker="celery@b:2")
+    alive = _job("running", started=_ago(minutes=10))
+    Job.objects.filter(pk=alive.pk).update(worker="celery@a:1")
+
+    assert reap_orphaned_runs() == {"Job": 1}
+
+    orphan.refresh_from_db()
+    assert orphan.status == "failed"
+    assert orphan.error.startswith("The worker running this stopped (no heartbeat from it for 60 s")
+    assert Job.objects.get(pk=alive.pk).status == "running"
+
+
+def test_a_run_records_the_worker_that_claimed_it(monkeypatch):
+    monkeypatch.setitem(heartbeat._identity, "name", "celery@box:42")
+    job = _job("queued")
+    with running(job.pk) as ctx:
+        assert ctx is not None
+        assert Job.objects.get(pk=job.pk).worker == "celery@box:42"
