@@ -7,8 +7,7 @@ fails: the rules then answer "no evidence" instead of guessing. Sources:
 - the cloud description: the stored `CloudSnapshot` (fleet.operations.models) of each service, else a
   live `describe` through the account's adapter; plain-URL services have none;
 - probes: `checks.health.latest_outcomes(services)` and `probe_stats_many(services, hours)`;
-- console configuration: the enabled alert channels' routing (alert routing) and
-  `fleet.budgets.services.budget_coverage(services)` (budget);
+- console configuration: the enabled alert channels' routing (alert routing);
 - evidence readers: functions registered with `@reader(KEY)` (see evidence.OBSERVED) that read
   one kind of fact about many services at once, e.g. a cloud's logging API. They are called once
   per run with every service in scope and answer per service id with an `Observation` (value,
@@ -260,26 +259,9 @@ def alert_routing(services: list[Service]) -> dict[int, bool]:
         return {}
 
 
-def budget_coverage(services: list[Service]) -> dict[int, bool]:
-    """Per service id, whether a budget covers it; {} when budgets are not installed."""
-    covers_many = _optional("fleet.budgets.services", "budget_coverage")
-    covers = _optional("fleet.budgets.services", "budget_covers")
-    try:
-        if covers_many is not None:
-            return dict(covers_many(services))
-        if covers is not None:  # no bulk form: one look-up per service
-            return {s.pk: bool(covers(s)) for s in services}
-    except Exception as exc:
-        logger.warning("reading budget coverage failed: %s", exc)
-    return {}
-
-
-def console_config(
-    policy: AuditPolicy, read_at: datetime, routed: bool | None, budget: bool | None
-) -> ConsoleConfig:
+def console_config(policy: AuditPolicy, read_at: datetime, routed: bool | None) -> ConsoleConfig:
     return ConsoleConfig(
         alert_routed=routed,
-        budget_covered=budget,
         allowed_regions=tuple(policy.allowed_regions or ()),
         oldest_protocol_version=policy.oldest_protocol_version,
         origin=Provenance("console configuration", read_at),
@@ -413,7 +395,6 @@ def gather(
     probes = read_probes(services)
     stats = read_probe_stats(services)
     routed = alert_routing(services)
-    budgets = budget_coverage(services)
     observed, unobserved = read_observations(ReadContext(services, clouds, read_at), reads)
     thresholds = Thresholds(tls_warning_days=float(policy.tls_warning_days))
     fleet_origin = Provenance("console service registry", read_at)
@@ -434,7 +415,7 @@ def gather(
                 callers=None if callers is None else sorted(callers.get(service.pk, [])),
                 origin=fleet_origin,
             ),
-            config=console_config(policy, read_at, routed.get(service.pk), budgets.get(service.pk)),
+            config=console_config(policy, read_at, routed.get(service.pk)),
             attestations=attested.get(service.pk, {}),
             thresholds=thresholds,
             observations=observed.get(service.pk, {}),
@@ -473,19 +454,3 @@ def _callers() -> dict[int, list[str]] | None:
     for callee_id, caller in rows:
         callers.setdefault(callee_id, []).append(caller)
     return callers
-
-
-def _first_attr(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
-
-
-def _field(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None

@@ -97,12 +97,6 @@ def budget_covers(service: Service) -> bool:
     return bool(budgets_for(service))
 
 
-def budget_coverage(services: Iterable[Service]) -> dict[int, bool]:
-    """`budget_covers` for many services with one query (fleet audits read this)."""
-    budgets = list(Budget.objects.all())
-    return {s.pk: bool(budgets_for(s, budgets)) for s in services}
-
-
 def budgets_for(service: Service, budgets: Iterable[Budget] | None = None) -> list[Budget]:
     """Every budget whose scope includes this service (of `budgets`, or of all budgets)."""
     return [
