@@ -40,6 +40,7 @@ class AuditRunOut(Schema):
     scores: dict
     error: str
     results: dict[str, list[dict]] | None = None
+    results_note: str = ""
     url: str
 
 
@@ -81,14 +82,29 @@ class AttestationOut(Schema):
     expires_at: datetime | None
 
 
-def _run_out(run: AuditRun, with_results: bool = False) -> dict:
-    results = None
+# A run's results come inline up to this many services; larger runs are read one service at a
+# time (?service=NAME) or streamed whole from the export, so one request never builds 200 MB.
+INLINE_RESULTS_MAX_SERVICES = 100
+
+
+def _run_out(run: AuditRun, with_results: bool = False, service: str = "") -> dict:
+    results, note = None, ""
     # The fleet figures (score over decided rules, coverage); each service's card with results.
     scores = {k: v for k, v in (run.scores or {}).items() if k not in ("services", "rules")}
     if with_results:
-        grouped = audit_services.results_by_service(run)
-        results = {name: [r.as_dict() for r in rows] for name, rows in grouped.items()}
-        scores["services"] = {s.service_name: s.card() for s in run.service_scores.all()}
+        cards = run.service_scores.all()
+        if service:
+            cards = cards.filter(service_name=service)
+        count = cards.count()
+        if service or count <= INLINE_RESULTS_MAX_SERVICES:
+            grouped = audit_services.results_by_service(run, service or None)
+            results = {name: [r.as_dict() for r in rows] for name, rows in grouped.items()}
+            scores["services"] = {s.service_name: s.card() for s in cards}
+        else:
+            note = (
+                f"This run audited {count:,} services: read one with ?service=NAME, or stream "
+                f"the whole run from {run.get_absolute_url().rstrip('/')}.json or the export."
+            )
     return {
         "id": run.pk,
         "scope": run.scope_label,
@@ -102,6 +118,7 @@ def _run_out(run: AuditRun, with_results: bool = False) -> dict:
         "scores": scores,
         "error": run.error,
         "results": results,
+        "results_note": note,
         "url": run.get_absolute_url(),
     }
 
@@ -151,11 +168,15 @@ def list_audits(request: HttpRequest, limit: int = 20):
 
 @router.get(
     "/audits/{run_id}",
-    response={200: AuditRunOut, 404: ErrorOut},
-    summary="One audit run: status, scores and every result with its evidence",
+    response={200: AuditRunOut, 404: ErrorOut, 422: ErrorOut},
+    summary="One audit run: status, scores and its results (?service=NAME for one service)",
 )
-def get_audit(request: HttpRequest, run_id: int):
-    return _run_out(_get_run(run_id), with_results=True)
+def get_audit(request: HttpRequest, run_id: int, service: str = ""):
+    run = _get_run(run_id)
+    service = service.strip()
+    if service and not run.service_scores.filter(service_name=service).exists():
+        raise ValidationError({"service": f"Audit run {run_id} did not audit '{service}'."})
+    return _run_out(run, with_results=True, service=service)
 
 
 @router.get(

@@ -7,6 +7,7 @@ service."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -96,3 +97,24 @@ def test_bulk_probe_readers_agree_with_the_per_service_ones(db):
         assert outcome == health.latest_outcome(service)
         assert when == ProbeResult.objects.filter(service=service).latest("checked_at").checked_at
         assert stats[service.pk] == health.probe_stats(service)
+
+
+def test_api_run_results_inline_for_small_runs_and_per_service_for_large_ones(
+    fleet, operator_client, run_audit, monkeypatch
+):
+    from checks.audits import api
+
+    run = run_audit()
+    small = operator_client.get(f"/api/v1/audits/{run.pk}").json()
+    assert set(small["results"]) == {s.name for s in fleet}
+    assert small["scores"]["coverage"]["applicable"] > 0
+
+    monkeypatch.setattr(api, "INLINE_RESULTS_MAX_SERVICES", 2)
+    large = operator_client.get(f"/api/v1/audits/{run.pk}").json()
+    assert large["results"] is None
+    assert "audited 5 services: read one with ?service=NAME" in large["results_note"]
+    one = operator_client.get(f"/api/v1/audits/{run.pk}?service=notes").json()
+    assert list(one["results"]) == ["notes"]
+    assert list(one["scores"]["services"]) == ["notes"]
+    unknown = operator_client.get(f"/api/v1/audits/{run.pk}?service=ghost")
+    assert unknown.status_code == 422 and "ghost" in json.dumps(unknown.json())
