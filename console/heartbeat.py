@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
@@ -25,6 +26,13 @@ logger = logging.getLogger(__name__)
 
 _stop = threading.Event()
 _identity: dict[str, object] = {}
+
+
+def touch_heartbeat_file() -> None:
+    """Container health checks (deploy/healthcheck.py) read the age of FLEET_HEARTBEAT_FILE."""
+    path = os.environ.get("FLEET_HEARTBEAT_FILE")
+    if path:
+        Path(path).touch()
 
 
 def worker_name(hostname: str | None = None) -> str:
@@ -70,6 +78,7 @@ def _loop(name: str, started_at: datetime) -> None:
     while not _stop.wait(interval):  # the first beat was written when the worker became ready
         try:
             beat(name, started_at)
+            touch_heartbeat_file()
         except Exception:  # the database may be away for a moment; try again next round
             logger.exception("worker heartbeat could not be written")
         finally:
@@ -90,6 +99,7 @@ def start_heartbeat(sender=None, **_: object) -> None:
         identify_worker(sender)
     name, started_at = str(_identity["name"]), _identity["started_at"]
     beat(name, started_at)
+    touch_heartbeat_file()
     try:
         from console.reaper import reap_orphaned_runs
 

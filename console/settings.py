@@ -14,6 +14,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from console import egress
 
@@ -246,7 +247,26 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues by kind, so a slow cloud API or a fleet audit cannot starve health checks: deployments
+# run a worker pool per queue (deploy/, `manage.py up`); a worker started without -Q consumes all.
+FLEET_TASK_QUEUES = ("probes", "cloud", "audits", "notifications", "celery")
+CELERY_TASK_QUEUES = [Queue(name) for name in FLEET_TASK_QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = "celery"  # fleet imports and housekeeping (the reaper)
+CELERY_TASK_ROUTES = {
+    "checks.*": {"queue": "probes"},
+    "fleet.redeploy_task": {"queue": "cloud"},
+    "fleet.redeploy_batch_task": {"queue": "cloud"},
+    "fleet.apply_scaling_task": {"queue": "cloud"},
+    "fleet.sync_service_task": {"queue": "cloud"},
+    "fleet.sync_scaling_task": {"queue": "cloud"},
+    "budgets.*": {"queue": "cloud"},
+    "audits.*": {"queue": "audits"},
+    "notifications.*": {"queue": "notifications"},
+}
+# Any number of beat processes may run; only the holder of a leader lock (Redis, or a file lock
+# on the embedded default) sends scheduled tasks (console/beat.py).
+CELERY_BEAT_SCHEDULER = "console.beat:LeaderScheduler"
+FLEET_BEAT_LOCK_SECONDS = _env_number("FLEET_BEAT_LOCK_SECONDS", 30, 6, 600)
 CELERY_TIMEZONE = "UTC"
 
 # Login throttling (django-axes): the console login and the admin login both go through
