@@ -256,7 +256,7 @@ def _canary(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> Rede
     problem = _watch_canary(service, redeploy.canary_watch_s or 0, log)
     if problem:
         log(f"Canary unhealthy ({problem}); putting traffic back: {_splits_text(before)}")
-        back = adapter.set_traffic(ref, before, timeout_s=timeout, progress=log)
+        back = _set_traffic(adapter, ref, before, timeout, log)
         _canary_step(
             redeploy,
             "canary-rollback",
@@ -281,7 +281,7 @@ def _canary(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> Rede
             f"Traffic is back on {_splits_text(before)}.",
         )
     log(f"Canary healthy for {redeploy.canary_watch_s}s; promoting {new} to 100%.")
-    promoted = adapter.set_traffic(ref, [TrafficSplit(new, 100)], timeout_s=timeout, progress=log)
+    promoted = _set_traffic(adapter, ref, [TrafficSplit(new, 100)], timeout, log)
     _canary_step(
         redeploy,
         "canary-promote",
@@ -290,11 +290,31 @@ def _canary(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> Rede
         detail=f"Revision {new} promoted to 100% ({promoted.status}).",
     )
     if promoted.status != "succeeded":
-        return _finish_unsuccessful(redeploy, promoted)
+        log(promoted.message)
+        return _finish(
+            redeploy,
+            RedeployStatus.UNKNOWN if promoted.status == "unknown" else RedeployStatus.FAILED,
+            error=f"The canary was healthy, but promoting revision {new} to 100% "
+            f"{promoted.status}: {promoted.message} It may still serve "
+            f"{redeploy.canary_percent}%: check the traffic, then promote or roll back.",
+        )
     log(promoted.message or f"Revision {new} serves 100% of traffic.")
     _refresh_snapshot(redeploy, log)
     _audit_after(redeploy, log)
     return _finish(redeploy, RedeployStatus.SUCCEEDED)
+
+
+def _set_traffic(
+    adapter: CloudAdapter, ref, splits: list[TrafficSplit], timeout: float, log: RedeployLog
+) -> OperationResult:
+    """A traffic change whose failure to even start is an outcome, not a crash: the canary's
+    own audit rows and the run's end must still say where the traffic was left."""
+    try:
+        return adapter.set_traffic(ref, splits, timeout_s=timeout, progress=log)
+    except CloudError as exc:
+        log(f"{exc.kind}: {exc}")
+        status = "unknown" if exc.retryable or isinstance(exc, Timeout) else "failed"
+        return OperationResult(status=status, message=str(exc))
 
 
 def _splits_text(splits: list[TrafficSplit]) -> str:

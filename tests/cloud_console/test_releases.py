@@ -254,6 +254,10 @@ def test_cli_release_and_rollback_wait_for_the_verdict(kubernetes, capsys):
     assert "Rollback" in out and f"image {NEW} → {OLD}" in out
     assert AuditLogEntry.objects.filter(action="rollback", actor_label__startswith="cli:").exists()
 
+    call_command("rollback", "weather", "--list")
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("3 (serving) 100%") and OLD in listing[0]
+
 
 def test_cli_names_the_bad_option(kubernetes):
     with pytest.raises(CommandError, match="--image: 'nope' names no tag or digest"):
@@ -416,3 +420,20 @@ def test_after_a_failed_release_rollback_returns_to_the_revision_before_it(
     assert rollback.target_revision == "1" and rollback.image_after == OLD
     pods = kubernetes.fake.pods_of(kubernetes.fake.replicasets_of("mcp-weather")[-1])
     assert pods and all(p["status"]["containerStatuses"][0]["ready"] for p in pods)
+
+
+def test_a_refused_promotion_says_where_traffic_was_left(
+    cloudrun, operator, quick_canary, django_capture_on_commit_callbacks
+):
+    old = cloudrun.fake.revision_of(CLOUD_RUN)
+    cloudrun.fake.fail_next(
+        403, method="PATCH", when=lambda r: len(cloudrun.fake.requests_to("PATCH")) >= 2
+    )
+
+    redeploy = canary_now(cloudrun, operator, django_capture_on_commit_callbacks)
+
+    assert redeploy.status == "failed"
+    assert "promoting revision" in redeploy.error and "may still serve 10%" in redeploy.error
+    assert cloudrun.fake.serving(CLOUD_RUN) == {redeploy.revision_after: 10, old: 90}
+    promote = AuditLogEntry.objects.get(action="canary-promote")
+    assert promote.after["status"] == "failed"
