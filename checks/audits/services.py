@@ -395,6 +395,8 @@ def run_meta(run: AuditRun) -> RunMeta:
 
 # --- attestations ------------------------------------------------------------------------------
 
+NOTE_MAX_CHARS = 4000  # an attestation's note: what was checked and how, not a document
+
 
 def attest(
     *, actor: Any, source: str, rule_id: str, note: str, service: Service | None = None
@@ -407,6 +409,10 @@ def attest(
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": "A note is required: say what was checked and how."})
+    if len(note) > NOTE_MAX_CHARS:
+        raise ValidationError(
+            {"note": f"The note is {len(note):,} characters; keep it to {NOTE_MAX_CHARS:,}."}
+        )
     policy = AuditPolicy.current()
     with transaction.atomic():
         now = timezone.now()
@@ -484,6 +490,10 @@ def preview_bulk(
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": "A note is required: say what was checked and how."})
+    if len(note) > NOTE_MAX_CHARS:
+        raise ValidationError(
+            {"note": f"The note is {len(note):,} characters; keep it to {NOTE_MAX_CHARS:,}."}
+        )
     now = now or timezone.now()
     expires_at = _bulk_expiry(expires_on, AuditPolicy.current(), now)
     chosen, selection = select_services(

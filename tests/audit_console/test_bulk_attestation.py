@@ -77,6 +77,7 @@ def test_chosen_services_with_an_expiry_date(fleet, operator):
         ({"team": "nobody"}, "selection", "No service matches team nobody"),
         ({"services": ["notes", "ghost"]}, "services", "No service named 'ghost'"),
         ({"note": "  "}, "note", "A note is required"),
+        ({"note": "x" * 4001}, "note", "keep it to 4,000"),
         ({"rule_id": "infrastructure.tls-valid"}, "rule", "only manual rules are attested"),
         ({"expires_on": "yesterday"}, "expires_on", "a date like 2027-01-31"),
         ({"expires_on": "2020-01-01"}, "expires_on", "must be after today"),
