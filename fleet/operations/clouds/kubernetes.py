@@ -60,12 +60,9 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 HASH_LABEL = "pod-template-hash"
 # Waiting reasons after which the kubelet only backs off: the rollout will not progress by itself.
 # https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-state-waiting
-STUCK_WAITING = {
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-}
+# (CreateContainerConfigError is left to the progress deadline: a missing Secret or ConfigMap may
+# still be created.)
+STUCK_WAITING = {"CrashLoopBackOff", "ImagePullBackOff", "InvalidImageName"}
 NO_SPLIT = (
     "a plain Kubernetes Deployment replaces pods in a rolling update and has no traffic split "
     "between versions (that needs a service mesh, Gateway API or Argo Rollouts)"
@@ -854,7 +851,7 @@ def _pod_problem(pod: Any, unschedulable_since: dict[str, float], grace_s: float
     for cs in (status.container_statuses if status else None) or []:
         last = cs.last_state.terminated if cs.last_state else None
         waiting = cs.state.waiting if cs.state else None
-        if last is not None and last.reason == "OOMKilled":
+        if last is not None and last.reason == "OOMKilled" and not cs.ready:
             return (
                 f"OOMKilled: container {cs.name} of pod {name} was killed for running out of "
                 f"memory (exit code {last.exit_code}, {cs.restart_count} restarts); raise its "
