@@ -17,6 +17,7 @@ from ninja.responses import Status
 from checks import health
 from checks import services as check_services
 from checks.models import CheckConfig, DriftEvent, Incident, ProbeResult, ToolSnapshot
+from console import limits
 from console.access import has_role
 from console.api_errors import require_role
 from fleet.api_schemas import ErrorOut
@@ -137,7 +138,7 @@ class ToolsOut(Schema):
 class IncidentQuery(Schema):
     open: bool | None = None
     service: str = ""
-    limit: int = 100
+    limit: int = limits.query_field("limit", 100)
 
 
 def _incident(i: Incident) -> dict:

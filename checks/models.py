@@ -13,11 +13,19 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from console import secret_refs
+from console import limits, secret_refs
 from fleet.models import HealthStatus, Service
 from fleet.validation import header_name_problem
 
-MIN_INTERVAL_SECONDS = 10
+MIN_INTERVAL_SECONDS = limits.BOUNDS["interval_seconds"].low
+NUMERIC_FIELDS = (
+    "interval_seconds",
+    "timeout_seconds",
+    "failure_threshold",
+    "recovery_threshold",
+    "slow_ms",
+    "expected_status",
+)
 
 
 class CheckConfig(models.Model):
@@ -68,21 +76,9 @@ class CheckConfig(models.Model):
         return f"checks for {self.service_id}"
 
     def clean(self) -> None:
-        errors = {}
-        if self.interval_seconds < MIN_INTERVAL_SECONDS:
-            errors["interval_seconds"] = (
-                f"must be at least {MIN_INTERVAL_SECONDS} seconds, got {self.interval_seconds}."
-            )
-        if not 0 < self.timeout_seconds <= 120:
-            errors["timeout_seconds"] = "must be more than 0 and at most 120 seconds."
-        if self.failure_threshold < 1:
-            errors["failure_threshold"] = "must be at least 1."
-        if self.recovery_threshold < 1:
-            errors["recovery_threshold"] = "must be at least 1."
-        if self.slow_ms < 1:
-            errors["slow_ms"] = "must be at least 1 ms."
-        if not 100 <= self.expected_status <= 599:
-            errors["expected_status"] = "must be an HTTP status between 100 and 599."
+        errors = limits.number_problems(
+            {f: getattr(self, f) for f in NUMERIC_FIELDS}, NUMERIC_FIELDS
+        )
         if not isinstance(self.tool_call_arguments, dict):
             errors["tool_call_arguments"] = "must be a JSON object."
         if bool(self.auth_header) != bool(self.auth_secret_ref):

@@ -60,6 +60,18 @@ def roles_context(request: HttpRequest) -> dict:
 
 
 API_DOCS_URL_NAMES = ("openapi-json", "openapi-view")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _api_role_check(request: HttpRequest, user) -> JsonResponse | None:
+    """Every API change needs at least the operator role, checked before the body is parsed.
+
+    The operations check their own (possibly higher) role too; this keeps a viewer's malformed
+    change a 403 rather than a 422 that describes the body it may not send anyway.
+    """
+    if request.method in SAFE_METHODS or has_role(user, "operator"):
+        return None
+    return JsonResponse({"detail": "This needs the operator role."}, status=403)
 
 
 class LoginRequiredExceptApiMiddleware(LoginRequiredMiddleware):
@@ -74,19 +86,20 @@ class LoginRequiredExceptApiMiddleware(LoginRequiredMiddleware):
         if not request.path.startswith(API_PREFIX):
             return super().process_view(request, view_func, view_args, view_kwargs)
         if request.user.is_authenticated:
-            return None
+            return _api_role_check(request, request.user)
         match = getattr(request, "resolver_match", None)
         if settings.FLEET_API_DOCS_PUBLIC and match and match.url_name in API_DOCS_URL_NAMES:
             return None
         from console.api_auth import TokenThrottled, user_from_bearer
 
         try:
-            if user_from_bearer(request) is not None:
-                return None
+            user = user_from_bearer(request)
         except TokenThrottled as exc:
             response = JsonResponse({"detail": str(exc)}, status=429)
             response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
             return response
+        if user is not None:
+            return _api_role_check(request, user)
         response = JsonResponse(
             {"detail": "Authentication required: send Authorization: Bearer <API token>."},
             status=401,

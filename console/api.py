@@ -1,5 +1,6 @@
 """The JSON API at /api/v1/ (OpenAPI at /api/v1/openapi.json). Each app adds its router."""
 
+from django.views.decorators.http import require_GET
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
@@ -18,6 +19,7 @@ api = NinjaAPI(
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",
+    docs_decorator=require_GET,
     auth=[TokenAuth(), django_auth],
 )
 install_handlers(api)

@@ -83,6 +83,9 @@ def _body_problems(request: HttpRequest) -> Iterator[tuple[tuple, str]]:
             return  # not JSON at all: the API's own parser answers that
         yield from _walk_json(data, ("body",))
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.path_info.startswith(API_PREFIX):
+            # The API reads request.body itself, which Django refuses once POST has streamed it.
+            request.body  # noqa: B018 - read into memory first
         try:
             post = request.POST
             files = request.FILES

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
+from console import limits
 from console.api_errors import require_role
 from fleet import services as fleet_services
 from fleet.api_schemas import (
@@ -35,8 +36,8 @@ class ServiceQuery(Schema):
     team: str = ""
     tag: str = ""
     sort: str = "name"
-    limit: int = 100
-    offset: int = 0
+    limit: int = limits.query_field("limit", 100)
+    offset: int = limits.query_field("offset", 0)
 
 
 def _service_out(service: Service) -> dict:
@@ -61,8 +62,7 @@ def list_services(request: HttpRequest, query: Query[ServiceQuery]):
     filterset = ServiceFilter(params, queryset=Service.objects.select_related("account"))
     _, order = sort_key(query.sort)
     qs = filterset.qs.prefetch_related("dependencies").order_by(order, "name")
-    limit = max(1, min(query.limit, 1000))
-    offset = max(0, query.offset)
+    limit, offset = query.limit, query.offset
     return {"count": qs.count(), "items": [_service_out(s) for s in qs[offset : offset + limit]]}
 
 

@@ -8,6 +8,7 @@ from django import forms
 
 from checks.audits.catalogue import SECTIONS
 from checks.audits.models import SEVERITY_CHOICES, CustomRule
+from console import limits
 from console.forms import ListField
 
 
@@ -65,7 +66,9 @@ class BulkAttestationForm(forms.Form):
 
 class PolicyForm(forms.Form):
     attestation_expiry_days = forms.IntegerField(
-        label="Attestation expiry (days)", min_value=1, max_value=3650
+        label="Attestation expiry (days)",
+        min_value=limits.BOUNDS["attestation_expiry_days"].low,
+        max_value=limits.BOUNDS["attestation_expiry_days"].high,
     )
     allowed_regions = forms.CharField(
         label="Allowed regions",
@@ -76,7 +79,11 @@ class PolicyForm(forms.Form):
     oldest_protocol_version = forms.CharField(
         label="Oldest MCP protocol version", required=False, max_length=10
     )
-    tls_warning_days = forms.IntegerField(label="TLS warning (days)", min_value=1, max_value=365)
+    tls_warning_days = forms.IntegerField(
+        label="TLS warning (days)",
+        min_value=limits.BOUNDS["tls_warning_days"].low,
+        max_value=limits.BOUNDS["tls_warning_days"].high,
+    )
 
     def clean_allowed_regions(self) -> list[str]:
         raw = self.cleaned_data.get("allowed_regions") or ""

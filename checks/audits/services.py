@@ -34,6 +34,7 @@ from checks.audits.models import (
 from checks.audits.overrides import ExtraRule, Overrides
 from checks.audits.results import DECIDED, EvidenceItem, RuleResult, Severity, Status
 from checks.audits.rule import Rule
+from console import limits
 from console.audit import record_action, record_actions
 from console.broker import send_on_commit
 from fleet.models import Service
@@ -688,6 +689,9 @@ def update_policy(*, actor: Any, source: str, changes: dict) -> AuditPolicy:
             if field not in POLICY_FIELDS:
                 raise ValidationError({field: "Not an audit policy setting."})
             setattr(policy, field, value)
+        problems = limits.number_problems(changes, ("attestation_expiry_days", "tls_warning_days"))
+        if problems:
+            raise ValidationError(problems)
         policy.full_clean()
         policy.save()
         after = policy_state(policy)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
@@ -12,6 +12,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
+from console import limits
 from console.api_errors import require_role
 from console.notifications import services
 from console.notifications.models import Alert, AlertChannel, Delivery, Silence
@@ -78,7 +79,7 @@ class AlertOut(Schema):
 class AlertQuery(Schema):
     state: Literal["open", "resolved", "all"] = "open"
     service: str = ""
-    limit: int = 100
+    limit: int = limits.query_field("limit", 100)
 
 
 class SilenceIn(Schema):
@@ -239,9 +240,6 @@ def list_silences(request: HttpRequest):
 def create_silence(request: HttpRequest, payload: SilenceIn):
     require_role(request, "operator")
     spec = payload.dict()
-    if spec.pop("minutes") is not None and not spec.get("ends_at"):
-        start = spec.get("starts_at") or timezone.now()
-        spec["starts_at"], spec["ends_at"] = start, start + timedelta(minutes=payload.minutes)
     silence = services.create_silence(actor=request.user, source="api", spec=spec)
     return Status(201, _silence_out(silence))
 

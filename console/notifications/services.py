@@ -6,13 +6,14 @@ The pages and the API both come through here. A "spec" is a plain dict of field 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from console import limits
 from console.audit import record_action
 from console.notifications import dispatch
 from console.notifications.models import Alert, AlertChannel, Delivery, Silence
@@ -101,23 +102,49 @@ def send_test(*, actor: Any, source: str, channel: AlertChannel) -> Delivery:
 
 
 def create_silence(*, actor: Any, source: str, spec: dict) -> Silence:
-    """Start a maintenance window. `starts_at` defaults to now. Raises ValidationError."""
+    """Start a maintenance window. `starts_at` defaults to now. Raises ValidationError.
+
+    Instead of `ends_at`, `minutes` gives the length from the start. Both ends are checked against
+    console.limits before any date arithmetic, so no value can overflow a datetime.
+    """
     now = timezone.now()
+    starts_at = _aware(spec.get("starts_at")) or now
+    ends_at = _aware(spec.get("ends_at"))
+    minutes = spec.get("minutes")
+    if minutes is not None and ends_at is None:
+        problems = limits.window_problems(starts_at, None, now)
+        if problems:  # the arithmetic below could overflow otherwise
+            raise ValidationError(problems)
+        limits.check_number("minutes", minutes)
+        ends_at = starts_at + timedelta(minutes=minutes)
     silence = Silence(
         **{f: (spec.get(f) or "").strip() for f in SILENCE_FIELDS},
-        starts_at=spec.get("starts_at") or now,
-        ends_at=spec.get("ends_at"),
+        starts_at=starts_at,
+        ends_at=ends_at,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     if silence.ends_at is None:
         raise ValidationError({"ends_at": "Required: when the maintenance window ends."})
     if isinstance(silence.ends_at, datetime) and silence.ends_at <= now:
         raise ValidationError({"ends_at": "The end is already past: pick a time in the future."})
-    silence.full_clean(exclude=["created_by"])
+    problems = limits.window_problems(starts_at, ends_at, now)
+    try:
+        silence.full_clean(exclude=["created_by"])
+    except ValidationError as exc:
+        problems = {**problems, **{k: v[0] for k, v in exc.message_dict.items()}}
+    if problems:
+        raise ValidationError(problems)
     with transaction.atomic():
         silence.save()
         record_action(actor, "create", silence, source=source, after=silence_state(silence))
     return silence
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A datetime without a zone is UTC (the console's time zone), as the forms read it."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value, UTC)
+    return value
 
 
 def end_silence(*, actor: Any, source: str, silence: Silence) -> Silence:

@@ -10,7 +10,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.access import role_required
 from console.htmx import render_page, wants_fragment
@@ -22,6 +22,7 @@ RECENT_DAYS = 7
 RECENT_LIMIT = 50
 
 
+@require_GET
 def alert_list(request: HttpRequest) -> HttpResponse:
     deliveries = Prefetch("deliveries", queryset=Delivery.objects.order_by("created_at", "id"))
     alerts = Alert.objects.select_related("service", "silenced_by", "resolves").prefetch_related(
@@ -52,6 +53,7 @@ def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("alert-list")
 
 
+@require_GET
 def channel_list(request: HttpRequest) -> HttpResponse:
     channels = AlertChannel.objects.order_by("name")
     return render(request, "notifications/channel_list.html", {"channels": channels})
@@ -103,6 +105,7 @@ def channel_test(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("alert-delivery", pk=delivery.pk)
 
 
+@require_GET
 def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(Delivery.objects.select_related("alert"), pk=pk)
     return render_page(
@@ -110,6 +113,7 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_GET
 def silence_list(request: HttpRequest) -> HttpResponse:
     """Current and past silences; ?service=, ?team=, ?environment= pre-fill the new one."""
     initial = {

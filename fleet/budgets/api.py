@@ -14,6 +14,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
+from console import limits
 from console.api_errors import require_role
 from fleet.api_schemas import ErrorOut
 from fleet.budgets import costs, whatif
@@ -200,16 +201,15 @@ def cost_estimate(request: HttpRequest, name: str, query: Query[EstimateQuery]):
     service = get_object_or_404(Service.objects.select_related("account"), name=name)
     known = whatif.known_scaling(service) or ScalingSettings()
     given = {k: getattr(query, k) for k in whatif.SCALING_KEYS if getattr(query, k) is not None}
+    problems = limits.number_problems(given, ("min_instances", "concurrency"))
+    if (high := given.get("max_instances")) is not None and (
+        problem := limits.number_problem(high, limits.BOUNDS["estimate.max_instances"])
+    ):
+        problems["max_instances"] = problem
+    if problems:
+        raise ValidationError(problems)
     scaling = ScalingSettings(**{**known.as_dict(), **given})
     provider = query.provider or whatif.default_provider(service)
-    for field in ("min_instances", "max_instances", "concurrency"):
-        value = getattr(scaling, field)
-        if value is not None and (value < 0 or (field == "concurrency" and value < 1)):
-            raise ValidationError(
-                {
-                    field: f"{field} must be {'at least 1' if field == 'concurrency' else 'zero or more'}, got {value}"
-                }
-            )
     estimate = whatif.estimate(
         provider,
         scaling,

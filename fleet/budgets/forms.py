@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from console import limits
 from console.notifications.models import AlertChannel
 from fleet.budgets.models import Scope
 from fleet.costs.estimate import PROVIDERS
@@ -76,19 +77,31 @@ def thresholds_text(rules: list[dict]) -> str:
     )
 
 
+def _range(name: str) -> dict:
+    """min_value/max_value for a form field, from the one table of bounds."""
+    bound = limits.BOUNDS[name]
+    return {"min_value": bound.low, "max_value": bound.high}
+
+
 class WhatIfForm(forms.Form):
     """Scaling settings to price; blank fields mean "not set"."""
 
     provider = forms.ChoiceField(choices=[(p, p) for p in PROVIDERS])
-    min_instances = forms.IntegerField(required=False, min_value=0, max_value=10000)
-    max_instances = forms.IntegerField(required=False, min_value=0, max_value=10000)
-    concurrency = forms.IntegerField(required=False, min_value=1, max_value=10000)
+    min_instances = forms.IntegerField(required=False, **_range("min_instances"))
+    max_instances = forms.IntegerField(required=False, **_range("estimate.max_instances"))
+    concurrency = forms.IntegerField(required=False, **_range("concurrency"))
     cpu = forms.CharField(required=False, max_length=20, help_text="e.g. 1, 500m, 0.25 vCPU")
     memory = forms.CharField(required=False, max_length=20, help_text="e.g. 512Mi, 1Gi")
-    requests_per_month = forms.IntegerField(required=False, min_value=0)
+    requests_per_month = forms.IntegerField(required=False, **_range("requests_per_month"))
     request_seconds = forms.FloatField(
-        required=False, min_value=0, label="Seconds per request", help_text="average"
+        required=False,
+        label="Seconds per request",
+        help_text="average",
+        **_range("request_seconds"),
     )
     avg_instances = forms.FloatField(
-        required=False, min_value=0, label="Average busy instances", help_text="instead of requests"
+        required=False,
+        label="Average busy instances",
+        help_text="instead of requests",
+        **_range("avg_instances"),
     )

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from console import limits
 from console.audit import record_action
 from console.jobs import enqueue
 from console.notifications.models import AlertChannel, ChannelType
@@ -200,10 +201,11 @@ def prepare_budget(spec: dict, instance: Budget | None = None) -> Budget:
     _check_scope(budget, errors)
     try:
         budget.amount = validate_amount(spec.get("amount"))
+        # The range first: quantize() itself fails on a number too long for the context.
+        if problem := limits.number_problem(budget.amount, limits.BOUNDS["amount"]):
+            raise CostInputError("amount", problem)
         if budget.amount != budget.amount.quantize(Decimal("0.01")):
             raise CostInputError("amount", "has more than 2 decimal places")
-        if budget.amount >= Decimal("1e12"):
-            raise CostInputError("amount", "is too large")
         budget.amount = budget.amount.quantize(Decimal("0.01"))  # "250" and "250.00" are equal
     except CostInputError as exc:
         errors["amount"] = str(exc).split(": ", 1)[-1]

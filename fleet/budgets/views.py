@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.access import role_required
 from console.htmx import render_page, wants_fragment
@@ -52,6 +52,7 @@ def _costs() -> tuple[list[dict], list[costs.TeamCost]]:
     return rows, teams
 
 
+@require_GET
 def costs_csv(request: HttpRequest) -> HttpResponse:
     """This month's cost per service as CSV: the same figures as the pages."""
     rows, _ = _costs()
@@ -73,6 +74,7 @@ def costs_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@require_GET
 def budget_list(request: HttpRequest) -> HttpResponse:
     budgets = list(Budget.objects.all())
     records = _records_by_budget(budgets)
@@ -90,6 +92,7 @@ def budget_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, "budgets/budget_list.html", "budget-table", context)
 
 
+@require_GET
 def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
     budget = get_object_or_404(Budget, pk=pk)
     records = _records_by_budget([budget]).get(budget.pk, [])
@@ -174,6 +177,7 @@ def spend_ingest(request: HttpRequest) -> HttpResponse:
     return redirect("job-detail", job.pk)
 
 
+@require_GET
 def service_cost_estimate(request: HttpRequest, name: str) -> HttpResponse:
     """The what-if: price the service with the scaling settings in the form (GET, no changes)."""
     service = get_object_or_404(Service.objects.select_related("account"), name=name)

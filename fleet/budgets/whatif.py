@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
+from console import limits
 from fleet.budgets.services import current_prices
 from fleet.costs.errors import CostInputError
 from fleet.costs.estimate import PROVIDERS, CostEstimate, estimate_monthly_cost
@@ -54,6 +55,15 @@ def estimate(
     avg_instances: float | None = None,
 ) -> CostEstimate:
     """Estimated monthly cost; bad input raises ValidationError naming the field."""
+    # Scaling may be what the cloud reports (checked where a person types it); traffic is typed.
+    given = {
+        "requests_per_month": requests_per_month,
+        "request_seconds": request_seconds,
+        "avg_instances": avg_instances,
+    }
+    problems = limits.number_problems(given, tuple(given))
+    if problems:
+        raise ValidationError(problems)
     try:
         return estimate_monthly_cost(
             provider,

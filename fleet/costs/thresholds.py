@@ -13,12 +13,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from console import limits
 from fleet.costs.errors import CostInputError
 from fleet.costs.money import to_decimal, validate_amount
 
 Basis = Literal["actual", "forecast"]
-MIN_PERCENT = Decimal(1)
-MAX_PERCENT = Decimal(1000)  # the clouds allow alerts well past 100 % (runaway spend)
+# The clouds allow alerts well past 100 % (runaway spend); the range lives in console.limits.
+MIN_PERCENT = Decimal(limits.BOUNDS["threshold.percent"].low)
+MAX_PERCENT = Decimal(limits.BOUNDS["threshold.percent"].high)
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class ThresholdRule:
         percent = to_decimal(self.percent, field="threshold.percent")
         if not MIN_PERCENT <= percent <= MAX_PERCENT:
             raise CostInputError(
-                "threshold.percent", f"must be between 1 and 1000, got {self.percent}"
+                "threshold.percent",
+                f"must be between {MIN_PERCENT} and {MAX_PERCENT}, got {self.percent}",
             )
         if self.basis not in ("actual", "forecast"):
             raise CostInputError(

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from console import limits
 from console.audit import record_action
 from console.broker import send_on_commit
 from console.jobs import enqueue
@@ -41,7 +42,7 @@ from fleet.operations.models import (
 )
 
 MAX_REASON = 500
-MAX_BATCH_CONCURRENCY = 50
+MAX_BATCH_CONCURRENCY = limits.BOUNDS["batch_concurrency"].high
 PROVIDER_NAMES = {
     "gcp": "Cloud Run",
     "aws": "ECS",
@@ -387,7 +388,8 @@ _AWS_CPU = ("256", "512", "1024", "2048", "4096", "8192", "16384")
 _GCP_CPU = ("1", "2", "4", "6", "8", "1000m", "2000m", "4000m", "6000m", "8000m")
 
 
-def _int_field(values: dict, field: str, errors: dict, low: int, high: int) -> int | None:
+def _int_field(values: dict, field: str, errors: dict) -> int | None:
+    low, high = limits.BOUNDS[field].low, limits.BOUNDS[field].high
     value = values.get(field)
     if value in (None, ""):
         return None
@@ -397,7 +399,8 @@ def _int_field(values: dict, field: str, errors: dict, low: int, high: int) -> i
     try:
         number = int(str(value).strip())
     except ValueError:
-        errors[field] = f"'{value}' is not a whole number."
+        shown = str(value) if len(str(value)) <= 30 else f"{str(value)[:27]}..."
+        errors[field] = f"'{shown}' is not a whole number."
         return None
     if not low <= number <= high:
         errors[field] = f"Must be between {low} and {high} (got {number})."
@@ -492,9 +495,9 @@ def validate_scaling(provider: str, values: dict, observed: dict | None = None) 
     unknown = sorted(set(values) - set(SCALING_FIELDS))
     if unknown:
         errors[unknown[0]] = f"Unknown scaling field; use {', '.join(SCALING_FIELDS)}."
-    low = _int_field(values, "min_instances", errors, 0, 1000)
-    high = _int_field(values, "max_instances", errors, 1, 1000)
-    concurrency = _int_field(values, "concurrency", errors, 1, 1000)
+    low = _int_field(values, "min_instances", errors)
+    high = _int_field(values, "max_instances", errors)
+    concurrency = _int_field(values, "concurrency", errors)
     if low is not None and high is not None and low > high:
         errors["min_instances"] = f"Min instances ({low}) must not exceed max instances ({high})."
     current_max = (observed or {}).get("max_instances")

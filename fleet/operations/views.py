@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from console.access import has_role, role_required
@@ -100,6 +100,7 @@ def _managed_problem(service: Service) -> str:
     return ""
 
 
+@require_GET
 def redeploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     redeploy = get_object_or_404(
         Redeploy.objects.select_related("service__account", "batch"), pk=pk
@@ -110,6 +111,7 @@ def redeploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _stop_when_done(request, response, redeploy.is_finished)
 
 
+@require_GET
 def redeploy_list(request: HttpRequest) -> HttpResponse:
     """Running and recent redeploys, and the rolling-batch form for operators."""
     recent = Redeploy.objects.select_related("service", "batch").order_by("-created_at", "-id")
@@ -164,6 +166,7 @@ def redeploy_batch(request: HttpRequest) -> HttpResponse:
     return redirect("redeploy-batch-detail", pk=batch.pk)
 
 
+@require_GET
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(RedeployBatch, pk=pk)
     redeploys = batch.redeploys.select_related("service").order_by("pk")

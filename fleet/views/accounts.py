@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.access import role_required
 from fleet import services as fleet_services
@@ -15,6 +15,7 @@ from fleet.forms import AccountForm
 from fleet.models import CloudAccount
 
 
+@require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
     accounts = CloudAccount.objects.annotate(service_count=Count("services")).order_by("name")
     return render(request, "fleet/account_list.html", {"accounts": accounts})

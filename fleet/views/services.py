@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.access import role_required
 from console.htmx import render_page, wants_fragment
@@ -17,6 +17,7 @@ from fleet.forms import ServiceForm
 from fleet.models import Service
 
 
+@require_GET
 def service_detail(request: HttpRequest, name: str) -> HttpResponse:
     service = get_object_or_404(Service.objects.select_related("account"), name=name)
     context = {
@@ -78,6 +79,7 @@ def service_delete(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("dashboard")
 
 
+@require_GET
 def dependencies(request: HttpRequest) -> HttpResponse:
     """For each MCP server, the agent backends that depend on it (its blast radius)."""
     servers = (

@@ -99,7 +99,7 @@ def test_settings_form_names_the_field_and_the_problem(operator_client):
     response = operator_client.post(f"/services/{service.name}/checks/settings/", data)
     body = response.content.decode()
     assert response.status_code == 422
-    assert "Interval (seconds): must be at least 10 seconds, got 5." in body
+    assert "Interval (seconds): must be between 10 and 86400 seconds (got 5)." in body
     assert "Auth secret reference: must be env:NAME" in body
     assert "s3cr3t-token" not in CheckConfig.objects.get(service=service).auth_secret_ref
 
