@@ -349,6 +349,7 @@ def release_form(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "clouds/release_form.html", context, status=422 if errors else 200)
 
 
+@require_GET
 def revisions(request: HttpRequest, name: str) -> HttpResponse:
     """Recorded revisions, read live from the cloud, with one-click rollback for operators."""
     service = _cloud_service(name)

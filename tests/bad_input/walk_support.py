@@ -38,6 +38,7 @@ def path_values(route: Route, fleet, token_pk: int) -> dict:
         "job_id": fleet.job.pk,
         "rule_id": "infrastructure.separate-mcp-service",
         "redeploy_id": fleet.redeploy.pk,
+        "release_id": fleet.redeploy.pk,
         "batch_id": fleet.batch.pk,
         "run_id": fleet.run.pk,
         "budget_id": fleet.budget.pk,
