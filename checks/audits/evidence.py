@@ -51,6 +51,7 @@ IDENTITY_GRANTS = "security.identity-grants"
 USAGE = "performance.usage"
 STATEFUL = "reliability.stateful"
 ENCRYPTION = "compliance.encryption"
+TRAFFIC = "cost.traffic"
 OBSERVED: dict[str, str] = {
     BUDGET_COVERAGE: "budgets covering the service, in the console and in the clouds' budget "
     "APIs (bool: at least one covers it)",
@@ -65,6 +66,7 @@ OBSERVED: dict[str, str] = {
     USAGE: "observed CPU and memory use against requests and limits (dict, per instance)",
     STATEFUL: "whether the service keeps data of its own (dict: stateful, why)",
     ENCRYPTION: "the key that encrypts the service's stored data (dict: key, managed_by)",
+    TRAFFIC: "requests the platform counted over the last 7 days (int)",
 }
 
 

@@ -288,6 +288,7 @@ READERS: dict[str, list[EvidenceReader]] = {}
 READER_MODULES: tuple[str, ...] = (
     "fleet.budgets.evidence",
     "checks.audits.readers.kubernetes",
+    "checks.audits.readers.cloudrun",
 )
 
 

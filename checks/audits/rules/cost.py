@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import BUDGET_COVERAGE, USAGE, Evidence
+from checks.audits.evidence import BUDGET_COVERAGE, TRAFFIC, USAGE, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -89,7 +89,18 @@ def check_scale_to_zero(ev: Evidence) -> Finding:
 
 
 def check_unused(ev: Evidence) -> Finding:
-    """Some agent backend is recorded as calling this MCP server."""
+    """The platform counted requests to this MCP server, or an agent backend is recorded as
+    calling it."""
+    traffic = ev.observed(TRAFFIC)
+    if traffic is not None and isinstance(traffic.value, int):
+        item = traffic.item("requests")
+        if traffic.value > 0:
+            return passed(f"The platform counted {traffic.value} requests to it.", item)
+        return warned(
+            "The platform counted no requests in the last 7 days; remove it if nothing needs it.",
+            item,
+            fleet(ev, "called by", ev.fleet.callers or []),
+        )
     callers = ev.fleet.callers
     if callers is None:
         return no_evidence("Dependencies between services are not recorded.")
@@ -154,7 +165,12 @@ RULES = [
         section=SECTION,
         title="Every MCP server has a consumer",
         rationale="Servers nobody calls still cost money and still expose an attack surface.",
-        evidence="The agent backends recorded as calling this server.",
+        evidence=(
+            "Requests the platform counted in the last 7 days (Cloud Run: Cloud Monitoring "
+            "run.googleapis.com/request_count); elsewhere the agent backends recorded as "
+            "calling this server."
+        ),
+        reads=(TRAFFIC,),
         severity=Severity.LOW,
         fix=(
             "Record which agent backends call this server (Dependencies), or delete the "

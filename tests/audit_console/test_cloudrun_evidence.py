@@ -1,0 +1,147 @@
+"""Cloud Run services: audit verdicts from the project's IAM policy and audit-log settings
+(Resource Manager getIamPolicy), the service's own log entries (Cloud Logging entries.list),
+its request metrics (Cloud Monitoring), its description (CMEK, volumes) and the platform's
+documented shutdown contract. Each API is a strict local fake speaking its REST/gRPC shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from checks.audits.readers.cloudrun import LOGGING_ENDPOINT_ENV, RESOURCE_MANAGER_ENDPOINT_ENV
+from fleet.budgets.clients import GCP_MONITORING_ENDPOINT_ENV
+from fleet.costs.usage import REQUEST_COUNT
+from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.credentials import EMULATOR_ENV
+from tests.fakes.cloudrun import FakeCloudRun
+from tests.fakes.gcp_logging import FakeCloudLogging, FakeResourceManager
+from tests.fakes.monitoring import FakeMonitoring, SeededSeries
+
+pytestmark = pytest.mark.django_db
+PROJECT = "demo-project"
+NOTES_SA = "notes@demo-project.iam.gserviceaccount.com"
+FILES_SA = "files@demo-project.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def google(monkeypatch) -> Iterator[dict]:
+    monkeypatch.setenv(EMULATOR_ENV, "1")
+    with (
+        FakeCloudRun() as run,
+        FakeCloudLogging() as logging_,
+        FakeResourceManager() as crm,
+        FakeMonitoring() as monitoring,
+    ):
+        monkeypatch.setenv(LOGGING_ENDPOINT_ENV, logging_.endpoint)
+        monkeypatch.setenv(RESOURCE_MANAGER_ENDPOINT_ENV, crm.endpoint)
+        monkeypatch.setenv(GCP_MONITORING_ENDPOINT_ENV, monitoring.endpoint)
+        run.add_service("mcp-notes", service_account=NOTES_SA, public=False)
+        files = run.add_service("mcp-files", service_account=FILES_SA, public=False)
+        template = run.services[files]["template"]
+        template["encryptionKey"] = f"projects/{PROJECT}/locations/us/keyRings/r/cryptoKeys/files"
+        template["volumes"] = [{"name": "db", "cloudSqlInstance": {"instances": [f"{PROJECT}:us:files"]}}]  # fmt: skip
+        crm.set_policy(
+            PROJECT,
+            {
+                "roles/datastore.user": [f"serviceAccount:{NOTES_SA}"],
+                "roles/editor": [f"serviceAccount:{FILES_SA}", "user:ops@example.com"],
+            },
+            audit_configs={"allServices": ["ADMIN_READ", "DATA_READ", "DATA_WRITE"]},
+        )
+        logging_.add_entries(PROJECT, "mcp-notes", [{"message": "called", "tool": "add"}] * 40)
+        logging_.add_entries(
+            PROJECT, "mcp-notes", ["GET /mcp 200"] * 3, log="run.googleapis.com/requests"
+        )
+        logging_.add_entries(PROJECT, "mcp-files", ["listing /srv", "done"] * 10)
+        now = timezone.now()
+        monitoring.seed(
+            SeededSeries(
+                REQUEST_COUNT,
+                {"service_name": "mcp-notes", "location": "us-central1"},
+                [(now - timedelta(days=1, hours=1), now - timedelta(days=1), 1200)],
+                value_type="INT64",
+            )
+        )
+        yield {"run": run, "logging": logging_, "crm": crm, "monitoring": monitoring}
+
+
+@pytest.fixture
+def services(google) -> dict[str, Service]:
+    account = CloudAccount.objects.create(
+        name="gcp", provider="gcp", project=PROJECT, region="us-central1",
+        endpoint=google["run"].endpoint,
+    )  # fmt: skip
+    return {
+        name: Service.objects.create(
+            name=name,
+            url=f"https://{name}.example.com/mcp",
+            account=account,
+            resource=f"mcp-{name}",
+            environment="production",
+        )  # fmt: skip
+        for name in ("notes", "files")
+    }
+
+
+def verdicts(run, service: str) -> dict:
+    return {r.rule_id: r for r in run.results.filter(service_name=service)}
+
+
+def test_cloud_run_rules_decide_from_google_apis(services, google, run_audit):
+    run = run_audit()
+    notes, files = verdicts(run, "notes"), verdicts(run, "files")
+
+    logs = notes["observability.structured-logging"]
+    assert logs.status == "pass" and "40 of 40 recent entries were jsonPayload" in str(
+        logs.evidence
+    )
+    assert files["observability.structured-logging"].status == "fail"
+    assert notes["compliance.audit-logging"].status == "pass"
+    assert "Resource Manager API projects.getIamPolicy" in str(
+        notes["compliance.audit-logging"].evidence
+    )
+    iam = files["security.least-privilege-review"]
+    assert iam.status == "fail" and "roles/editor on the project" in str(iam.evidence)
+    assert notes["security.least-privilege-review"].status == "pass"
+    shutdown = notes["reliability.graceful-shutdown"]
+    assert shutdown.status == "pass" and "container runtime contract" in str(shutdown.evidence)
+    assert notes["observability.metrics"].status == "pass"
+    assert notes["cost.unused-resources"].status == "pass"
+    assert "1200 requests" in notes["cost.unused-resources"].message
+    assert files["cost.unused-resources"].status == "warning"
+    assert notes["compliance.encryption-at-rest"].status == "pass"
+    assert "Google-managed" in str(notes["compliance.encryption-at-rest"].evidence)
+    cmek = files["compliance.encryption-at-rest"]
+    assert cmek.status == "pass" and "cryptoKeys/files" in cmek.message
+    assert notes["reliability.backup-restore"].status == "not_applicable"
+    assert files["reliability.backup-restore"].status == "needs_attestation"
+    # The fakes saw the calls the real APIs get, once per project for the IAM policy.
+    assert len(google["crm"].requests_to("POST", ":getIamPolicy")) == 1
+    [body] = [
+        r.body for r in google["logging"].requests_to("POST") if "mcp-notes" in r.body["filter"]
+    ]
+    assert body["resourceNames"] == [f"projects/{PROJECT}"] and body["orderBy"] == "timestamp desc"
+
+
+def test_audit_logs_with_only_admin_activity_fail(services, google, run_audit):
+    google["crm"].set_policy(PROJECT, {"roles/viewer": [f"serviceAccount:{NOTES_SA}"]})
+
+    result = verdicts(run_audit(), "notes")["compliance.audit-logging"]
+
+    assert result.status == "fail"
+    assert "Data Access logs are off" in str(result.evidence)
+
+
+def test_a_refused_iam_policy_leaves_its_rules_open_with_the_reason(services, google, run_audit):
+    google["crm"].policies.clear()
+
+    results = verdicts(run_audit(), "notes")
+
+    for rule in ("compliance.audit-logging", "security.least-privilege-review"):
+        assert results[rule].status in ("no_evidence", "needs_attestation"), rule
+        assert "403" in results[rule].message
+    assert results["observability.structured-logging"].status == "pass"
