@@ -73,6 +73,11 @@ def worker_status(now: datetime | None = None) -> str:
     return "stale" if WorkerHeartbeat.objects.exists() else "missing"
 
 
+def _close_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _loop(name: str, started_at: datetime) -> None:
     interval = settings.FLEET_WORKER_HEARTBEAT_SECONDS
     while not _stop.wait(interval):  # the first beat was written when the worker became ready
@@ -89,8 +94,11 @@ def _loop(name: str, started_at: datetime) -> None:
 def identify_worker(sender=None, **_: object) -> None:
     """Name this worker and write its first heartbeat before it takes any task."""
     _identity.update(name=worker_name(getattr(sender, "hostname", None)), started_at=timezone.now())
-    beat(_identity["name"], _identity["started_at"])
-    connection.close()  # not shared with the pool processes forked next
+    try:
+        beat(_identity["name"], _identity["started_at"])
+    except Exception:  # the thread started when the worker is ready keeps trying
+        logger.exception("worker heartbeat could not be written")
+    _close_connection()  # not shared with the pool processes forked next
 
 
 @worker_ready.connect
@@ -98,15 +106,15 @@ def start_heartbeat(sender=None, **_: object) -> None:
     if "name" not in _identity:
         identify_worker(sender)
     name, started_at = str(_identity["name"]), _identity["started_at"]
-    beat(name, started_at)
-    touch_heartbeat_file()
     try:
+        beat(name, started_at)
+        touch_heartbeat_file()
         from console.reaper import reap_orphaned_runs
 
         reap_orphaned_runs()
     except Exception:
-        logger.exception("reaping runs at worker start failed")
-    connection.close()
+        logger.exception("heartbeat or reaping at worker start failed")
+    _close_connection()
     _stop.clear()
     threading.Thread(target=_loop, args=(name, started_at), name="heartbeat", daemon=True).start()
 
