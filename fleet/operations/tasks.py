@@ -326,6 +326,7 @@ def _splits_dict(splits: list[TrafficSplit]) -> dict:
 
 
 def _canary_step(redeploy: Redeploy, action: str, **kw) -> None:
+    kw["after"] = {**kw.get("after", {}), "reason": redeploy.reason, "rollout": redeploy.pk}
     record_action(
         redeploy.requested_by or redeploy.actor_label,
         action,

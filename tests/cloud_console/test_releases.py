@@ -360,7 +360,8 @@ def test_an_unhealthy_cloud_run_canary_is_rolled_back_automatically(
     assert redeploy.error.startswith("Canary rolled back automatically")
     assert cloudrun.fake.serving(CLOUD_RUN) == {old: 100}  # traffic is back where it was
     rollback = AuditLogEntry.objects.get(action="canary-rollback")
-    assert rollback.after == {"traffic": {old: 100}, "status": "succeeded"}
+    assert rollback.after["traffic"] == {old: 100} and rollback.after["status"] == "succeeded"
+    assert rollback.after["reason"] == "canary 1.5"
     assert not AuditLogEntry.objects.filter(action="canary-promote").exists()
 
 
