@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Min, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, Min, OuterRef, Subquery
 
 from checks.audits.catalogue import SECTIONS, section_title
 from checks.audits.diff import RunDiff, diff_runs
@@ -57,11 +57,24 @@ class Scorecard:
     teams: list[str]
 
 
-def _latest_score_ids(queryset: QuerySet) -> QuerySet:
-    latest = AuditServiceScore.objects.filter(
-        service=OuterRef("pk"), run__status=AuditRun.State.SUCCEEDED
-    ).order_by("-finished_at", "-id")
-    return queryset.annotate(latest_score_id=Subquery(latest.values("id")[:1]))
+def latest_scores(service_ids: list[int]) -> dict[int, AuditServiceScore]:
+    """Each service's score from its newest audit, for one page of services (two queries).
+
+    Score rows are written only when a run succeeds, so no join on the run is needed and the
+    (service, -finished_at) index answers each look-up; the look-up runs for the page's
+    services only, never for the rows an offset skips.
+    """
+    latest = AuditServiceScore.objects.filter(service=OuterRef("pk")).order_by(
+        "-finished_at", "-id"
+    )
+    pairs = (
+        Service.objects.filter(pk__in=service_ids)
+        .annotate(score_id=Subquery(latest.values("id")[:1]))
+        .values_list("pk", "score_id")
+    )
+    by_service = {pk: score_id for pk, score_id in pairs if score_id}
+    scores = AuditServiceScore.objects.in_bulk(list(by_service.values()))
+    return {pk: scores[score_id] for pk, score_id in by_service.items()}
 
 
 def scorecard(params, page_number, per_page: int = 50) -> Scorecard:
@@ -69,14 +82,13 @@ def scorecard(params, page_number, per_page: int = 50) -> Scorecard:
     base = Service.objects.select_related("account")
     filterset = ServiceFilter(params, queryset=base)
     queryset = filterset.qs.order_by("name") if filterset.is_valid() else base.none()
-    page = Paginator(_latest_score_ids(queryset), per_page).get_page(page_number)
+    page = Paginator(queryset, per_page).get_page(page_number)
     services = list(page)
-    ids = [s.latest_score_id for s in services if s.latest_score_id]
-    scores = AuditServiceScore.objects.in_bulk(ids)
+    scores = latest_scores([s.pk for s in services])
     columns = sections()
     rows = []
     for service in services:
-        score = scores.get(service.latest_score_id)
+        score = scores.get(service.pk)
         cells = [(key, (score.sections or {}).get(key) if score else None) for key, _ in columns]
         rows.append(MatrixRow(service, score, cells))
     return Scorecard(
