@@ -5,6 +5,10 @@ that selected the rows (`FOR UPDATE SKIP LOCKED` on Postgres; SQLite serialises 
 sweeps never hand out the same service twice in one interval. A batch writes its results with the
 claim number as `slot`, unique per service: a batch that runs again (a worker died, the broker
 redelivered) skips what was already written, and nothing is counted twice.
+
+One service never stops the sweep for the rest: whatever its stored settings hold, a failure while
+scheduling, probing or recording it is written against that service (a failed result, or its
+last error) and the others go on.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import FieldError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
@@ -25,10 +29,27 @@ from checks.models import CheckConfig, ProbeResult
 from checks.probing.sweep import probe_many_sync
 from checks.probing.types import ProbeOutcome
 from checks.targets import TargetError, target_for
+from console import limits
+from console.input_guard import UNSTORABLE_RE
 from fleet.models import Service, ServiceKind
 
 logger = logging.getLogger(__name__)
 Claim = tuple[int, int]  # (service id, claim_seq)
+
+
+def _interval(seconds: object) -> timedelta:
+    """A stored interval as a timedelta, held inside its bounds (a row edited past the validators
+    must not overflow the schedule for everyone)."""
+    bound = limits.BOUNDS["interval_seconds"]
+    try:
+        return timedelta(seconds=min(max(int(seconds), bound.low), bound.high))
+    except (TypeError, ValueError, OverflowError):
+        return timedelta(seconds=bound.high)
+
+
+def _storable(text: str) -> str:
+    """Text from a target, with what no database can store (NUL, lone surrogates) replaced."""
+    return UNSTORABLE_RE.sub("\ufffd", text) if text else text
 
 
 def batch_size() -> int:
@@ -62,7 +83,7 @@ def claim_due(now: datetime | None = None, limit: int = 5000) -> list[Claim]:
             by_interval.setdefault(interval, []).append(pk)
         for interval, pks in by_interval.items():
             CheckConfig.objects.filter(pk__in=pks).update(
-                next_check_at=now + timedelta(seconds=interval),
+                next_check_at=now + _interval(interval),
                 claim_seq=F("claim_seq") + 1,
             )
     return [(service_id, seq + 1) for _, service_id, _, seq in due]
@@ -110,6 +131,14 @@ def probe_configs(configs: Sequence[CheckConfig]) -> list[ProbeOutcome]:
             targets.append((i, target_for(config.service, config)))
         except TargetError as exc:
             outcomes[i] = ProbeOutcome(ok=False, phase="auth", error=str(exc))
+        except Exception as exc:  # stored settings no validator would pass today
+            logger.exception("cannot prepare the check of %s", config.service)
+            outcomes[i] = ProbeOutcome(
+                ok=False,
+                phase="config",
+                error=f"The check could not be prepared from the stored settings "
+                f"({type(exc).__name__}: {exc}); fix them on the check settings page.",
+            )
     probed = probe_many_sync([t for _, t in targets], concurrency=probe_concurrency())
     for (i, _), outcome in zip(targets, probed, strict=True):
         outcomes[i] = outcome
@@ -143,14 +172,50 @@ def record(
             config = locked.get(service.pk)
             if config is None:  # the service was deleted while it was being probed
                 continue
-            scales = config.scales_to_zero or service.pk in cold_capable
-            reading = state.read_outcome(config, outcome, scales)
+            try:
+                scales = config.scales_to_zero or service.pk in cold_capable
+                reading = state.read_outcome(config, outcome, scales)
+                row = result_row(service, outcome, reading, slot=slot, at=now)
+            except Exception as exc:
+                _set_aside(service, config, exc, now)
+                continue
             readings.append((service, config, outcome, reading))
-            rows.append(result_row(service, outcome, reading, slot=slot, at=now))
-        ProbeResult.objects.bulk_create(rows)
-        for (service, config, outcome, reading), row in zip(readings, rows, strict=True):
+            rows.append(row)
+        saved = _insert_results(rows, readings, now)
+        for (service, config, outcome, reading), row in saved:
             checked.append(_apply_one(service, config, outcome, reading, row, now))
     return checked
+
+
+def _insert_results(rows: list, readings: list, now: datetime) -> list:
+    """All rows in one insert; if the database refuses one, each alone, so only it is lost."""
+    try:
+        with transaction.atomic():
+            ProbeResult.objects.bulk_create(rows)
+        return list(zip(readings, rows, strict=True))
+    except DatabaseError:
+        logger.exception("inserting %d check results failed; inserting them one by one", len(rows))
+    saved = []
+    for reading, row in zip(readings, rows, strict=True):
+        try:
+            with transaction.atomic():
+                row.pk = None
+                row.save(force_insert=True)
+            saved.append((reading, row))
+        except DatabaseError as exc:
+            _set_aside(reading[0], reading[1], exc, now)
+    return saved
+
+
+def _set_aside(service: Service, config: CheckConfig, exc: Exception, now: datetime) -> None:
+    """Recording one service failed: say so on it, push its next check on, and carry on."""
+    logger.error("recording the check of %s failed: %s", service, exc, exc_info=exc)
+    message = _storable(f"The check result could not be recorded ({type(exc).__name__}: {exc}).")
+    with transaction.atomic():
+        Service.objects.filter(pk=service.pk).update(last_error=message[:2000], last_checked_at=now)
+        CheckConfig.objects.filter(pk=config.pk).update(
+            next_check_at=now + 2 * _interval(config.interval_seconds)
+        )
 
 
 def _apply_one(service, config, outcome, reading, row, now) -> Checked:
@@ -163,7 +228,7 @@ def _apply_one(service, config, outcome, reading, row, now) -> Checked:
     except Exception:
         logger.exception("recording the check of %s failed; its next check moves on", service)
         CheckConfig.objects.filter(pk=config.pk).update(
-            next_check_at=now + timedelta(seconds=2 * config.interval_seconds)
+            next_check_at=now + 2 * _interval(config.interval_seconds)
         )
     return item
 
@@ -179,23 +244,23 @@ def result_row(
         ok=outcome.ok,
         latency_ms=outcome.latency_ms,
         phases={k: round(v, 2) for k, v in outcome.phases_ms.items()},
-        phase=outcome.phase[:40],
-        transport=outcome.transport[:20],
-        protocol_version=outcome.protocol_version[:20],
-        server_name=outcome.server_name[:200],
-        server_version=outcome.server_version[:100],
+        phase=_storable(outcome.phase[:40]),
+        transport=_storable(outcome.transport[:20]),
+        protocol_version=_storable(outcome.protocol_version[:20]),
+        server_name=_storable(outcome.server_name[:200]),
+        server_version=_storable(outcome.server_version[:100]),
         http_status=outcome.http_status,
-        error=outcome.error,
-        body_excerpt=outcome.body_excerpt[:1000],
+        error=_storable(outcome.error),
+        body_excerpt=_storable(outcome.body_excerpt[:1000]),
         cold_start=reading.cold_start,
         slow=reading.slow,
         tls_days=tls.days_to_expiry if tls else None,
         tls_hostname_ok=tls.hostname_matches if tls else None,
         tool_call_ok=outcome.tool_call_ok,
-        tool_call_detail=outcome.tool_call_detail,
+        tool_call_detail=_storable(outcome.tool_call_detail),
         unauthenticated_tools_list=outcome.unauthenticated_tools_list,
         capabilities=outcome.capabilities or {},
-        instructions=outcome.instructions,
+        instructions=_storable(outcome.instructions),
         tool_count=len(outcome.tools) if outcome.ok and service.kind == "mcp_server" else None,
     )
 
