@@ -178,15 +178,18 @@ def structured_logs(session: Any, base: str, project: str, service: str, origin:
     return Observation(as_json >= JSON_SHARE * len(entries), origin, summary)
 
 
-def request_count(account: Any, project: str, service: str, read_at: Any) -> float | None:
-    """Requests over the last week from Cloud Monitoring; None when no series exists."""
+def request_count(
+    account: Any, project: str, service: str, read_at: Any, client: Any = None
+) -> float | None:
+    """Requests over the last week from Cloud Monitoring; None when no series exists.
+
+    `client` is the account's metric client when the caller already made one."""
     from google.cloud import monitoring_v3
 
-    from fleet.budgets.clients import GCP_MONITORING_ENDPOINT_ENV, gcp_metric_client
     from fleet.costs.usage import REQUEST_COUNT
 
-    _endpoint(account, GCP_MONITORING_ENDPOINT_ENV)
-    client = gcp_metric_client(account)
+    if client is None:
+        client = _metric_client(account)
     request = monitoring_v3.ListTimeSeriesRequest(
         name=f"projects/{project}",
         filter=(
@@ -213,15 +216,55 @@ def request_count(account: Any, project: str, service: str, read_at: Any) -> flo
 def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     answers: dict[int, dict[str, Observation | str]] = {}
     policies: dict[str, dict | str] = {}
+    sessions: dict[tuple[int, str], Any] = {}  # sessions and clients per account, or why not
     for service in context.services:
         cloud = context.clouds.get(service.pk)
         if service.provider != "gcp" or cloud is None or cloud.snapshot is None:
             continue
-        answers[service.pk] = _facts(context, service, cloud, policies)
+        answers[service.pk] = _facts(context, service, cloud, policies, sessions)
     return answers
 
 
-def _facts(context: ReadContext, service: Any, cloud: Any, policies: dict) -> dict[str, Any]:
+def _metric_client(account: Any) -> Any:
+    from fleet.budgets.clients import GCP_MONITORING_ENDPOINT_ENV, gcp_metric_client
+
+    _endpoint(account, GCP_MONITORING_ENDPOINT_ENV)
+    return gcp_metric_client(account)
+
+
+def _account_client(clients: dict, account: Any) -> Any:
+    """The account's metric client, made once per run (a failure is remembered likewise)."""
+    key = (account.pk, "monitoring")
+    if key not in clients:
+        try:
+            clients[key] = _metric_client(account)
+        except Exception as exc:
+            clients[key] = exc
+    found = clients[key]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def _account_session(sessions: dict, account: Any, env: str) -> tuple[Any, str]:
+    """`_session` once per account and API for the whole run: finding credentials can take a
+    network round trip (the metadata server), which a fleet of thousands must not pay per
+    service. A failure is remembered and raised again for the account's other services."""
+    key = (account.pk, env)
+    if key not in sessions:
+        try:
+            sessions[key] = _session(account, env)
+        except Exception as exc:
+            sessions[key] = exc
+    found = sessions[key]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def _facts(
+    context: ReadContext, service: Any, cloud: Any, policies: dict, sessions: dict
+) -> dict[str, Any]:
     snapshot, account = cloud.snapshot, service.account
     project, name = account.project, snapshot.resource.rsplit("/", 1)[-1]
     described = cloud.origin or Provenance("Cloud Run Admin API services.get", context.read_at)
@@ -236,7 +279,7 @@ def _facts(context: ReadContext, service: Any, cloud: Any, policies: dict) -> di
     }
     if project not in policies:
         try:
-            session, base = _session(account, RESOURCE_MANAGER_ENDPOINT_ENV)
+            session, base = _account_session(sessions, account, RESOURCE_MANAGER_ENDPOINT_ENV)
             url = f"{base.rstrip('/')}/v1/projects/{project}:getIamPolicy"
             policies[project] = _post(session, url, {"options": {"requestedPolicyVersion": 3}})
         except Exception as exc:
@@ -259,7 +302,7 @@ def _facts(context: ReadContext, service: Any, cloud: Any, policies: dict) -> di
         context.read_at,
     )
     try:
-        session, base = _session(account, LOGGING_ENDPOINT_ENV)
+        session, base = _account_session(sessions, account, LOGGING_ENDPOINT_ENV)
         facts[STRUCTURED_LOGS] = structured_logs(session, base, project, name, log_origin)
     except Exception as exc:
         facts[STRUCTURED_LOGS] = _why(exc, "the service's log entries")
@@ -269,7 +312,8 @@ def _facts(context: ReadContext, service: Any, cloud: Any, policies: dict) -> di
         context.read_at,
     )
     try:
-        count = request_count(account, project, name, context.read_at)
+        client = _account_client(sessions, account)
+        count = request_count(account, project, name, context.read_at, client=client)
     except Exception as exc:
         facts[METRICS] = facts[TRAFFIC] = _why(exc, "Cloud Monitoring")
     else:
