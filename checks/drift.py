@@ -7,8 +7,10 @@ accepts it as the new baseline (`checks.services.accept_drift`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from checks.models import DriftEvent, ToolSnapshot
 from checks.probing.fingerprint import (
@@ -22,10 +24,57 @@ from console.notifications.dispatch import notify
 from console.notifications.events import AlertEvent
 from fleet.models import Service
 
+C = TypeVar("C", bound="Checked")
+
+
+class Checked(Protocol):
+    service: Service
+    outcome: ProbeOutcome
+
+
+def record_unchanged(checked: Sequence[C], at: datetime) -> list[C]:
+    """Settle every tool list that equals its service's baseline with one UPDATE (seen now);
+    return the others, for `record_tools` one by one (first list, new list, drift)."""
+    if not checked:
+        return []
+    prints = {
+        c.service.pk: (_fingerprint(c.outcome), c.outcome.server_version or "") for c in checked
+    }
+    baselines = dict(
+        ToolSnapshot.objects.filter(service_id__in=prints, is_baseline=True).values_list(
+            "service_id", "fingerprint"
+        )
+    )
+    known = {
+        (sid, fp, version): pk
+        for pk, sid, fp, version in ToolSnapshot.objects.filter(
+            service_id__in=prints, fingerprint__in={fp for fp, _ in prints.values()}
+        ).values_list("pk", "service_id", "fingerprint", "server_version")
+    }
+    seen, rest = [], []
+    for item in checked:
+        fingerprint, version = prints[item.service.pk]
+        pk = known.get((item.service.pk, fingerprint, version))
+        if pk is not None and baselines.get(item.service.pk) == fingerprint:
+            seen.append(pk)
+        else:
+            rest.append(item)
+    if seen:
+        ToolSnapshot.objects.filter(pk__in=seen).update(seen_at=at)
+    return rest
+
+
+def _sorted_tools(outcome: ProbeOutcome) -> list[dict]:
+    return sorted((tool_as_dict(t) for t in outcome.tools), key=lambda t: t["name"])
+
+
+def _fingerprint(outcome: ProbeOutcome) -> str:
+    return tool_fingerprint(_sorted_tools(outcome))
+
 
 def record_tools(service: Service, outcome: ProbeOutcome, at: datetime) -> DriftEvent | None:
     """Keep the tool list seen now; a new DriftEvent (and alert) when it left the baseline."""
-    tools = sorted((tool_as_dict(t) for t in outcome.tools), key=lambda t: t["name"])
+    tools = _sorted_tools(outcome)
     fingerprint = tool_fingerprint(tools)
     version = outcome.server_version or ""
     snapshot, created = ToolSnapshot.objects.get_or_create(

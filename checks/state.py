@@ -9,13 +9,16 @@ Rules (N = failure threshold, M = recovery threshold, per service):
   Only a second slow answer in a row counts as slow.
 
 Each transition is a conditional update of `Service.status` (where status = old), its own
-`StateChange` row, an `Incident` opened or closed, and an alert through the alerting app.
+`StateChange` row, an `Incident` opened or closed, and an alert through the alerting app. Checks
+that move nothing are stored in bulk (`save_counts`, `save_live`): a few UPDATEs per batch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.db.models import Case, F, FloatField, Value, When
 
 from checks.models import CheckConfig, Incident, ProbeResult, StateChange
 from checks.probing.types import ProbeOutcome
@@ -98,40 +101,74 @@ def reason_for(new: str, config: CheckConfig, result: ProbeResult) -> str:
     return result.error or "status changed"
 
 
-def apply_result(
-    service: Service, config: CheckConfig, result: ProbeResult, reading: Reading
-) -> StateChange | None:
-    """Count the result, move the status if the rules say so; call inside atomic().
-
-    `config` should be locked (select_for_update) by the caller. Returns the transition, if any.
-    """
+def advance(old: str, config: CheckConfig, reading: Reading) -> str:
+    """Count the result into `config` (in memory) and return the status it leads to."""
     count(config, reading)
-    config.save(
-        update_fields=[
-            "consecutive_failures",
-            "consecutive_successes",
-            "consecutive_slow",
-            "consecutive_fast",
-            "last_was_cold_start",
-            "updated_at",
-        ]
-    )
-    live = {
-        "last_checked_at": result.checked_at,
-        "last_latency_ms": result.latency_ms,
-        "last_error": result.error,
+    return decide(old, config, reading)
+
+
+def reading_kind(reading: Reading) -> str:
+    """Which counter update a reading makes: failed, slow, cold or fast."""
+    if not reading.ok:
+        return "failed"
+    return "cold" if reading.cold_start else "slow" if reading.slow else "fast"
+
+
+def _counter_updates(kind: str) -> dict:
+    """What `count` does to the stored counters, as one UPDATE for every config of a kind."""
+    plus = {f: F(f) + 1 for f in ("consecutive_failures", "consecutive_successes")}
+    plus |= {f: F(f) + 1 for f in ("consecutive_slow", "consecutive_fast")}
+    if kind == "failed":
+        return {
+            "consecutive_failures": plus["consecutive_failures"],
+            "consecutive_successes": 0,
+            "consecutive_slow": 0,
+            "consecutive_fast": 0,
+            "last_was_cold_start": False,
+        }
+    ok = {"consecutive_failures": 0, "consecutive_successes": plus["consecutive_successes"]}
+    if kind == "cold":
+        return ok | {"last_was_cold_start": True}
+    if kind == "slow":
+        return ok | {
+            "consecutive_slow": plus["consecutive_slow"],
+            "consecutive_fast": 0,
+            "last_was_cold_start": False,
+        }
+    return ok | {
+        "consecutive_fast": plus["consecutive_fast"],
+        "consecutive_slow": 0,
+        "last_was_cold_start": False,
     }
-    old = Service.objects.filter(pk=service.pk).values_list("status", flat=True).first()
-    if old is None:
-        return None
-    new = decide(old, config, reading)
-    service.last_checked_at, service.last_latency_ms, service.last_error = live.values()
-    if new == old:
-        Service.objects.filter(pk=service.pk).update(**live)
-        return None
-    return record_state_change(
-        service, old, new, reason_for(new, config, result), at=result.checked_at, live=live
-    )
+
+
+def save_counts(config_ids_by_kind: dict[str, list[int]], at: datetime) -> None:
+    """Store the advanced counters of many configs: one UPDATE per reading kind, not per row.
+
+    Call inside atomic() with the configs locked (select_for_update), so `F() + 1` matches what
+    `count` did in memory.
+    """
+    for kind, ids in config_ids_by_kind.items():
+        if ids:
+            CheckConfig.objects.filter(pk__in=ids).update(updated_at=at, **_counter_updates(kind))
+
+
+def save_live(services: list[tuple[int, float | None, str]], at: datetime) -> None:
+    """Store "checked at, latency, last error" of many services whose status did not move.
+
+    One UPDATE per distinct error text (all healthy services share ""), latencies as a CASE.
+    """
+    by_error: dict[str, list[tuple[int, float | None]]] = {}
+    for pk, latency, error in services:
+        by_error.setdefault(error, []).append((pk, latency))
+    for error, rows in by_error.items():
+        latency = Case(
+            *(When(pk=pk, then=Value(ms, output_field=FloatField())) for pk, ms in rows),
+            output_field=FloatField(),
+        )
+        Service.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            last_checked_at=at, last_error=error, last_latency_ms=latency
+        )
 
 
 def record_state_change(

@@ -14,9 +14,10 @@ last error) and the others go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import FieldError
@@ -151,26 +152,28 @@ def record(
 ) -> list[Checked]:
     """Bulk-insert the results and apply each to the state machine, in one transaction.
 
-    A service whose bookkeeping raises is rolled back alone (savepoint) and its next check is
-    pushed one interval further instead of failing the batch; a service deleted meanwhile is
+    What did not move is written in bulk: the result rows, the counters (one UPDATE per kind of
+    reading), "last checked" (one UPDATE per distinct error) and tool lists equal to the
+    baseline (one UPDATE). Only a status change or a new tool list takes the per-service path; a
+    service whose bookkeeping there raises is rolled back alone (savepoint) and its next check is
+    pushed one interval further instead of failing the batch. A service deleted meanwhile is
     skipped.
     """
     if not items:
         return []
     now = at or timezone.now()
-    cold_capable = _scales_to_zero_ids([s.pk for s, *_ in items])
-    checked: list[Checked] = []
+    ids = [s.pk for s, *_ in items]
+    cold_capable = _scales_to_zero_ids(ids)
     with transaction.atomic():
         locked = {
             c.service_id: c
-            for c in CheckConfig.objects.select_for_update().filter(
-                service_id__in=[s.pk for s, *_ in items]
-            )
+            for c in CheckConfig.objects.select_for_update().filter(service_id__in=ids)
         }
+        statuses = dict(Service.objects.filter(pk__in=ids).values_list("pk", "status"))
         readings, rows = [], []
         for service, _, outcome, slot in items:
-            config = locked.get(service.pk)
-            if config is None:  # the service was deleted while it was being probed
+            config, old = locked.get(service.pk), statuses.get(service.pk)
+            if config is None or old is None:  # deleted while it was being probed
                 continue
             try:
                 scales = config.scales_to_zero or service.pk in cold_capable
@@ -179,12 +182,10 @@ def record(
             except Exception as exc:
                 _set_aside(service, config, exc, now)
                 continue
-            readings.append((service, config, outcome, reading))
+            readings.append((service, config, outcome, reading, old))
             rows.append(row)
         saved = _insert_results(rows, readings, now)
-        for (service, config, outcome, reading), row in saved:
-            checked.append(_apply_one(service, config, outcome, reading, row, now))
-    return checked
+        return _apply_all([(*r, row) for r, row in saved], now)
 
 
 def _insert_results(rows: list, readings: list, now: datetime) -> list:
@@ -218,19 +219,49 @@ def _set_aside(service: Service, config: CheckConfig, exc: Exception, now: datet
         )
 
 
-def _apply_one(service, config, outcome, reading, row, now) -> Checked:
-    item = Checked(service=service, outcome=outcome, result=row)
+def _apply_all(entries: list, now: datetime) -> list[Checked]:
+    checked, kinds, steady, moved = [], {}, [], []
+    for service, config, outcome, reading, old, row in entries:
+        item = Checked(service=service, outcome=outcome, result=row)
+        checked.append(item)
+        new = state.advance(old, config, reading)
+        kinds.setdefault(state.reading_kind(reading), []).append(config.pk)
+        service.last_checked_at, service.last_latency_ms = now, row.latency_ms
+        service.last_error = row.error
+        if new == old:
+            steady.append((service.pk, row.latency_ms, row.error))
+        else:
+            moved.append((item, config, row, old, new))
+    state.save_counts(kinds, now)
+    state.save_live(steady, now)
+    for item, config, row, old, new in moved:
+        live = {"last_checked_at": now, "last_latency_ms": row.latency_ms, "last_error": row.error}
+        reason = state.reason_for(new, config, row)
+        _guarded(item, config, now, partial(_change, item, old, new, reason, live, now))
+    configs = {e[0].pk: e[1] for e in entries}
+    tool_lists = [c for c in checked if c.outcome.ok and c.service.kind == ServiceKind.MCP_SERVER]
+    for item in drift.record_unchanged(tool_lists, now):
+        _guarded(item, configs[item.service.pk], now, partial(_drift, item, now))
+    return checked
+
+
+def _change(item: Checked, old: str, new: str, reason: str, live: dict, now: datetime) -> None:
+    item.change = state.record_state_change(item.service, old, new, reason, at=now, live=live)
+
+
+def _drift(item: Checked, now: datetime) -> None:
+    item.drift = drift.record_tools(item.service, item.outcome, now)
+
+
+def _guarded(item: Checked, config: CheckConfig, now: datetime, work: Callable[[], None]) -> None:
     try:
         with transaction.atomic():
-            item.change = state.apply_result(service, config, row, reading)
-            if outcome.ok and service.kind == ServiceKind.MCP_SERVER:
-                item.drift = drift.record_tools(service, outcome, now)
+            work()
     except Exception:
-        logger.exception("recording the check of %s failed; its next check moves on", service)
+        logger.exception("recording the check of %s failed; its next check moves on", item.service)
         CheckConfig.objects.filter(pk=config.pk).update(
             next_check_at=now + 2 * _interval(config.interval_seconds)
         )
-    return item
 
 
 def result_row(
