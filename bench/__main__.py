@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.dashboard", "bench.probe_sweep", "bench.audit"]
+BENCHMARKS = ["bench.dashboard", "bench.probe_sweep", "bench.sweep_record", "bench.audit"]
 
 
 def main() -> int:

@@ -74,7 +74,19 @@ class DatabaseCollector:
         for row in Job.objects.order_by().values("name", "status").annotate(n=Count("id")):
             jobs.add_metric([row["name"], row["status"]], row["n"])
         yield jobs
+        yield self._sweep()
         yield self._task_runs()
+
+    def _sweep(self) -> GaugeMetricFamily:
+        from checks.sweep_db import sweep_lag_seconds
+
+        lag = GaugeMetricFamily(
+            "fleet_sweep_lag_seconds",
+            "How long the oldest due health check has waited for a worker (0: on time). "
+            "Growing: the workers cannot keep up with the fleet's check intervals.",
+        )
+        lag.add_metric([], sweep_lag_seconds())
+        return lag
 
     def _task_runs(self) -> CounterMetricFamily:
         from console.celery import app

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from checks.sweep_db import sweep_lag_seconds
 from console.htmx import render_page
 from fleet.dashboard import dashboard_view
 from fleet.filters import SORT_FIELDS
@@ -21,5 +22,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "sort_fields": SORT_FIELDS,
         "query_without_page": params.urlencode(),
         "refresh_seconds": settings.FLEET_DASHBOARD_REFRESH_SECONDS,
+        "sweep_lag": sweep_lag_seconds(),
+        "sweep_lag_limit": settings.FLEET_SWEEP_LAG_SECONDS,
     }
     return render_page(request, "fleet/dashboard.html", "fleet-table", context)
