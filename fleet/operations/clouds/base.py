@@ -202,3 +202,39 @@ def reject_unsupported(provider: str, resource: str, settings: ScalingSettings, 
                 provider=provider,
                 resource=resource,
             )
+
+
+def require_image(image: str, provider: str, resource: str) -> str:
+    """The image reference, stripped; refuses an empty or malformed one before any cloud call.
+
+    The release service checks the full OCI grammar first; this guards direct adapter calls.
+    """
+    image = (image or "").strip()
+    if not image or any(c.isspace() for c in image) or len(image) > 1000:
+        raise InvalidRequest(
+            "image: give a container image reference (registry/repository:tag or @sha256:digest)"
+            f", not {image!r}.",
+            provider=provider,
+            resource=resource,
+        )
+    return image
+
+
+def require_splits(splits: list[TrafficSplit], resource: str) -> None:
+    """Refuse a traffic split that is empty, out of range or does not add up to 100 %."""
+    if not splits:
+        raise InvalidRequest(
+            "splits: give at least one revision and its percent.", resource=resource
+        )
+    for split in splits:
+        if not 0 <= split.percent <= 100:
+            raise InvalidRequest(
+                f"splits: percent {split.percent} for {split.revision or 'latest'} must be "
+                "between 0 and 100.",
+                resource=resource,
+            )
+    total = sum(s.percent for s in splits)
+    if total != 100:
+        raise InvalidRequest(
+            f"splits: percentages must add up to 100, not {total}.", resource=resource
+        )

@@ -23,7 +23,13 @@ from google.api_core import exceptions as gexc
 from google.cloud import run_v2
 from google.protobuf import field_mask_pb2
 
-from fleet.operations.clouds.base import CloudAdapter, ProgressCallback, label_matches
+from fleet.operations.clouds.base import (
+    CloudAdapter,
+    ProgressCallback,
+    label_matches,
+    require_image,
+    require_splits,
+)
 from fleet.operations.clouds.credentials import google_credentials, utc_now_iso
 from fleet.operations.clouds.errors import (
     CloudError,
@@ -269,7 +275,7 @@ class CloudRunAdapter(CloudAdapter):
         keep the rest in their current proportions; without it, traffic follows the latest
         ready revision (100 %), so a revision that fails to start never receives any.
         """
-        image = _check_image(image, service.resource)
+        image = require_image(image, "Cloud Run", service.resource)
         if traffic_percent is not None and not 1 <= traffic_percent <= 99:
             raise InvalidRequest(
                 f"traffic_percent must be between 1 and 99 for a canary, not {traffic_percent}.",
@@ -314,7 +320,7 @@ class CloudRunAdapter(CloudAdapter):
     ) -> OperationResult:
         """Route traffic as `splits` say ("" = the latest ready revision) and wait until served."""
         name = self._name(service)
-        _check_splits(splits, name)
+        require_splits(splits, name)
         current = self.call("run.services.get", name, self._get, name)
         latest = _short(current.latest_ready_revision)
         traffic = []
@@ -682,37 +688,6 @@ def _http_error(reply: requests.Response) -> gexc.GoogleAPICallError:
     except ValueError:
         message = reply.text[:200]
     return gexc.from_http_status(reply.status_code, message)
-
-
-def _check_image(image: str, resource: str) -> str:
-    image = (image or "").strip()
-    if not image or any(c.isspace() for c in image) or len(image) > 1000:
-        raise InvalidRequest(
-            "image: give a container image reference (registry/repository:tag or @sha256:digest)"
-            f", not {image!r}.",
-            provider="Cloud Run",
-            resource=resource,
-        )
-    return image
-
-
-def _check_splits(splits: list[TrafficSplit], resource: str) -> None:
-    if not splits:
-        raise InvalidRequest(
-            "splits: give at least one revision and its percent.", resource=resource
-        )
-    for split in splits:
-        if not 0 <= split.percent <= 100:
-            raise InvalidRequest(
-                f"splits: percent {split.percent} for {split.revision or 'latest'} must be "
-                "between 0 and 100.",
-                resource=resource,
-            )
-    total = sum(s.percent for s in splits)
-    if total != 100:
-        raise InvalidRequest(
-            f"splits: percentages must add up to 100, not {total}.", resource=resource
-        )
 
 
 def _serving_container(containers: Any) -> run_v2.Container:

@@ -28,7 +28,13 @@ from azure.core.exceptions import (
 )
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
-from fleet.operations.clouds.base import CloudAdapter, ProgressCallback, label_matches
+from fleet.operations.clouds.base import (
+    CloudAdapter,
+    ProgressCallback,
+    label_matches,
+    require_image,
+    require_splits,
+)
 from fleet.operations.clouds.credentials import (
     azure_connection_verify,
     azure_credential,
@@ -251,7 +257,7 @@ class ContainerAppsAdapter(CloudAdapter):
         progress: ProgressCallback | None = None,
     ) -> OperationResult:
         """A new, uniquely named revision running `image`; a canary share in multiple mode."""
-        image = _check_image(image, service.resource)
+        image = require_image(image, "Azure Container Apps", service.resource)
         group, name = self._group(service.account), service.resource
         app = self._get(group, name)
         multiple = _mode(app) == "Multiple"
@@ -303,7 +309,7 @@ class ContainerAppsAdapter(CloudAdapter):
     ) -> OperationResult:
         """Set traffic weights (multiple-revision mode only) and wait until revisions carry them."""
         group, name = self._group(service.account), service.resource
-        _check_splits(splits, name)
+        require_splits(splits, name)
         app = self._get(group, name)
         if _mode(app) != "Multiple":
             raise InvalidRequest(
@@ -840,37 +846,6 @@ def _image(template: Any) -> str:
 def _unique_suffix() -> str:
     """A revision suffix: starts with a letter, lower-case, short enough for any app name."""
     return f"fc{secrets.token_hex(4)}"
-
-
-def _check_image(image: str, resource: str) -> str:
-    image = (image or "").strip()
-    if not image or any(c.isspace() for c in image) or len(image) > 1000:
-        raise InvalidRequest(
-            "image: give a container image reference (registry/repository:tag or @sha256:digest)"
-            f", not {image!r}.",
-            provider="Azure Container Apps",
-            resource=resource,
-        )
-    return image
-
-
-def _check_splits(splits: list[TrafficSplit], resource: str) -> None:
-    if not splits:
-        raise InvalidRequest(
-            "splits: give at least one revision and its percent.", resource=resource
-        )
-    for split in splits:
-        if not 0 <= split.percent <= 100:
-            raise InvalidRequest(
-                f"splits: percent {split.percent} for {split.revision or 'latest'} must be "
-                "between 0 and 100.",
-                resource=resource,
-            )
-    total = sum(s.percent for s in splits)
-    if total != 100:
-        raise InvalidRequest(
-            f"splits: percentages must add up to 100, not {total}.", resource=resource
-        )
 
 
 def _revision_record(revision: Any) -> Revision:
