@@ -193,7 +193,7 @@ def parse(text: str) -> dict:
     for section in ("accounts", "services", "budgets"):
         if not isinstance(data.get(section) or [], list):
             raise FleetFileError([f"'{section}' must be a list."])
-    problems = _unstorable(data, "")
+    problems = _unstorable(data, "") or _type_problems(data)
     if problems:
         raise FleetFileError(problems)
     return data
@@ -208,6 +208,42 @@ def _errors_of(label: str, exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [f"{label}: {f}: {m}" for f, msgs in exc.message_dict.items() for m in msgs]
     return [f"{label}: {m}" for m in exc.messages]
+
+
+LIST_FIELDS = {"tags", "depends_on", "thresholds", "channels"}
+NUMBER_FIELDS = {"amount"}  # a string, or a plain number YAML wrote without quotes
+
+
+def _type_problems(data: dict) -> list[str]:
+    """Each entry a mapping of text keys to the types its fields take, before any lookup by name."""
+    problems: list[str] = []
+    for section in ("accounts", "services", "budgets"):
+        for index, entry in enumerate(data.get(section) or []):
+            label = f"{section}[{index}]"
+            if not isinstance(entry, dict):
+                problems.append(f"{label}: must be a mapping.")
+                continue
+            for key, value in entry.items():
+                problems += _field_type_problem(label, key, value)
+    return problems
+
+
+def _field_type_problem(label: str, key: Any, value: Any) -> list[str]:
+    if not isinstance(key, str):
+        return [f"{label}: {key!r}: field names are text."]
+    if value is None:
+        return []
+    if key in LIST_FIELDS:
+        if not isinstance(value, list):
+            return [f"{label}: {key}: must be a list."]
+        if key != "thresholds" and not all(isinstance(item, str) for item in value):
+            return [f"{label}: {key}: must be a list of names."]
+        return []
+    if key in NUMBER_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
+        return []
+    if not isinstance(value, str):
+        return [f"{label}: {key}: must be text (got {type(value).__name__})."]
+    return []
 
 
 def _check_entry(section: str, index: int, entry: Any, allowed: set[str]) -> list[str]:
