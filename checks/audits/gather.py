@@ -289,6 +289,7 @@ READER_MODULES: tuple[str, ...] = (
     "fleet.budgets.evidence",
     "checks.audits.readers.kubernetes",
     "checks.audits.readers.cloudrun",
+    "checks.audits.readers.ecs",
 )
 
 

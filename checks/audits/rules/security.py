@@ -95,6 +95,7 @@ def _network_from_policies(ev: Evidence) -> Finding | None:
     fact = observation.value
     item = observation.item("who can connect")
     public = "public" in ev.service.tags
+    kind = fact.get("kind", "NetworkPolicy")
     if not fact.get("policies"):
         reach = " and from the internet" if fact.get("exposure") == "internet" else ""
         return failed(
@@ -103,20 +104,21 @@ def _network_from_policies(ev: Evidence) -> Finding | None:
         )
     if fact.get("open_policies"):
         names = ", ".join(fact["open_policies"])
+        rule = "an ingress rule without 'from'" if kind == "NetworkPolicy" else "0.0.0.0/0"
         return failed(
-            f"NetworkPolicy {names} admits traffic from any source (an ingress rule without "
-            "'from'), so it restricts nothing.",
+            f"{kind.capitalize() if kind != 'NetworkPolicy' else kind} {names} admits traffic "
+            f"from any source ({rule}), so it restricts nothing.",
             item,
         )
     if fact.get("exposure") == "internet" and not public:
         return warned(
-            "NetworkPolicies restrict in-cluster callers, but the service is also exposed to the "
-            "internet; restrict that entry, or tag the service 'public' if it is intended.",
+            f"{kind}s restrict other callers, but the service is also exposed to the internet; "
+            "restrict that entry, or tag the service 'public' if it is intended.",
             item,
             registry(ev, "tags", ev.service.tags),
         )
     return passed(
-        f"NetworkPolicy {', '.join(fact['policies'])} limits who may connect"
+        f"{kind} {', '.join(fact['policies'])} limits who may connect"
         + (" (open to the internet by design, tagged public)." if public else "."),
         item,
     )

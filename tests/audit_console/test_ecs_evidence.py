@@ -1,0 +1,193 @@
+"""ECS services: audit verdicts from the AWS APIs around the service, against moto (server mode):
+the task role's IAM policies, security groups and load balancers, the container's CloudWatch
+Logs, CloudTrail trails, and stopTimeout/EFS volumes from the task definition.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.credentials import EMULATOR_ENV
+
+pytestmark = pytest.mark.django_db
+REGION = "eu-west-1"
+CLUSTER = "mcp"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def aws(name: str, url: str):
+    return boto3.client(name, endpoint_url=url, region_name=REGION,
+                        aws_access_key_id="seed", aws_secret_access_key="seed")  # fmt: skip
+
+
+def _role(url: str, name: str) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]}  # fmt: skip
+    return aws("iam", url).create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+
+
+def _logs(url: str, group: str, lines: list[str]) -> None:
+    logs = aws("logs", url)
+    logs.create_log_group(logGroupName=group)
+    stream = "ecs/server/0123456789abcdef"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now - 1000 + i, "message": line} for i, line in enumerate(lines)]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+@pytest.fixture
+def world(moto_url, monkeypatch) -> str:
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AWS managed policies exist
+    httpx.post(f"{moto_url}/moto-api/reset", timeout=120).raise_for_status()
+    monkeypatch.setenv(EMULATOR_ENV, "1")
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "2")
+    ec2 = aws("ec2", moto_url)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    private = ec2.create_security_group(GroupName="notes", Description="vpc only", VpcId=vpc)
+    ec2.authorize_security_group_ingress(GroupId=private["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+         "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])  # fmt: skip
+    open_ = ec2.create_security_group(GroupName="files", Description="anyone", VpcId=vpc)
+    ec2.authorize_security_group_ingress(GroupId=open_["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])  # fmt: skip
+    elb = aws("elbv2", moto_url)
+    lb = elb.create_load_balancer(Name="notes-internal", Subnets=subnets, Scheme="internal",
+                                  Type="application")["LoadBalancers"][0]  # fmt: skip
+    tg = elb.create_target_group(Name="notes", Protocol="HTTP", Port=8080, VpcId=vpc,
+                                 TargetType="ip")["TargetGroups"][0]  # fmt: skip
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])  # fmt: skip
+    iam = aws("iam", moto_url)
+    notes_role = _role(moto_url, "notes-task")
+    iam.put_role_policy(RoleName="notes-task", PolicyName="table", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["dynamodb:GetItem"],
+        "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/notes"}]}))  # fmt: skip
+    files_role = _role(moto_url, "files-task")
+    iam.attach_role_policy(RoleName="files-task",
+                           PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")  # fmt: skip
+    _logs(moto_url, "/ecs/notes", [json.dumps({"level": "info", "tool": "add"})] * 20)
+    _logs(moto_url, "/ecs/files", ["listing /srv", "done"] * 10)
+    aws("s3", moto_url).create_bucket(
+        Bucket="trail-logs", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    trail = aws("cloudtrail", moto_url)
+    trail.create_trail(Name="org", S3BucketName="trail-logs", IsMultiRegionTrail=True)
+    trail.start_logging(Name="org")
+    ecs = aws("ecs", moto_url)
+    ecs.create_cluster(clusterName=CLUSTER)
+    for name, role, group, public, extra in (
+        ("notes", notes_role, private["GroupId"], "DISABLED", {"stopTimeout": 60}),
+        ("files", files_role, open_["GroupId"], "ENABLED", {}),
+    ):
+        ecs.register_task_definition(
+            family=name, taskRoleArn=role, networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            volumes=[{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}]
+            if name == "files" else [],
+            containerDefinitions=[{
+                "name": "server", "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}:1",
+                "essential": True, "portMappings": [{"containerPort": 8080}],
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": f"/ecs/{name}", "awslogs-region": REGION,
+                    "awslogs-stream-prefix": "ecs"}},
+                **extra,
+            }],
+        )  # fmt: skip
+        ecs.create_service(
+            cluster=CLUSTER, serviceName=name, taskDefinition=name, desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {
+                "subnets": subnets, "securityGroups": [group], "assignPublicIp": public}},
+            loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "server",
+                            "containerPort": 8080}] if name == "notes" else [],
+        )  # fmt: skip
+    return moto_url
+
+
+@pytest.fixture
+def services(world) -> dict[str, Service]:
+    account = CloudAccount.objects.create(
+        name="aws", provider="aws", region=REGION, cluster=CLUSTER, account_id=ACCOUNT,
+        endpoint=world,
+    )  # fmt: skip
+    return {
+        name: Service.objects.create(
+            name=name,
+            url=f"https://{name}.example.com/mcp",
+            account=account,
+            resource=name,
+            environment="production",
+        )  # fmt: skip
+        for name in ("notes", "files")
+    }
+
+
+def verdicts(run, service: str) -> dict:
+    return {r.rule_id: r for r in run.results.filter(service_name=service)}
+
+
+def test_ecs_rules_decide_from_aws_apis(services, run_audit):
+    run = run_audit()
+    notes, files = verdicts(run, "notes"), verdicts(run, "files")
+
+    shutdown = notes["reliability.graceful-shutdown"]
+    assert shutdown.status == "pass" and "stopTimeout 60 s" in str(shutdown.evidence)
+    assert files["reliability.graceful-shutdown"].status == "warning"  # nothing drains it first
+    iam = files["security.least-privilege-review"]
+    assert iam.status == "fail" and "AdministratorAccess" in str(iam.evidence)
+    assert notes["security.least-privilege-review"].status == "pass"
+    network = files["security.network-restricted"]
+    assert network.status == "fail" and "0.0.0.0/0" in network.message
+    assert notes["security.network-restricted"].status == "pass"
+    assert "notes-internal (internal)" in str(notes["security.network-restricted"].evidence)
+    assert notes["observability.structured-logging"].status == "pass"
+    assert files["observability.structured-logging"].status == "fail"
+    audit = notes["compliance.audit-logging"]
+    assert audit.status == "pass" and "logging trail(s): org" in str(audit.evidence)
+    assert files["reliability.backup-restore"].status == "needs_attestation"
+    assert notes["reliability.backup-restore"].status == "not_applicable"
+
+
+def test_no_logging_trail_fails_audit_logging(world, services, run_audit):
+    aws("cloudtrail", world).stop_logging(Name="org")
+
+    result = verdicts(run_audit(), "notes")["compliance.audit-logging"]
+
+    assert result.status == "fail" and "none logging" in str(result.evidence)
+
+
+def test_a_wildcard_inline_policy_is_broad(world, services, run_audit):
+    aws("iam", world).put_role_policy(RoleName="notes-task", PolicyName="lazy", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
+        "Resource": "*"}]}))  # fmt: skip
+
+    result = verdicts(run_audit(), "notes")["security.least-privilege-review"]
+
+    assert result.status == "fail" and "s3:* on every resource" in str(result.evidence)
