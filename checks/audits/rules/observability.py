@@ -34,8 +34,8 @@ def check_structured_logging(ev: Evidence) -> Finding:
         STRUCTURED_LOGS,
         "structured log entries",
         "The service writes structured JSON log entries, so they can be filtered by field.",
-        "The service's log entries are plain text; searching by tool, request or error means "
-        "grepping.",
+        "Most of the service's recent log entries are not structured JSON; searching by tool, "
+        "request or error means grepping.",
     )
 
 

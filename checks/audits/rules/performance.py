@@ -52,9 +52,10 @@ def check_resource_limits(ev: Evidence) -> Finding:
         if used is not None and limit and used >= NEAR_LIMIT * limit
     ]
     if tight:
+        effects = {"memory": "out-of-memory kills", "CPU": "CPU throttling"}
         return warned(
             f"Observed {' and '.join(tight)} use is at {NEAR_LIMIT:.0%} or more of the limit: "
-            "expect CPU throttling or out-of-memory kills under load.",
+            f"expect {' and '.join(effects[t] for t in tight)} under load.",
             *items,
         )
     return passed(

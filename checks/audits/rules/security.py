@@ -112,7 +112,8 @@ def _network_from_policies(ev: Evidence) -> Finding | None:
         )
     if fact.get("exposure") == "internet" and not public:
         return warned(
-            f"{kind}s restrict other callers, but the service is also exposed to the internet; "
+            f"{_plural(kind)} restrict other callers, but the service is also exposed to the "
+            "internet; "
             "restrict that entry, or tag the service 'public' if it is intended.",
             item,
             registry(ev, "tags", ev.service.tags),
@@ -122,6 +123,10 @@ def _network_from_policies(ev: Evidence) -> Finding | None:
         + (" (open to the internet by design, tagged public)." if public else "."),
         item,
     )
+
+
+def _plural(kind: str) -> str:
+    return "NetworkPolicies" if kind == "NetworkPolicy" else f"{kind.capitalize()}s"
 
 
 def check_network_restricted(ev: Evidence) -> Finding:
