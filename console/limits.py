@@ -52,8 +52,10 @@ BOUNDS: dict[str, Bound] = {
     "request_seconds": Bound(0.001, 3600, "seconds", whole=False),
     "avg_instances": Bound(0, 1000, "instances", whole=False),
     "estimate.max_instances": Bound(0, 1000, "instances"),  # a what-if may price zero
-    # Rolling redeploys.
+    # Rolling redeploys and releases.
     "batch_concurrency": Bound(1, 50, "services at once"),
+    "canary_percent": Bound(1, 99, "%"),
+    "canary_watch_s": Bound(1, 3600, "seconds"),
     # Alert silences: a window of at most a year, starting at most a year ahead.
     "minutes": Bound(1, 366 * 24 * 60, "minutes"),
     # Audits.

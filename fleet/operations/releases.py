@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from console import limits
 from console.audit import record_action
 from console.broker import send_on_commit
 from fleet.models import Service
@@ -44,8 +45,9 @@ _CONTAINER = {
 }
 _ECS_CONTAINER = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # ContainerDefinition.name
 MAX_IMAGE = 500
-MIN_CANARY, MAX_CANARY = 1, 99
-MAX_WATCH_S = 3600
+MIN_CANARY = limits.BOUNDS["canary_percent"].low
+MAX_CANARY = limits.BOUNDS["canary_percent"].high
+MAX_WATCH_S = limits.BOUNDS["canary_watch_s"].high
 
 
 @dataclass(frozen=True)
