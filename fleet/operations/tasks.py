@@ -8,10 +8,12 @@ nothing is left "running".
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit, urlunsplit
 
 from celery import shared_task
 from django.conf import settings
@@ -253,7 +255,7 @@ def _canary(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> Rede
         detail=f"{redeploy.canary_percent}% of traffic on revision {new}; watching its health "
         f"for {redeploy.canary_watch_s}s.",
     )
-    problem = _watch_canary(service, redeploy.canary_watch_s or 0, log)
+    problem = _watch_canary(service, redeploy.canary_watch_s or 0, log, result.probe_url)
     if problem:
         log(f"Canary unhealthy ({problem}); putting traffic back: {_splits_text(before)}")
         back = _set_traffic(adapter, ref, before, timeout, log)
@@ -336,8 +338,13 @@ def _canary_step(redeploy: Redeploy, action: str, **kw) -> None:
     )
 
 
-def _watch_canary(service, watch_s: float, log: RedeployLog) -> str:
-    """Probe the service until `watch_s` has passed: "" if every probe passed, else the failure."""
+def _watch_canary(service, watch_s: float, log: RedeployLog, revision_url: str = "") -> str:
+    """Probe the canary until `watch_s` has passed: "" if every probe passed, else the failure.
+
+    With `revision_url` (a URL reaching the new revision alone, e.g. a Cloud Run tag URL) the
+    probes go there, keeping the service URL's path; otherwise through the service URL, where
+    only the canary's share of probes reaches the new revision.
+    """
     from checks.probing.sweep import probe_many_sync
     from checks.targets import TargetError, config_for, target_for
 
@@ -345,6 +352,16 @@ def _watch_canary(service, watch_s: float, log: RedeployLog) -> str:
         target = target_for(service, config_for(service))
     except TargetError as exc:
         return f"the health probe cannot run: {exc}"
+    if revision_url:
+        own, via = urlsplit(revision_url), urlsplit(target.url)
+        url = urlunsplit((own.scheme, own.netloc, via.path, via.query, ""))
+        target = dataclasses.replace(target, url=url)
+        log(f"Canary probes go to the new revision's own URL {url}.")
+    else:
+        log(
+            f"Canary probes go through the service URL {target.url}, which carries the split: "
+            "only about the canary's share of them reaches the new revision."
+        )
     deadline = time.monotonic() + watch_s
     interval = max(0.05, min(canary_probe_interval_s(), watch_s))
     count = 0

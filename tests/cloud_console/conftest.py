@@ -100,6 +100,9 @@ def kubernetes(db, healthy_url) -> Iterator[Platform]:
 def cloudrun(db, healthy_url) -> Iterator[Platform]:
     with FakeCloudRun(operation_polls=2) as fake:
         seed_cloudrun(fake)
+        # Revision tag URLs lead to the same healthy server here (a test may point them elsewhere).
+        origin = healthy_url.rsplit("/mcp", 1)[0]
+        fake.tag_uri = lambda service_uri, tag: origin
         account, service = register(
             "gcp", fake.endpoint, healthy_url, project="demo-project", region="us-central1"
         )

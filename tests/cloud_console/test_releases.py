@@ -352,6 +352,7 @@ def test_an_unhealthy_cloud_run_canary_is_rolled_back_automatically(
 ):
     Service.objects.filter(pk=cloudrun.service.pk).update(url=broken_url)
     cloudrun.service.refresh_from_db()
+    cloudrun.fake.tag_uri = lambda service_uri, tag: broken_url.rsplit("/mcp", 1)[0]
     old = cloudrun.fake.revision_of(CLOUD_RUN)
 
     redeploy = canary_now(cloudrun, operator, django_capture_on_commit_callbacks, watch=5)

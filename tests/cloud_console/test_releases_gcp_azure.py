@@ -67,6 +67,7 @@ def test_cloud_run_unhealthy_canary_puts_the_traffic_back(
     old = fake.revision_of(GCP_NAME)
     cloudrun.service.url = broken_url
     cloudrun.service.save()
+    fake.tag_uri = lambda service_uri, tag: broken_url.rsplit("/mcp", 1)[0]
 
     redeploy = release_now(
         cloudrun.service,
@@ -80,6 +81,58 @@ def test_cloud_run_unhealthy_canary_puts_the_traffic_back(
     assert redeploy.status == "failed"
     assert "Canary rolled back automatically" in redeploy.error
     assert fake.serving(GCP_NAME) == {old: 100}
+
+
+def test_cloud_run_canary_probes_the_new_revision_through_its_tag_url(
+    cloudrun, operator, broken_url, django_capture_on_commit_callbacks
+):
+    """The service URL carries the split (90 % old revision): the canary's probes must reach the
+    new revision alone, through the URL its revision tag gives it, or a broken 10 % canary is
+    promoted on the old revision's health."""
+    fake = cloudrun.fake
+    old = fake.revision_of(GCP_NAME)
+    tag_origin = broken_url.rsplit("/mcp", 1)[0]
+    fake.tag_uri = lambda service_uri, tag: tag_origin if tag.startswith("canary-") else service_uri
+
+    redeploy = release_now(
+        cloudrun.service,
+        operator,
+        django_capture_on_commit_callbacks,
+        GCP_NEW,
+        canary_percent=10,
+        canary_watch_s=1,
+    )
+
+    assert redeploy.status == "failed", redeploy.error
+    assert "Canary rolled back automatically" in redeploy.error
+    assert f"Canary probe 1 of {tag_origin}/mcp" in redeploy.log
+    assert fake.serving(GCP_NAME) == {old: 100}
+    # The console's own canary tag does not outlive the canary.
+    assert not [
+        t for t in fake.services[GCP_NAME]["traffic"] if t.get("tag", "").startswith("canary-")
+    ]
+
+
+def test_cloud_run_canary_behind_internal_ingress_probes_the_service_url_and_says_so(
+    cloudrun, operator, django_capture_on_commit_callbacks
+):
+    """A tag URL is a run.app URL: behind internal ingress the console cannot reach it, so the
+    probes go through the service URL and the log says they see the split."""
+    fake = cloudrun.fake
+    fake.services[GCP_NAME]["ingress"] = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+
+    redeploy = release_now(
+        cloudrun.service,
+        operator,
+        django_capture_on_commit_callbacks,
+        GCP_NEW,
+        canary_percent=10,
+        canary_watch_s=1,
+    )
+
+    assert redeploy.status == "succeeded", redeploy.error
+    assert "through the service URL" in redeploy.log
+    assert f"Canary probe 1 of {cloudrun.service.url}" in redeploy.log
 
 
 def test_cloud_run_release_that_cannot_start_shows_revision_conditions(

@@ -120,6 +120,29 @@ def test_canary_keeps_the_tag_of_a_serving_revision(adapter, weather, fake):
     ]
 
 
+def test_canary_revision_gets_its_own_url_for_the_probes_and_loses_it_when_promoted(
+    adapter, weather, fake
+):
+    result = adapter.release(weather, NEW_IMAGE, traffic_percent=10)
+
+    tag = f"canary-{result.revision_after.rsplit('-', 1)[-1]}"
+    assert result.probe_url == fake.tag_uri(fake.services[NAME]["uri"], tag)
+    assert result.probe_url.startswith(f"https://{tag}---")
+    adapter.set_traffic(weather, [TrafficSplit(revision=result.revision_after, percent=100)])
+    assert not [t for t in fake.services[NAME]["traffic"] if t.get("tag") == tag]
+
+
+def test_canary_behind_internal_ingress_gets_no_revision_url(adapter, weather, fake):
+    fake.services[NAME]["ingress"] = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    seen: list[str] = []
+
+    result = adapter.release(weather, NEW_IMAGE, traffic_percent=10, progress=seen.append)
+
+    assert result.status == "succeeded" and result.probe_url == ""
+    assert any("No revision URL for the canary's probes" in line for line in seen)
+    assert not [t for t in fake.services[NAME]["traffic"] if t.get("tag")]
+
+
 def test_promote_a_canary_with_set_traffic(adapter, weather, fake):
     canary = adapter.release(weather, NEW_IMAGE, traffic_percent=10).revision_after
 

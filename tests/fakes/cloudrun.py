@@ -24,6 +24,7 @@ import re
 import secrets
 import uuid
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.server import FakeServer, RecordedRequest, Reply
@@ -152,6 +153,9 @@ class FakeCloudRun(FakeServer):
         self._next_operation_error: str = ""
         self.report_traffic_statuses = True  # False: answers without trafficStatuses
         self.retry_after = "0"  # seconds a 429 / 503 answer asks the client to wait
+        # Where a tag's own URL points: the real shape by default; tests may point it at a
+        # loopback server to stand for the tagged revision alone.
+        self.tag_uri: Callable[[str, str], str] = _tag_uri
 
     # -- seeding -----------------------------------------------------------------------------
     def add_service(
@@ -368,7 +372,9 @@ class FakeCloudRun(FakeServer):
             }
             if target.get("tag"):
                 status["tag"] = target["tag"]
-                status["uri"] = service["uri"].replace("https://", f"https://{target['tag']}---")
+                # TrafficTargetStatus.uri: "Displays the target URI" of a tagged target, which
+                # reaches that revision alone (https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration#tags).
+                status["uri"] = self.tag_uri(service["uri"], target["tag"])
             statuses.append(status)
         service["trafficStatuses"] = statuses
 
@@ -883,3 +889,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _tag_uri(service_uri: str, tag: str) -> str:
+    """A tag's URL as Cloud Run gives it: https://TAG---SERVICE-HASH.REGION.run.app."""
+    return service_uri.replace("https://", f"https://{tag}---")

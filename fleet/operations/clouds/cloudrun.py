@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -94,6 +95,8 @@ class _Change:
     new_revision: str = ""  # the name we gave the new revision ("" = Cloud Run names it)
     # Traffic-only changes: the shares that must be served afterwards ("" = latest ready).
     want: dict[str, int] = field(default_factory=dict)
+    # A canary's tag on the new revision: its URL (from trafficStatuses) is the canary's probe URL.
+    probe_tag: str = ""
 
 
 T = TypeVar("T")
@@ -294,9 +297,17 @@ class CloudRunAdapter(CloudAdapter):
             template.annotations[REASON_ANNOTATION] = reason[:200]
         paths = ["template.revision", "template.containers", "template.annotations"]
         traffic = None
+        probe_tag = ""
         if traffic_percent is not None:
+            unreachable = _tag_url_unreachable(current)
+            if unreachable:
+                say(progress, f"No revision URL for the canary's probes: {unreachable}.")
+            else:
+                probe_tag = _canary_tag(new)
             traffic = [
-                run_v2.TrafficTarget(type_=_BY_REVISION, revision=new, percent=traffic_percent),
+                run_v2.TrafficTarget(
+                    type_=_BY_REVISION, revision=new, percent=traffic_percent, tag=probe_tag
+                ),
                 *_rest_of_traffic(current, 100 - traffic_percent),
             ]
         elif not _follows_latest(current):
@@ -307,7 +318,7 @@ class CloudRunAdapter(CloudAdapter):
             paths.append("traffic")
         share = f"{traffic_percent} %" if traffic_percent is not None else "100 %"
         say(progress, f"Releasing {image} to {name} as revision {new} ({share} of traffic)")
-        change = _Change("release", paths, template, traffic, new_revision=new)
+        change = _Change("release", paths, template, traffic, new_revision=new, probe_tag=probe_tag)
         return self._change_and_wait(name, current, change, timeout_s, progress)
 
     def set_traffic(
@@ -564,6 +575,10 @@ class CloudRunAdapter(CloudAdapter):
             )
             return base
         base.status = "succeeded"
+        if change.probe_tag:
+            base.probe_url = next(
+                (s.uri for s in after.traffic_statuses if s.tag == change.probe_tag and s.uri), ""
+            )
         if served == 100:
             say(progress, f"Revision {new} is ready and serving")
             base.message = f"Revision {new} replaced {base.revision_before} and serves 100 %."
@@ -762,12 +777,35 @@ def _follows_latest(svc: run_v2.Service) -> bool:
 
 
 def _tag_only_targets(svc: run_v2.Service) -> list[run_v2.TrafficTarget]:
-    """Tagged 0 % targets (revision URLs people test against) survive a traffic change."""
+    """Tagged 0 % targets (revision URLs people test against) survive a traffic change; the
+    console's own canary tags do not outlive the canary's promotion or abort."""
     return [
         run_v2.TrafficTarget(type_=t.type_, revision=t.revision, percent=0, tag=t.tag)
         for t in svc.traffic
-        if t.tag and not t.percent
+        if t.tag and not t.percent and not _CANARY_TAG.fullmatch(t.tag)
     ]
+
+
+_CANARY_TAG = re.compile(r"canary-fc[0-9a-f]{8}")
+
+
+def _canary_tag(revision: str) -> str:
+    """`canary-fcXXXXXXXX`: the tag giving a canary revision its own URL for the probes
+    (https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration#tags)."""
+    return f"canary-{revision.rsplit('-', 1)[-1]}"
+
+
+def _tag_url_unreachable(svc: run_v2.Service) -> str:
+    """Why a revision tag's run.app URL cannot be probed from the console ("" = it can): tag
+    URLs obey the service's ingress and vanish with the default URL."""
+    if getattr(svc, "default_uri_disabled", False):
+        return "the service's default run.app URL is disabled, so tag URLs are too"
+    if svc.ingress not in (_TRAFFIC.INGRESS_TRAFFIC_ALL, _TRAFFIC.INGRESS_TRAFFIC_UNSPECIFIED):
+        return (
+            f"the service's ingress is {svc.ingress.name}, so its revision URLs answer only "
+            "from inside its network, where the console may not be"
+        )
+    return ""
 
 
 def _rest_of_traffic(svc: run_v2.Service, rest: int) -> list[run_v2.TrafficTarget]:
@@ -789,7 +827,11 @@ def _rest_of_traffic(svc: run_v2.Service, rest: int) -> list[run_v2.TrafficTarge
 
 def _tags(svc: run_v2.Service) -> dict[str, str]:
     """Revision -> the tag its traffic target carries now (tags give revisions their own URL)."""
-    return {t.revision: t.tag for t in svc.traffic if t.type_ == _BY_REVISION and t.tag}
+    return {
+        t.revision: t.tag
+        for t in svc.traffic
+        if t.type_ == _BY_REVISION and t.tag and not _CANARY_TAG.fullmatch(t.tag)
+    }
 
 
 def _ready(conditions: Iterable[run_v2.Condition]) -> bool | None:

@@ -113,6 +113,9 @@ class OperationResult:
     # The platform's own account of a failure (stopped-task reasons, revision conditions, pod states
     # and recent events), one line each, shown on the redeploy/release page.
     diagnostics: list[str] = field(default_factory=list)
+    # A URL that reaches the new revision alone (a Cloud Run revision tag's URL), for a canary's
+    # probes; "" = none, so probes can only go through the service URL, which carries the split.
+    probe_url: str = ""
 
 
 @dataclass
