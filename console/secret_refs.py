@@ -23,7 +23,7 @@ import stat
 
 from django.conf import settings
 
-ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}\Z")
 REF_HELP = "env:NAME (NAME in upper-case letters, digits and '_') or file:/absolute/path"
 MAX_FILE_BYTES = 64 * 1024
 

@@ -424,7 +424,7 @@ if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821
         raise ImproperlyConfigured(f"EMAIL_URL host refused by the egress policy: {_problem}.")
 
 # Secret references (env:NAME, file:/path): the deployer's allow-list, see console/secret_refs.py.
-_ENV_PREFIX_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_ENV_PREFIX_RE = re.compile(r"^[A-Z_][A-Z0-9_]*\Z")
 
 
 def _secret_env_prefixes(raw: str) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from console import egress
 from fleet.operations.clouds.credentials import is_loopback
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 NAME_HELP = (
     "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63"
 )
@@ -133,7 +133,7 @@ def validate_resource(provider: str | None, resource: str) -> None:
 
 
 # RFC 9110 section 5.6.2: a field name is a token.
-HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}\Z")
 # Headers a probe or a webhook sets itself, or that would change how the request is framed/routed.
 RESERVED_HEADERS = frozenset(
     {"host", "content-length", "content-type", "transfer-encoding", "connection", "te", "upgrade"}
@@ -207,7 +207,7 @@ def join_health_url(base_url: str, health_path: str) -> str:
 def validate_tags(tags: object) -> None:
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValidationError({"tags": "Tags must be a list of strings."})
-    bad = [t for t in tags if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,49}$", t)]
+    bad = [t for t in tags if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,49}\Z", t)]
     if bad:
         raise ValidationError(
             {"tags": f"Invalid tag '{bad[0]}': letters, digits, '.', '_', ':', '/', '-'."}

@@ -131,3 +131,15 @@ def redact(text: str) -> str:
 
 def _clean(text: str) -> str:
     return _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
+
+
+# A quoted piece of what a server sent (a status line, a header line) inside an HTTP library's
+# error message, e.g. "illegal status line: bytearray(b'-ERR ...')": target bytes.
+_QUOTED_BYTES = re.compile(
+    r"""\s*:?\s*(?:bytearray\()?b?(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\)?"""
+)
+
+
+def without_quoted_bytes(text: str) -> str:
+    """An HTTP library's error message without the server bytes it quotes (viewers read it)."""
+    return _QUOTED_BYTES.sub("", text).strip() or "unreadable response"

@@ -19,7 +19,7 @@ from fleet.validation import header_name_problem, validate_http_url, validate_na
 if TYPE_CHECKING:
     from console.notifications.models import AlertChannel, Silence
 
-MATCH_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$")
+MATCH_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}\Z")
 URL_CHANNELS = ("webhook", "slack")
 
 

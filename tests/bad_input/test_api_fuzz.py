@@ -10,7 +10,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from console.api import api
@@ -22,6 +24,18 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 @pytest.fixture
 def operator_token(operator) -> str:
     return ApiToken.issue(operator, "fuzz")[1]
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Calls go through the bare WSGI handler, whose request_finished signal closes the database
+    connection: on PostgreSQL that would close the test's transaction under it. Django's test
+    client disconnects the same handler."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def _aim_at_the_fleet(case, fleet) -> None:

@@ -40,6 +40,18 @@ def test_api_body_with_unstorable_text_is_422_naming_the_field(operator_api, bad
     assert not Service.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["name", "tags"])
+def test_a_trailing_line_break_does_not_slip_past_a_name_rule(operator_api, field):
+    # "$" in a pattern also matches before a final "\n": names and tags are checked to the end.
+    value = ["ok\n"] if field == "tags" else "notes\n"
+    response = operator_api.post(
+        "/api/v1/services", _service_body(**{field: value}), content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:2] == ["body", field]
+    assert not Service.objects.exists()
+
+
 def test_api_nested_json_key_and_list_item_are_checked(operator_api):
     body = _service_body(tags=["ok", "x\x00"])
     response = operator_api.post("/api/v1/services", body, content_type="application/json")

@@ -168,6 +168,9 @@ BAD_HEADER_NAMES = [
     ("X-Key\r\nX-Injected: 1", "is not a valid HTTP header name"),
     ("Bad Header", "is not a valid HTTP header name"),
     ("X-Key:", "is not a valid HTTP header name"),
+    ("X-Key\n", "is not a valid HTTP header name"),  # a trailing line break only
+    ("X-Key\r\n ", "is not a valid HTTP header name"),  # obs-fold
+    ("X-K\u00e9y", "is not a valid HTTP header name"),
     ("Host", "set by the console itself"),
     ("Content-Length", "set by the console itself"),
 ]

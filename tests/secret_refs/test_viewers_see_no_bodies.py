@@ -162,3 +162,24 @@ def test_errors_recorded_before_the_upgrade_lose_the_bodies_they_quoted(viewer_c
     )
     page = viewer_client.get("/services/notes/").content.decode()
     assert MARKER not in page and "HTTP 502 Bad Gateway (an HTML page)" in page
+
+
+def test_a_webhook_to_a_non_http_server_does_not_quote_its_banner_to_viewers(
+    banner_server, operator_client, viewer_client, viewer_api, django_capture_on_commit_callbacks
+):
+    channel = ChannelFactory(name="hook", type="webhook", target=banner_server)
+    # an operator sends a test alert to a "webhook" that is really Redis or SSH
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/alerts/channels/{channel.name}/test/")
+    delivery = Delivery.objects.get()
+    assert delivery.status == "failed" and "broke the HTTP protocol" in delivery.last_error
+
+    seen = [
+        viewer_client.get(f"/alerts/deliveries/{delivery.pk}/").content.decode(),
+        viewer_client.get("/alerts/").content.decode(),
+        json.dumps(viewer_api.get(f"/api/v1/alerts/deliveries/{delivery.pk}").json()),
+        json.dumps(viewer_api.get("/api/v1/alerts").json()),
+    ]
+    for page in seen:
+        assert MARKER not in page and TOKEN not in page
+    assert "broke the HTTP protocol" in seen[0]

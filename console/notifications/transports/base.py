@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from django.conf import settings
 
-from checks.probing.errors import describe_body
+from checks.probing.errors import describe_body, without_quoted_bytes
 from console import egress, secret_refs
 from console.egress import EgressRefused, EgressTransport
 
@@ -56,8 +56,16 @@ def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) ->
         raise DeliveryError(str(exc), retryable=False) from exc
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"Timed out after {timeout.read:g}s: {exc}", retryable=True) from exc
+    except httpx.ProtocolError as exc:  # not HTTP (Redis, SSH, ...): never quote what it sent
+        raise DeliveryError(
+            "the target broke the HTTP protocol or closed the connection "
+            f"({without_quoted_bytes(str(exc))})",
+            retryable=True,
+        ) from exc
     except httpx.HTTPError as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+        raise DeliveryError(
+            f"{type(exc).__name__}: {without_quoted_bytes(str(exc))}", retryable=True
+        ) from exc
     code = response.status_code
     if 200 <= code < 300:
         return code
