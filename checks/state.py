@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Case, F, FloatField, Value, When
+from django.db.models.functions import Cast
 
 from checks.models import CheckConfig, Incident, ProbeResult, StateChange
 from checks.probing.types import ProbeOutcome
@@ -162,9 +163,13 @@ def save_live(services: list[tuple[int, float | None, str]], at: datetime) -> No
     for pk, latency, error in services:
         by_error.setdefault(error, []).append((pk, latency))
     for error, rows in by_error.items():
-        latency = Case(
-            *(When(pk=pk, then=Value(ms, output_field=FloatField())) for pk, ms in rows),
-            output_field=FloatField(),
+        # Cast: a CASE whose branches are all NULL (every probe failed) is text to PostgreSQL.
+        latency = Cast(
+            Case(
+                *(When(pk=pk, then=Value(ms, output_field=FloatField())) for pk, ms in rows),
+                output_field=FloatField(),
+            ),
+            FloatField(),
         )
         Service.objects.filter(pk__in=[pk for pk, _ in rows]).update(
             last_checked_at=at, last_error=error, last_latency_ms=latency

@@ -219,20 +219,45 @@ def _set_aside(service: Service, config: CheckConfig, exc: Exception, now: datet
         )
 
 
+def _save_counts(kinds: dict[str, list[int]], owners: dict, now: datetime) -> set[int]:
+    """state.save_counts in bulk; if the database refuses it, config by config, so one row that
+    cannot take its new counters (edited past the validators) is set aside alone. Returns those."""
+    try:
+        with transaction.atomic():
+            state.save_counts(kinds, now)
+        return set()
+    except DatabaseError:
+        logger.exception("saving the counters of a batch failed; saving them one by one")
+    failed: set[int] = set()
+    for kind, ids in kinds.items():
+        for pk in ids:
+            try:
+                with transaction.atomic():
+                    state.save_counts({kind: [pk]}, now)
+            except DatabaseError as exc:
+                failed.add(pk)
+                _set_aside(*owners[pk], exc, now)
+    return failed
+
+
 def _apply_all(entries: list, now: datetime) -> list[Checked]:
-    checked, kinds, steady, moved = [], {}, [], []
+    checked, kinds, steady, moved, advanced = [], {}, [], [], []
     for service, config, outcome, reading, old, row in entries:
-        item = Checked(service=service, outcome=outcome, result=row)
-        checked.append(item)
         new = state.advance(old, config, reading)
         kinds.setdefault(state.reading_kind(reading), []).append(config.pk)
+        advanced.append((service, config, outcome, old, new, row))
+    failed = _save_counts(kinds, {e[1].pk: (e[0], e[1]) for e in entries}, now)
+    for service, config, outcome, old, new, row in advanced:
+        if config.pk in failed:
+            continue
+        item = Checked(service=service, outcome=outcome, result=row)
+        checked.append(item)
         service.last_checked_at, service.last_latency_ms = now, row.latency_ms
         service.last_error = row.error
         if new == old:
             steady.append((service.pk, row.latency_ms, row.error))
         else:
             moved.append((item, config, row, old, new))
-    state.save_counts(kinds, now)
     state.save_live(steady, now)
     for item, config, row, old, new in moved:
         live = {"last_checked_at": now, "last_latency_ms": row.latency_ms, "last_error": row.error}
@@ -257,11 +282,8 @@ def _guarded(item: Checked, config: CheckConfig, now: datetime, work: Callable[[
     try:
         with transaction.atomic():
             work()
-    except Exception:
-        logger.exception("recording the check of %s failed; its next check moves on", item.service)
-        CheckConfig.objects.filter(pk=config.pk).update(
-            next_check_at=now + 2 * _interval(config.interval_seconds)
-        )
+    except Exception as exc:
+        _set_aside(item.service, config, exc, now)
 
 
 def result_row(

@@ -28,6 +28,7 @@ HOSTILE = {
         {"tool_call_name": "add", "tool_call_arguments": ["not", "an", "object"]},
     ),
     "interval that overflows a datetime": ("config", {"interval_seconds": 10**12}),
+    "counter at the database's integer limit": ("config", {"consecutive_successes": None}),
     "slow threshold that is not a number": ("config", {"slow_ms": None}),
 }
 
@@ -38,6 +39,10 @@ def _make_hostile(service: Service, case: str) -> None:
         pytest.skip("PostgreSQL's integer column cannot hold it in the first place")
     if case == "slow threshold that is not a number":
         pytest.skip("the column is NOT NULL on every backend")
+    if case == "counter at the database's integer limit":
+        if connection.vendor == "sqlite":
+            pytest.skip("SQLite turns an overflowing integer into a float instead of refusing it")
+        values = {"consecutive_successes": 2**31 - 1}
     if table == "service":
         Service.objects.filter(pk=service.pk).update(**values)
     else:
@@ -69,6 +74,11 @@ def test_a_hostile_service_fails_alone_and_the_sweep_goes_on(
         assert hostile.status == "up"
         next_at = CheckConfig.objects.get(service=hostile).next_check_at
         assert next_at - timezone.now() <= timedelta(days=1)
+    elif case == "counter at the database's integer limit":
+        # the probe answered, but its success cannot be counted: said on the service itself
+        assert "could not be recorded" in hostile.last_error
+        page = client.get(f"/services/{hostile.name}/").content.decode()
+        assert "could not be recorded" in page
     else:
         assert hostile.status != "up"
         failed = ProbeResult.objects.get(service=hostile)
