@@ -290,6 +290,7 @@ READER_MODULES: tuple[str, ...] = (
     "checks.audits.readers.kubernetes",
     "checks.audits.readers.cloudrun",
     "checks.audits.readers.ecs",
+    "checks.audits.readers.container_apps",
 )
 
 

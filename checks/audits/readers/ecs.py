@@ -43,6 +43,14 @@ DEFAULT_STOP_TIMEOUT_S = 30
 BROAD_MANAGED = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
 OPEN_CIDRS = {"0.0.0.0/0", "::/0"}
 LOG_EVENTS = 50
+# Failures that concern the whole account, not one API or one service.
+_ACCOUNT_WIDE = {
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "EndpointRefused",
+}
 ENCRYPTION_REASON = (
     "the data stores behind an ECS task (EFS, RDS, S3) are not read for their encryption keys yet"
 )
@@ -52,12 +60,19 @@ class _Account:
     """boto3 clients of one account, made once per run."""
 
     def __init__(self, account: Any) -> None:
-        session = aws_session(account.to_ref())
+        self.clients: dict[str, Any] = {}
+        self.trails: Observation | str | None = None
+        # Why the account cannot be read at all (no credentials, endpoint unreachable): said
+        # once, then reused for its other services instead of trying again per service.
+        self.broken = ""
+        try:
+            session = aws_session(account.to_ref())
+        except Exception as exc:  # a refused endpoint override, a broken profile
+            self.broken = f"the account {account.name} cannot be read ({exc})"
+            return
         config = Config(retries={"total_max_attempts": 2}, connect_timeout=10, read_timeout=15)
         endpoint = account.endpoint or None
         self.make = lambda name: session.client(name, endpoint_url=endpoint, config=config)
-        self.clients: dict[str, Any] = {}
-        self.trails: Observation | str | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name not in self.clients:
@@ -272,13 +287,18 @@ def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dic
         STRUCTURED_LOGS: ("the container's log events", lambda: structured_logs(aws, raw, at)),
     }
     for key, (what, read) in reads.items():
+        if aws.broken:
+            facts[key] = aws.broken
+            continue
         try:
             facts[key] = read()
         except Exception as exc:  # one refused API leaves only its own facts unread
             facts[key] = _why(exc, what)
+            if type(exc).__name__ in _ACCOUNT_WIDE:
+                aws.broken = f"the account {service.account.name} cannot be read ({exc})"
     if aws.trails is None:
         try:
-            aws.trails = audit_trails(aws, snapshot.region, at)
+            aws.trails = aws.broken or audit_trails(aws, snapshot.region, at)
         except Exception as exc:
             aws.trails = _why(exc, "CloudTrail trails")
     facts[AUDIT_LOGS] = aws.trails

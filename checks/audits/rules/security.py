@@ -98,6 +98,15 @@ def _network_from_policies(ev: Evidence) -> Finding | None:
     kind = fact.get("kind", "NetworkPolicy")
     if not fact.get("policies"):
         reach = " and from the internet" if fact.get("exposure") == "internet" else ""
+        if kind != "NetworkPolicy":
+            if reach and public:
+                return passed(
+                    "Open to the internet by design (tagged public).",
+                    item,
+                    registry(ev, "tags", ev.service.tags),
+                )
+            internet = "anyone on the internet" if reach else "anyone on its network"
+            return failed(f"No {kind} limits who can connect: {internet} can.", item)
         return failed(
             f"No NetworkPolicy selects its pods: every pod in the cluster{reach} can connect.",
             item,

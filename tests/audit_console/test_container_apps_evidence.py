@@ -1,0 +1,74 @@
+"""Container Apps: who can connect is decided from the app's ingress and its
+ipSecurityRestrictions, read through the Container Apps API (the strict HTTPS fake)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleet.models import CloudAccount, Service
+from fleet.operations.clouds.credentials import EMULATOR_CA_ENV, EMULATOR_ENV
+from tests.fakes.container_apps import FakeContainerApps
+
+pytestmark = pytest.mark.django_db
+SUB = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.fixture
+def arm(tmp_path: Path, monkeypatch) -> Iterator[FakeContainerApps]:
+    monkeypatch.setenv(EMULATOR_ENV, "1")
+    with FakeContainerApps() as fake:
+        ca = tmp_path / "arm.pem"
+        ca.write_bytes(fake.cert_pem)
+        monkeypatch.setenv(EMULATOR_CA_ENV, str(ca))
+        fenced = fake.add_app("mcp-notes", external=True)
+        # https://learn.microsoft.com/en-us/azure/container-apps/ip-restrictions
+        fake.apps[fenced.lower()]["properties"]["configuration"]["ingress"][
+            "ipSecurityRestrictions"
+        ] = [{"name": "office", "ipAddressRange": "203.0.113.0/24", "action": "Allow"}]
+        fake.add_app("mcp-open", external=True)
+        fake.add_app("mcp-internal", external=False)
+        yield fake
+
+
+@pytest.fixture
+def services(arm) -> dict[str, Service]:
+    account = CloudAccount.objects.create(
+        name="azure", provider="azure", subscription=SUB, resource_group="mcp-rg",
+        endpoint=arm.endpoint,
+    )  # fmt: skip
+    return {
+        name: Service.objects.create(
+            name=name,
+            url=f"https://{name}.example.com/mcp",
+            account=account,
+            resource=f"mcp-{name}",
+            environment="production",
+        )  # fmt: skip
+        for name in ("notes", "open", "internal")
+    }
+
+
+def test_ingress_and_ip_restrictions_decide_network_rules(services, run_audit):
+    run = run_audit()
+    rule = "security.network-restricted"
+    results = {r.service_name: r for r in run.results.filter(rule_id=rule)}
+
+    assert results["internal"].status == "pass"
+    open_ = results["open"]
+    assert open_.status == "fail" and "anyone on the internet" in open_.message
+    fenced = results["notes"]
+    assert fenced.status == "pass"  # external, but only an office range may connect
+    assert "office (Allow 203.0.113.0/24)" in str(fenced.evidence)
+    reach = run.results.get(rule_id="infrastructure.ingress-configured", service_name="open")
+    assert reach.status == "pass" and "external ingress" in str(reach.evidence)
+
+
+def test_an_app_tagged_public_may_be_open(services, run_audit):
+    Service.objects.filter(name="open").update(tags=["public"])
+
+    result = run_audit().results.get(rule_id="security.network-restricted", service_name="open")
+
+    assert result.status == "pass" and "by design" in result.message
