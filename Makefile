@@ -11,11 +11,13 @@ ARGS ?=
 .PHONY: up install install-test browser lint test bench clean
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip uv
+	@echo "Creating the virtualenv in $(VENV)…"
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --upgrade pip uv
 
 install: $(PY)
-	$(UV) pip install --quiet --python $(PY) -e .
+	@echo "Installing the console's dependencies (about a minute the first time)…"
+	@$(UV) pip install --python $(PY) -e .
 
 install-test: $(PY)
 	$(UV) pip install --quiet --python $(PY) -e '.[test]'
@@ -27,11 +29,13 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 up: install
-	$(PY) manage.py up $(ARGS)
+	@echo "Starting MCP Fleet Console…"
+	@$(PY) manage.py up $(ARGS)
 
 lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint deploy/Dockerfile
 
 test: install-test browser lint
 	$(PY) -m pytest $(ARGS)

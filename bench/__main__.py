@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 BENCHMARKS = ["bench.dashboard", "bench.probe_sweep", "bench.sweep_record", "bench.audit"]
+if os.environ.get("BENCH_REDIS_URL"):  # workers on PostgreSQL and Redis: needs both
+    BENCHMARKS.append("bench.scale_out")
 
 
 def main() -> int:

@@ -161,12 +161,13 @@ def test_secrets_and_settings_come_from_objects_that_are_rendered(rendered):
         assert {"configMapRef": {"name": "fleet-console-config"}} in env_from
 
 
-def test_least_privilege_only_workers_get_a_token_and_only_fleet_namespaces_a_role(rendered):
+def test_least_privilege_only_cloud_pools_get_a_token_and_only_fleet_namespaces_a_role(rendered):
     accounts = _by_kind(rendered["overlays/example"], "ServiceAccount")
     assert accounts["fleet-console"]["automountServiceAccountToken"] is False
-    assert accounts["fleet-console-worker"]["automountServiceAccountToken"] is True
+    assert accounts["fleet-console-cloud"]["automountServiceAccountToken"] is True
+    cloud_pools = {"fleet-console-worker-cloud", "fleet-console-worker-audits"}
     for name, deployment in _by_kind(rendered["overlays/example"], "Deployment").items():
-        expected = "fleet-console-worker" if "-worker-" in name else "fleet-console"
+        expected = "fleet-console-cloud" if name in cloud_pools else "fleet-console"
         assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == expected
     assert not _by_kind(rendered["overlays/example"], "Role")
     role = _by_kind(rendered["fleet-namespace"], "Role")["fleet-console"]
@@ -175,7 +176,7 @@ def test_least_privilege_only_workers_get_a_token_and_only_fleet_namespaces_a_ro
     assert all("secrets" not in rule["resources"] for rule in role["rules"])
     binding = _by_kind(rendered["fleet-namespace"], "RoleBinding")["fleet-console"]
     assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "fleet-console-worker", "namespace": "fleet-console"}
+        {"kind": "ServiceAccount", "name": "fleet-console-cloud", "namespace": "fleet-console"}
     ]
 
 

@@ -60,6 +60,16 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
         assert len(password) >= 12
         demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 7 created", output)
         assert demo, output
+        steps = [
+            "Applying database migrations…",
+            "Collecting static files…",
+            "Starting the demo fleet",
+            "Starting the Celery workers",
+            "Starting the web process",
+            "MCP Fleet Console is running",
+        ]
+        positions = [output.find(step) for step in steps]
+        assert -1 not in positions and positions == sorted(positions), output  # progress, in order
 
         deadline = time.monotonic() + 90
         while True:  # the worker reports its first heartbeat once it is ready

@@ -54,7 +54,9 @@ def _worker_pid(parent: int) -> int | None:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"celery" in cmdline and b"worker" in cmdline:
+        # the general worker, not the dedicated probe pool (its own process, named probes@)
+        general = b"probes@%h" not in cmdline
+        if ppid == parent and b"celery" in cmdline and b"worker" in cmdline and general:
             return int(entry.name)
     return None
 
@@ -167,4 +169,36 @@ def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(up):
         os.kill(pid, signal.SIGKILL)
         output.wait_for(rf"exited \(killed by SIGKILL\); restarting it in {delay} s\.", 30)
         pid = _wait_worker(proc.pid, not_pid=pid, timeout=30)
+    assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+
+
+def _child_pid(parent: int, *words: bytes) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and all(
+                w in cmdline for w in words
+            ):
+                return int(entry.name)
+        time.sleep(0.2)
+    raise AssertionError(f"no child process with {words}")
+
+
+def test_a_killed_beat_and_a_killed_probe_worker_come_back_too(up):
+    proc, output, base, _ = up
+    output.wait_for(r"Log in as admin with password")
+    beat = _child_pid(proc.pid, b"beat")
+    os.kill(beat, signal.SIGKILL)
+    output.wait_for(r"The beat process exited \(killed by SIGKILL\); restarting it in 1 s\.", 30)
+    restarted = int(output.wait_for(r"Restarted the beat process \(pid (\d+)\)\.", 30).group(1))
+    assert restarted != beat
+    probes = _child_pid(proc.pid, b"worker", b"probes@%h")
+    os.kill(probes, signal.SIGKILL)
+    output.wait_for(r"The probe worker process exited \(killed by SIGKILL\); restarting", 30)
+    output.wait_for(r"Restarted the probe worker process", 30)
     assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200

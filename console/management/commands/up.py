@@ -89,11 +89,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, _stop_like_ctrl_c)
         signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
         try:
+            self._progress("Applying database migrations…")
             call_command("migrate", interactive=False, verbosity=0)
+            self._progress("Collecting static files…")
             call_command("collectstatic", interactive=False, verbosity=0)
             password = self._ensure_admin()
             if not options["no_demo"]:
+                self._progress("Starting the demo fleet (7 real MCP servers on loopback)…")
                 self._start_demo()
+            self._progress("Starting the Celery workers (probes; everything else) and beat…")
             self._start_celery()
             self._start(
                 "web",
@@ -110,7 +114,7 @@ class Command(BaseCommand):
                     "warning",
                 ],
             )
-            self.stdout.write("Starting the web process…")
+            self._progress(f"Starting the web process on port {port}…")
             if not wait_for_port(port, timeout=180):
                 raise CommandError("The web process did not start listening; see its output above.")
             self._announce(port, password)
@@ -119,6 +123,11 @@ class Command(BaseCommand):
             self.stdout.write("\nStopping…")
         finally:
             self._stop_all()
+
+    def _progress(self, message: str) -> None:
+        """One line per step, flushed at once, so a slow first start never looks stuck."""
+        self.stdout.write(message)
+        self.stdout.flush()
 
     def _ensure_admin(self) -> str:
         """A fresh generated password every start: nothing fixed, nothing to leak from the docs."""
@@ -162,21 +171,19 @@ class Command(BaseCommand):
         )
 
     def _start_celery(self) -> None:
+        """Two worker pools, as the deployment artefacts run them (deploy/): health checks on
+        their own, so a slow cloud call or a fleet audit never delays a probe; and beat."""
         celery = [sys.executable, "-m", "celery", "-A", "console"]
+        worker = ["worker", "--loglevel", "WARNING", "--pool", "threads"]
+        worker += ["--without-gossip", "--without-mingle"]
+        others = [q for q in settings.FLEET_TASK_QUEUES if q != "probes"]
+        self._start(
+            "probe worker",
+            celery + worker + ["--queues", "probes", "--concurrency", "4", "-n", "probes@%h"],
+        )
         self._start(
             "worker",
-            celery
-            + [
-                "worker",
-                "--loglevel",
-                "WARNING",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "4",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            celery + worker + ["--queues", ",".join(others), "--concurrency", "4", "-n", "all@%h"],
         )
         self._start(
             "beat",
