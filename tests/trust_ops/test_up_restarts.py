@@ -71,6 +71,23 @@ def _wait_worker(parent: int, not_pid: int | None = None, timeout: float = 60) -
     raise AssertionError("no (new) worker process")
 
 
+def _child_pid(parent: int, *words: bytes) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and all(
+                w in cmdline for w in words
+            ):
+                return int(entry.name)
+        time.sleep(0.2)
+    raise AssertionError(f"no child process with {words}")
+
+
 def _wait_health(base: str, worker: str, timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout
     body: dict = {}
@@ -161,7 +178,7 @@ def test_a_killed_worker_is_restarted_and_the_web_keeps_serving(up):
     assert web.get("/").status_code == 200
 
 
-def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(up):
+def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays_and_so_is_beat(up):
     proc, output, base, _ = up
     output.wait_for(r"Log in as admin with password")
     pid = _wait_worker(proc.pid)
@@ -171,27 +188,7 @@ def test_a_worker_that_keeps_dying_is_restarted_with_growing_delays(up):
         pid = _wait_worker(proc.pid, not_pid=pid, timeout=30)
     assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
 
-
-def _child_pid(parent: int, *words: bytes) -> int:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for entry in Path("/proc").iterdir():
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except (OSError, ValueError):
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and all(
-                w in cmdline for w in words
-            ):
-                return int(entry.name)
-        time.sleep(0.2)
-    raise AssertionError(f"no child process with {words}")
-
-
-def test_a_killed_beat_and_a_killed_probe_worker_come_back_too(up):
-    proc, output, base, _ = up
-    output.wait_for(r"Log in as admin with password")
+    # beat and the dedicated probe pool are supervised the same way
     beat = _child_pid(proc.pid, b"beat")
     os.kill(beat, signal.SIGKILL)
     output.wait_for(r"The beat process exited \(killed by SIGKILL\); restarting it in 1 s\.", 30)
