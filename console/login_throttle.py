@@ -8,6 +8,7 @@ later (a growing delay) until the limit is reached, and then writes one audit-lo
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,23 @@ class LoginName:
 
     def __str__(self) -> str:
         return self.username
+
+
+def client_address(request: Any) -> str | None:
+    """The address to throttle: the connection's own, or behind FLEET_TRUSTED_PROXY_COUNT proxies
+    the Nth entry from the right of X-Forwarded-For (each proxy appends the address it saw, so
+    entries further left are whatever the client wrote and are never read)."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    count = settings.FLEET_TRUSTED_PROXY_COUNT
+    if not count:
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(hops) < count:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-count]))
+    except ValueError:
+        return remote
 
 
 class ThrottleBackend(AxesStandaloneBackend):

@@ -291,12 +291,10 @@ AXES_VERBOSE = False
 FLEET_API_TOKEN_FAILURE_LIMIT = _env_number("FLEET_API_TOKEN_FAILURE_LIMIT", 20, 2, 10_000)
 # Behind N trusted proxies the client address is the Nth from the right in X-Forwarded-For (the
 # nearest proxy is the connection's own address, so N-1 proxies are listed after the client).
+# Addresses a client writes in front of the proxies' own entries are never read (see
+# console/login_throttle.py client_address); the login lock and the API token limit share it.
 FLEET_TRUSTED_PROXY_COUNT = _env_number("FLEET_TRUSTED_PROXY_COUNT", 0, 0, 10)
-if FLEET_TRUSTED_PROXY_COUNT:
-    AXES_IPWARE_PROXY_COUNT = FLEET_TRUSTED_PROXY_COUNT - 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "console.login_throttle.client_address"
 # Failures before the lock are answered more and more slowly: this long after the second,
 # doubling each time, at most FLEET_LOGIN_SLOWDOWN_MAX_SECONDS.
 FLEET_LOGIN_SLOWDOWN_SECONDS = _env_number(

@@ -154,11 +154,7 @@ def test_a_good_login_clears_earlier_failures(operator):
     assert _login(Client(), "otto", "otto-pass-123").status_code == 302
 
 
-@override_settings(
-    FLEET_TRUSTED_PROXY_COUNT=1,
-    AXES_IPWARE_PROXY_COUNT=0,
-    AXES_IPWARE_META_PRECEDENCE_ORDER=["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"],
-)
+@override_settings(FLEET_TRUSTED_PROXY_COUNT=1)
 def test_behind_a_trusted_proxy_the_forwarded_address_is_locked(operator):
     client = Client()
     for _ in range(LIMIT):
@@ -206,3 +202,50 @@ def test_wrong_api_tokens_lock_the_address_even_for_a_good_token(operator, setti
     )
     assert other.status_code == 200
     cache.delete("fleet:api-token-failures:10.7.7.7")
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(operator):
+    # each try claims another address; the connection's own address is what gets locked
+    for n in range(LIMIT):
+        Client().post(
+            "/login/",
+            {"username": f"user{n}", "password": "y"},
+            REMOTE_ADDR="10.0.0.9",
+            HTTP_X_FORWARDED_FOR=f"6.6.6.{n}",
+        )
+    assert AuditLogEntry.objects.get(action="login-locked").after["ip_address"] == "10.0.0.9"
+    assert _login(Client(), "otto", "otto-pass-123", ip="10.0.0.9").status_code == 429
+
+
+@override_settings(FLEET_TRUSTED_PROXY_COUNT=1)
+def test_behind_a_trusted_proxy_addresses_forged_in_front_of_it_change_nothing(operator):
+    # The balancer appends the address it saw; what the client wrote before it is not trusted.
+    for n in range(LIMIT):
+        Client().post(
+            "/login/",
+            {"username": f"user{n}", "password": "y"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, 203.0.113.5",
+        )
+    assert AuditLogEntry.objects.get(action="login-locked").after["ip_address"] == "203.0.113.5"
+    # not the balancer's own address, which would lock out everyone behind it
+    ok = Client().post(
+        "/login/",
+        {"username": "otto", "password": "otto-pass-123"},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert ok.status_code == 302
+
+
+@override_settings(FLEET_TRUSTED_PROXY_COUNT=2)
+def test_behind_two_proxies_the_client_is_second_from_the_right():
+    from axes.helpers import get_client_ip_address
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5, 10.0.0.1"
+    )
+    assert get_client_ip_address(request) == "203.0.113.5"
+    short = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="garbage")
+    assert get_client_ip_address(short) == "10.0.0.2"
