@@ -21,7 +21,7 @@ from checks.audits.rules import (
     security,
 )
 
-CATALOGUE_VERSION = "2026.11.1"
+CATALOGUE_VERSION = "2026.11.2"  # .2: rules decided from platform evidence
 
 # Display order and titles of the sections.
 SECTIONS: dict[str, str] = {

@@ -4,7 +4,7 @@ JSON shape (`format` = "mcp-fleet-console.audit-run/1"):
 
     {
       "format": "mcp-fleet-console.audit-run/1",
-      "catalogue_version": "2026.11.1",
+      "catalogue_version": "2026.11.2",
       "run": {"id": str, "started_at": ISO, "finished_at": ISO | null, "triggered_by": str},
       "fleet": {"overall": float | null, "sections": {section: float | null},
                 "counts": {status: int}, "coverage": COVERAGE,

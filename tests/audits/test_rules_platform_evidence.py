@@ -168,3 +168,17 @@ def test_backup_and_encryption_only_for_services_that_keep_data():
     cmek = _with({STATEFUL: keeps, ENCRYPTION: {"key": "projects/p/keyRings/r/cryptoKeys/k"}})
     result = result_of("compliance.encryption-at-rest", cmek)
     assert result.status == Status.PASS and "cryptoKeys/k" in result.message
+
+
+def test_a_public_service_behind_an_internal_only_ingress_is_not_reachable_as_it_should_be():
+    from dataclasses import replace
+
+    from tests.audits.factories import snapshot
+
+    internal = evidence(snapshot_=replace(snapshot(), ingress="internal"))
+    assert result_of("infrastructure.ingress-configured", internal).status == Status.PASS
+    public = evidence(
+        snapshot_=replace(snapshot(), ingress="internal"), service={"tags": ("public",)}
+    )
+    result = result_of("infrastructure.ingress-configured", public)
+    assert result.status == Status.FAIL and "Tagged public" in result.message

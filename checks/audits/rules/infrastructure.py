@@ -116,6 +116,13 @@ def check_ingress(ev: Evidence) -> Finding:
     items = (snap(ev, "ingress", snapshot.ingress or "not reported"), snap(ev, "url", snapshot.url))
     if ingress == "none":
         return failed("Ingress is disabled: nothing can reach the service.", *items)
+    if ingress and ingress != "all" and "public" in ev.service.tags:
+        return failed(
+            f"Tagged public, but ingress is limited ({snapshot.ingress}): outside callers cannot "
+            "reach it.",
+            *items,
+            registry(ev, "tags", ev.service.tags),
+        )
     if ingress:
         return passed(f"Ingress is configured ({snapshot.ingress}).", *items)
     if snapshot.url:
