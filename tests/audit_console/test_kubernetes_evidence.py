@@ -188,3 +188,19 @@ def test_an_unreachable_route_fails_the_ingress_rule(services, cluster, run_audi
     result = verdicts(run_audit(), "notes")["infrastructure.ingress-configured"]
 
     assert result.status == "fail" and "targets 9000" in result.message
+
+
+def test_service_page_does_not_ask_to_attest_what_evidence_decided(
+    services, cluster, run_audit, operator_client
+):
+    """An attestable rule the latest audit decided from the cluster's evidence is shown with that
+    verdict on the service page, not as "needs attestation"."""
+    run = run_audit()
+
+    page = operator_client.get("/services/notes/").content.decode()
+    card = page[page.index("<h3>Manual rules</h3>") :]
+    metrics = card[card.index("observability.metrics") :].split("</tr>", 1)[0]
+    assert "needs attestation" not in metrics
+    assert 'status-pass">pass</span> from evidence' in metrics and f"audit #{run.pk}" in metrics
+    rate = card[card.index("security.rate-limiting") :].split("</tr>", 1)[0]
+    assert "needs attestation" in rate  # nothing in the cluster shows its limits

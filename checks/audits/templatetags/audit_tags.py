@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from checks.audits import scorecard
 from checks.audits.export import coverage_sentence
-from checks.audits.models import Attestation, AuditRun
+from checks.audits.models import Attestation, AuditResult, AuditRun
 from checks.audits.results import STATUS_WORDS
 from checks.audits.services import manual_rules
 
@@ -111,7 +111,8 @@ def sparkline(values, width: int = 160, height: int = 32):
 
 @register.simple_tag
 def service_audit(service) -> dict:
-    """What the service page's audit card shows: latest scores, trend, manual rules' state."""
+    """What the service page's audit card shows: latest scores, trend, manual rules' state
+    (attestation, else the latest audit's verdict from evidence)."""
     history = scorecard.service_history(service, limit=20)
     latest = history[0] if history else None
     newest: dict[str, Attestation] = {}
@@ -123,7 +124,20 @@ def service_audit(service) -> dict:
         # The service's own attestation wins over a fleet-wide one of the same age or older.
         if current is None or row.service_id or not current.service_id:
             newest[row.rule_id] = row
-    manual = [(rule, newest.get(rule.id)) for rule in manual_rules() if rule.applies(service.kind)]
+    attestable = [rule for rule in manual_rules() if rule.applies(service.kind)]
+    # What the latest audit decided from evidence: an attestable rule the platform showed is not
+    # waiting for a person, so the card says its verdict instead of "needs attestation".
+    decided: dict[str, str] = {}
+    if latest is not None:
+        decided = dict(
+            AuditResult.objects.filter(
+                run_id=latest.run_id,
+                service_name=service.name,
+                rule_id__in=[rule.id for rule in attestable],
+                basis="evidence",
+            ).values_list("rule_id", "status")
+        )
+    manual = [(rule, newest.get(rule.id), decided.get(rule.id, "")) for rule in attestable]
     return {
         "latest": latest,
         "trend": [h.overall for h in reversed(history)],
