@@ -175,6 +175,20 @@ def test_ecs_rules_decide_from_aws_apis(services, run_audit):
     assert notes["reliability.backup-restore"].status == "not_applicable"
 
 
+def test_the_load_balancer_route_must_reach_healthy_tasks(world, services, run_audit):
+    elb = aws("elbv2", world)
+    [group] = elb.describe_target_groups(Names=["notes"])["TargetGroups"]
+
+    unhealthy = verdicts(run_audit(), "notes")["infrastructure.ingress-configured"]
+    assert unhealthy.status == "fail" and "no healthy target" in unhealthy.message
+
+    elb.register_targets(TargetGroupArn=group["TargetGroupArn"],
+                         Targets=[{"Id": "10.0.1.10"}, {"Id": "10.0.2.10"}])  # fmt: skip
+    healthy = verdicts(run_audit(), "notes")["infrastructure.ingress-configured"]
+    assert healthy.status == "pass"
+    assert "notes-internal (internal) HTTP:80 → notes" in str(healthy.evidence)
+
+
 def test_no_logging_trail_fails_audit_logging(world, services, run_audit):
     aws("cloudtrail", world).stop_logging(Name="org")
 

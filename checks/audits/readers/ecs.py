@@ -27,6 +27,7 @@ from checks.audits.evidence import (
     ENCRYPTION,
     IDENTITY_GRANTS,
     NETWORK,
+    REACHABILITY,
     SHUTDOWN,
     STATEFUL,
     STRUCTURED_LOGS,
@@ -198,6 +199,71 @@ def network(aws: _Account, raw: dict, origin: Provenance) -> Observation:
     return Observation(value, origin, summary)
 
 
+def _forwards_to(aws: _Account, listener: dict, target_group: str) -> bool:
+    def hits(actions: list[dict]) -> bool:
+        for action in actions or []:
+            if action.get("TargetGroupArn") == target_group:
+                return True
+            groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+            if any(g.get("TargetGroupArn") == target_group for g in groups):
+                return True
+        return False
+
+    if hits(listener.get("DefaultActions")):
+        return True
+    rules = aws.elbv2.describe_rules(ListenerArn=listener["ListenerArn"]).get("Rules") or []
+    return any(hits(rule.get("Actions")) for rule in rules)
+
+
+def reachability(aws: _Account, raw: dict, origin: Provenance) -> Observation | None:
+    """Load balancer → listener → target group → healthy tasks; None without a load balancer
+    (the description then decides)."""
+    attached = [
+        lb["targetGroupArn"]
+        for lb in (raw.get("service") or {}).get("loadBalancers") or []
+        if lb.get("targetGroupArn")
+    ]
+    if not attached:
+        return None
+    entries, problems, internet, healthy_total = [], [], False, 0
+    for group in aws.elbv2.describe_target_groups(TargetGroupArns=attached)["TargetGroups"]:
+        name, arn = group["TargetGroupName"], group["TargetGroupArn"]
+        balancers = group.get("LoadBalancerArns") or []
+        if not balancers:
+            problems.append(f"target group {name} is attached to no load balancer")
+        else:
+            found = aws.elbv2.describe_load_balancers(LoadBalancerArns=balancers)
+            for lb in found["LoadBalancers"]:
+                internet = internet or lb.get("Scheme") == "internet-facing"
+                listeners = aws.elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])
+                routes = [
+                    f"{lb['LoadBalancerName']} ({lb.get('Scheme')}) {li.get('Protocol')}:"
+                    f"{li.get('Port')} → {name}"
+                    for li in listeners.get("Listeners") or []
+                    if _forwards_to(aws, li, arn)
+                ]
+                entries += routes
+                if not routes:
+                    problems.append(f"no listener of {lb['LoadBalancerName']} forwards to {name}")
+        health = aws.elbv2.describe_target_health(TargetGroupArn=arn)
+        healthy = sum(
+            1
+            for t in health.get("TargetHealthDescriptions") or []
+            if (t.get("TargetHealth") or {}).get("State") == "healthy"
+        )
+        healthy_total += healthy
+        if not healthy:
+            problems.append(f"target group {name} has no healthy target")
+    value = {
+        "entries": entries,
+        "problems": problems,
+        "exposure": "internet" if internet else "cluster",
+        "ready_pods": healthy_total,
+    }
+    summary = "; ".join(problems + entries + [f"{healthy_total} healthy target(s)"])
+    return Observation(value, origin, summary)
+
+
 def structured_logs(aws: _Account, raw: dict, read_at: Any) -> Observation | str:
     container = _container(raw.get("taskDefinition") or {})
     config = container.get("logConfiguration") or {}
@@ -285,13 +351,25 @@ def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dic
             ),
         ),
         STRUCTURED_LOGS: ("the container's log events", lambda: structured_logs(aws, raw, at)),
+        REACHABILITY: (
+            "the load balancer's listeners and target health",
+            lambda: reachability(
+                aws,
+                raw,
+                Provenance(
+                    "ELBv2 DescribeTargetGroups, DescribeListeners, DescribeTargetHealth", at
+                ),
+            ),
+        ),
     }
     for key, (what, read) in reads.items():
         if aws.broken:
             facts[key] = aws.broken
             continue
         try:
-            facts[key] = read()
+            found = read()
+            if found is not None:
+                facts[key] = found
         except Exception as exc:  # one refused API leaves only its own facts unread
             facts[key] = _why(exc, what)
             if type(exc).__name__ in _ACCOUNT_WIDE:
@@ -320,5 +398,14 @@ def _register(key: str) -> None:
     reader(key)(lambda context: _answers(context, key))
 
 
-for _key in (SHUTDOWN, STATEFUL, ENCRYPTION, IDENTITY_GRANTS, NETWORK, STRUCTURED_LOGS, AUDIT_LOGS):
+for _key in (
+    SHUTDOWN,
+    STATEFUL,
+    ENCRYPTION,
+    IDENTITY_GRANTS,
+    NETWORK,
+    REACHABILITY,
+    STRUCTURED_LOGS,
+    AUDIT_LOGS,
+):
     _register(_key)
