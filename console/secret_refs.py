@@ -192,7 +192,8 @@ def _console_own_paths() -> list[str]:
     paths = [settings.BASE_DIR, settings.VAR_DIR, *_NEVER_DIRS]
     for db in settings.DATABASES.values():
         if "sqlite" in db.get("ENGINE", "") and db.get("NAME"):
-            paths.append(db["NAME"])
+            # the database and the journals SQLite keeps beside it (WAL mode: -wal and -shm)
+            paths += [f"{db['NAME']}{suffix}" for suffix in ("", "-wal", "-shm", "-journal")]
     for var in _CREDENTIAL_FILE_VARS:
         paths += [p for p in os.environ.get(var, "").split(os.pathsep) if p.startswith("/")]
     return [os.path.realpath(os.path.expanduser(str(p))) for p in paths]

@@ -140,6 +140,11 @@ def var_file(name: str, text: str) -> str:
         ("file:{var}/console.sqlite3", ("/",), "console's own files"),
         ("file:{base}/console/settings.py", ("/",), "console's own files"),
         ("file:/proc/self/environ", ("/",), "console's own files"),
+        ("file:/proc/self/cwd/var/secret_key", ("/",), "console's own files"),
+        ("file:/proc/self/root{var}/secret_key", ("/",), "console's own files"),
+        ("file:/dev/fd/0", ("/",), "console's own files"),
+        ("file:/run/secrets/./../../{var}/secret_key", None, "'..' is not allowed"),
+        ("file:{var}/console.sqlite3-wal", ("/",), "console's own files"),
         ("file:/var/run/secrets/kubernetes.io/serviceaccount/token", None, "console's own"),
     ],
 )
@@ -155,6 +160,38 @@ def test_file_references_outside_the_dirs_or_into_the_console_are_refused_on_sav
     )
     assert response.status_code == 422
     assert why in errors(response)["auth_secret_ref"]
+
+
+def test_an_allowed_directory_that_is_a_symlink_to_var_opens_nothing(
+    operator_api, tmp_path, settings
+):
+    link = tmp_path / "fleet-secrets"
+    link.symlink_to(django_settings.VAR_DIR, target_is_directory=True)
+    settings.FLEET_SECRET_DIRS = (str(link),)
+    var_file("secret_key_for_test", "console-own-secret-value")
+    service = ServiceFactory()
+    response = patch_settings(
+        operator_api,
+        service,
+        {"auth_header": "X-Key", "auth_secret_ref": f"file:{link}/secret_key_for_test"},
+    )
+    assert response.status_code == 422
+    assert "console's own files" in errors(response)["auth_secret_ref"]
+
+
+def test_the_sqlite_database_and_its_journals_are_never_resolvable(tmp_path, settings):
+    from console import secret_refs
+
+    database = tmp_path / "data" / "console.sqlite3"
+    database.parent.mkdir()
+    settings.FLEET_SECRET_DIRS = (str(database.parent),)
+    databases = {alias: dict(db) for alias, db in django_settings.DATABASES.items()}
+    databases["default"].update(ENGINE="django.db.backends.sqlite3", NAME=str(database))
+    settings.DATABASES = databases  # read by the rule only; the test database is untouched
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        problem = secret_refs.ref_problem(f"file:{database}{suffix}")
+        assert problem and "console's own files" in problem, suffix
+    assert secret_refs.ref_problem(f"file:{database.parent}/token") is None
 
 
 def test_a_symlink_into_var_is_refused_on_save_and_when_swapped_in_later(
