@@ -281,7 +281,7 @@ def _insert_results(
     alive: set[int],
     batch: int = 2000,
 ) -> None:
-    """Insert every result row with plain parameterised INSERTs in batches.
+    """Insert every result row as plain tuples: COPY on PostgreSQL, batched INSERTs elsewhere.
 
     A fleet run writes one row per service and rule (215,000 for 5,000 services); building a
     model instance per row and compiling it through the ORM took most of the run's time, so
@@ -289,36 +289,45 @@ def _insert_results(
     """
     table = connection.ops.quote_name(AuditResult._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _RESULT_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_RESULT_COLUMNS))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
     adapt = connection.ops.adapt_json_value
-    rows: list[tuple] = []
-    with connection.cursor() as cursor:
+
+    def rows():
         for service in services:
             service_id = service.pk if service.pk in alive else None
             for position, r in enumerate(by_service[service.name]):
-                rows.append(
-                    (
-                        run.pk,
-                        service_id,
-                        service.name,
-                        r.rule_id,
-                        r.section,
-                        r.title[:200],
-                        r.mode,
-                        str(r.status),
-                        r.basis,
-                        str(r.severity),
-                        r.message,
-                        adapt([item.as_dict() for item in r.evidence], None),
-                        position,
-                    )
+                yield (
+                    run.pk,
+                    service_id,
+                    service.name,
+                    r.rule_id,
+                    r.section,
+                    r.title[:200],
+                    r.mode,
+                    str(r.status),
+                    r.basis,
+                    str(r.severity),
+                    r.message,
+                    adapt([item.as_dict() for item in r.evidence], None),
+                    position,
                 )
-                if len(rows) >= batch:
-                    cursor.executemany(sql, rows)
-                    rows = []
-        if rows:
-            cursor.executemany(sql, rows)
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY streams every row in one statement: several times faster than INSERTs.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows():
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(_RESULT_COLUMNS))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+        pending: list[tuple] = []
+        for row in rows():
+            pending.append(row)
+            if len(pending) >= batch:
+                cursor.executemany(sql, pending)
+                pending = []
+        if pending:
+            cursor.executemany(sql, pending)
 
 
 def _alive_ids(services: list[Service]) -> set[int]:
