@@ -104,6 +104,10 @@ class ConfigOut(Schema):
     tool_call_expect: str
     auth_header: str
     auth_secret_ref: str
+    oauth_token_url: str
+    oauth_client_id: str
+    oauth_client_secret_ref: str
+    oauth_scope: str
     next_check_at: datetime
 
 
@@ -124,6 +128,10 @@ class ConfigPatch(Schema):
     tool_call_expect: str | None = None
     auth_header: str | None = None
     auth_secret_ref: str | None = None
+    oauth_token_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret_ref: str | None = None
+    oauth_scope: str | None = None
 
 
 class ToolsOut(Schema):

@@ -25,6 +25,10 @@ class CheckConfigForm(forms.ModelForm):
             "slow_ms": "Slow above (ms)",
             "expected_json_field": "Expected JSON field",
             "auth_secret_ref": "Auth secret reference",
+            "oauth_token_url": "OAuth token URL",
+            "oauth_client_id": "OAuth client id",
+            "oauth_client_secret_ref": "OAuth client secret reference",
+            "oauth_scope": "OAuth scope",
         }
         help_texts = {
             "interval_seconds": "How often the worker checks the service; at least 10.",
@@ -39,6 +43,12 @@ class CheckConfigForm(forms.ModelForm):
             "(an environment variable, or a mounted secret file), inside the deployer's "
             "allow-list (FLEET_SECRET_ENV_PREFIXES, FLEET_SECRET_DIRS). The value itself is never "
             "entered, stored or shown here; it is sent only to the service's own origin.",
+            "oauth_token_url": "Optional, instead of an auth header: OAuth 2.0 client credentials "
+            "for servers that follow the MCP authorization spec. The worker gets an access token "
+            "here (cached until it expires) and sends it as a Bearer token to the service only.",
+            "oauth_client_secret_ref": "env:NAME or file:/path, like the auth secret reference; "
+            "sent only to the token URL.",
+            "oauth_scope": "Optional: space-separated scopes to ask for.",
         }
 
     def clean_tool_call_arguments(self):

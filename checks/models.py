@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from console import limits, secret_refs
+from console import egress, limits, secret_refs
 from fleet.models import HealthStatus, Service
 from fleet.validation import header_name_problem
 
@@ -60,6 +60,13 @@ class CheckConfig(models.Model):
     # "file:/path" (a secret file mounted into the worker), inside the deployer's allow-list
     # (console/secret_refs.py).
     auth_secret_ref = models.CharField(max_length=200, blank=True)
+    # OAuth 2.0 client credentials (RFC 6749 §4.4), for servers that follow the MCP authorization
+    # spec: the worker asks the token endpoint for an access token (cached until it expires) and
+    # sends it as a Bearer token to the service's origin only. The client secret is a reference.
+    oauth_token_url = models.CharField(max_length=500, blank=True)
+    oauth_client_id = models.CharField(max_length=200, blank=True)
+    oauth_client_secret_ref = models.CharField(max_length=200, blank=True)
+    oauth_scope = models.CharField(max_length=500, blank=True)
 
     next_check_at = models.DateTimeField(default=timezone.now, db_index=True)
     claim_seq = models.PositiveIntegerField(
@@ -88,8 +95,35 @@ class CheckConfig(models.Model):
             errors["auth_header"] = problem
         if self.auth_secret_ref and (problem := secret_refs.ref_problem(self.auth_secret_ref)):
             errors["auth_secret_ref"] = problem
+        errors.update(self._oauth_problems())
         if errors:
             raise ValidationError(errors)
+
+    def _oauth_problems(self) -> dict[str, str]:
+        fields = ("oauth_token_url", "oauth_client_id", "oauth_client_secret_ref")
+        given = [f for f in fields if getattr(self, f)]
+        if not given:
+            return (
+                {"oauth_scope": "needs the OAuth token URL, client id and secret."}
+                if (self.oauth_scope)
+                else {}
+            )
+        if len(given) < len(fields):
+            missing = next(f for f in fields if not getattr(self, f))
+            return {missing: "set the OAuth token URL, client id and secret reference together."}
+        if self.auth_header:
+            return {
+                "oauth_token_url": "use either an auth header or OAuth client credentials, not both."
+            }
+        if not self.oauth_token_url.lower().startswith(("https://", "http://")):
+            return {"oauth_token_url": "must be an http:// or https:// URL."}
+        if problem := egress.url_problem(self.oauth_token_url):
+            return {"oauth_token_url": problem}
+        if problem := secret_refs.ref_problem(self.oauth_client_secret_ref):
+            return {"oauth_client_secret_ref": problem}
+        if any(ord(c) < 33 or ord(c) == 127 for c in self.oauth_client_id):
+            return {"oauth_client_id": "must not contain spaces or control characters."}
+        return {}
 
 
 class ProbeResult(models.Model):

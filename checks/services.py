@@ -37,6 +37,10 @@ CONFIG_FIELDS = (
     "tool_call_expect",
     "auth_header",
     "auth_secret_ref",
+    "oauth_token_url",
+    "oauth_client_id",
+    "oauth_client_secret_ref",
+    "oauth_scope",
 )
 
 

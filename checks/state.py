@@ -4,6 +4,8 @@ Rules (N = failure threshold, M = recovery threshold, per service):
 - N failed checks in a row → down. Fewer leave the status where it was (one blip never flaps it).
 - down → up after M good checks in a row (→ degraded if the last of them was slow).
 - N slow answers in a row → degraded; degraded → up after M fast answers in a row.
+- A 401 with a `WWW-Authenticate` challenge → "needs credentials" at once (the server answered; the
+  probe's credentials are missing or refused), never down; the next good check → up.
 - Scale-to-zero services (configured, or observed with minimum 0 instances): a slow answer after a
   fast one or after a failure is a cold start — recorded as such, counted as neither slow nor fast.
   Only a second slow answer in a row counts as slow.
@@ -27,11 +29,12 @@ from console.notifications.dispatch import notify, resolve
 from console.notifications.events import AlertEvent
 from fleet.models import HealthStatus, Service
 
-UP, DEGRADED, DOWN, UNKNOWN = (
+UP, DEGRADED, DOWN, UNKNOWN, NEEDS_CREDENTIALS = (
     HealthStatus.UP,
     HealthStatus.DEGRADED,
     HealthStatus.DOWN,
     HealthStatus.UNKNOWN,
+    HealthStatus.NEEDS_CREDENTIALS,
 )
 PROBLEMS = (DOWN, DEGRADED)
 
@@ -43,6 +46,7 @@ class Reading:
     ok: bool
     slow: bool
     cold_start: bool
+    needs_credentials: bool = False
 
 
 def read_outcome(config: CheckConfig, outcome: ProbeOutcome, scales_to_zero: bool) -> Reading:
@@ -52,7 +56,12 @@ def read_outcome(config: CheckConfig, outcome: ProbeOutcome, scales_to_zero: boo
     )
     first_slow = config.consecutive_slow == 0 and not config.last_was_cold_start
     cold = slow and scales_to_zero and first_slow
-    return Reading(ok=outcome.ok, slow=slow and not cold, cold_start=cold)
+    return Reading(
+        ok=outcome.ok,
+        slow=slow and not cold,
+        cold_start=cold,
+        needs_credentials=not outcome.ok and outcome.needs_credentials,
+    )
 
 
 def count(config: CheckConfig, reading: Reading) -> None:
@@ -76,6 +85,8 @@ def count(config: CheckConfig, reading: Reading) -> None:
 def decide(old: str, config: CheckConfig, reading: Reading) -> str:
     """The status after a result, given the counters already advanced by `count`."""
     n, m = config.failure_threshold, config.recovery_threshold
+    if reading.needs_credentials:
+        return NEEDS_CREDENTIALS  # it answered: not down, but the probe cannot get in
     if not reading.ok:
         return DOWN if config.consecutive_failures >= n else old
     if old == DOWN:

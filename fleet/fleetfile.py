@@ -30,7 +30,7 @@ from fleet.budgets.fleetfile import export_budgets, import_budgets
 from fleet.models import CloudAccount, Service
 
 ACCOUNT_KEYS = {"name", *fleet_services.ACCOUNT_FIELDS}
-SERVICE_KEYS = {"name", "account", "depends_on", *fleet_services.SERVICE_FIELDS}
+SERVICE_KEYS = {"name", "account", "depends_on", "checks", *fleet_services.SERVICE_FIELDS}
 
 
 class FleetFileError(Exception):
@@ -362,12 +362,46 @@ def _apply_services(entries: list, actor: Any, report: ImportReport) -> list[str
             errors += _errors_of(_label("services", i, entry), exc)
             continue
         fleet_services._set_dependencies(service, callees)
+    for i, entry, service in saved:
+        errors += _apply_checks(_label("services", i, entry), entry.get("checks"), service, actor)
     if errors:
         return errors
     for _, _entry, service in saved:
         after = fleet_services.service_state(service)
         _note(report, "service", service.name, befores[service.name], after, actor, service)
     return errors
+
+
+def _apply_checks(label: str, spec: Any, service: Service, actor: Any) -> list[str]:
+    """The entry's `checks:` mapping (probe auth, interval, ...) through the same service
+    function as the form and the API; secrets only as references."""
+    from checks.services import save_check_config
+
+    if spec is None:
+        return []
+    if not isinstance(spec, dict):
+        return [f"{label}: checks: must be a mapping of check settings."]
+    try:
+        save_check_config(actor=actor, source="cli", service=service, spec=spec)
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            return [f"{label}: checks: {m}" for m in exc.messages]
+        return [f"{label}: checks.{f}: {m}" for f, ms in exc.message_dict.items() for m in ms]
+    return []
+
+
+def _export_checks() -> dict[str, dict]:
+    """Each service's check settings that differ from the defaults (references, never secrets)."""
+    from checks.models import CheckConfig
+    from checks.services import CONFIG_FIELDS
+
+    defaults = {f: CheckConfig._meta.get_field(f).get_default() for f in CONFIG_FIELDS}
+    found = {}
+    for row in CheckConfig.objects.values("service__name", *CONFIG_FIELDS):
+        changed = {f: row[f] for f in CONFIG_FIELDS if row[f] != defaults[f]}
+        if changed:
+            found[row["service__name"]] = changed
+    return found
 
 
 def _note(report: ImportReport, kind: str, name: str, before, after, actor, obj) -> None:
@@ -393,12 +427,16 @@ def export_fleet() -> str:
     accounts = [
         _compact(fleet_services.account_state(a)) for a in CloudAccount.objects.order_by("name")
     ]
+    checks = _export_checks()
     services = [
         _compact(fleet_services.service_state(s))
         for s in Service.objects.select_related("account")
         .prefetch_related("dependencies")
         .order_by("name")
     ]
+    for service in services:
+        if service["name"] in checks:
+            service["checks"] = checks[service["name"]]
     document = {"accounts": accounts, "services": services}
     budgets = export_budgets()
     if budgets:

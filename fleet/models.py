@@ -81,6 +81,7 @@ class HealthStatus(models.TextChoices):
     UP = "up", "Up"
     DEGRADED = "degraded", "Degraded"
     DOWN = "down", "Down"
+    NEEDS_CREDENTIALS = "needs_auth", "Needs credentials"
 
 
 class Service(models.Model):

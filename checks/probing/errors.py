@@ -43,6 +43,20 @@ class HttpStatusFailure(ReplyFailure):
         self.rpc_code = rpc_code
 
 
+class NeedsCredentials(HttpStatusFailure):
+    """401 with a WWW-Authenticate challenge: the server is there and asks for credentials."""
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._~+/-]{0,30}")
+
+
+def challenge_scheme(header: str) -> str:
+    """The auth scheme a WWW-Authenticate header names ("Bearer"), or "" when it is not a token."""
+    first = header.strip().split(None, 1)[0] if header.strip() else ""
+    first = first.split(",", 1)[0]
+    return first if _SCHEME.fullmatch(first) else ""
+
+
 class RpcErrorFailure(ReplyFailure):
     """The server answered with a JSON-RPC error object."""
 

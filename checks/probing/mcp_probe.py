@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from checks.probing.clock import PhaseClock, PhaseTimeout
-from checks.probing.errors import ProbeFailure, ReplyFailure, redact
+from checks.probing.errors import NeedsCredentials, ProbeFailure, ReplyFailure, redact
 from checks.probing.negotiate import open_session
 from checks.probing.session import McpSession
 from checks.probing.types import ProbeOutcome, ProbeTarget, ToolInfo
@@ -61,6 +61,7 @@ async def probe_mcp_server(
     except ProbeFailure as failure:
         failure = explain_timeout(failure, channel, target.url)
         outcome.ok, outcome.error, outcome.phase = False, str(failure), failure.phase
+        outcome.needs_credentials = isinstance(failure, NeedsCredentials)
         outcome.body_excerpt = failure.excerpt or outcome.body_excerpt
     finally:
         await channel.aclose()

@@ -17,7 +17,13 @@ from __future__ import annotations
 import httpx
 
 from checks.probing.clock import PhaseClock
-from checks.probing.errors import HttpStatusFailure, ProbeFailure, ReplyFailure, RpcErrorFailure
+from checks.probing.errors import (
+    HttpStatusFailure,
+    NeedsCredentials,
+    ProbeFailure,
+    ReplyFailure,
+    RpcErrorFailure,
+)
 from checks.probing.legacy_sse import SseSession
 from checks.probing.session import HANDSHAKE_VERSIONS, STATELESS_VERSION, McpSession, ServerIdentity
 from checks.probing.streamable import HandshakeSession, StatelessSession
@@ -61,6 +67,8 @@ async def _discover(session: StatelessSession, clock: PhaseClock) -> ServerIdent
     try:
         async with clock.phase("discover", "discover"):
             return await session.discover()
+    except NeedsCredentials:
+        raise  # every generation would be refused alike: say so instead of falling back
     except RpcErrorFailure as failure:
         supported = _supported_versions(failure)
         if (

@@ -67,3 +67,4 @@ class ProbeOutcome:
     tool_call_ok: bool | None = None
     tool_call_detail: str = ""
     unauthenticated_tools_list: bool | None = None  # answered tools/list without credentials
+    needs_credentials: bool = False  # 401 with WWW-Authenticate: there, but asks for credentials

@@ -22,10 +22,12 @@ from checks.probing import h1
 from checks.probing.clock import PhaseClock
 from checks.probing.errors import (
     HttpStatusFailure,
+    NeedsCredentials,
     ProbeFailure,
     ReplyFailure,
     RpcErrorFailure,
     body_excerpt,
+    challenge_scheme,
     describe_body,
     redact,
     rpc_error_name,
@@ -287,6 +289,21 @@ class HttpChannel:
                 excerpt = f"JSON-RPC error {rpc_code}: {redact(str(error['message']))[:300]}"
             except (ValueError, AttributeError, TypeError, KeyError):
                 pass
+        challenge = resp.headers.get("www-authenticate") or ""
+        if resp.status_code == 401 and challenge:
+            scheme = challenge_scheme(challenge)
+            asks = f"{scheme} credentials" if scheme else "credentials"
+            held = "the credentials sent were refused" if self.auth else "none were sent"
+            raise NeedsCredentials(
+                phase,
+                f"needs credentials: server answered {status} asking for {asks} "
+                f"(WWW-Authenticate); {held}. Set an auth header or OAuth client credentials "
+                f"in the check settings{self.withheld_note()}",
+                resp.status_code,
+                rpc_code,
+                excerpt=f"WWW-Authenticate: {redact(challenge)[:300]}"
+                + (f"; {excerpt}" if excerpt else ""),
+            )
         raise HttpStatusFailure(
             phase,
             f"server answered {status} ({detail}){self.withheld_note()}",
