@@ -175,9 +175,11 @@ def test_wrong_credentials_fail_with_401():
         )
         outcome = run_probe(target)
 
-    assert not outcome.ok
-    assert outcome.phase == "initialize"
-    assert "HTTP 401 Unauthorized" in outcome.error
+    assert not outcome.ok and outcome.needs_credentials
+    # A 401 challenge refuses every protocol generation alike: no fallback to initialize.
+    assert outcome.phase == "discover"
+    assert "HTTP 401 Unauthorized" in outcome.error and "needs credentials" in outcome.error
+    assert "the credentials sent were refused" in outcome.error
     assert outcome.unauthenticated_tools_list is None
 
 
