@@ -233,6 +233,8 @@ def _field_type_problem(label: str, key: Any, value: Any) -> list[str]:
         return [f"{label}: {key!r}: field names are text."]
     if value is None:
         return []
+    if key == "checks":  # check settings: typed and bounded by save_check_config, field by field
+        return [] if isinstance(value, dict) else [f"{label}: checks: must be a mapping."]
     if key in LIST_FIELDS:
         if not isinstance(value, list):
             return [f"{label}: {key}: must be a list."]
