@@ -462,6 +462,15 @@ def _finish(redeploy: Redeploy, status: str, *, error: str = "") -> Redeploy:
         RedeployStatus.UNKNOWN: "ended with an unknown outcome",
     }.get(status, status)
     restart = redeploy.action == RolloutAction.RESTART
+    # The same keys before and after, so the audit log's diff reads "image X -> Y"; only a
+    # succeeded rollout says what serves now.
+    if status == RedeployStatus.SUCCEEDED:
+        now_serving = {"revision": redeploy.revision_after, "image": redeploy.image_after}
+    else:
+        unverified = f"not verified: the {redeploy.label.lower()} {summary}"
+        now_serving = {"revision": unverified, "image": unverified}
+    if restart:
+        now_serving.pop("image")
     record_action(
         actor,
         "redeploy" if restart else redeploy.action,
@@ -470,7 +479,7 @@ def _finish(redeploy: Redeploy, status: str, *, error: str = "") -> Redeploy:
         before={"revision": redeploy.revision_before}
         if restart
         else {"revision": redeploy.revision_before, "image": redeploy.image_before},
-        after=redeploy.outcome,
+        after={**redeploy.outcome, **now_serving},
         detail=f"{redeploy.label} #{redeploy.pk} {summary}"
         + (f" in {redeploy.duration_s:.1f}s" if redeploy.duration_s is not None else "")
         + (f": {error}" if error else "."),

@@ -119,7 +119,10 @@ def test_a_crashing_release_fails_with_pod_diagnostics_on_the_page(
     assert "Healthy" not in redeploy.log  # no probe claims success
     page = operator_client.get(redeploy.get_absolute_url()).content.decode()
     assert "CrashLoopBackOff" in page and "Back-off restarting failed container" in page
-    assert AuditLogEntry.objects.get(action="release").after["status"] == "failed"
+    failed = AuditLogEntry.objects.get(action="release")
+    assert failed.after["status"] == "failed"
+    # A failed rollout does not claim what serves now.
+    assert failed.after["image"] == "not verified: the release failed"
 
 
 def test_rollback_to_the_previous_revision_in_one_call(
@@ -144,6 +147,9 @@ def test_rollback_to_the_previous_revision_in_one_call(
     assert "The previous revision is 1" in rollback.log
     audit = AuditLogEntry.objects.get(action="rollback")
     assert audit.actor == operator and audit.after["image_after"] == OLD
+    # The audit log's before/after diff reads image NEW -> OLD, not NEW -> nothing.
+    assert (audit.before["image"], audit.after["image"]) == (NEW, OLD)
+    assert (audit.before["revision"], audit.after["revision"]) == ("2", "3")
 
 
 def test_rollback_errors_name_the_field(kubernetes, operator, viewer):
