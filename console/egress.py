@@ -55,7 +55,11 @@ _V4_METADATA = frozenset(
     )
 )
 _V6_METADATA = frozenset((ipaddress.IPv6Address("fd00:ec2::254"),))  # AWS IMDS over IPv6
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_NAT64 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+)
 _V4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 ABSOLUTE_NETWORKS: tuple[Network, ...] = (
     _V4_LINK_LOCAL,

@@ -25,6 +25,9 @@ REFUSED_URLS = [
     "http://169.16689662/",  # shorter form
     "http://[::ffff:169.254.169.254]/",  # IPv4-mapped IPv6
     "http://[::ffff:a9fe:a9fe]/",  # IPv4-mapped, hex
+    "http://[::ffff:0:a9fe:a9fe]/",  # IPv4-translated (SIIT, RFC 6052 section 2.1's older form)
+    "http://169\u3002254\u3002169\u3002254/",  # ideographic full stops (IDNA dots)
+    "http://\u2460\u2465\u2468.\u2461\u2464\u2463.\u2460\u2465\u2468.\u2461\u2464\u2463/",  # circled
     "http://[64:ff9b::a9fe:a9fe]/",  # NAT64
     "http://[64:ff9b::169.254.169.254]/",  # NAT64, dotted
     "http://[2002:a9fe:a9fe::1]/",  # 6to4
