@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +36,8 @@ from checks.audits.evidence import (
     Observation,
     Provenance,
 )
-from checks.audits.gather import ReadContext, reader
+from checks.audits.gather import ReadContext
+from checks.audits.readers import OncePerRun
 from checks.audits.readers.kubernetes import DATASTORE_ENV, JSON_SHARE
 from fleet.operations.clouds import credentials
 
@@ -332,21 +332,16 @@ def _facts(
     return facts
 
 
-_last: tuple[ReadContext, dict[int, dict[str, Observation | str]]] | None = None
-
-
-def _answers(context: ReadContext, key: str) -> Mapping[int, Observation | str]:
-    """One read per audit run, shared by the readers of every key."""
-    global _last
-    if _last is None or _last[0] is not context:
-        _last = (context, read_all(context))
-    return {pk: facts[key] for pk, facts in _last[1].items() if key in facts}
-
-
-def _register(key: str) -> None:
-    reader(key)(lambda context: _answers(context, key))
-
-
-for _key in (SHUTDOWN, ENCRYPTION, STATEFUL, RATE_LIMITS, IDENTITY_GRANTS, AUDIT_LOGS,
-             STRUCTURED_LOGS, METRICS, TRAFFIC):  # fmt: skip
-    _register(_key)
+OncePerRun(read_all).register(
+    (
+        SHUTDOWN,
+        ENCRYPTION,
+        STATEFUL,
+        RATE_LIMITS,
+        IDENTITY_GRANTS,
+        AUDIT_LOGS,
+        STRUCTURED_LOGS,
+        METRICS,
+        TRAFFIC,
+    )
+)

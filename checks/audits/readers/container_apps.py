@@ -8,11 +8,11 @@ API reference: https://learn.microsoft.com/en-us/rest/api/containerapps/containe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from checks.audits.evidence import NETWORK, REACHABILITY, Observation, Provenance
-from checks.audits.gather import ReadContext, reader
+from checks.audits.gather import ReadContext
+from checks.audits.readers import OncePerRun
 
 ANYWHERE = {"0.0.0.0/0", "::/0", "*", "any"}
 
@@ -96,19 +96,4 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     return answers
 
 
-_last: tuple[ReadContext, dict[int, dict[str, Observation | str]]] | None = None
-
-
-def _answers(context: ReadContext, key: str) -> Mapping[int, Observation | str]:
-    global _last
-    if _last is None or _last[0] is not context:
-        _last = (context, read_all(context))
-    return {pk: facts[key] for pk, facts in _last[1].items() if key in facts}
-
-
-def _register(key: str) -> None:
-    reader(key)(lambda context: _answers(context, key))
-
-
-for _key in (NETWORK, REACHABILITY):
-    _register(_key)
+OncePerRun(read_all).register((NETWORK, REACHABILITY))

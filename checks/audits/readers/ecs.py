@@ -15,7 +15,6 @@ Every client comes from the account's boto3 chain and `endpoint` override (moto 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -34,7 +33,8 @@ from checks.audits.evidence import (
     Observation,
     Provenance,
 )
-from checks.audits.gather import ReadContext, reader
+from checks.audits.gather import ReadContext
+from checks.audits.readers import OncePerRun
 from checks.audits.readers.kubernetes import DATASTORE_ENV, JSON_SHARE
 from fleet.operations.clouds.credentials import aws_session
 
@@ -383,29 +383,15 @@ def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dic
     return facts
 
 
-_last: tuple[ReadContext, dict[int, dict[str, Observation | str]]] | None = None
-
-
-def _answers(context: ReadContext, key: str) -> Mapping[int, Observation | str]:
-    """One read per audit run, shared by the readers of every key."""
-    global _last
-    if _last is None or _last[0] is not context:
-        _last = (context, read_all(context))
-    return {pk: facts[key] for pk, facts in _last[1].items() if key in facts}
-
-
-def _register(key: str) -> None:
-    reader(key)(lambda context: _answers(context, key))
-
-
-for _key in (
-    SHUTDOWN,
-    STATEFUL,
-    ENCRYPTION,
-    IDENTITY_GRANTS,
-    NETWORK,
-    REACHABILITY,
-    STRUCTURED_LOGS,
-    AUDIT_LOGS,
-):
-    _register(_key)
+OncePerRun(read_all).register(
+    (
+        SHUTDOWN,
+        STATEFUL,
+        ENCRYPTION,
+        IDENTITY_GRANTS,
+        NETWORK,
+        REACHABILITY,
+        STRUCTURED_LOGS,
+        AUDIT_LOGS,
+    )
+)

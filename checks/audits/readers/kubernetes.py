@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,7 +45,8 @@ from checks.audits.evidence import (
     Observation,
     Provenance,
 )
-from checks.audits.gather import ReadContext, reader
+from checks.audits.gather import ReadContext
+from checks.audits.readers import OncePerRun
 from fleet.operations.clouds.credentials import kubernetes_api_client
 
 # PodSpec.terminationGracePeriodSeconds: "Defaults to 30 seconds." (pod-v1 reference)
@@ -659,20 +660,4 @@ def _facts(read: NamespaceRead, deployment: dict | None, name: str) -> dict[str,
     return facts
 
 
-_last: tuple[ReadContext, dict[int, dict[str, Observation | str]]] | None = None
-
-
-def _answers(context: ReadContext, key: str) -> Mapping[int, Observation | str]:
-    """One read of the cluster per audit run, shared by the readers of every key."""
-    global _last
-    if _last is None or _last[0] is not context:
-        _last = (context, read_all(context))
-    return {pk: facts[key] for pk, facts in _last[1].items() if key in facts}
-
-
-def _register(key: str) -> None:
-    reader(key)(lambda context: _answers(context, key))
-
-
-for _key in (*FACTS, *FIXED_REASONS):
-    _register(_key)
+OncePerRun(read_all).register((*FACTS, *FIXED_REASONS))
