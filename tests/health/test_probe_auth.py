@@ -244,3 +244,47 @@ services:
         for e in exc.value.errors
     ), exc.value.errors
     assert not Service.objects.filter(name="keyed").exists()
+
+
+class HostileTokenEndpoint:
+    """A token endpoint that puts its own text where the console reads fields (RFC 6749 §5.1-5.2)."""
+
+    def __init__(self, status: int, body: dict) -> None:
+        self.status, self.body = status, body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await _read(receive)
+        json_type = [(b"content-type", b"application/json")]
+        await _answer(send, self.status, json.dumps(self.body).encode(), json_type)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        (200, {"access_token": "t", "token_type": "INTERNAL secret"}, "not a Bearer token"),
+        (400, {"error": "internal_only_body_text"}, "answered HTTP 400"),
+        (400, {"error": ["internal_only_body_text"]}, "answered HTTP 400"),
+    ],
+)
+def test_a_token_endpoint_cannot_put_its_own_text_in_the_error_viewers_read(
+    gated, status, body, said, monkeypatch, viewer_client
+):
+    oauth.forget_tokens()
+    monkeypatch.setenv("FLEET_SECRET_PROBE_CLIENT", CLIENT_SECRET)
+    url, _ = gated
+    with served(HostileTokenEndpoint(status, body)) as base:
+        service = ServiceFactory(name="locked", url=url)
+        CheckConfig.objects.create(
+            service=service,
+            oauth_token_url=f"{base}/oauth/token",
+            oauth_client_id="probe-client",
+            oauth_client_secret_ref="env:FLEET_SECRET_PROBE_CLIENT",
+        )
+        result = sweep_db.check_now(service).result
+    oauth.forget_tokens()
+    assert not result.ok and said in result.error
+    page = viewer_client.get("/services/locked/").content.decode()
+    for text in ("INTERNAL", "internal_only_body_text"):
+        assert text not in result.error and text not in page
