@@ -8,13 +8,11 @@ database locks.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,10 +24,23 @@ from console.jobs import enqueue
 from console.models import Job
 from fleet import services as fleet_services
 from fleet.models import CloudAccount, Service
-from fleet.operations.clouds.base import CloudAdapter
-from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing
+from fleet.operations.cloud_state import (  # noqa: F401 (re-exported for views, api, releases)
+    PROVIDER_NAMES,
+    actor_label,
+    actor_user,
+    adapter_for_service,
+    check_cloud_managed,
+    cloud_pacing,
+    operation_timeout_s,
+    record_sync_error,
+    scaling_for,
+    settings_to_apply,
+    snapshot_data,
+    store_snapshot,
+    sync_observed,
+)
 from fleet.operations.clouds.registry import adapter_for, scaling_fields_for
-from fleet.operations.clouds.types import ScalingSettings, ServiceSnapshot
+from fleet.operations.clouds.types import ServiceSnapshot
 from fleet.operations.models import (
     IN_FLIGHT,
     SCALING_FIELDS,
@@ -43,57 +54,9 @@ from fleet.operations.models import (
 
 MAX_REASON = 500
 MAX_BATCH_CONCURRENCY = limits.BOUNDS["batch_concurrency"].high
-PROVIDER_NAMES = {
-    "gcp": "Cloud Run",
-    "aws": "ECS",
-    "azure": "Container Apps",
-    "kubernetes": "Kubernetes",
-}
 
 
-# -- plumbing shared with the tasks ---------------------------------------------------------------
-def cloud_pacing() -> Pacing:
-    """Retry/poll pace for cloud calls (settings.FLEET_CLOUD_PACING, tests use a fast one)."""
-    return getattr(settings, "FLEET_CLOUD_PACING", None) or DEFAULT_PACING
-
-
-def operation_timeout_s() -> float:
-    """How long a redeploy or scaling change may take before it is reported as unknown."""
-    return float(getattr(settings, "FLEET_CLOUD_OPERATION_TIMEOUT_SECONDS", 600))
-
-
-def adapter_for_service(service: Service) -> CloudAdapter:
-    return adapter_for(service.account.to_ref(), pacing=cloud_pacing())
-
-
-def actor_label(actor: Any) -> str:
-    if isinstance(actor, str):
-        return actor
-    return getattr(actor, "username", "") or "system"
-
-
-def actor_user(actor: Any) -> Any:
-    return actor if getattr(actor, "pk", None) else None
-
-
-def check_cloud_managed(service: Service, field: str = "service") -> None:
-    """A service can be redeployed or scaled only through a cloud account with an adapter."""
-    if not service.account_id or service.account.provider == "url":
-        raise ValidationError(
-            {
-                field: f"'{service.name}' is not in a cloud account (plain URL): the console cannot "
-                "redeploy or scale it. Give it a cloud account and a resource first."
-            }
-        )
-    if not service.resource:
-        raise ValidationError(
-            {
-                field: f"'{service.name}' has no resource: set the platform's name for it "
-                f"(the {PROVIDER_NAMES[service.account.provider]} service) first."
-            }
-        )
-
-
+# -- what the console can manage -----------------------------------------------------------------
 def is_cloud_managed(service: Service) -> bool:
     try:
         check_cloud_managed(service)
@@ -282,88 +245,6 @@ def request_batch_redeploy(
 
 
 # -- snapshots and observed scaling ----------------------------------------------------------------
-def snapshot_data(snapshot: ServiceSnapshot) -> dict:
-    data = dataclasses.asdict(snapshot)
-    data.pop("raw", None)
-    return data
-
-
-def sync_observed(
-    service: Service, actor: Any = "system", source: str = "system", *, record_change: bool = True
-) -> CloudSnapshot:
-    """Describe the service in its cloud and store the snapshot and the observed scaling.
-
-    `record_change=False` when the caller records the change itself (reading back after Apply).
-    """
-    check_cloud_managed(service)
-    snapshot = adapter_for_service(service).describe(service.to_ref())
-    return store_snapshot(
-        service, snapshot, actor=actor, source=source, record_change=record_change
-    )
-
-
-def store_snapshot(
-    service: Service,
-    snapshot: ServiceSnapshot,
-    *,
-    actor: Any = "system",
-    source: str = "system",
-    record_change: bool = True,
-) -> CloudSnapshot:
-    """Record what the cloud said; a change in observed scaling becomes a history entry."""
-    account = service.account
-    now = timezone.now()
-    with transaction.atomic():
-        stored, _ = CloudSnapshot.objects.update_or_create(
-            service=service,
-            defaults={
-                "provider": account.provider,
-                "account_name": account.name,
-                "endpoint": account.endpoint,
-                "resource": snapshot.resource or service.resource,
-                "data": snapshot_data(snapshot),
-                "raw": snapshot.raw or {},
-                "observed_at": now,
-            },
-        )
-        scaling, _ = ServiceScaling.objects.select_for_update().get_or_create(service=service)
-        before = scaling.observed() if scaling.observed_at else {}
-        after = snapshot.scaling.as_dict()
-        for field in SCALING_FIELDS:
-            value = after.get(field)
-            if field not in ("min_instances", "max_instances", "concurrency"):
-                value = "" if value is None else str(value)
-            setattr(scaling, f"observed_{field}", value)
-        scaling.observed_at, scaling.sync_error = now, ""
-        scaling.save()
-        after = scaling.observed()
-        if record_change and before != after:
-            ScalingChange.objects.create(
-                service=service,
-                kind=ScalingChange.Kind.OBSERVED,
-                actor=actor_user(actor),
-                actor_label=actor_label(actor),
-                before=before,
-                after=after,
-                detail=f"Read from {account.name} ({account.get_provider_display()}).",
-            )
-            if before:  # the first sync is not a change anyone made
-                record_action(
-                    actor,
-                    "scaling-observed",
-                    service,
-                    source=source,
-                    before=before,
-                    after=after,
-                    detail=f"Scaling changed in {account.name}, outside the console or by it.",
-                )
-    return stored
-
-
-def record_sync_error(service: Service, error: str) -> None:
-    ServiceScaling.objects.update_or_create(service=service, defaults={"sync_error": error})
-
-
 def request_sync(service: Service, actor: Any) -> Job:
     """Queue a describe of one service (the "Refresh from cloud" button)."""
     check_cloud_managed(service)
@@ -545,11 +426,6 @@ def validate_scaling(provider: str, values: dict, observed: dict | None = None) 
     return cleaned
 
 
-def scaling_for(service: Service) -> ServiceScaling:
-    scaling, _ = ServiceScaling.objects.get_or_create(service=service)
-    return scaling
-
-
 def set_desired_scaling(
     service: Service, actor: Any, values: dict, source: str = "ui"
 ) -> ServiceScaling:
@@ -580,15 +456,6 @@ def set_desired_scaling(
         )
         record_action(actor, "scaling-desired", service, source=source, before=before, after=after)
     return scaling
-
-
-def settings_to_apply(scaling: ServiceScaling) -> ScalingSettings:
-    """The desired values that differ from what was last observed (all of them if never synced)."""
-    desired = scaling.desired()
-    if scaling.observed_at is not None:
-        drift = scaling.drift()
-        desired = {f: (desired[f] if f in drift else None) for f in SCALING_FIELDS}
-    return ScalingSettings(**desired)
 
 
 def apply_scaling(service: Service, actor: Any, source: str = "ui") -> Job:

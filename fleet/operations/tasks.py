@@ -26,7 +26,7 @@ from console.heartbeat import current_worker
 from console.jobs import running
 from console.models import Job
 from fleet.models import Service
-from fleet.operations import services as cs
+from fleet.operations import cloud_state
 from fleet.operations.clouds.base import CloudAdapter
 from fleet.operations.clouds.errors import CloudError, InvalidRequest, Timeout
 from fleet.operations.clouds.types import OperationResult, TrafficSplit
@@ -76,7 +76,7 @@ def run_redeploy(redeploy_id: int) -> Redeploy | None:
         pk=redeploy_id
     )
     key = _lock_key(redeploy.service_id)
-    hold = 3 * int(cs.operation_timeout_s()) + (redeploy.canary_watch_s or 0) + 300
+    hold = 3 * int(cloud_state.operation_timeout_s()) + (redeploy.canary_watch_s or 0) + 300
     if not cache.add(key, redeploy_id, timeout=hold):
         return _finish(
             redeploy,
@@ -112,7 +112,7 @@ def _rollout(redeploy: Redeploy, log: RedeployLog) -> Redeploy:
         + (f": {redeploy.reason}" if redeploy.reason else "")
     )
     try:
-        adapter = cs.adapter_for_service(service)
+        adapter = cloud_state.adapter_for_service(service)
         if redeploy.action == RolloutAction.CANARY:
             return _canary(redeploy, adapter, log)
         result = _start(redeploy, adapter, log)
@@ -138,7 +138,7 @@ def _rollout(redeploy: Redeploy, log: RedeployLog) -> Redeploy:
 
 
 def _start(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> OperationResult:
-    ref, timeout = redeploy.service.to_ref(), cs.operation_timeout_s()
+    ref, timeout = redeploy.service.to_ref(), cloud_state.operation_timeout_s()
     if redeploy.action == RolloutAction.RELEASE:
         return adapter.release(
             ref, _image_argument(redeploy), reason=redeploy.reason, timeout_s=timeout, progress=log
@@ -221,7 +221,11 @@ def canary_probe_interval_s() -> float:
 
 def _canary(redeploy: Redeploy, adapter: CloudAdapter, log: RedeployLog) -> Redeploy:
     """N % to the new revision, watch its health, then promote to 100 % or put traffic back."""
-    service, ref, timeout = redeploy.service, redeploy.service.to_ref(), cs.operation_timeout_s()
+    service, ref, timeout = (
+        redeploy.service,
+        redeploy.service.to_ref(),
+        cloud_state.operation_timeout_s(),
+    )
     before = [
         TrafficSplit(r.name, r.traffic_percent)
         for r in adapter.list_revisions(ref)
@@ -388,7 +392,7 @@ def _post_deploy_check(service, log: RedeployLog) -> str:
         target = target_for(service, config_for(service))
     except TargetError as exc:
         return f"The rollout finished, but the post-deploy health check could not run: {exc}"
-    pause = cs.cloud_pacing().poll_interval_s
+    pause = cloud_state.cloud_pacing().poll_interval_s
     outcome = None
     for attempt in range(1, PROBE_ATTEMPTS + 1):
         log(f"Post-deploy health check of {target.url} (attempt {attempt} of {PROBE_ATTEMPTS})")
@@ -409,7 +413,7 @@ def _post_deploy_check(service, log: RedeployLog) -> str:
 def _refresh_snapshot(redeploy: Redeploy, log: RedeployLog) -> None:
     """Read the service again so the page shows the new revision; a failure only logs a line."""
     try:
-        stored = cs.sync_observed(redeploy.service, actor="system")
+        stored = cloud_state.sync_observed(redeploy.service, actor="system")
     except CloudError as exc:
         log(f"Could not refresh the cloud snapshot: {exc}")
         return
@@ -591,14 +595,14 @@ def apply_scaling_task(job_id: int, service_id: int, actor: str, source: str = "
             log("The service was deleted before the change could be applied.")
             return
         who = job.requested_by or actor
-        scaling = cs.scaling_for(service)
+        scaling = cloud_state.scaling_for(service)
         before = scaling.observed() if scaling.observed_at else {}
-        wanted = cs.settings_to_apply(scaling)
+        wanted = cloud_state.settings_to_apply(scaling)
         changes = {k: v for k, v in wanted.as_dict().items() if v is not None}
         log(f"Applying {changes} to {service.resource} in {service.account.name}")
         try:
-            result = cs.adapter_for_service(service).apply_scaling(
-                service.to_ref(), wanted, timeout_s=cs.operation_timeout_s(), progress=log
+            result = cloud_state.adapter_for_service(service).apply_scaling(
+                service.to_ref(), wanted, timeout_s=cloud_state.operation_timeout_s(), progress=log
             )
         except Timeout as exc:  # the change may still land: never call it failed or done
             job.status = Job.Status.UNKNOWN
@@ -619,14 +623,14 @@ def apply_scaling_task(job_id: int, service_id: int, actor: str, source: str = "
             _scaling_outcome(who, service, source, before, changes, "failed", result.message)
             raise RuntimeError(f"The scaling change failed: {result.message}")
         log(result.message or "Applied.")
-        stored = cs.sync_observed(service, actor="system", record_change=False)
+        stored = cloud_state.sync_observed(service, actor="system", record_change=False)
         scaling.refresh_from_db()
         after = scaling.observed()
         ScalingChange.objects.create(
             service=service,
             kind=ScalingChange.Kind.APPLIED,
-            actor=cs.actor_user(who),
-            actor_label=cs.actor_label(who),
+            actor=cloud_state.actor_user(who),
+            actor_label=cloud_state.actor_label(who),
             before=before,
             after=after,
             detail=f"Applied {changes}; the cloud now reports revision {stored.data.get('revision') or '—'}.",
@@ -661,9 +665,9 @@ def sync_service_task(job_id: int, service_id: int) -> None:
             log("The service was deleted.")
             return
         try:
-            stored = cs.sync_observed(service, actor="system")
+            stored = cloud_state.sync_observed(service, actor="system")
         except CloudError as exc:
-            cs.record_sync_error(service, str(exc))
+            cloud_state.record_sync_error(service, str(exc))
             raise
         log(f"Read {stored.resource}: revision {stored.data.get('revision') or '—'}.")
 
@@ -686,10 +690,10 @@ def sync_scaling_task() -> None:
         for service in services.iterator():
             total += 1
             try:
-                cs.sync_observed(service, actor="system")
+                cloud_state.sync_observed(service, actor="system")
             except CloudError as exc:
                 failures += 1
-                cs.record_sync_error(service, str(exc))
+                cloud_state.record_sync_error(service, str(exc))
                 log(f"{service.name}: {exc}")
         log(f"Read {total - failures} of {total} service(s).")
         if failures:
