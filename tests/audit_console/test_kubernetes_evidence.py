@@ -204,3 +204,12 @@ def test_service_page_does_not_ask_to_attest_what_evidence_decided(
     assert 'status-pass">pass</span> from evidence' in metrics and f"audit #{run.pk}" in metrics
     rate = card[card.index("security.rate-limiting") :].split("</tr>", 1)[0]
     assert "needs attestation" in rate  # nothing in the cluster shows its limits
+
+
+def test_unused_resources_say_the_cluster_counts_no_requests(services, cluster, run_audit):
+    result = verdicts(run_audit(), "notes")["cost.unused-resources"]
+
+    # Nothing in the Kubernetes API counts requests; recorded callers alone decide nothing.
+    assert result.status == "no_evidence"
+    assert "No evidence from platform metrics" in result.message
+    assert "counts no requests" in result.message

@@ -8,14 +8,16 @@ from checks.audits.evidence import (
     AUDIT_LOGS,
     BUDGET_COVERAGE,
     STRUCTURED_LOGS,
+    TRAFFIC,
     ConsoleConfig,
     FleetContext,
     Observation,
     ProbeStats,
+    Provenance,
 )
 from checks.audits.results import Status
 from fleet.operations.clouds.types import ScalingSettings
-from tests.audits.factories import evidence, probe, result_of, snapshot
+from tests.audits.factories import NOW, evidence, probe, result_of, snapshot
 
 
 def scaled(**changes) -> object:
@@ -125,12 +127,30 @@ def test_non_production_should_scale_to_zero():
     assert result_of("cost.scale-to-zero", evidence()).status == Status.NOT_APPLICABLE
 
 
-def test_mcp_server_nobody_calls_warns():
-    orphan = evidence(fleet=FleetContext(callers=[]))
-    assert result_of("cost.unused-resources", orphan).status == Status.WARNING
-    unknown = evidence(fleet=FleetContext(callers=None))
-    assert result_of("cost.unused-resources", unknown).status == Status.NO_EVIDENCE
-    assert result_of("cost.unused-resources", evidence()).status == Status.PASS
+def _traffic(count: int) -> dict:
+    origin = Provenance("CloudWatch GetMetricData AWS/ApplicationELB RequestCount", NOW)
+    return {TRAFFIC: Observation(count, origin, f"{count} requests in 7 days")}
+
+
+def test_unused_resources_decide_from_platform_request_counts():
+    rule = "cost.unused-resources"
+    idle = result_of(rule, evidence(observations=_traffic(0), fleet=FleetContext(callers=["a"])))
+    assert idle.status == Status.WARNING and "No traffic in 7 days" in idle.message
+    assert "a" in str(idle.evidence)  # the recorded callers stay visible as context
+    busy = result_of(rule, evidence(observations=_traffic(1200)))
+    assert busy.status == Status.PASS and "1200 requests" in busy.message
+
+
+def test_recorded_callers_alone_are_no_evidence_of_traffic():
+    rule = "cost.unused-resources"
+    called = result_of(rule, evidence(fleet=FleetContext(callers=["assistant"])))
+    assert called.status == Status.NO_EVIDENCE
+    assert "No evidence from platform metrics" in called.message
+    assert "Recorded callers: assistant" in called.message
+    orphan = result_of(rule, evidence(fleet=FleetContext(callers=[])))
+    assert orphan.status == Status.NO_EVIDENCE and "recorded as calling" in orphan.message
+    unknown = result_of(rule, evidence(fleet=FleetContext(callers=None)))
+    assert unknown.status == Status.NO_EVIDENCE and "not recorded" in unknown.message
 
 
 def test_data_residency_patterns():

@@ -41,6 +41,7 @@ from checks.audits.evidence import (
     SHUTDOWN,
     STATEFUL,
     STRUCTURED_LOGS,
+    TRAFFIC,
     USAGE,
     Observation,
     Provenance,
@@ -616,7 +617,17 @@ FACTS: dict[str, Callable[[NamespaceRead, dict], Observation | str]] = {
     STATEFUL: stateful,
     STRUCTURED_LOGS: structured_logs,
 }
-FIXED_REASONS = {AUDIT_LOGS: AUDIT_POLICY_REASON, ENCRYPTION: ENCRYPTION_REASON}
+# Nothing in the Kubernetes API counts requests: the resource metrics API (metrics.k8s.io) reports
+# CPU and memory only. https://kubernetes.io/docs/tasks/debug/debug-cluster/resource-metrics-pipeline/
+TRAFFIC_REASON = (
+    "the Kubernetes API counts no requests (metrics.k8s.io reports CPU and memory only); request "
+    "counts live in an ingress controller's or service mesh's metrics, which are not read"
+)
+FIXED_REASONS = {
+    AUDIT_LOGS: AUDIT_POLICY_REASON,
+    ENCRYPTION: ENCRYPTION_REASON,
+    TRAFFIC: TRAFFIC_REASON,
+}
 
 
 # --- the readers ------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from checks.audits.rules._findings import (
 )
 
 SECTION = "cost"
+# The window of evidence.TRAFFIC ("requests the platform counted over the last 7 days").
+TRAFFIC_DAYS = 7
 
 
 def check_budget(ev: Evidence) -> Finding:
@@ -89,27 +91,34 @@ def check_scale_to_zero(ev: Evidence) -> Finding:
 
 
 def check_unused(ev: Evidence) -> Finding:
-    """The platform counted requests to this MCP server, or an agent backend is recorded as
-    calling it."""
+    """The platform's metrics show requests to this MCP server; the agent backends recorded as
+    calling it are context only: a record says who may call, not that anyone does."""
     traffic = ev.observed(TRAFFIC)
+    callers = ev.fleet.callers
+    context = [] if callers is None else [fleet(ev, "recorded callers (context)", callers)]
     if traffic is not None and isinstance(traffic.value, int):
         item = traffic.item("requests")
         if traffic.value > 0:
-            return passed(f"The platform counted {traffic.value} requests to it.", item)
+            return passed(f"The platform counted {traffic.value} requests to it.", item, *context)
         return warned(
-            "The platform counted no requests in the last 7 days; remove it if nothing needs it.",
+            f"No traffic in {TRAFFIC_DAYS} days: the platform counted no requests; remove it if "
+            "nothing needs it.",
             item,
-            fleet(ev, "called by", ev.fleet.callers or []),
+            *context,
         )
-    callers = ev.fleet.callers
     if callers is None:
-        return no_evidence("Dependencies between services are not recorded.")
-    item = fleet(ev, "called by", callers)
-    if not callers:
-        return warned(
-            "No registered agent backend calls this server; remove it if nothing else does.", item
+        recorded = "Dependencies between services are not recorded."
+    elif callers:
+        recorded = (
+            f"Recorded callers: {', '.join(callers)}; a record says who may call it, not that "
+            "anyone does."
         )
-    return passed(f"Called by {', '.join(callers)}.", item)
+    else:
+        recorded = "No registered agent backend is recorded as calling it."
+    return no_evidence(
+        f"No evidence from platform metrics: {ev.unobserved_reason(TRAFFIC)}. {recorded}",
+        *context,
+    )
 
 
 RULES = [
@@ -167,14 +176,15 @@ RULES = [
         rationale="Servers nobody calls still cost money and still expose an attack surface.",
         evidence=(
             "Requests the platform counted in the last 7 days (Cloud Run: Cloud Monitoring "
-            "run.googleapis.com/request_count); elsewhere the agent backends recorded as "
-            "calling this server."
+            "run.googleapis.com/request_count; ECS: CloudWatch AWS/ApplicationELB RequestCount "
+            "of its target groups); the agent backends recorded as calling this server are "
+            "shown as context, never as proof of traffic."
         ),
         reads=(TRAFFIC,),
         severity=Severity.LOW,
         fix=(
-            "Record which agent backends call this server (Dependencies), or delete the "
-            "server if nothing does."
+            "Delete the server if nothing calls it; where the platform counts no requests, "
+            "put it behind a load balancer whose request metrics are read."
         ),
         applies_to="mcp_server",
         check=check_unused,
