@@ -10,6 +10,12 @@ _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
 
+def host_port(host: str, port: int | None) -> str:
+    """`host:port` as a URL writes it: IPv6 addresses in brackets ([::1]:8080)."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{shown}:{port}" if port is not None else shown
+
+
 class ProbeFailure(Exception):
     """A phase of a probe failed; `str()` is the sentence everyone may read (status, content
     type, size: never bytes from the target); `excerpt` is what the target said, redacted, for

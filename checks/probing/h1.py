@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from checks.probing.errors import host_port
 from console.egress import EgressPolicy, EgressRefused, current
 
 READ_SIZE = 64 * 1024
@@ -274,7 +275,7 @@ class Connections:
 
     async def _open(self, host: str, port: int, tls: bool) -> _Connection:
         started = time.perf_counter()
-        where = f"{host}:{port}"
+        where = host_port(host, port)
         loop = asyncio.get_running_loop()
         conn = _Connection(self.client)
         ssl_context = self.client.ssl_context if tls else None

@@ -12,7 +12,13 @@ from typing import Any
 import httpx
 
 from checks.probing.clock import PhaseClock, PhaseTimeout
-from checks.probing.errors import NeedsCredentials, ProbeFailure, ReplyFailure, redact
+from checks.probing.errors import (
+    NeedsCredentials,
+    ProbeFailure,
+    ReplyFailure,
+    host_port,
+    redact,
+)
 from checks.probing.negotiate import open_session
 from checks.probing.session import McpSession
 from checks.probing.types import ProbeOutcome, ProbeTarget, ToolInfo
@@ -201,7 +207,8 @@ def explain_timeout(failure: ProbeFailure, channel: HttpChannel, url: str) -> Pr
         return failure
     if not channel.connected and failure.phase != "connect":
         where = httpx.URL(url)
-        cause = f"could not connect to {where.host}:{where.port}: {failure.cause}"
+        port = where.port or (443 if where.scheme == "https" else 80)
+        cause = f"could not connect to {host_port(where.host, port)}: {failure.cause}"
         return PhaseTimeout("connect", cause)
     if channel.waiting_in == "body":
         cause = f"{failure.cause}: the headers arrived, then the body stalled"

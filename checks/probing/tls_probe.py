@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import httpx
 from cryptography import x509
 
+from checks.probing.errors import host_port
 from checks.probing.types import TlsInfo
 from console.egress import EgressPolicy, EgressRefused, current
 
@@ -36,9 +37,11 @@ async def probe_tls(
     except EgressRefused as exc:
         return TlsInfo(error=str(exc))
     except TimeoutError:
-        return TlsInfo(error=f"no TLS handshake with {host}:{port} within {timeout_s:g} s")
+        return TlsInfo(
+            error=f"no TLS handshake with {host_port(host, port)} within {timeout_s:g} s"
+        )
     except (OSError, ssl.SSLError) as exc:
-        return TlsInfo(error=f"could not open a TLS connection to {host}:{port} ({exc})")
+        return TlsInfo(error=f"could not open a TLS connection to {host_port(host, port)} ({exc})")
     try:
         der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
     finally:
@@ -47,7 +50,7 @@ async def probe_tls(
             async with asyncio.timeout(1):
                 await writer.wait_closed()
     if not der:
-        return TlsInfo(error=f"{host}:{port} presented no certificate")
+        return TlsInfo(error=f"{host_port(host, port)} presented no certificate")
     return describe_certificate(x509.load_der_x509_certificate(der), host)
 
 

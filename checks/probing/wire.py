@@ -29,6 +29,7 @@ from checks.probing.errors import (
     body_excerpt,
     challenge_scheme,
     describe_body,
+    host_port,
     redact,
     rpc_error_name,
 )
@@ -483,7 +484,7 @@ def status_phrase(code: int) -> str:
 def origin_of(url: httpx.URL) -> str:
     """scheme://host:port, the port made explicit, so equal origins compare equal."""
     port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
-    return f"{url.scheme}://{url.host}:{port}"
+    return f"{url.scheme}://{host_port(url.host, port)}"
 
 
 def same_host(a: httpx.URL, b: httpx.URL) -> bool:
@@ -550,7 +551,7 @@ def _transport_failure(
     if isinstance(exc, h1.ConnectError):
         return ProbeFailure("connect", text)  # h1 already names the address and the cause
     if isinstance(exc, h1.HttpError):
-        where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        where = host_port(url.host, url.port or (443 if url.scheme == "https" else 80))
         if isinstance(exc, h1.ProtocolError):
             return ProbeFailure(
                 phase,
@@ -558,7 +559,7 @@ def _transport_failure(
                 excerpt=redact(text) if text != _unquoted(text) else "",
             )
         return ProbeFailure(phase, f"network error talking to {where} ({text})")
-    where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    where = host_port(url.host, url.port or (443 if url.scheme == "https" else 80))
     if isinstance(exc, httpx.ConnectError):
         lowered = text.lower()
         if "refused" in lowered or "all connection attempts failed" in lowered:
