@@ -84,17 +84,24 @@ def _request_token(creds: ClientCredentials, timeout_s: float) -> tuple[str, flo
         form["resource"] = creds.resource
     where = f"the token endpoint {_origin(creds.token_url)}"
     try:
-        with httpx.Client(
-            transport=egress.EgressTransport(), timeout=timeout_s, follow_redirects=False
-        ) as client:
-            # client_secret_basic (RFC 6749 §2.3.1), the method every server must support.
-            response = client.post(
+        # client_secret_basic (RFC 6749 §2.3.1), the method every server must support.
+        with (
+            httpx.Client(
+                transport=egress.EgressTransport(), timeout=timeout_s, follow_redirects=False
+            ) as client,
+            client.stream(
+                "POST",
                 creds.token_url,
                 data=form,
                 auth=(creds.client_id, creds.client_secret),
                 headers={"Accept": "application/json"},
-            )
-            body = response.content[:_MAX_BODY]
+            ) as response,
+        ):
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > _MAX_BODY:  # never held in memory past the cap
+                    raise TokenError(f"{where} answered with more than {_MAX_BODY // 1024} KiB")
     except egress.EgressRefused as exc:
         raise TokenError(f"{where}: {exc}") from None
     except httpx.HTTPError as exc:

@@ -44,14 +44,30 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+MAX_RESPONSE_BYTES = 64 * 1024  # a receiver's answer is only described, never kept
+
+
+def _read_capped(response: httpx.Response) -> bytes:
+    """The answer up to MAX_RESPONSE_BYTES; a longer one is cut off, not held in memory."""
+    body = b""
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            return body[:MAX_RESPONSE_BYTES]
+    return body
+
+
 def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) -> int:
     """POST JSON; 2xx returns the status, anything else raises DeliveryError."""
     timeout = httpx.Timeout(getattr(settings, "ALERT_HTTP_TIMEOUT_SECONDS", 10.0), connect=5.0)
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     # Through the egress policy: resolved once, every address checked, redirects not followed.
     try:
-        with httpx.Client(transport=EgressTransport(), timeout=timeout) as client:
-            response = client.post(url, json=payload, headers=all_headers)
+        with (
+            httpx.Client(transport=EgressTransport(), timeout=timeout) as client,
+            client.stream("POST", url, json=payload, headers=all_headers) as response,
+        ):
+            body = _read_capped(response)
     except EgressRefused as exc:
         raise DeliveryError(str(exc), retryable=False) from exc
     except httpx.TimeoutException as exc:
@@ -73,7 +89,7 @@ def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) ->
         raise DeliveryError(_redirect_message(response), retryable=False, status_code=code)
     # Viewers read delivery errors: the answer by status, content type and size, never its body.
     kind = response.headers.get("content-type", "")
-    message = f"HTTP {code} ({describe_body(response.content, kind)})"
+    message = f"HTTP {code} ({describe_body(body, kind)})"
     retryable = code >= 500 or code in (408, 429)
     raise DeliveryError(
         message, retryable=retryable, status_code=code, retry_after=_retry_after(response)
