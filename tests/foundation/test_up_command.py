@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
     )
     try:
         output = _read_until(proc, r"Log in as admin with password: (\S+)")
+        # Keep draining the pipe: a child that fills it would block, and `up` with it, on stop.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         password = re.search(r"Log in as admin with password: (\S+)", output).group(1)
         assert len(password) >= 12
         demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 7 created", output)
