@@ -30,10 +30,19 @@ import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
 from checks.probing.errors import host_port
+
+try:  # decodes `br` bodies when the optional library is installed
+    import brotli
+
+    _BrotliError: type[Exception] = brotli.error
+except ImportError:  # pragma: no cover - depends on the installation
+    brotli = None
+    _BrotliError = zlib.error
 from console.egress import EgressPolicy, EgressRefused, current
 
 READ_SIZE = 64 * 1024
@@ -376,18 +385,28 @@ class Response:
         return self.status_code in _REDIRECTS and "location" in self.headers
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """The body as it arrives (decoded if the server compressed it unasked)."""
-        decoder = _decoder(self.headers.get("content-encoding", ""))
+        """The body as it arrives (decoded if the server compressed it unasked: gzip, deflate
+        zlib-wrapped or raw, br when the brotli library is installed, stacked codings)."""
+        stages = _decoders(self.headers.get("content-encoding", ""))
         async for raw in self._raw_body():
-            if decoder is None:
+            if not stages:
                 yield raw
                 continue
             try:
-                chunk = decoder.decompress(raw, READ_SIZE)
-                while chunk:
-                    yield chunk
-                    chunk = decoder.decompress(decoder.unconsumed_tail, READ_SIZE)
-            except zlib.error as exc:
+                if len(stages) == 1:
+                    decoder = stages[0]
+                    chunk = decoder.decompress(raw, READ_SIZE)
+                    while chunk:
+                        yield chunk
+                        chunk = decoder.decompress(decoder.unconsumed_tail, READ_SIZE)
+                    continue
+                for decoder in stages:  # stacked: outermost coding first, each bounded
+                    raw = decoder.decompress(raw, _STACKED_LIMIT)
+                    if decoder.unconsumed_tail:
+                        raise ProtocolError("the compressed body expands too far")
+                if raw:
+                    yield raw
+            except (zlib.error, _BrotliError) as exc:
                 raise ProtocolError(f"the compressed body is corrupt ({exc})") from None
 
     async def _raw_body(self) -> AsyncIterator[bytes]:
@@ -526,13 +545,56 @@ def _latin1(text: str) -> bool:
     return True
 
 
-def _decoder(encoding: str) -> zlib._Decompress | None:  # type: ignore[name-defined]
-    encoding = encoding.strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(zlib.MAX_WBITS | 16)
-    if encoding == "deflate":
-        return zlib.decompressobj()
-    return None
+_STACKED_LIMIT = 8 << 20  # decoded bytes one received chunk may expand to through stacked codings
+_SUPPORTED = "gzip, deflate, identity" + (", br" if brotli is not None else "")
+
+
+class _Deflate:
+    """`deflate` as servers send it: zlib-wrapped (RFC 9110 §8.4.1.2) or, from some, raw."""
+
+    def __init__(self) -> None:
+        self._d: Any = None
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        if self._d is None:
+            if not data:
+                return b""
+            wrapped = len(data) > 1 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._d = zlib.decompressobj() if wrapped else zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._d.decompress(data, limit)
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._d.unconsumed_tail if self._d is not None else b""
+
+
+class _Brotli:
+    def __init__(self) -> None:
+        self._d = brotli.Decompressor()
+        self.unconsumed_tail = b""
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        return self._d.process(data) if data else b""
+
+
+def _decoders(header: str) -> list[Any]:
+    """Decoders for a Content-Encoding header, outermost (last applied) first; ProtocolError
+    naming the coding when one is not supported."""
+    codings = [c.strip().lower() for c in header.split(",")]
+    stages: list[Any] = []
+    for coding in reversed([c for c in codings if c and c != "identity"]):
+        if coding in ("gzip", "x-gzip"):
+            stages.append(zlib.decompressobj(zlib.MAX_WBITS | 16))
+        elif coding == "deflate":
+            stages.append(_Deflate())
+        elif coding == "br" and brotli is not None:
+            stages.append(_Brotli())
+        else:
+            raise ProtocolError(
+                f"the server sent the body in the content encoding {coding[:40]!r}, which the "
+                f"probe does not decode (it decodes {_SUPPORTED})"
+            )
+    return stages
 
 
 def _refused(exc: OSError) -> bool:

@@ -1,0 +1,44 @@
+"""Bodies a server compressed unasked: raw and zlib deflate, stacked codings, and a clear error
+for a coding the probe cannot decode (real loopback sockets, scripted replies)."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from tests.probing.test_h1 import OK_HEAD, health, replies
+
+JSON = b'{"status": "ok"}'
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def _reply(coding: bytes, body: bytes) -> bytes:
+    head = b"content-encoding: %s\r\ncontent-length: %d\r\n\r\n" % (coding, len(body))
+    return OK_HEAD + head + body
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [
+        (b"deflate", zlib.compress(JSON)),  # RFC 9110 §8.4.1.2: zlib-wrapped
+        (b"deflate", _raw_deflate(JSON)),  # what some servers send instead
+        (b"gzip, deflate", zlib.compress(gzip.compress(JSON))),  # applied in the order listed
+        (b"identity", JSON),
+    ],
+)
+def test_compressed_health_bodies_are_decoded(coding, body):
+    outcome, _, _ = health(replies(_reply(coding, body)), expected_json_field="status=ok")
+    assert outcome.ok, outcome.error
+
+
+def test_an_unsupported_content_encoding_is_named():
+    outcome, _, _ = health(replies(_reply(b"zstd", b"\x28\xb5\x2f\xfd" + JSON)))
+    assert not outcome.ok
+    assert "content encoding" in outcome.error and "does not decode" in outcome.error
+    assert "gzip, deflate" in outcome.error
