@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import httpx
@@ -205,3 +206,79 @@ def test_a_wildcard_inline_policy_is_broad(world, services, run_audit):
     result = verdicts(run_audit(), "notes")["security.least-privilege-review"]
 
     assert result.status == "fail" and "s3:* on every resource" in str(result.evidence)
+
+
+def _seen(name: str) -> dict:
+    return {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": name}
+
+
+def _web_acl(world: str, name: str, rules: list[dict]) -> dict:
+    return aws("wafv2", world).create_web_acl(
+        Name=name, Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=_seen(name),
+        Rules=rules,
+    )["Summary"]  # fmt: skip
+
+
+def _balancer_arn(world: str) -> str:
+    [lb] = aws("elbv2", world).describe_load_balancers(Names=["notes-internal"])["LoadBalancers"]
+    return lb["LoadBalancerArn"]
+
+
+def test_a_rate_based_waf_rule_on_the_load_balancer_passes_rate_limiting(
+    world, services, run_audit
+):
+    acl = _web_acl(world, "edge", [
+        {"Name": "per-ip", "Priority": 0, "Action": {"Block": {}},
+         "VisibilityConfig": _seen("per-ip"),
+         "Statement": {"RateBasedStatement": {"Limit": 500, "AggregateKeyType": "IP"}}}])  # fmt: skip
+
+    run = run_audit()
+    unprotected = verdicts(run, "notes")["security.rate-limiting"]
+    assert unprotected.status == "fail"
+    assert "no AWS WAF web ACL on notes-internal" in str(unprotected.evidence)
+    no_balancer = verdicts(run, "files")["security.rate-limiting"]
+    assert no_balancer.status not in {"pass", "fail"}  # no evidence: nothing AWS can show
+    assert "no load balancer in front" in no_balancer.message
+
+    aws("wafv2", world).associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=_balancer_arn(world))
+    limited = verdicts(run_audit(), "notes")["security.rate-limiting"]
+    assert limited.status == "pass"
+    assert "rule per-ip allows 500 requests per 300 s per IP" in str(limited.evidence)
+
+
+def test_a_web_acl_without_a_rate_based_rule_fails_rate_limiting(world, services, run_audit):
+    acl = _web_acl(world, "open", [])
+    aws("wafv2", world).associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=_balancer_arn(world))
+
+    bare = verdicts(run_audit(), "notes")["security.rate-limiting"]
+
+    assert bare.status == "fail" and "web ACL open on notes-internal has no rate-based rule" in str(
+        bare.evidence
+    )
+
+
+def test_unused_resources_read_the_load_balancer_request_count(world, services, run_audit):
+    elb = aws("elbv2", world)
+    [lb] = elb.describe_load_balancers(Names=["notes-internal"])["LoadBalancers"]
+    [tg] = elb.describe_target_groups(Names=["notes"])["TargetGroups"]
+
+    idle = verdicts(run_audit(), "notes")["cost.unused-resources"]
+    assert idle.status == "warning" and "No traffic in 7 days" in idle.message
+    assert "RequestCount" in str(idle.evidence)
+    no_balancer = verdicts(run_audit(), "files")["cost.unused-resources"]
+    assert no_balancer.status == "no_evidence" and "ECS itself counts no requests" in (
+        no_balancer.message
+    )
+
+    # The ALB publishes RequestCount per TargetGroup and LoadBalancer (ARN suffixes).
+    dims = [
+        {"Name": "TargetGroup", "Value": tg["TargetGroupArn"].split(":")[-1]},
+        {"Name": "LoadBalancer", "Value": lb["LoadBalancerArn"].split(":loadbalancer/")[-1]},
+    ]
+    aws("cloudwatch", world).put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[
+        {"MetricName": "RequestCount", "Dimensions": dims, "Value": value, "Unit": "Count",
+         "Timestamp": datetime.now(UTC) - timedelta(days=days)}
+        for value, days in ((30, 1), (12, 3), (999, 9))  # the last is outside the window
+    ])  # fmt: skip
+    busy = verdicts(run_audit(), "notes")["cost.unused-resources"]
+    assert busy.status == "pass" and "42 requests" in busy.message

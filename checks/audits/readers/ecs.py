@@ -8,6 +8,10 @@
   connect (0.0.0.0/0 rules, public IPs, internet-facing load balancers).
 - CloudWatch Logs FilterLogEvents on the container's awslogs group: its recent log lines.
 - CloudTrail DescribeTrails/GetTrailStatus (once per account): whether a trail is logging.
+- AWS WAF (wafv2) GetWebACLForResource on the service's application load balancers: whether the
+  web ACL in front holds a rate-based rule.
+- CloudWatch GetMetricData, AWS/ApplicationELB RequestCount of the service's target groups: the
+  requests the load balancer sent to the service over the last TRAFFIC_DAYS days.
 
 Every client comes from the account's boto3 chain and `endpoint` override (moto in tests).
 """
@@ -26,10 +30,12 @@ from checks.audits.evidence import (
     ENCRYPTION,
     IDENTITY_GRANTS,
     NETWORK,
+    RATE_LIMITS,
     REACHABILITY,
     SHUTDOWN,
     STATEFUL,
     STRUCTURED_LOGS,
+    TRAFFIC,
     Observation,
     Provenance,
 )
@@ -44,6 +50,18 @@ DEFAULT_STOP_TIMEOUT_S = 30
 BROAD_MANAGED = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
 OPEN_CIDRS = {"0.0.0.0/0", "::/0"}
 LOG_EVENTS = 50
+TRAFFIC_DAYS = 7
+# RateBasedStatement.EvaluationWindowSec: "Default: 300 (5 minutes)".
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html
+DEFAULT_RATE_WINDOW_S = 300
+NO_BALANCER_RATE_REASON = (
+    "no load balancer in front: AWS WAF attaches to load balancers, API Gateway and CloudFront, "
+    "not to ECS tasks, and limits set in the application are not visible through the AWS APIs"
+)
+NO_BALANCER_TRAFFIC_REASON = (
+    "no load balancer target group: ECS itself counts no requests (its CloudWatch metrics are "
+    "CPU and memory only), so only a load balancer's RequestCount can show traffic"
+)
 # Failures that concern the whole account, not one API or one service.
 _ACCOUNT_WIDE = {
     "NoCredentialsError",
@@ -308,6 +326,125 @@ def audit_trails(aws: _Account, region: str, read_at: Any) -> Observation:
     return Observation(False, origin, summary)
 
 
+def _balancers(aws: _Account, raw: dict) -> list[tuple[dict, list[dict]]]:
+    """Each target group attached to the service, with the load balancers in front of it."""
+    attached = [
+        lb["targetGroupArn"]
+        for lb in (raw.get("service") or {}).get("loadBalancers") or []
+        if lb.get("targetGroupArn")
+    ]
+    if not attached:
+        return []
+    pairs = []
+    for group in aws.elbv2.describe_target_groups(TargetGroupArns=attached)["TargetGroups"]:
+        arns = group.get("LoadBalancerArns") or []
+        found = aws.elbv2.describe_load_balancers(LoadBalancerArns=arns) if arns else {}
+        pairs.append((group, found.get("LoadBalancers") or []))
+    return pairs
+
+
+def _rate_rules(acl: dict) -> list[str]:
+    """The web ACL's rate-based rules, as a person reads them."""
+    found = []
+    for rule in acl.get("Rules") or []:
+        # Rule.Statement.RateBasedStatement: Limit requests per EvaluationWindowSec per key.
+        # https://docs.aws.amazon.com/waf/latest/APIReference/API_Rule.html
+        rate = (rule.get("Statement") or {}).get("RateBasedStatement")
+        if rate:
+            window = rate.get("EvaluationWindowSec") or DEFAULT_RATE_WINDOW_S
+            key = rate.get("AggregateKeyType") or "IP"
+            found.append(
+                f"WAF web ACL {acl.get('Name')}: rule {rule.get('Name')} allows "
+                f"{rate.get('Limit')} requests per {window} s per {key}"
+            )
+    return found
+
+
+def rate_limits(aws: _Account, raw: dict, origin: Provenance) -> Observation | str:
+    """Rate-based rules of the AWS WAF web ACL on each application load balancer in front."""
+    pairs = _balancers(aws, raw)
+    balancers = {lb["LoadBalancerArn"]: lb for _, found in pairs for lb in found}
+    if not balancers:
+        return NO_BALANCER_RATE_REASON
+    front, limits, notes = [], [], []
+    for arn, lb in sorted(balancers.items()):
+        name = lb["LoadBalancerName"]
+        front.append(f"load balancer {name}")
+        if lb.get("Type", "application") != "application":
+            notes.append(f"{name} is a {lb.get('Type')} load balancer: AWS WAF cannot attach to it")
+            continue
+        # GetWebACLForResource answers WebACL null when no web ACL is associated.
+        # https://docs.aws.amazon.com/waf/latest/APIReference/API_GetWebACLForResource.html
+        acl = aws.wafv2.get_web_acl_for_resource(ResourceArn=arn).get("WebACL")
+        if not acl:
+            notes.append(f"no AWS WAF web ACL on {name}")
+            continue
+        rules = _rate_rules(acl)
+        limits += [f"{name}: {r}" for r in rules]
+        if not rules:
+            notes.append(f"WAF web ACL {acl.get('Name')} on {name} has no rate-based rule")
+    summary = "; ".join(limits + notes)
+    return Observation({"front": front, "limits": limits}, origin, summary)
+
+
+def _dimension(arn: str, marker: str) -> str:
+    """The CloudWatch dimension value of an ELBv2 ARN: the part from `marker` on, e.g.
+    "targetgroup/notes/73e2d6bc24d8a067" (the ARN suffix; see the ELB CloudWatch metrics page,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html)."""
+    return arn[arn.index(marker) :] if marker in arn else arn.rsplit(":", 1)[-1]
+
+
+def traffic(aws: _Account, raw: dict, read_at: Any) -> Observation | str:
+    """Requests the application load balancers sent to the service's target groups."""
+    queries, labels = [], []
+    for group, found in _balancers(aws, raw):
+        for lb in found:
+            if lb.get("Type", "application") != "application":
+                continue
+            # RequestCount by TargetGroup, LoadBalancer: "the number of requests processed over
+            # IPv4 and IPv6"; Sum is the meaningful statistic (same page as _dimension).
+            dims = [
+                {
+                    "Name": "TargetGroup",
+                    "Value": _dimension(group["TargetGroupArn"], "targetgroup/"),
+                },
+                {"Name": "LoadBalancer", "Value": _dimension(lb["LoadBalancerArn"], "app/")},
+            ]
+            metric = {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"}
+            queries.append(
+                {
+                    "Id": f"q{len(queries)}",
+                    "MetricStat": {
+                        "Metric": {**metric, "Dimensions": dims},
+                        "Period": 86400,
+                        "Stat": "Sum",
+                    },
+                    "ReturnData": True,
+                }
+            )
+            labels.append(dims[0]["Value"])
+    if not queries:
+        return NO_BALANCER_TRAFFIC_REASON
+    answer = aws.cloudwatch.get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=read_at - timedelta(days=TRAFFIC_DAYS),
+        EndTime=read_at,
+    )
+    total = sum(sum(r.get("Values") or []) for r in answer.get("MetricDataResults") or [])
+    origin = Provenance(
+        "CloudWatch GetMetricData AWS/ApplicationELB RequestCount "
+        f"({', '.join(labels)}, last {TRAFFIC_DAYS} days)",
+        read_at,
+    )
+    count = int(total)
+    summary = (
+        f"{count} requests in {TRAFFIC_DAYS} days"
+        if count
+        else (f"no requests in {TRAFFIC_DAYS} days")
+    )
+    return Observation(count, origin, summary)
+
+
 # --- the reader --------------------------------------------------------------------------------
 
 
@@ -351,6 +488,16 @@ def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dic
             ),
         ),
         STRUCTURED_LOGS: ("the container's log events", lambda: structured_logs(aws, raw, at)),
+        RATE_LIMITS: (
+            "the AWS WAF web ACL of the load balancer",
+            lambda: rate_limits(
+                aws, raw, Provenance("AWS WAF GetWebACLForResource (load balancers)", at)
+            ),
+        ),
+        TRAFFIC: (
+            "the load balancer's request count",
+            lambda: traffic(aws, raw, at),
+        ),
         REACHABILITY: (
             "the load balancer's listeners and target health",
             lambda: reachability(
@@ -393,5 +540,7 @@ OncePerRun(read_all).register(
         REACHABILITY,
         STRUCTURED_LOGS,
         AUDIT_LOGS,
+        RATE_LIMITS,
+        TRAFFIC,
     )
 )
