@@ -230,6 +230,8 @@ class _Connection(asyncio.Protocol):
                 if buffer:
                     raise ProtocolError("the server closed the connection mid-headers")
                 raise ProtocolError("Server disconnected without sending a response.")
+        if len(head) > MAX_HEAD_BYTES:  # the end arrived in the same read as the excess
+            raise ProtocolError(f"the response headers exceed {MAX_HEAD_BYTES // 1024} KiB")
         del buffer[:rest]
         return head
 

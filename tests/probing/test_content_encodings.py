@@ -1,5 +1,6 @@
 """Bodies a server compressed unasked: raw and zlib deflate, stacked codings, and a clear error
-for a coding the probe cannot decode (real loopback sockets, scripted replies)."""
+for a coding the probe cannot decode; the header-size cap on every read (real loopback
+sockets, scripted replies)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,9 @@ def test_an_unsupported_content_encoding_is_named():
     assert not outcome.ok
     assert "content encoding" in outcome.error and "does not decode" in outcome.error
     assert "gzip, deflate" in outcome.error
+
+
+def test_the_header_size_cap_holds_when_the_end_arrives_with_the_excess():
+    big = b"x-filler: " + b"a" * (100 * 1024) + b"\r\n"
+    outcome, _, _ = health(replies(OK_HEAD + big + b"content-length: 2\r\n\r\n{}"))
+    assert not outcome.ok and "headers exceed 64 KiB" in outcome.error
