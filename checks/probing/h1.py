@@ -516,8 +516,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bool]:
     if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
         raise ProtocolError(f"not an HTTP/1.1 status line: {status_line[:60]!r}")
     headers: dict[str, str] = {}
-    for raw in lines[1:]:
-        line = raw.rstrip(b"\r")
+    for line in _unfolded(lines[1:]):
         name, colon, value = line.partition(b":")
         if not colon or not name or name.translate(None, _TOKEN_CHARS):
             raise ProtocolError(f"malformed response header line {line[:60]!r}")
@@ -530,6 +529,19 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bool]:
         ("close" not in connection) if version == b"HTTP/1.1" else ("keep-alive" in connection)
     )
     return int(code), reason.decode("latin-1"), headers, keep_alive
+
+
+def _unfolded(lines: list[bytes]) -> list[bytes]:
+    """Header lines with obsolete line folding undone: a line starting with space or tab
+    continues the one before, joined by a space (RFC 9112 §5.2)."""
+    out: list[bytes] = []
+    for raw in lines:
+        line = raw.rstrip(b"\r")
+        if line[:1] in (b" ", b"\t") and out:
+            out[-1] = out[-1].rstrip(b" \t") + b" " + line.strip(b" \t")
+        else:
+            out.append(line)
+    return out
 
 
 def _content_length(value: str) -> int:

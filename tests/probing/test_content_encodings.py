@@ -49,3 +49,11 @@ def test_the_header_size_cap_holds_when_the_end_arrives_with_the_excess():
     big = b"x-filler: " + b"a" * (100 * 1024) + b"\r\n"
     outcome, _, _ = health(replies(OK_HEAD + big + b"content-length: 2\r\n\r\n{}"))
     assert not outcome.ok and "headers exceed 64 KiB" in outcome.error
+
+
+def test_obsolete_folded_headers_are_unfolded():
+    # RFC 9112 §5.2: obs-fold is replaced by a space before the value is read.
+    body = gzip.compress(JSON)
+    head = b"content-encoding:\r\n gzip\r\ncontent-length: %d\r\n\r\n" % len(body)
+    outcome, _, _ = health(replies(OK_HEAD + head + body), expected_json_field="status=ok")
+    assert outcome.ok, outcome.error
