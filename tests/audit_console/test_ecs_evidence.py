@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_ENV
+from tests.fakes.aws_faults import AwsFaultProxy
 
 pytestmark = pytest.mark.django_db
 REGION = "eu-west-1"
@@ -282,3 +283,16 @@ def test_unused_resources_read_the_load_balancer_request_count(world, services, 
     ])  # fmt: skip
     busy = verdicts(run_audit(), "notes")["cost.unused-resources"]
     assert busy.status == "pass" and "42 requests" in busy.message
+
+
+def test_an_unreadable_web_acl_is_no_evidence_with_the_reason(world, services, run_audit):
+    with AwsFaultProxy(world) as proxy:
+        CloudAccount.objects.filter(name="aws").update(endpoint=proxy.endpoint)
+        proxy.fail_action("wafv2:GetWebACLForResource", 403, count=10)
+
+        results = verdicts(run_audit(), "notes")
+
+    rate = results["security.rate-limiting"]
+    assert rate.status not in {"pass", "fail"}  # never a guess
+    assert "AccessDeniedException" in rate.message and "wafv2:GetWebACLForResource" in rate.message
+    assert results["security.network-restricted"].status == "pass"  # other reads unaffected

@@ -16,6 +16,9 @@ from tests.fakes.server import FakeServer, RecordedRequest, Reply
 _PREFIXES = {
     "AmazonEC2ContainerServiceV20141113": "ecs",
     "AnyScaleFrontendService": "application-autoscaling",
+    # AWS WAF's JSON target prefix; IAM actions are wafv2:<Operation>.
+    # https://docs.aws.amazon.com/waf/latest/APIReference/API_GetWebACLForResource.html
+    "AWSWAF_20190729": "wafv2",
 }
 _ERRORS = {
     403: (400, "AccessDeniedException"),
