@@ -482,8 +482,42 @@ class Response:
         if not self._done and self._framing == "length" and len(conn.buffer) >= self._remaining:
             del conn.buffer[: self._remaining]  # the rest already arrived: consume it
             self._remaining, self._done = 0, True
+        if not self._done and self._framing == "chunked" and (end := self._buffered_end()):
+            del conn.buffer[:end]  # an event stream's last chunk already arrived: keep the line
+            self._remaining, self._done = 0, True
         if not (self._done and self._keep_alive):
             conn.close()  # unread body, cancelled exchange or "Connection: close": not reusable
+
+    def _buffered_end(self) -> int:
+        """Where the chunked body ends in what is already buffered (after the last chunk and
+        the trailers), or 0 when its end has not all arrived."""
+        buffer, pos = self._conn.buffer, self._remaining
+        if pos or self._chunked_once:  # the CRLF after the current chunk's data
+            if buffer[pos : pos + 2] != b"\r\n":
+                return 0
+            pos += 2
+        while True:
+            line_end = buffer.find(b"\n", pos, pos + _MAX_CHUNK_LINE)
+            if line_end < 0:
+                return 0
+            size = bytes(buffer[pos:line_end]).rstrip(b"\r").split(b";", 1)[0].strip(b" \t")
+            if not _HEX.fullmatch(size):
+                return 0
+            pos = line_end + 1
+            if int(size, 16) == 0:
+                break
+            pos += int(size, 16)
+            if buffer[pos : pos + 2] != b"\r\n":
+                return 0
+            pos += 2
+        while True:  # trailers, up to the empty line
+            line_end = buffer.find(b"\n", pos, pos + MAX_HEAD_BYTES)
+            if line_end < 0:
+                return 0
+            empty = bytes(buffer[pos:line_end]).rstrip(b"\r") == b""
+            pos = line_end + 1
+            if empty:
+                return pos
 
 
 def _encode_request(

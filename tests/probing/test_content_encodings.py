@@ -1,15 +1,19 @@
 """Bodies a server compressed unasked: raw and zlib deflate, stacked codings, and a clear error
-for a coding the probe cannot decode; the header-size cap on every read (real loopback
+for a coding the probe cannot decode; the header-size cap on every read; folded headers; an
+event stream's buffered end keeps the connection (real loopback
 sockets, scripted replies)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 
+import httpx
 import pytest
 
-from tests.probing.test_h1 import OK_HEAD, health, replies
+from checks.probing import h1
+from tests.probing.test_h1 import OK_HEAD, _raw_server, health, replies
 
 JSON = b'{"status": "ok"}'
 
@@ -57,3 +61,26 @@ def test_obsolete_folded_headers_are_unfolded():
     head = b"content-encoding:\r\n gzip\r\ncontent-length: %d\r\n\r\n" % len(body)
     outcome, _, _ = health(replies(OK_HEAD + head + body), expected_json_field="status=ok")
     assert outcome.ok, outcome.error
+
+
+def test_an_event_stream_whose_end_is_already_buffered_keeps_its_connection():
+    event = b"event: message\r\ndata: {}\r\n\r\n"
+    sse = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+    # the event and the stream's end in one write: the reader stops after the event
+    reply = sse + b"\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event)
+
+    async def go() -> int:
+        server = await _raw_server(replies(reply), [])
+        url = httpx.URL(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/mcp")
+        async with server, h1.ProbeClient() as client:
+            connections = h1.Connections(client)
+            for _ in range(2):
+                response = await connections.send("POST", url, [], b"{}")
+                async for piece in response.aiter_bytes():
+                    assert b"data: {}" in piece
+                    break  # the reply arrived; the rest of the stream is not read
+                await response.aclose()
+            await connections.aclose()
+            return client.opened
+
+    assert asyncio.run(go()) == 1
