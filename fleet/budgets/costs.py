@@ -21,7 +21,9 @@ from fleet.costs.estimate import forecast_month
 
 SOURCE_LABELS = {
     SpendSource.REPORTED: "reported by the cloud",
-    SpendSource.ESTIMATED: "estimated from usage and the price table",
+    SpendSource.ESTIMATED: "estimated from measured usage and the price table",
+    SpendSource.REQUESTED: "estimated from requested CPU/memory x running instances since it "
+    "started this month, and the price table",
 }
 
 
@@ -112,6 +114,6 @@ def team_costs(figures: dict[int, CostFigure], teams: dict[int, str]) -> list[Te
         total[0] += figure.month_to_date or 0
         total[1] += figure.forecast or 0
         total[2] += 1
-        total[3] = total[3] or figure.source == SpendSource.ESTIMATED
+        total[3] = total[3] or figure.source != SpendSource.REPORTED
     rows = [TeamCost(team, cur, *values) for (team, cur), values in totals.items()]
     return sorted(rows, key=lambda row: row.month_to_date, reverse=True)

@@ -46,7 +46,8 @@ class SyncStatus(models.TextChoices):
 
 class SpendSource(models.TextChoices):
     REPORTED = "reported", "Reported"
-    ESTIMATED = "estimated", "Estimated"
+    ESTIMATED = "estimated", "Estimated"  # from measured usage (Cloud Monitoring)
+    REQUESTED = "requested", "Estimated from requested capacity"
 
 
 class Budget(models.Model):

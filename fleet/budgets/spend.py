@@ -49,8 +49,14 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def service_cost(service: Service, prices: PriceTable, now: datetime) -> Decimal:
-    """Estimated month-to-date cost of one service (raises CloudError / CostSyncError / input)."""
+def service_cost(service: Service, prices: PriceTable, now: datetime) -> tuple[Decimal, str]:
+    """Estimated month-to-date cost of one service and its source (a SpendSource value).
+
+    Cloud Run: measured usage from Cloud Monitoring. Other platforms: requested CPU/memory x
+    running instances, counted from the later of the 1st and the resource's creation, so a
+    service deployed this morning is not charged for the whole month so far.
+    Raises CloudError / CostSyncError / CostInputError.
+    """
     account = service.account
     provider = account.provider
     snapshot = adapter_for(account.to_ref()).describe(service.to_ref())
@@ -64,7 +70,9 @@ def service_cost(service: Service, prices: PriceTable, now: datetime) -> Decimal
             scaling=snapshot.scaling,
             client=clients.gcp_metric_client(account),
         )
+        source = SpendSource.ESTIMATED
     else:
+        start = max(start, _created(snapshot.created) or start)
         hours = max((now - start).total_seconds() / 3600, 1 / 60)
         usage = requested_usage(
             snapshot.scaling,
@@ -73,7 +81,18 @@ def service_cost(service: Service, prices: PriceTable, now: datetime) -> Decimal
             instances=snapshot.ready_instances,
             start=start,
         )
-    return estimate_from_usage(provider, usage, prices)
+        source = SpendSource.REQUESTED
+    return estimate_from_usage(provider, usage, prices), source
+
+
+def _created(value: str) -> datetime | None:
+    try:
+        created = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.get_current_timezone())
+    return created
 
 
 @dataclass
@@ -167,7 +186,7 @@ def _service_costs(
     )
     for service in services:
         try:
-            amount = service_cost(service, prices, now)
+            amount, source = service_cost(service, prices, now)
         except (CloudError, CostSyncError, CostInputError) as exc:
             log(f"service {service.name}: no estimate: {exc}")
             continue
@@ -178,7 +197,7 @@ def _service_costs(
             defaults={
                 "amount": amount,
                 "currency": prices.currency,
-                "source": SpendSource.ESTIMATED,
+                "source": source,
             },
         )
     return costs

@@ -56,7 +56,7 @@ def test_service_page_budgets_page_and_whatif_show_the_same_figure(viewer_client
         html = viewer_client.get(url).content.decode()
         assert "12.34 USD" in html, url
         assert f"{forecast} USD" in html, url
-        assert "estimated from usage and the price table" in html, url
+        assert "estimated from measured usage and the price table" in html, url
         assert "999.00" not in html, url
 
 

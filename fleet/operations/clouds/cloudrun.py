@@ -905,6 +905,7 @@ def _snapshot(svc: run_v2.Service, name: str) -> ServiceSnapshot:
         env=env,
         labels=dict(svc.labels),
         raw=run_v2.Service.to_dict(svc, preserving_proto_field_name=False),
+        created=svc.create_time.isoformat() if svc.create_time else "",
     )
 
 

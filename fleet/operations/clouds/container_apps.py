@@ -932,6 +932,9 @@ def _snapshot(app: Any, url: str) -> ServiceSnapshot:
         env=env,
         labels=dict(app.tags or {}),
         raw=app.as_dict(),
+        created=app.system_data.created_at.isoformat()
+        if getattr(app, "system_data", None) and app.system_data.created_at
+        else "",
     )
 
 

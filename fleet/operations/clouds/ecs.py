@@ -996,4 +996,12 @@ def _snapshot(
                 default=str,
             )
         ),
+        created=_iso(service.get("createdAt")),
     )
+
+
+def _iso(value: Any) -> str:
+    """boto3 answers datetimes; moto and JSON round trips may answer strings."""
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -676,6 +676,7 @@ class KubernetesAdapter(CloudAdapter):
             env=_env(container),
             labels=dict(meta.labels or {}),
             raw=self.api_client.sanitize_for_serialization(deployment),
+            created=meta.creation_timestamp.isoformat() if meta.creation_timestamp else "",
         )
 
     def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:

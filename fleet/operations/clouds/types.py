@@ -97,6 +97,7 @@ class ServiceSnapshot:
     env: list[EnvVar] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     raw: dict = field(default_factory=dict)  # the platform's own JSON, for evidence display
+    created: str = ""  # ISO 8601 creation time of the resource, when the platform reports it
 
 
 @dataclass
