@@ -296,3 +296,15 @@ def test_an_unreadable_web_acl_is_no_evidence_with_the_reason(world, services, r
     assert rate.status not in {"pass", "fail"}  # never a guess
     assert "AccessDeniedException" in rate.message and "wafv2:GetWebACLForResource" in rate.message
     assert results["security.network-restricted"].status == "pass"  # other reads unaffected
+
+
+def test_an_unreadable_request_count_is_no_evidence_with_the_reason(world, services, run_audit):
+    with AwsFaultProxy(world) as proxy:
+        CloudAccount.objects.filter(name="aws").update(endpoint=proxy.endpoint)
+        proxy.fail_action("cloudwatch:GetMetricData", 403, count=10)
+
+        result = verdicts(run_audit(), "notes")["cost.unused-resources"]
+
+    assert result.status == "no_evidence"
+    assert "reading the load balancer's request count failed" in result.message
+    assert "AccessDeniedException" in result.message

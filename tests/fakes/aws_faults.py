@@ -19,6 +19,10 @@ _PREFIXES = {
     # AWS WAF's JSON target prefix; IAM actions are wafv2:<Operation>.
     # https://docs.aws.amazon.com/waf/latest/APIReference/API_GetWebACLForResource.html
     "AWSWAF_20190729": "wafv2",
+    # CloudWatch's AWS JSON 1.0 target prefix (botocore sends X-Amz-Target
+    # GraniteServiceVersion20100801.GetMetricData); IAM actions are cloudwatch:<Operation>.
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+    "GraniteServiceVersion20100801": "cloudwatch",
 }
 _ERRORS = {
     403: (400, "AccessDeniedException"),

@@ -373,7 +373,8 @@ def rate_limits(aws: _Account, raw: dict, origin: Provenance) -> Observation | s
         if lb.get("Type", "application") != "application":
             notes.append(f"{name} is a {lb.get('Type')} load balancer: AWS WAF cannot attach to it")
             continue
-        # GetWebACLForResource answers WebACL null when no web ACL is associated.
+        # GetWebACLForResource answers WebACL null when no web ACL is associated; it also checks
+        # wafv2:GetWebACL on the web ACL it finds, so the console needs both permissions.
         # https://docs.aws.amazon.com/waf/latest/APIReference/API_GetWebACLForResource.html
         acl = aws.wafv2.get_web_acl_for_resource(ResourceArn=arn).get("WebACL")
         if not acl:
