@@ -143,13 +143,13 @@ def test_unused_resources_decide_from_platform_request_counts():
 
 def test_recorded_callers_alone_are_no_evidence_of_traffic():
     rule = "cost.unused-resources"
-    called = result_of(rule, evidence(fleet=FleetContext(callers=["assistant"])))
+    called = result_of(rule, evidence(observations={}, fleet=FleetContext(callers=["assistant"])))
     assert called.status == Status.NO_EVIDENCE
     assert "No evidence from platform metrics" in called.message
     assert "Recorded callers: assistant" in called.message
-    orphan = result_of(rule, evidence(fleet=FleetContext(callers=[])))
+    orphan = result_of(rule, evidence(observations={}, fleet=FleetContext(callers=[])))
     assert orphan.status == Status.NO_EVIDENCE and "recorded as calling" in orphan.message
-    unknown = result_of(rule, evidence(fleet=FleetContext(callers=None)))
+    unknown = result_of(rule, evidence(observations={}, fleet=FleetContext(callers=None)))
     assert unknown.status == Status.NO_EVIDENCE and "not recorded" in unknown.message
 
 
