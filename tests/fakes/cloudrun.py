@@ -887,10 +887,10 @@ def main() -> None:
     fake.serve_forever()
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _tag_uri(service_uri: str, tag: str) -> str:
     """A tag's URL as Cloud Run gives it: https://TAG---SERVICE-HASH.REGION.run.app."""
     return service_uri.replace("https://", f"https://{tag}---")
+
+
+if __name__ == "__main__":
+    main()
