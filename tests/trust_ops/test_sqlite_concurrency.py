@@ -70,8 +70,10 @@ print(json.dumps(out))
 """
 
 
-@pytest.fixture
-def embedded_env(tmp_path) -> dict:
+@pytest.fixture(scope="module")
+def embedded_env(tmp_path_factory) -> dict:
+    """One migrated embedded database for the module (migrating takes ~20 s on this machine)."""
+    tmp_path = tmp_path_factory.mktemp("embedded")
     env = {
         k: v
         for k, v in os.environ.items()
