@@ -166,7 +166,10 @@ def label_gap(budget: Budget, account: CloudAccount) -> str:
         return ""
     key, value = LABEL_KEYS[budget.scope], budget.scope_value
     word = "label" if account.provider == "gcp" else "tag"
-    adapter = adapter_for(account.to_ref())
+    try:
+        adapter = adapter_for(account.to_ref())
+    except CloudError as exc:
+        return f"Could not read the {word}s to check the {key}={value} filter: {exc}"
     checked, failed = [], []
     services = services_in_scope(budget).filter(account=account).order_by("name")
     for service in services[:LABEL_CHECK_LIMIT]:
