@@ -66,4 +66,6 @@ def test_two_workers_split_each_interval_and_check_every_service_exactly_once(
     assert (verdict.duplicate_results, verdict.missing_results) == (0, 0)
     assert verdict.failed_probes == 0, verdict.first_errors
     assert len(split) == 2 and all(n > 0 for n in split.values()), split  # both took batches
-    assert sum(split.values()) == 2 * SERVICES // 10
+    # Two sweeps racing for the same due services may each claim a partial batch, so there can be
+    # a batch or two more than services / batch size; exactly-once is what verify() checks above.
+    assert sum(split.values()) >= 2 * SERVICES // 10
