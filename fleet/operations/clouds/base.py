@@ -7,6 +7,7 @@ hierarchy, re-exported here.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,7 +21,12 @@ from fleet.operations.clouds.errors import (
     Timeout,
     Unavailable,
 )
-from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing, call_with_retry
+from fleet.operations.clouds.pacing import (
+    DEFAULT_PACING,
+    Pacing,
+    call_with_retry,
+    retry_after_of,
+)
 from fleet.operations.clouds.types import (
     AccountRef,
     OperationResult,
@@ -175,6 +181,33 @@ class CloudAdapter(ABC):
                 raise error from exc
 
         return call_with_retry(attempt, self.pacing)
+
+
+MAX_RETRY_AFTER_S = 60.0  # a longer Retry-After is not waited out inside one call
+
+
+class HonoursRetryAfter:
+    """For adapters whose SDK errors carry the HTTP response: a 429/503's Retry-After is waited
+    out (up to a minute) before `CloudAdapter.call` tries again."""
+
+    pacing: Pacing
+
+    def call(
+        self, permission: str, resource: str, fn: Callable[..., T], *args: Any, **kw: Any
+    ) -> T:
+        tries = [0]
+
+        def honouring(*a: Any, **k: Any) -> T:
+            tries[0] += 1
+            try:
+                return fn(*a, **k)
+            except Exception as exc:
+                wait = retry_after_of(exc)
+                if wait and tries[0] < self.pacing.attempts:
+                    time.sleep(min(wait, MAX_RETRY_AFTER_S))
+                raise
+
+        return super().call(permission, resource, honouring, *args, **kw)  # type: ignore[misc]
 
 
 def parse_label_filter(label: str) -> tuple[str, str | None]:

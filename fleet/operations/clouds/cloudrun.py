@@ -9,12 +9,9 @@ split). Every verdict is read from what the service really serves (`trafficStatu
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import re
 import secrets
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +23,7 @@ from google.protobuf import field_mask_pb2
 
 from fleet.operations.clouds.base import (
     CloudAdapter,
+    HonoursRetryAfter,
     ProgressCallback,
     label_matches,
     require_image,
@@ -100,10 +98,9 @@ class _Change:
 
 
 T = TypeVar("T")
-MAX_RETRY_AFTER_S = 60.0  # a longer Retry-After is not waited out inside one call
 
 
-class CloudRunAdapter(CloudAdapter):
+class CloudRunAdapter(HonoursRetryAfter, CloudAdapter):
     """Cloud Run services in one project (and region, or every region when none is set)."""
 
     provider = "gcp"
@@ -645,24 +642,6 @@ class CloudRunAdapter(CloudAdapter):
             if not token:
                 return regions
 
-    def call(
-        self, permission: str, resource: str, fn: Callable[..., T], *args: Any, **kw: Any
-    ) -> T:
-        """As CloudAdapter.call, and a 429/503's Retry-After is waited out before the next try."""
-        tries = [0]
-
-        def honouring(*a: Any, **k: Any) -> T:
-            tries[0] += 1
-            try:
-                return fn(*a, **k)
-            except Exception as exc:
-                wait = _retry_after_s(exc)
-                if wait and tries[0] < self.pacing.attempts:
-                    time.sleep(min(wait, MAX_RETRY_AFTER_S))
-                raise
-
-        return super().call(permission, resource, honouring, *args, **kw)
-
     def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:
         if isinstance(exc, gexc.DeadlineExceeded | requests.exceptions.Timeout):
             cls: type[CloudError] = Timeout
@@ -907,26 +886,3 @@ def _snapshot(svc: run_v2.Service, name: str) -> ServiceSnapshot:
         raw=run_v2.Service.to_dict(svc, preserving_proto_field_name=False),
         created=svc.create_time.isoformat() if svc.create_time else "",
     )
-
-
-def _retry_after_s(exc: Exception) -> float:
-    """Seconds a throttled (429) or unavailable (503) answer asked us to wait, else 0.
-
-    The header is either delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
-    """
-    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
-    response = getattr(exc, "response", None)
-    if status not in (429, 503) or response is None:
-        return 0.0
-    value = str((getattr(response, "headers", None) or {}).get("Retry-After") or "").strip()
-    if not value:
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

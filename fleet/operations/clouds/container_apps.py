@@ -10,11 +10,7 @@ a revision that never starts.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -30,6 +26,7 @@ from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
 from fleet.operations.clouds.base import (
     CloudAdapter,
+    HonoursRetryAfter,
     ProgressCallback,
     label_matches,
     require_image,
@@ -89,10 +86,9 @@ class _Restart:
 
 
 T = TypeVar("T")
-MAX_RETRY_AFTER_S = 60.0  # a longer Retry-After is not waited out inside one call
 
 
-class ContainerAppsAdapter(CloudAdapter):
+class ContainerAppsAdapter(HonoursRetryAfter, CloudAdapter):
     """Container apps in one subscription and resource group."""
 
     provider = "azure"
@@ -713,24 +709,6 @@ class ContainerAppsAdapter(CloudAdapter):
                 images.append(image)
         return ", ".join(images)
 
-    def call(
-        self, permission: str, resource: str, fn: Callable[..., T], *args: Any, **kw: Any
-    ) -> T:
-        """As CloudAdapter.call, and a 429/503's Retry-After is waited out before the next try."""
-        tries = [0]
-
-        def honouring(*a: Any, **k: Any) -> T:
-            tries[0] += 1
-            try:
-                return fn(*a, **k)
-            except Exception as exc:
-                wait = _retry_after_s(exc)
-                if wait and tries[0] < self.pacing.attempts:
-                    time.sleep(min(wait, MAX_RETRY_AFTER_S))
-                raise
-
-        return super().call(permission, resource, honouring, *args, **kw)
-
     def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:
         status: int | None = None
         if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
@@ -946,26 +924,3 @@ def _identity(app: Any) -> str:
     if identity.principal_id:
         names.insert(0, f"system-assigned ({identity.principal_id})")
     return ", ".join(names)
-
-
-def _retry_after_s(exc: Exception) -> float:
-    """Seconds a throttled (429) or unavailable (503) answer asked us to wait, else 0.
-
-    The header is either delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
-    """
-    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
-    response = getattr(exc, "response", None)
-    if status not in (429, 503) or response is None:
-        return 0.0
-    value = str((getattr(response, "headers", None) or {}).get("Retry-After") or "").strip()
-    if not value:
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

@@ -6,6 +6,8 @@ itself, and retrying it would only delay the message the user needs to see.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +72,26 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value not in (None, "") else None
     except ValueError:
         return None
+
+
+def retry_after_of(exc: BaseException) -> float:
+    """Seconds a throttled (429) or unavailable (503) SDK answer asked us to wait, else 0.
+
+    The header is either delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
+    """
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    response = getattr(exc, "response", None)
+    if status not in (429, 503) or response is None:
+        return 0.0
+    value = str((getattr(response, "headers", None) or {}).get("Retry-After") or "").strip()
+    seconds = retry_after_seconds(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def call_with_retry(fn: Callable[[], T], pacing: Pacing) -> T:
