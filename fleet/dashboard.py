@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, QuerySet
@@ -32,11 +33,12 @@ class FleetTotals:
         ]
 
 
-def fleet_totals() -> FleetTotals:
-    """Totals by status, cloud and environment from one grouped query."""
+def fleet_totals(queryset: QuerySet | None = None) -> FleetTotals:
+    """Totals by status, cloud and environment of `queryset` (the whole fleet) in one grouped query."""
     totals = FleetTotals()
+    source = Service.objects.all() if queryset is None else queryset
     rows = (
-        Service.objects.order_by()
+        source.order_by()
         .values("status", "environment", provider=F("account__provider"))
         .annotate(n=Count("id"))
     )
@@ -49,37 +51,59 @@ def fleet_totals() -> FleetTotals:
     return totals
 
 
+class FilterChoices:
+    """The choices of the filter form, read only when a template asks (full pages, not fragments)."""
+
+    @cached_property
+    def environments(self) -> list[str]:
+        return self._distinct("environment")
+
+    @cached_property
+    def teams(self) -> list[str]:
+        return self._distinct("team")
+
+    @cached_property
+    def tags(self) -> list[str]:
+        """Every tag in the fleet, sorted (one query over the distinct tag lists)."""
+        lists = Service.objects.order_by().values_list("tags", flat=True).distinct()
+        return sorted({t for tags in lists if isinstance(tags, list) for t in tags})
+
+    @staticmethod
+    def _distinct(field: str) -> list[str]:
+        return list(
+            Service.objects.exclude(**{field: ""})
+            .order_by(field)
+            .values_list(field, flat=True)
+            .distinct()
+        )
+
+
 @dataclass
 class DashboardView:
     filterset: ServiceFilter
     page: Page
     sort: str
     totals: FleetTotals
-    environments: list[str]
-    teams: list[str]
+    choices: FilterChoices
+    chosen_tags: list[str]
 
 
 def dashboard_view(params, page_number: str | int | None, per_page: int) -> DashboardView:
-    """Filtered, sorted, paginated services plus fleet-wide totals."""
+    """Filtered, sorted, paginated services plus totals of the services the filters match."""
     sort, order = sort_key(params.get("sort", "name"))
     # The scaling row rides along so each row can flag drift without a query of its own.
     base: QuerySet = Service.objects.select_related("account", "scaling")
     filterset = ServiceFilter(params, queryset=base)
-    queryset = filterset.qs.order_by(order, "name") if filterset.is_valid() else base.none()
-    page = Paginator(queryset, per_page).get_page(page_number)
-    totals = fleet_totals()
+    valid = filterset.is_valid()
+    matching = filterset.qs if valid else base.none()
+    page = Paginator(matching.order_by(order, "name"), per_page).get_page(page_number)
     return DashboardView(
         filterset=filterset,
         page=page,
         sort=sort,
-        totals=totals,
-        environments=sorted(e for e in totals.by_environment if e != "—"),
-        teams=list(
-            Service.objects.exclude(team="")
-            .order_by("team")
-            .values_list("team", flat=True)
-            .distinct()
-        ),
+        totals=fleet_totals(matching),
+        choices=FilterChoices(),
+        chosen_tags=filterset.form.cleaned_data.get("tag", []) if valid else [],
     )
 
 

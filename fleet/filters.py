@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import OrderBy
 
+from fleet import validation
 from fleet.models import HealthStatus, Provider, Service, ServiceKind
 
 SORT_FIELDS = {
@@ -21,6 +24,35 @@ SORT_FIELDS = {
 }
 
 
+class TagListField(forms.Field):
+    """Any number of tags (?tag=a&tag=b, or one string from the API); each must be a valid tag."""
+
+    widget = forms.SelectMultiple
+
+    def to_python(self, value) -> list[str]:
+        if not value:
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        return sorted({str(v).strip() for v in values if str(v).strip()})
+
+    def validate(self, value: list[str]) -> None:
+        try:
+            validation.validate_tags(value)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["tags"][0]) from exc
+
+
+class TagsFilter(django_filters.Filter):
+    field_class = TagListField
+
+    def filter(self, qs: QuerySet, value: list[str]) -> QuerySet:
+        # A service must carry every chosen tag. Tags are a JSON list; matching the quoted string
+        # works on SQLite and PostgreSQL alike (the tag rule admits no quote or backslash).
+        for tag in value or ():
+            qs = qs.filter(tags__icontains=f'"{tag}"')
+        return qs
+
+
 class ServiceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     status = django_filters.ChoiceFilter(choices=HealthStatus.choices, empty_label="any status")
@@ -30,7 +62,7 @@ class ServiceFilter(django_filters.FilterSet):
     )
     environment = django_filters.CharFilter(lookup_expr="iexact")
     team = django_filters.CharFilter(lookup_expr="iexact")
-    tag = django_filters.CharFilter(method="by_tag", label="Tag")
+    tag = TagsFilter(label="Tags")
 
     class Meta:
         model = Service
@@ -49,10 +81,6 @@ class ServiceFilter(django_filters.FilterSet):
         if value == Provider.URL:
             return queryset.filter(Q(account__isnull=True) | Q(account__provider=value))
         return queryset.filter(account__provider=value)
-
-    def by_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # Tags are a JSON list; matching the quoted string works on SQLite and Postgres alike.
-        return queryset.filter(tags__icontains=f'"{value}"')
 
 
 def sort_key(raw: str) -> tuple[str, OrderBy]:

@@ -1,8 +1,14 @@
-"""Small template helpers: sort links that keep the other filters, status badges."""
+"""Small template helpers: sort and filter links that keep the rest of the query, status badges
+as words, times in the viewer's zone."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 register = template.Library()
@@ -24,11 +30,74 @@ def sort_mark(context, key: str) -> str:
     return "▲" if current == key else "▼" if current == f"-{key}" else ""
 
 
+@register.simple_tag(takes_context=True)
+def filter_url(context, key: str, value: str) -> str:
+    """The current query (sort and other filters kept, page dropped) with `key` set to value.
+
+    Choosing the value already chosen clears it, so a totals link works as a toggle.
+    """
+    params = context["request"].GET.copy()
+    params.pop("page", None)
+    if params.get(key) == value:
+        params.pop(key)
+    else:
+        params[key] = value
+    return "?" + params.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context, number: int) -> str:
+    """The current query (filters and sort kept) on page `number`."""
+    params = context["request"].GET.copy()
+    params["page"] = str(number)
+    return "?" + params.urlencode()
+
+
+# Status codes that do not read as words on their own.
+STATUS_WORDS = {"needs_auth": "needs credentials", "not_synced": "not synced"}
+
+
+@register.filter
+def status_words(status: str) -> str:
+    """A status code as words: needs_auth -> needs credentials, in_progress -> in progress."""
+    code = str(status or "")
+    return STATUS_WORDS.get(code, code.replace("_", " ") or "unknown")
+
+
 @register.simple_tag
 def status_badge(status: str) -> str:
-    return format_html('<span class="badge status-{}">{}</span>', status, status)
+    return format_html('<span class="badge status-{}">{}</span>', status, status_words(status))
 
 
 @register.filter
 def ms(value) -> str:
     return "—" if value is None else f"{value:.0f} ms"
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """'3 minutes ago', with the exact time in the viewer's zone as its tooltip; 'never' if None."""
+    if not isinstance(moment, datetime):
+        return "never"
+    local = timezone.localtime(moment)
+    return format_html(
+        '<time datetime="{}" title="{} {}">{}</time>',
+        moment.astimezone(UTC).isoformat(timespec="seconds"),
+        date_format(local, "j M Y, H:i:s"),
+        local.tzname() or "",
+        naturaltime(moment),
+    )
+
+
+@register.filter
+def local_time(moment: datetime | None, fmt: str = "j M Y, H:i") -> str:
+    """The moment in the viewer's zone with the zone's name: '30 Nov 2026, 14:03 CET'."""
+    if not isinstance(moment, datetime):
+        return "—"
+    local = timezone.localtime(moment)
+    return format_html(
+        '<time datetime="{}">{} {}</time>',
+        moment.astimezone(UTC).isoformat(timespec="seconds"),
+        date_format(local, fmt),
+        local.tzname() or "",
+    )

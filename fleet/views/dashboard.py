@@ -15,14 +15,11 @@ from fleet.filters import SORT_FIELDS
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     view = dashboard_view(request.GET, request.GET.get("page"), settings.FLEET_DASHBOARD_PAGE_SIZE)
-    params = request.GET.copy()
-    params.pop("page", None)
     context = {
         "view": view,
         "sort_fields": SORT_FIELDS,
-        "query_without_page": params.urlencode(),
         "refresh_seconds": settings.FLEET_DASHBOARD_REFRESH_SECONDS,
         "sweep_lag": sweep_lag_seconds(),
         "sweep_lag_limit": settings.FLEET_SWEEP_LAG_SECONDS,
     }
-    return render_page(request, "fleet/dashboard.html", "fleet-table", context)
+    return render_page(request, "fleet/dashboard.html", "fleet-update", context)
