@@ -6,7 +6,13 @@ import json
 from typing import Any
 
 from checks.probing.clock import PhaseClock
-from checks.probing.errors import ProbeFailure, body_excerpt, describe_body, redact
+from checks.probing.errors import (
+    NeedsCredentials,
+    ProbeFailure,
+    body_excerpt,
+    describe_body,
+    redact,
+)
 from checks.probing.types import ProbeOutcome, ProbeTarget
 from checks.probing.wire import DEFAULT_MAX_RESPONSE_BYTES, Client, HttpChannel, parse_url
 from fleet.validation import join_health_url
@@ -46,6 +52,11 @@ async def probe_http_health(
             body = await channel.read_capped(resp, "health")
             kind = resp.headers.get("content-type", "").split(";", 1)[0].strip()
         if resp.status_code != target.expected_status:
+            challenge = channel.credentials_challenge(
+                resp, "health", None, body_excerpt(body, kind)
+            )
+            if challenge is not None:
+                raise challenge  # it answered and asks for credentials: not down
             raise ProbeFailure(
                 "health",
                 f"expected HTTP {target.expected_status} from {url.path} but got "
@@ -58,6 +69,7 @@ async def probe_http_health(
     except ProbeFailure as failure:
         outcome.error, outcome.phase = str(failure), failure.phase
         outcome.body_excerpt = failure.excerpt
+        outcome.needs_credentials = isinstance(failure, NeedsCredentials)
     finally:
         await channel.aclose()
     if channel.connect_ms is not None:

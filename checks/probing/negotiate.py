@@ -9,6 +9,11 @@ Order for `transport="streamable-http"` (checked against the mcp 2.3 SDK server 
 2. `initialize` at 2025-11-25; the server counters with the version it speaks (2024-11-05 onward).
 3. If POST is refused with 404/405, the URL is a legacy HTTP+SSE endpoint: GET it as an event stream
    (the spec's backwards-compatibility rule).
+
+A service registered with `transport="sse"` still gets step 1 first: a server that moved to
+2026-07-28 at the same URL answers it, so the recorded version is the newest both sides share; an
+SSE-only server refuses the POST (405 from the SDK's `sse_app`), and the probe opens the event
+stream as before. `known="sse"` (a re-probe inside the same check) skips the question.
 Network failures and time-outs never count as an era verdict; they fail the probe.
 """
 
@@ -37,7 +42,18 @@ async def open_session(
 ) -> tuple[McpSession, ServerIdentity]:
     """Open a session in the newest generation the server speaks; `known` skips negotiation."""
     target = parse_url(url)
-    if transport == "sse" or known == "sse":
+    if known == "sse":
+        return await _open_sse(channel, target, clock)
+    if transport == "sse":
+        stateless = StatelessSession(channel, target)
+        try:
+            identity = await _discover(stateless, clock)
+        except NeedsCredentials:
+            raise
+        except ProbeFailure:
+            identity = None  # the registered transport decides: its own failure is the verdict
+        if identity is not None:
+            return stateless, identity
         return await _open_sse(channel, target, clock)
     if known != "streamable-http":
         stateless = StatelessSession(channel, target)

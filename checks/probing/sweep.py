@@ -53,6 +53,7 @@ def _merge_health(outcome: ProbeOutcome, health: ProbeOutcome) -> None:
     outcome.phases_ms["health"] = health.phases_ms.get("health", health.latency_ms or 0.0)
     if outcome.ok and not health.ok:
         outcome.ok, outcome.error, outcome.phase = False, health.error, health.phase
+        outcome.needs_credentials = health.needs_credentials
 
 
 async def probe_many(targets: Sequence[ProbeTarget], concurrency: int = 100) -> list[ProbeOutcome]:

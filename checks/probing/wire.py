@@ -276,6 +276,28 @@ class HttpChannel:
             f"{self.auth_withheld_from}, which is not the service's origin {self.auth_origin}"
         )
 
+    def credentials_challenge(
+        self, resp: AnyResponse, phase: str, rpc_code: int | None = None, excerpt: str = ""
+    ) -> NeedsCredentials | None:
+        """A 401 with WWW-Authenticate as "needs credentials" (the server is there), else None."""
+        challenge = resp.headers.get("www-authenticate") or ""
+        if resp.status_code != 401 or not challenge:
+            return None
+        status = f"HTTP {resp.status_code} {status_phrase(resp.status_code)}".rstrip()
+        scheme = challenge_scheme(challenge)
+        asks = f"{scheme} credentials" if scheme else "credentials"
+        held = "the credentials sent were refused" if self.auth else "none were sent"
+        return NeedsCredentials(
+            phase,
+            f"needs credentials: server answered {status} asking for {asks} "
+            f"(WWW-Authenticate); {held}. Set an auth header or OAuth client credentials "
+            f"in the check settings{self.withheld_note()}",
+            resp.status_code,
+            rpc_code,
+            excerpt=f"WWW-Authenticate: {redact(challenge)[:300]}"
+            + (f"; {excerpt}" if excerpt else ""),
+        )
+
     async def raise_for_status(self, resp: AnyResponse, phase: str) -> None:
         body = await self.read_capped(resp, phase, _ERROR_BODY_BYTES)
         kind = _content_type(resp)
@@ -290,21 +312,9 @@ class HttpChannel:
                 excerpt = f"JSON-RPC error {rpc_code}: {redact(str(error['message']))[:300]}"
             except (ValueError, AttributeError, TypeError, KeyError):
                 pass
-        challenge = resp.headers.get("www-authenticate") or ""
-        if resp.status_code == 401 and challenge:
-            scheme = challenge_scheme(challenge)
-            asks = f"{scheme} credentials" if scheme else "credentials"
-            held = "the credentials sent were refused" if self.auth else "none were sent"
-            raise NeedsCredentials(
-                phase,
-                f"needs credentials: server answered {status} asking for {asks} "
-                f"(WWW-Authenticate); {held}. Set an auth header or OAuth client credentials "
-                f"in the check settings{self.withheld_note()}",
-                resp.status_code,
-                rpc_code,
-                excerpt=f"WWW-Authenticate: {redact(challenge)[:300]}"
-                + (f"; {excerpt}" if excerpt else ""),
-            )
+        challenge = self.credentials_challenge(resp, phase, rpc_code, excerpt)
+        if challenge is not None:
+            raise challenge
         raise HttpStatusFailure(
             phase,
             f"server answered {status} ({detail}){self.withheld_note()}",

@@ -116,6 +116,36 @@ def test_a_401_challenge_is_needs_credentials_never_down(gated):
     assert not Incident.objects.exists()
 
 
+def test_an_agent_backend_whose_health_endpoint_asks_for_credentials_is_not_down(gated):
+    url, _ = gated
+    backend = ServiceFactory(
+        name="agent", kind="agent_backend", url=url.removesuffix("/mcp"), health_path="/healthz"
+    )
+    for _ in range(4):  # more than the failure threshold (3)
+        result = sweep_db.check_now(backend).result
+    backend.refresh_from_db()
+    assert backend.get_status_display() == "Needs credentials"
+    assert "needs credentials" in result.error and "asking for Bearer credentials" in result.error
+    assert not Incident.objects.exists()
+
+
+def test_an_mcp_server_whose_health_path_asks_for_credentials_says_so():
+    """The handshake is open; only the extra health path answers 401 + WWW-Authenticate."""
+    open_mcp = streamable_app(demo_server("half-locked", "1.0.0"), json_response=True)
+    gate = BearerGate(open_mcp)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        gated_path = scope["type"] == "http" and scope["path"] == "/healthz"
+        await (gate if gated_path else open_mcp)(scope, receive, send)
+
+    with served(app) as base:
+        service = ServiceFactory(name="half-locked", url=f"{base}/mcp", health_path="/healthz")
+        result = sweep_db.check_now(service).result
+    service.refresh_from_db()
+    assert service.get_status_display() == "Needs credentials", result.error
+    assert "needs credentials" in result.error
+
+
 def test_oauth_client_credentials_set_over_the_api_probe_with_a_cached_token(
     operator_client, gated, token_endpoint, monkeypatch
 ):

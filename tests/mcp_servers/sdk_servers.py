@@ -44,6 +44,28 @@ def sse_app(server: MCPServer | None = None) -> ASGIApp:
     return (server or demo_server()).sse_app()
 
 
+def upgraded_sse_app(server: MCPServer | None = None) -> ASGIApp:
+    """A server that moved to Streamable HTTP at its old `/sse` URL and still serves old clients.
+
+    `POST /sse` is the SDK's Streamable HTTP endpoint (so `server/discover` works there), while
+    `GET /sse` and `/messages/` stay the SDK's legacy SSE transport; the lifespan is the modern app's,
+    which runs its session manager.
+    """
+    server = server or demo_server()
+    modern = server.streamable_http_app(json_response=True)
+    legacy = server.sse_app()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await modern(scope, receive, send)
+        elif scope["method"] == "POST" and scope["path"] == "/sse":
+            await modern({**scope, "path": "/mcp", "raw_path": b"/mcp"}, receive, send)
+        else:
+            await legacy(scope, receive, send)
+
+    return app
+
+
 def paginated_app(
     tool_count: int = 7, page_size: int = 3, *, json_response: bool = True
 ) -> ASGIApp:

@@ -10,6 +10,7 @@ import pytest
 from checks.probing.mcp_probe import probe_mcp_server
 from checks.probing.types import ProbeTarget
 from tests.mcp_servers.legacy import LegacyStreamableServer
+from tests.mcp_servers.sdk_servers import RequestRecorder, demo_server, upgraded_sse_app
 from tests.mcp_servers.serving import served
 from tests.probing.conftest import run_probe
 
@@ -62,6 +63,35 @@ def test_legacy_http_sse_transport(sdk_legacy_sse):
     assert {t.name for t in outcome.tools} == {"add", "echo", "fail"}
     assert {"connect", "initialize", "initialized", "tools_list"} <= outcome.phases_ms.keys()
     assert any(r["path"].startswith("/messages") for r in recorder.requests)
+
+
+def test_a_legacy_sse_service_is_asked_server_discover_first(sdk_legacy_sse):
+    """An SSE-only server refuses the POST; the probe then opens the event stream as before."""
+    url, recorder = sdk_legacy_sse
+    before = len(recorder.requests)
+
+    outcome = run_probe(ProbeTarget("svc", url, transport="sse"))
+
+    assert outcome.ok, outcome.error
+    assert outcome.transport == "sse"
+    sent = recorder.requests[before:]
+    assert (sent[0]["method"], sent[0]["path"]) == ("POST", "/sse")
+    assert sent[0]["headers"]["mcp-method"] == "server/discover"
+    assert (sent[1]["method"], sent[1]["path"]) == ("GET", "/sse")
+
+
+def test_a_service_registered_as_sse_that_now_speaks_2026_is_recorded_at_the_newest_version():
+    """The recorded version is the newest both sides share, even when the registry still says SSE."""
+    recorder = RequestRecorder(upgraded_sse_app(demo_server("upgraded", "3.0.0")))
+    with served(recorder) as base:
+        outcome = run_probe(ProbeTarget("svc", f"{base}/sse", transport="sse"))
+
+    assert outcome.ok, outcome.error
+    assert outcome.transport == "stateless"
+    assert outcome.protocol_version == "2026-07-28"
+    assert outcome.server_name == "upgraded"
+    assert {t.name for t in outcome.tools} == {"add", "echo", "fail"}
+    assert [r["method"] for r in recorder.requests] == ["POST", "POST"]  # discover, tools/list
 
 
 def test_sse_server_configured_as_streamable_http_falls_back_to_sse(sdk_legacy_sse):
