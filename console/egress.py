@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpcore
 import httpx
+import idna
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -134,7 +135,7 @@ def parse_host_address(host: str) -> Address | None:
     Accepts what `inet_aton` accepts (decimal, hex, octal and short IPv4 forms), bracketed or
     scoped IPv6, trailing dots and fullwidth digits/dots (IDNA maps them to ASCII).
     """
-    text = unicodedata.normalize("NFKC", host).translate(_DOTS).strip("[]").lower().rstrip(".")
+    text = _idna_fold(host).strip("[]").rstrip(".")
     if not text:
         return None
     try:
@@ -151,7 +152,18 @@ def parse_host_address(host: str) -> Address | None:
 
 def normalise_name(host: str) -> str:
     """A DNS name as the resolver sees it: IDNA/NFKC folded, lowercase, no trailing dot."""
-    return unicodedata.normalize("NFKC", host).translate(_DOTS).lower().rstrip(".")
+    return _idna_fold(host).rstrip(".")
+
+
+def _idna_fold(host: str) -> str:
+    """Fold a host the way IDNA's UTS #46 mapping does before lookup: NFKC, lowercase, the
+    ideographic dots, and the characters it ignores (soft hyphen, zero-width and variation
+    marks) dropped, so `meta\u00addata` is read as the `metadata` a resolver would look up."""
+    text = unicodedata.normalize("NFKC", host).translate(_DOTS).lower()
+    try:
+        return idna.uts46_remap(text, std3_rules=False, transitional=False)
+    except (idna.IDNAError, ValueError):
+        return text  # a disallowed character: no resolver will look it up, keep it as written
 
 
 def parse_cidrs(setting: str, value: str) -> tuple[Network, ...]:

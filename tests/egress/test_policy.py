@@ -54,6 +54,10 @@ REFUSED_URLS = [
     "http://１６９.２５４.１６９.２５４/",  # fullwidth digits (IDNA folds them)
     "http://169。254。169。254/",  # ideographic full stops
     "http://ｍｅｔａｄａｔａ.google.internal/",  # fullwidth letters
+    "http://meta\u00addata.google.internal/",  # soft hyphen: IDNA (UTS #46) ignores it
+    "http://metadata\u200b.goog/",  # zero-width space
+    "http://169.254.169.25\u00ad4/",  # an ignored character inside an address
+    "http://META\u034fDATA/",  # combining grapheme joiner
     "https://169.254.169.254:443/",
 ]
 
