@@ -308,3 +308,52 @@ def test_an_unreadable_request_count_is_no_evidence_with_the_reason(world, servi
     assert result.status == "no_evidence"
     assert "reading the load balancer's request count failed" in result.message
     assert "AccessDeniedException" in result.message
+
+
+def _rule_group(world: str, name: str, rules: list[dict]) -> str:
+    return aws("wafv2", world).create_rule_group(
+        Name=name, Scope="REGIONAL", Capacity=100, VisibilityConfig=_seen(name), Rules=rules,
+    )["Summary"]["ARN"]  # fmt: skip
+
+
+def _rate_rule(name: str, limit: int, action: str = "Block") -> dict:
+    return {"Name": name, "Priority": 0, "Action": {action: {}}, "VisibilityConfig": _seen(name),
+            "Statement": {"RateBasedStatement": {"Limit": limit, "AggregateKeyType": "IP",
+                                                 "EvaluationWindowSec": 60}}}  # fmt: skip
+
+
+def _referencing(arn: str, override: str = "None", **reference) -> dict:
+    return {"Name": "shared-limits", "Priority": 1, "OverrideAction": {override: {}},
+            "VisibilityConfig": _seen("shared-limits"),
+            "Statement": {"RuleGroupReferenceStatement": {"ARN": arn, **reference}}}  # fmt: skip
+
+
+def test_rate_based_rules_inside_referenced_rule_groups_are_followed(world, services, run_audit):
+    """One world for three cases (its setup is the slow part): a blocking rate rule in a rule
+    group passes; the same group referenced with OverrideAction Count limits nothing; a refused
+    GetRuleGroup names the missing permission."""
+    group = _rule_group(world, "limits", [_rate_rule("burst", 200)])
+    edge = _web_acl(world, "edge", [_referencing(group)])
+    waf = aws("wafv2", world)
+    waf.associate_web_acl(WebACLArn=edge["ARN"], ResourceArn=_balancer_arn(world))
+
+    limited = verdicts(run_audit(), "notes")["security.rate-limiting"]
+    assert limited.status == "pass"
+    assert "rule group limits rule burst allows 200 requests per 60 s per IP" in str(
+        limited.evidence
+    )
+
+    # OverrideAction Count turns every rule of the group into Count.
+    counting = _web_acl(world, "counting", [_referencing(group, override="Count")])
+    waf.disassociate_web_acl(ResourceArn=_balancer_arn(world))
+    waf.associate_web_acl(WebACLArn=counting["ARN"], ResourceArn=_balancer_arn(world))
+    counted = verdicts(run_audit(), "notes")["security.rate-limiting"]
+    assert counted.status == "fail"
+    assert "but only counts (Count)" in str(counted.evidence)
+
+    with AwsFaultProxy(world) as proxy:
+        CloudAccount.objects.filter(name="aws").update(endpoint=proxy.endpoint)
+        proxy.fail_action("wafv2:GetRuleGroup", 403, count=10)
+        refused = verdicts(run_audit(), "notes")["security.rate-limiting"]
+    assert refused.status not in {"pass", "fail"}  # never a guess
+    assert "permission wafv2:GetRuleGroup missing (AccessDeniedException" in refused.message

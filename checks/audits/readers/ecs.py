@@ -81,6 +81,7 @@ class _Account:
     def __init__(self, account: Any) -> None:
         self.clients: dict[str, Any] = {}
         self.trails: Observation | str | None = None
+        self.rule_groups: dict[str, dict] = {}  # WAF rule groups by ARN, read once per run
         # Why the account cannot be read at all (no credentials, endpoint unreachable): said
         # once, then reused for its other services instead of trying again per service.
         self.broken = ""
@@ -99,9 +100,30 @@ class _Account:
         return self.clients[name]
 
 
+# Error codes AWS answers when the caller lacks the IAM permission for the call.
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+
+
+class PermissionMissing(Exception):
+    """AWS refused a call for want of one IAM permission: said as that, not as a failure."""
+
+
 def _why(exc: Exception, what: str) -> str:
+    if isinstance(exc, PermissionMissing):
+        return str(exc)
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
     return f"reading {what} failed ({code}: {exc})"
+
+
+def _call(action: str, call: Any, **kwargs: Any) -> dict:
+    """One AWS call; a refusal for want of `action` (e.g. wafv2:GetRuleGroup) is named as such."""
+    try:
+        return call(**kwargs)
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        if code in ACCESS_DENIED:
+            raise PermissionMissing(f"permission {action} missing ({code}: {exc})") from exc
+        raise
 
 
 def _container(task_definition: dict) -> dict:
@@ -343,21 +365,82 @@ def _balancers(aws: _Account, raw: dict) -> list[tuple[dict, list[dict]]]:
     return pairs
 
 
-def _rate_rules(acl: dict) -> list[str]:
-    """The web ACL's rate-based rules, as a person reads them."""
-    found = []
+# The rule actions that stop a client over its limit; Count only records it.
+# https://docs.aws.amazon.com/waf/latest/APIReference/API_RuleAction.html
+LIMITING_ACTIONS = ("Block", "Challenge", "Captcha")
+
+
+def _action(action: dict | None) -> str:
+    return next(iter(action or {}), "") or "Block"
+
+
+def _rate_text(rule: dict, rate: dict, action: str) -> str:
+    window = rate.get("EvaluationWindowSec") or DEFAULT_RATE_WINDOW_S
+    key = rate.get("AggregateKeyType") or "IP"
+    return (
+        f"rule {rule.get('Name')} allows {rate.get('Limit')} requests per {window} s per {key}"
+        + ("" if action in LIMITING_ACTIONS else f" but only counts ({action})")
+    )
+
+
+def _rate_rules(aws: _Account, acl: dict) -> tuple[list[str], list[str]]:
+    """The web ACL's rate-based rules that stop clients, as a person reads them, and notes on
+    rules that only count or rule groups whose rules are not visible."""
+    found, notes = [], []
     for rule in acl.get("Rules") or []:
         # Rule.Statement.RateBasedStatement: Limit requests per EvaluationWindowSec per key.
         # https://docs.aws.amazon.com/waf/latest/APIReference/API_Rule.html
-        rate = (rule.get("Statement") or {}).get("RateBasedStatement")
+        statement = rule.get("Statement") or {}
+        where = f"WAF web ACL {acl.get('Name')}"
+        rate = statement.get("RateBasedStatement")
         if rate:
-            window = rate.get("EvaluationWindowSec") or DEFAULT_RATE_WINDOW_S
-            key = rate.get("AggregateKeyType") or "IP"
-            found.append(
-                f"WAF web ACL {acl.get('Name')}: rule {rule.get('Name')} allows "
-                f"{rate.get('Limit')} requests per {window} s per {key}"
+            text = f"{where}: {_rate_text(rule, rate, _action(rule.get('Action')))}"
+            (found if _action(rule.get("Action")) in LIMITING_ACTIONS else notes).append(text)
+        elif statement.get("RuleGroupReferenceStatement"):
+            group_found, group_notes = _group_rate_rules(aws, rule, where)
+            found += group_found
+            notes += group_notes
+        elif statement.get("ManagedRuleGroupStatement"):
+            managed = statement["ManagedRuleGroupStatement"]
+            notes.append(
+                f"{where}: managed rule group {managed.get('VendorName')}/{managed.get('Name')} "
+                "(its rules belong to the vendor and are not read)"
             )
-    return found
+    return found, notes
+
+
+def _group_rate_rules(aws: _Account, rule: dict, where: str) -> tuple[list[str], list[str]]:
+    """Rate-based rules inside a rule group the web ACL references (GetRuleGroup by ARN).
+
+    RuleGroupReferenceStatement: the web ACL rule's OverrideAction Count turns every rule of the
+    group into Count; RuleActionOverrides replace single rules' actions.
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_RuleGroupReferenceStatement.html
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_GetRuleGroup.html
+    """
+    reference = rule["Statement"]["RuleGroupReferenceStatement"]
+    arn = reference["ARN"]
+    if arn not in aws.rule_groups:
+        found = _call("wafv2:GetRuleGroup", aws.wafv2.get_rule_group, ARN=arn)
+        aws.rule_groups[arn] = found["RuleGroup"]
+    group = aws.rule_groups[arn]
+    counted = "Count" in (rule.get("OverrideAction") or {})
+    overrides = {
+        o.get("Name"): _action(o.get("ActionToUse"))
+        for o in reference.get("RuleActionOverrides") or []
+    }
+    found, notes = [], []
+    for inner in group.get("Rules") or []:
+        rate = (inner.get("Statement") or {}).get("RateBasedStatement")
+        if not rate:
+            continue
+        action = (
+            "Count" if counted else overrides.get(inner.get("Name"), _action(inner.get("Action")))
+        )
+        text = f"{where}: rule group {group.get('Name')} {_rate_text(inner, rate, action)}"
+        (found if action in LIMITING_ACTIONS else notes).append(text)
+    if not found and not notes:
+        notes.append(f"{where}: rule group {group.get('Name')} has no rate-based rule")
+    return found, notes
 
 
 def rate_limits(aws: _Account, raw: dict, origin: Provenance) -> Observation | str:
@@ -376,13 +459,16 @@ def rate_limits(aws: _Account, raw: dict, origin: Provenance) -> Observation | s
         # GetWebACLForResource answers WebACL null when no web ACL is associated; it also checks
         # wafv2:GetWebACL on the web ACL it finds, so the console needs both permissions.
         # https://docs.aws.amazon.com/waf/latest/APIReference/API_GetWebACLForResource.html
-        acl = aws.wafv2.get_web_acl_for_resource(ResourceArn=arn).get("WebACL")
+        acl = _call(
+            "wafv2:GetWebACLForResource", aws.wafv2.get_web_acl_for_resource, ResourceArn=arn
+        ).get("WebACL")
         if not acl:
             notes.append(f"no AWS WAF web ACL on {name}")
             continue
-        rules = _rate_rules(acl)
+        rules, remarks = _rate_rules(aws, acl)
         limits += [f"{name}: {r}" for r in rules]
-        if not rules:
+        notes += [f"{name}: {r}" for r in remarks]
+        if not rules and not remarks:
             notes.append(f"WAF web ACL {acl.get('Name')} on {name} has no rate-based rule")
     summary = "; ".join(limits + notes)
     return Observation({"front": front, "limits": limits}, origin, summary)
