@@ -11,6 +11,11 @@ urlpatterns = [
         views.health_status,
         name="service-health-status",
     ),
+    path(
+        "services/<str:name>/health/latency/",
+        views.latency_chart,
+        name="service-latency-chart",
+    ),
     path("services/<str:name>/check/", views.check_now, name="service-check"),
     path("services/<str:name>/check/<int:job_id>/", views.check_job, name="service-check-job"),
     path("services/<str:name>/checks/settings/", views.check_settings, name="check-settings"),

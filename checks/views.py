@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from checks import panel
+from checks import charts, panel
 from checks import services as check_services
 from checks.forms import CheckConfigForm
 from checks.models import CheckConfig, DriftEvent, Incident, ProbeResult
@@ -30,6 +31,18 @@ def health_status(request: HttpRequest, name: str) -> HttpResponse:
     service = get_object_or_404(Service, name=name)
     context = {"service": service, "h": panel.status_context(service)}
     return render_page(request, "checks/_service_health.html", "health-status", context)
+
+
+@require_GET
+def latency_chart(request: HttpRequest, name: str) -> HttpResponse:
+    """The latency chart and uptime bars for `?range=` (1h, 24h, 7d, 30d): the range picker's
+    htmx target; without htmx it is the service page itself, showing that range."""
+    service = get_object_or_404(Service, name=name)
+    if not wants_fragment(request):
+        query = urlencode({"range": request.GET.get("range", "")})
+        return redirect(f"{service.get_absolute_url()}?{query}#latency-chart")
+    context = {"service": service, "lc": charts.latency_chart(service, request.GET.get("range"))}
+    return render_page(request, "checks/_latency_chart.html", "latency-chart", context)
 
 
 @role_required("operator")

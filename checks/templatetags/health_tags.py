@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django import template
 
-from checks import panel
+from checks import charts, panel
 from checks.state import format_duration
 
 register = template.Library()
@@ -17,6 +17,25 @@ register = template.Library()
 def service_health(service) -> dict:
     """Everything the panel shows for `service` (used as `{% service_health service as h %}`)."""
     return panel.panel_context(service)
+
+
+@register.simple_tag
+def latency_chart(service, range_key: str | None = None) -> dict:
+    """The latency percentiles and uptime bars of one range (`{% latency_chart s key as lc %}`)."""
+    return charts.latency_chart(service, range_key)
+
+
+@register.simple_tag
+def phase_chart(service) -> dict:
+    """The phases of the latest checks as a stacked bar (`{% phase_chart service as pc %}`)."""
+    return charts.phase_chart(service)
+
+
+@register.simple_tag
+def phase_ms(row: dict, name: str) -> str:
+    """One cell of the phase table: the phase's milliseconds, or "—" when it did not run."""
+    value = row["phases"].get(name)
+    return "—" if value is None else f"{value:.0f} ms"
 
 
 @register.filter

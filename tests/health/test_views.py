@@ -35,8 +35,8 @@ def test_service_page_shows_status_chart_strips_tools_and_incidents(
     page = viewer_client.get(f"/services/{service.name}/").content.decode()
 
     assert "Health checks" in page
-    assert '<svg class="sparkline"' in page and "<polyline" in page
-    assert page.count('class="bar-') == 24 + 7
+    assert 'data-chart="latency"' in page and 'id="latency-data"' in page
+    assert page.count('class="bar-') == 24  # uptime bars of the default range, one per hour
     assert "lasted 45m 00s" in page
     assert "<code>add</code>" in page and "&quot;a&quot;" in page  # tool with its input schema
     assert "66.67%" in page  # 2 of 3 checks answered
