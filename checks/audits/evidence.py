@@ -52,6 +52,7 @@ USAGE = "performance.usage"
 STATEFUL = "reliability.stateful"
 ENCRYPTION = "compliance.encryption"
 TRAFFIC = "cost.traffic"
+PLATFORM_AUTH = "security.platform-auth"
 OBSERVED: dict[str, str] = {
     BUDGET_COVERAGE: "budgets covering the service, in the console and in the clouds' budget "
     "APIs (bool: at least one covers it)",
@@ -67,6 +68,8 @@ OBSERVED: dict[str, str] = {
     STATEFUL: "whether the service keeps data of its own (dict: stateful, why)",
     ENCRYPTION: "the key that encrypts the service's stored data (dict: key, managed_by)",
     TRAFFIC: "requests the platform counted over the last 7 days (int)",
+    PLATFORM_AUTH: "whether the platform admits callers without credentials (dict: open, "
+    "exposure, how)",
 }
 
 

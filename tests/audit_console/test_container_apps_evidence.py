@@ -28,7 +28,7 @@ def arm(tmp_path: Path, monkeypatch) -> Iterator[FakeContainerApps]:
         fake.apps[fenced.lower()]["properties"]["configuration"]["ingress"][
             "ipSecurityRestrictions"
         ] = [{"name": "office", "ipAddressRange": "203.0.113.0/24", "action": "Allow"}]
-        fake.add_app("mcp-open", external=True)
+        fake.add_app("mcp-open", external=True, termination_grace_s=3)
         fake.add_app("mcp-internal", external=False)
         yield fake
 
@@ -72,3 +72,15 @@ def test_an_app_tagged_public_may_be_open(services, run_audit):
     result = run_audit().results.get(rule_id="security.network-restricted", service_name="open")
 
     assert result.status == "pass" and "by design" in result.message
+
+
+def test_graceful_shutdown_reads_the_template_grace_period(services, run_audit):
+    run = run_audit()
+    rule = "reliability.graceful-shutdown"
+
+    short = run.results.get(rule_id=rule, service_name="open")
+    assert short.status == "fail" and "3 s between SIGTERM and SIGKILL" in short.message
+    default = run.results.get(rule_id=rule, service_name="notes")
+    # 30 s by default, but nothing stops routing before SIGTERM and there is no preStop hook.
+    assert default.status == "warning"
+    assert "terminationGracePeriodSeconds 30 (the default)" in str(default.evidence)

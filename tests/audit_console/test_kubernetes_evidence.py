@@ -213,3 +213,34 @@ def test_unused_resources_say_the_cluster_counts_no_requests(services, cluster, 
     assert result.status == "no_evidence"
     assert "No evidence from platform metrics" in result.message
     assert "counts no requests" in result.message
+
+
+def test_platform_auth_is_read_from_ingress_annotations_and_network_policies(
+    services, cluster, run_audit
+):
+    """Before, Kubernetes always said "no evidence" here (the adapter reports no invoker
+    policy). Now: a cluster-internal service fenced by a NetworkPolicy admits only the pods it
+    names; an Ingress without an auth annotation admits anyone; one with ingress-nginx external
+    auth checks callers first; a Traefik middleware stays undecided rather than guessed."""
+    run = run_audit()
+    results = {name: verdicts(run, name)["security.platform-auth"] for name in services}
+
+    assert results["notes"].status == "pass"
+    assert "NetworkPolicy notes-from-agents names who may call" in str(results["notes"].evidence)
+    assert results["calendar"].status == "warning"  # the app's own check is all there is
+    assert "Ingress calendar has no authentication annotation" in str(results["calendar"].evidence)
+
+    ingress = cluster.objects["ingresses"][(NS, "calendar")]
+    ingress["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/auth-url": "https://oauth2-proxy.mcp.svc/oauth2/auth"
+    }
+    guarded = verdicts(run_audit(), "calendar")["security.platform-auth"]
+    assert guarded.status == "pass"
+    assert "nginx.ingress.kubernetes.io/auth-url" in str(guarded.evidence)
+
+    ingress["metadata"]["annotations"] = {
+        "traefik.ingress.kubernetes.io/router.middlewares": "mcp-forward-auth@kubernetescrd"
+    }
+    opaque = verdicts(run_audit(), "calendar")["security.platform-auth"]
+    assert opaque.status == "no_evidence"
+    assert "delegates to middlewares the API does not explain" in opaque.message

@@ -124,8 +124,12 @@ class FakeContainerApps(FakeServer):
         allow_insecure: bool = False,
         mode: str = "Single",
         revision_suffix: str = "",
+        termination_grace_s: int | None = None,
     ) -> str:
-        """A provisioned, running app with one active revision; returns its ARM id."""
+        """A provisioned, running app with one active revision; returns its ARM id.
+
+        `termination_grace_s` sets template.terminationGracePeriodSeconds (unset: the platform's
+        default of 30 s applies; Template in the containerApps reference)."""
         app_id = (
             f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
             f"/providers/Microsoft.App/containerApps/{name}"
@@ -195,6 +199,8 @@ class FakeContainerApps(FakeServer):
                 },
             },
         }
+        if termination_grace_s is not None:
+            app["properties"]["template"]["terminationGracePeriodSeconds"] = termination_grace_s
         self.apps[app_id.lower()] = app
         revision = self._new_revision(app)
         self._become_running(app, revision, failure=None)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.audits.evidence import NETWORK, REACHABILITY, Observation, Provenance
+from checks.audits.evidence import NETWORK, REACHABILITY, SHUTDOWN, Observation, Provenance
 from checks.audits.gather import ReadContext
 from checks.audits.readers import OncePerRun
 
 ANYWHERE = {"0.0.0.0/0", "::/0", "*", "any"}
+# Template.terminationGracePeriodSeconds: "If this value is nil, the default grace period will be
+# used instead ... Defaults to 30 seconds." (ContainerApp Template in the API reference above);
+# https://learn.microsoft.com/en-us/azure/container-apps/application-lifecycle-management
+# (shutdown: SIGTERM, then SIGKILL after the grace period). Container Apps has no preStop hook.
+DEFAULT_GRACE_S = 30
 
 
 def _ingress(raw: dict) -> dict | None:
@@ -61,6 +66,19 @@ def network(raw: dict, origin: Provenance) -> Observation:
     return Observation(value, origin, summary)
 
 
+def shutdown(raw: dict, origin: Provenance) -> Observation:
+    template = raw.get("template") or (raw.get("properties") or {}).get("template") or {}
+    grace = _field(template, "termination_grace_period_seconds", "terminationGracePeriodSeconds")
+    grace_s = DEFAULT_GRACE_S if grace is None else int(grace)
+    default = " (the default)" if grace is None else ""
+    summary = (
+        f"template.terminationGracePeriodSeconds {grace_s}{default}; Container Apps offers no "
+        "preStop hook and documents no drain before SIGTERM"
+    )
+    value = {"grace_s": grace_s, "drain": "", "drain_s": 0, "drains_first": False}
+    return Observation(value, origin, summary)
+
+
 def reachability(raw: dict, ready: int | None, origin: Provenance) -> Observation:
     ingress = _ingress(raw)
     if ingress is None:
@@ -92,8 +110,9 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
         answers[service.pk] = {
             NETWORK: network(raw, origin),
             REACHABILITY: reachability(raw, cloud.snapshot.ready_instances, origin),
+            SHUTDOWN: shutdown(raw, origin),
         }
     return answers
 
 
-OncePerRun(read_all).register((NETWORK, REACHABILITY))
+OncePerRun(read_all).register((NETWORK, REACHABILITY, SHUTDOWN))

@@ -36,6 +36,7 @@ from checks.audits.evidence import (
     IDENTITY_GRANTS,
     METRICS,
     NETWORK,
+    PLATFORM_AUTH,
     RATE_LIMITS,
     REACHABILITY,
     SHUTDOWN,
@@ -67,6 +68,22 @@ RATE_LIMIT_ANNOTATIONS = {
     "haproxy.org/rate-limit-requests": "requests per period",
     "ingress.kubernetes.io/rate-limit": "requests per period",
 }
+# Ingress annotations with which the common controllers check callers before the service:
+# ingress-nginx external auth, basic/digest auth and client certificates
+# (https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/),
+# the AWS Load Balancer Controller's Cognito/OIDC authentication
+# (https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#authentication)
+# and HAProxy's basic auth (https://www.haproxy.com/documentation/kubernetes-ingress/).
+AUTH_ANNOTATIONS: dict[str, Callable[[str], bool]] = {
+    "nginx.ingress.kubernetes.io/auth-url": bool,
+    "nginx.ingress.kubernetes.io/auth-type": lambda v: v in ("basic", "digest"),
+    "nginx.ingress.kubernetes.io/auth-tls-verify-client": lambda v: v == "on",
+    "alb.ingress.kubernetes.io/auth-type": lambda v: v in ("cognito", "oidc"),
+    "haproxy.org/auth-type": lambda v: v == "basic-auth",
+}
+# Annotations that delegate to objects the Kubernetes API alone does not explain (a Traefik
+# Middleware may or may not authenticate): undecided rather than guessed.
+OPAQUE_AUTH_ANNOTATIONS = ("traefik.ingress.kubernetes.io/router.middlewares",)
 DATASTORE_ENV = re.compile(
     r"^(DATABASE_URL|DB_[A-Z_]+|[A-Z_]*_DSN|POSTGRES[A-Z_]*|PG(HOST|DATABASE|PASSWORD)|"
     r"MYSQL[A-Z_]*|MONGO[A-Z_]*|REDIS_URL)$"
@@ -441,6 +458,55 @@ def rate_limits(read: NamespaceRead, deployment: dict) -> Observation | str:
     return Observation({"front": fronts, "limits": limits}, read.origin("list Ingresses"), summary)
 
 
+def platform_auth(read: NamespaceRead, deployment: dict) -> Observation | str:
+    """Whether callers reach the pods without any credential check in front of them: Services
+    of type LoadBalancer/NodePort admit anyone at layer 4; Ingresses check callers only with an
+    auth annotation; inside the cluster only NetworkPolicies narrow who may call."""
+    for kind in ("ingresses", "networkpolicies"):
+        if read.lists.get(kind) is None:
+            return read.why[kind]
+    services = _services_for(read, deployment)
+    if not services:
+        return "no Service selects its pods, so nothing routes callers to it"
+    open_, guarded, opaque = [], [], []
+    for s in services:
+        kind = s["spec"].get("type") or "ClusterIP"
+        if kind in ("LoadBalancer", "NodePort"):
+            open_.append(f"Service {s['metadata']['name']} type {kind} (no credential check)")
+    for ingress in {
+        i["metadata"]["name"]: i for i, _, _ in _ingresses_for(read, services)
+    }.values():
+        name, annotations = (
+            ingress["metadata"]["name"],
+            ingress["metadata"].get("annotations") or {},
+        )
+        checks = [
+            k for k, ok in AUTH_ANNOTATIONS.items() if k in annotations and ok(annotations[k])
+        ]
+        if checks:
+            guarded.append(f"Ingress {name} checks callers ({', '.join(checks)})")
+        elif any(k in annotations for k in OPAQUE_AUTH_ANNOTATIONS):
+            opaque.append(f"Ingress {name} delegates to middlewares the API does not explain")
+        else:
+            open_.append(f"Ingress {name} has no authentication annotation")
+    internet = bool(open_ or guarded or opaque)
+    if not internet:
+        selecting, unfenced = _policies(read, deployment)
+        if selecting and not unfenced:
+            guarded.append(
+                f"cluster-internal; NetworkPolicy {', '.join(selecting)} names who may call"
+            )
+        else:
+            open_.append("cluster-internal; no NetworkPolicy limits which pods may call")
+    if opaque and not open_:
+        return "; ".join(opaque + guarded)
+    value = {"open": bool(open_), "exposure": "internet" if internet else "cluster",
+             "how": open_ + guarded + opaque}  # fmt: skip
+    return Observation(
+        value, read.origin("list Services, Ingresses, NetworkPolicies"), "; ".join(value["how"])
+    )
+
+
 def _binds(binding: dict, account: str, namespace: str) -> bool:
     for subject in binding.get("subjects") or []:
         kind, name = subject.get("kind"), subject.get("name")
@@ -612,6 +678,7 @@ FACTS: dict[str, Callable[[NamespaceRead, dict], Observation | str]] = {
     NETWORK: network,
     REACHABILITY: reachability,
     RATE_LIMITS: rate_limits,
+    PLATFORM_AUTH: platform_auth,
     IDENTITY_GRANTS: identity_grants,
     USAGE: usage,
     STATEFUL: stateful,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from checks.audits.evidence import IDENTITY_GRANTS, NETWORK, RATE_LIMITS, Evidence
-from checks.audits.results import EvidenceItem, Finding, Severity
+from checks.audits.evidence import IDENTITY_GRANTS, NETWORK, PLATFORM_AUTH, RATE_LIMITS, Evidence
+from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
     failed,
@@ -167,25 +167,31 @@ def check_network_restricted(ev: Evidence) -> Finding:
 
 def check_platform_auth(ev: Evidence) -> Finding:
     """Whether the platform lets anyone invoke the service, compared with the declared need."""
-    snapshot = ev.snapshot
-    if snapshot is None:
-        return missing_snapshot(ev)
-    open_ = snapshot.allows_unauthenticated
-    items: list[EvidenceItem] = [
-        snap(ev, "allows unauthenticated invocations", open_),
-        registry(ev, "requires authentication", ev.service.requires_auth),
-    ]
+    observation = ev.observed(PLATFORM_AUTH)
+    if observation is not None:
+        fact = observation.value
+        open_, internet = fact.get("open"), fact.get("exposure") == "internet"
+        items = [observation.item("who may call without credentials")]
+    else:
+        snapshot = ev.snapshot
+        if snapshot is None:
+            return missing_snapshot(ev)
+        open_ = snapshot.allows_unauthenticated
+        internet = snapshot.ingress.strip().lower() == "all"
+        items = [snap(ev, "allows unauthenticated invocations", open_)]
+    items.append(registry(ev, "requires authentication", ev.service.requires_auth))
     if open_ is None:
-        return no_evidence("The platform did not say whether it checks callers.", *items)
+        reason = ev.unobserved.get(PLATFORM_AUTH)
+        why = f": {reason}" if reason else ""
+        return no_evidence(f"The platform did not say whether it checks callers{why}.", *items)
     if not open_:
         return passed("The platform rejects unauthenticated callers.", *items)
     if not ev.service.requires_auth:
-        if snapshot.ingress.strip().lower() == "all":
+        if internet:
             return warned(
                 "Anyone on the internet can call it and it is registered as not needing "
                 "authentication; confirm that is intended.",
                 *items,
-                snap(ev, "ingress", snapshot.ingress),
             )
         return passed("Open invocation on a restricted network, as registered.", *items)
     if ev.probe is not None and ev.probe.unauthenticated_tools_list:
@@ -383,9 +389,13 @@ RULES = [
             "check exposes every tool."
         ),
         evidence=(
-            "Whether the platform allows unauthenticated invocations, the registered "
-            "authentication requirement and whether the probe got tools without credentials."
+            "Whether the platform allows unauthenticated invocations (Cloud Run: the invoker "
+            "IAM policy; Kubernetes: LoadBalancer/NodePort Services, authentication annotations "
+            "on the Ingresses in front, NetworkPolicies for cluster-internal services), the "
+            "registered authentication requirement and whether the probe got tools without "
+            "credentials."
         ),
+        reads=(PLATFORM_AUTH,),
         severity=Severity.HIGH,
         fix=(
             "Require authentication at the platform (remove allUsers invoker, disable "
