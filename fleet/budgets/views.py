@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.access import role_required
 from console.htmx import render_page, wants_fragment
 from console.jobs import enqueue
+from fleet.budgets import charts as budget_charts
 from fleet.budgets import costs, whatif
 from fleet.budgets import services as budget_services
 from fleet.budgets.forms import BudgetForm, WhatIfForm, thresholds_text
@@ -99,6 +100,7 @@ def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "budget": budget,
         "records": records,
+        "sc": budget_charts.spend_chart(budget, records),
         "copies": budget.cloud_budgets.select_related("account"),
         "alerts": budget.alerts.all()[:50],
         "channels": list(budget.channels.all()),

@@ -1,10 +1,11 @@
-"""Debian's chromium draws the latency chart under the console's Content Security Policy: axes,
+"""Debian's chromium draws the latency, phase and spend charts under the console's Content Security Policy: axes,
 a value on hover, the range picker, and not one CSP violation or console error."""
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from checks.models import ProbeResult
+from fleet.budgets.models import Budget, Scope, SpendRecord, SpendSource
 from tests.factories import ServiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,6 +48,24 @@ def seed_week_of_checks(service) -> None:
             for i in range(7 * 72)
         ]
     )
+
+
+def seed_budget() -> Budget:
+    today = timezone.localdate()
+    budget = Budget.objects.create(
+        name="notes-monthly", scope=Scope.SERVICE, scope_value="notes", amount=Decimal("300")
+    )
+    days = sorted({max(today.day - 6, 1), max(today.day - 3, 1), today.day})
+    for n, day in enumerate(days, start=1):
+        SpendRecord.objects.create(
+            budget=budget,
+            day=today.replace(day=day),
+            amount=Decimal(40 * n) if day != today.day else Decimal("120.00"),
+            forecast=Decimal("372.00"),
+            currency="USD",
+            source=SpendSource.ESTIMATED if n > 1 or day == today.day else SpendSource.REPORTED,
+        )
+    return budget
 
 
 def log_in(page, base: str) -> None:
@@ -138,6 +158,19 @@ def test_latency_chart_has_axes_hover_values_and_a_range_picker_under_the_csp(
     page.wait_for_selector(f"{phases}[data-drawn=true]")
     assert chart_facts(page, phases)["datasets"] == 3
     page.locator("#phase-chart").screenshot(path=str(ARTEFACTS / "probe-phases.png"))
+
+    budget = seed_budget()
+    page.goto(f"{live_server.url}/budgets/{budget.pk}/")
+    spend = "#spend-chart canvas[data-chart=spend]"
+    page.wait_for_selector(f"{spend}[data-drawn=true]")
+    facts = chart_facts(page, spend)
+    assert facts["xTicks"] > 2 and facts["datasets"] == 4 and facts["yTitle"] == "Spend (USD)"
+    point = point_of(page, spend, 0)
+    page.mouse.move(point["x"], point["y"])
+    expect(page.locator("#spend-chart .chart-readout")).to_contain_text(
+        "spent 120.00 USD (estimated)"
+    )
+    page.locator("#spend-chart").screenshot(path=str(ARTEFACTS / "spend.png"))
 
     violations = page.evaluate("window.__cspViolations")
     assert [v for v in violations if not pre_existing(v)] == []
