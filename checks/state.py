@@ -27,6 +27,7 @@ from checks.models import CheckConfig, Incident, ProbeResult, StateChange
 from checks.probing.types import ProbeOutcome
 from console.notifications.dispatch import notify, resolve
 from console.notifications.events import AlertEvent
+from console.wording import status_word
 from fleet.models import HealthStatus, Service
 
 UP, DEGRADED, DOWN, UNKNOWN, NEEDS_CREDENTIALS = (
@@ -236,7 +237,7 @@ def _problem_event(service: Service, incident: Incident, reason: str) -> AlertEv
         kind="down" if down else "degraded",
         severity="critical" if down else "warning",
         title=f"{service.name} is {'DOWN' if down else 'DEGRADED'}",
-        body=f"{service.name} ({service.url}) is {incident.status} since "
+        body=f"{service.name} ({service.url}) is {status_word(incident.status)} since "
         f"{incident.opened_at:%Y-%m-%d %H:%M:%S} UTC.\n{reason}",
         dedupe_key=incident_key(incident),
         service=service,
@@ -254,12 +255,13 @@ def _problem_event(service: Service, incident: Incident, reason: str) -> AlertEv
 
 def _recovery_event(service: Service, incident: Incident, now_status: str) -> AlertEvent:
     seconds = int(incident.duration.total_seconds())
+    was, now = status_word(incident.status), status_word(now_status)
     return AlertEvent(
         kind="recovered",
         severity="info",
-        title=f"{service.name} is no longer {incident.status} (now {now_status})",
-        body=f"{service.name} was {incident.status} for {format_duration(seconds)} "
-        f"(since {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC); it is {now_status} now.",
+        title=f"{service.name} recovered: no longer {was} (now {now})",
+        body=f"{service.name} was {was} for {format_duration(seconds)} "
+        f"(since {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC). Status now: {now}.",
         dedupe_key=f"{incident_key(incident)}:recovered",
         service=service,
         url=service.get_absolute_url(),

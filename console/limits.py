@@ -66,6 +66,12 @@ BOUNDS: dict[str, Bound] = {
     "offset": Bound(0, 1_000_000),
 }
 
+# The longest free text a person may type, by field (characters).
+TEXT_LENGTHS: dict[str, int] = {
+    # Acknowledging an alert or an alert group: why, or who is on it.
+    "note": 500,
+}
+
 MAX_SILENCE = timedelta(days=366)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 
@@ -101,6 +107,18 @@ def check_number(field: str, value: object, bound_name: str | None = None) -> No
     problem = number_problem(value, BOUNDS[bound_name or field])
     if problem:
         raise ValidationError({field: problem})
+
+
+def check_text(field: str, value: object, bound_name: str | None = None) -> str:
+    """The text stripped; raise ValidationError({field: ...}) unless it is text within
+    TEXT_LENGTHS[bound_name or field] characters."""
+    limit = TEXT_LENGTHS[bound_name or field]
+    if not isinstance(value, str):
+        raise ValidationError({field: f"must be text of at most {limit} characters."})
+    text = value.strip()
+    if len(text) > limit:
+        raise ValidationError({field: f"must be at most {limit} characters (got {len(text)})."})
+    return text
 
 
 def number_problems(values: Mapping[str, object], names: tuple[str, ...]) -> dict[str, str]:

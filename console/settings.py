@@ -16,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from console import egress
+from console import egress, public_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -411,7 +411,10 @@ ALERT_DELIVERY_MAX_ATTEMPTS = env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=5)
 ALERT_RETRY_BACKOFF_SECONDS = env.float("ALERT_RETRY_BACKOFF_SECONDS", default=30)
 ALERT_RETRY_BACKOFF_MAX_SECONDS = env.float("ALERT_RETRY_BACKOFF_MAX_SECONDS", default=1800)
 ALERT_HTTP_TIMEOUT_SECONDS = env.float("ALERT_HTTP_TIMEOUT_SECONDS", default=10)
-CONSOLE_BASE_URL = env.str("CONSOLE_BASE_URL", default="")
+# The console's public URL: links in alert messages are absolute with it (console/public_url.py).
+CONSOLE_BASE_URL = public_url.parse_public_url(
+    "CONSOLE_BASE_URL", env.str("CONSOLE_BASE_URL", default="")
+)
 # smtp+tls://user:pass@host:587; the default prints mail to the console log.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fleet-console@localhost")

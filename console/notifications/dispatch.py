@@ -12,7 +12,11 @@ How an event becomes messages:
 3. Silences: while an active Silence covers the event (service/team/environment), the alert opens
    (visible on /alerts/) but nothing is sent; when the silence is over and the alert is still open,
    the next reminder run sends it.
-4. Recovery (`kind="recovered"`): closes the open alert whose key is `event.details["resolves"]`
+4. Grouping and acknowledgement: each alert joins the group of its cause (grouping.py). An
+   acknowledged alert gets no reminders, and a new alert of a cause whose acknowledged problem is
+   still open inherits the acknowledgement and is not sent (someone is already on it). Recoveries
+   are always sent to the channels that were told, acknowledged or not.
+5. Recovery (`kind="recovered"`): closes the open alert whose key is `event.details["resolves"]`
    (or, when that is absent, the event's own `dedupe_key`, so a producer may use one key for both).
    The recovery goes to the channels that were told about the problem; if nothing was open, or the
    problem was never sent (silenced), nothing is sent and `notify` returns None.
@@ -38,6 +42,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.broker import send_on_commit
+from console.notifications import grouping
 from console.notifications.events import AlertEvent
 from console.notifications.models import Alert, AlertChannel, Delivery, Silence
 from console.notifications.payloads import build_payload
@@ -78,9 +83,17 @@ def notify(event: AlertEvent) -> Alert | None:
         existing = _open_alert(event.dedupe_key)
         if existing is not None:
             return _seen_again(existing, event)
+        fields = _alert_fields(event)
+        cause = grouping.cause_key(
+            kind=event.kind,
+            service_name=fields["service_name"],
+            dedupe_key=fields["dedupe_key"],
+            explicit=event.cause,
+        )
+        fields |= grouping.join(fields, cause)
         try:
             with transaction.atomic():
-                alert = Alert.objects.create(**_alert_fields(event))
+                alert = Alert.objects.create(**fields)
         except IntegrityError:  # another worker opened it a moment ago
             existing = _open_alert(event.dedupe_key)
             return _seen_again(existing, event) if existing else None
@@ -105,7 +118,7 @@ def send_reminders(now: datetime | None = None) -> int:
     now = now or timezone.now()
     due_before = now - timedelta(minutes=reminder_minutes())
     due = (
-        Alert.objects.filter(resolved_at__isnull=True)
+        Alert.objects.filter(resolved_at__isnull=True, acknowledged_at__isnull=True)
         .exclude(kind__in=(RECOVERED, "test"))
         .filter(Q(last_sent_at__lte=due_before) | Q(last_sent_at__isnull=True))
     )
@@ -168,6 +181,7 @@ def _seen_again(alert: Alert, event: AlertEvent) -> Alert:
     alert.save(
         update_fields=["title", "body", "severity", "details", "last_seen_at", "event_count"]
     )
+    grouping.seen_again(alert)
     return alert
 
 
@@ -180,7 +194,12 @@ def _recover(event: AlertEvent) -> Alert | None:
         now = timezone.now()
         problem.resolved_at = now
         problem.save(update_fields=["resolved_at"])
-        fields = {**_alert_fields(event), "resolved_at": now, "resolves": problem}
+        fields = {
+            **_alert_fields(event),
+            "resolved_at": now,
+            "resolves": problem,
+            "group_id": problem.group_id,
+        }
         recovery = Alert.objects.create(**fields)
         told = AlertChannel.objects.filter(enabled=True, deliveries__alert=problem).distinct()
         if problem.last_sent_at is not None:
@@ -195,7 +214,10 @@ def _send(
     channels: list[AlertChannel] | None = None,
     now: datetime | None = None,
 ) -> list[Delivery]:
-    """Queue one delivery per channel unless a silence covers the alert; call inside atomic()."""
+    """Queue one delivery per channel unless a silence covers the alert or someone acknowledged
+    the problem already (recoveries still go out); call inside atomic()."""
+    if alert.is_acknowledged and purpose != Delivery.Purpose.RECOVERED:
+        return []
     now = now or timezone.now()
     silence = silence_for(alert, now)
     if silence is not None:

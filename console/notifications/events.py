@@ -30,3 +30,6 @@ class AlertEvent:
     details: dict = field(default_factory=dict)  # JSON-serialisable extra fields for webhooks
     # AlertChannel rows to use instead of routing (a budget that names its channels); None = route.
     channels: list[Any] | None = None
+    # What makes repeats the same cause (one group on /alerts/); "" = the kind and the service.
+    # See console/notifications/grouping.py.
+    cause: str = ""

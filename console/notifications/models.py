@@ -140,7 +140,69 @@ class Silence(models.Model):
         return self.ends_at <= timezone.now()
 
 
-class Alert(models.Model):
+class Acknowledgement(models.Model):
+    """Who acknowledged it, when, and why: "someone is on it" (see dispatch: acks hold reminders)."""
+
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_by_name = models.CharField(max_length=150, blank=True)  # kept if the user goes
+    acknowledged_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    ack_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+    def ack_fields(self) -> dict:
+        return {
+            "acknowledged_by": self.acknowledged_by,
+            "acknowledged_by_name": self.acknowledged_by_name,
+            "acknowledged_at": self.acknowledged_at,
+            "ack_note": self.ack_note,
+        }
+
+
+ACK_FIELDS = ("acknowledged_by", "acknowledged_by_name", "acknowledged_at", "ack_note")
+NO_ACK = {
+    "acknowledged_by": None,
+    "acknowledged_by_name": "",
+    "acknowledged_at": None,
+    "ack_note": "",
+}
+
+
+class AlertGroup(Acknowledgement):
+    """Repeated alerts for one cause (service + kind + state or threshold): one row on /alerts/.
+
+    `cause_key` is what makes two alerts the same cause (console/notifications/grouping.py);
+    title and severity are the latest alert's. An acknowledgement of the group stands while
+    any of its alerts is open.
+    """
+
+    cause_key = models.CharField(max_length=300, unique=True)
+    kind = models.CharField(max_length=20)
+    severity = models.CharField(max_length=10)
+    title = models.CharField(max_length=300)
+    service = models.ForeignKey(
+        "fleet.Service", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    service_name = models.CharField(max_length=63, blank=True)
+    team = models.CharField(max_length=63, blank=True)
+    environment = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Alert(Acknowledgement):
     """One problem worth telling people about; at most one open alert per dedupe key."""
 
     kind = models.CharField(max_length=20)
@@ -167,6 +229,9 @@ class Alert(models.Model):
     )
     resolves = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recoveries"
+    )
+    group = models.ForeignKey(
+        AlertGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
     )
 
     class Meta:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from console.notifications.validation import split_addresses
+from console.wording import kind_word
 
 if TYPE_CHECKING:
     from console.notifications.models import Alert, AlertChannel
@@ -39,7 +40,8 @@ PURPOSE_PREFIX = {"opened": "", "reminder": "[Reminder] ", "recovered": "", "tes
 
 
 def absolute_url(url: str) -> str:
-    """Make a site-relative link absolute with CONSOLE_BASE_URL when it is set."""
+    """Make a site-relative link absolute with CONSOLE_BASE_URL when it is set (it is parsed
+    strictly at startup, console/public_url.py); without it the link stays relative."""
     base = getattr(settings, "CONSOLE_BASE_URL", "") or ""
     if url.startswith("/") and base:
         return base.rstrip("/") + url
@@ -85,7 +87,7 @@ def slack_message(alert: Alert, purpose: str) -> dict:
             ("Service", alert.service_name),
             ("Team", alert.team),
             ("Environment", alert.environment),
-            ("Kind", alert.kind),
+            ("Kind", kind_word(alert.kind)),
         )
         if value
     ]
@@ -115,7 +117,7 @@ def email_message(alert: Alert, purpose: str, to: list[str]) -> dict:
             ("Service", alert.service_name),
             ("Team", alert.team),
             ("Environment", alert.environment),
-            ("Kind", alert.kind),
+            ("Kind", kind_word(alert.kind)),
             ("Severity", alert.severity),
             ("Opened", alert.opened_at.strftime("%Y-%m-%d %H:%M UTC")),
         )

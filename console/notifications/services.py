@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from console import limits
 from console.audit import record_action
-from console.notifications import dispatch
-from console.notifications.models import Alert, AlertChannel, Delivery, Silence
+from console.notifications import dispatch, grouping
+from console.notifications.models import Alert, AlertChannel, AlertGroup, Delivery, Silence
 
 CHANNEL_FIELDS = (
     "type",
@@ -87,15 +87,17 @@ def send_test(*, actor: Any, source: str, channel: AlertChannel) -> Delivery:
     now = timezone.now()
     who = getattr(actor, "username", "") or str(actor)
     with transaction.atomic():
-        alert = Alert.objects.create(
-            kind="test",
-            severity="info",
-            title=f"Test alert for channel {channel.name}",
-            body=f"Sent by {who} from MCP Fleet Console to check this channel works.",
-            dedupe_key=f"test:{channel.pk}:{uuid.uuid4().hex[:12]}",
-            resolved_at=now,
-            url="/alerts/",
-        )
+        fields = {
+            "kind": "test",
+            "severity": "info",
+            "title": f"Test alert for channel {channel.name}",
+            "body": f"Sent by {who} from MCP Fleet Console to check this channel works.",
+            "dedupe_key": f"test:{channel.pk}:{uuid.uuid4().hex[:12]}",
+            "resolved_at": now,
+            "url": "/alerts/",
+        }
+        grouped = grouping.join(fields, f"test:channel:{channel.pk}")
+        alert = Alert.objects.create(**fields, group=grouped["group"])
         [delivery] = dispatch.queue_deliveries(alert, Delivery.Purpose.TEST, [channel])
         record_action(actor, "test", channel, source=source, detail=f"delivery {delivery.pk}")
     return delivery
@@ -171,3 +173,77 @@ def close_alert(*, actor: Any, source: str, alert: Alert) -> None:
     with transaction.atomic():
         dispatch.resolve(alert.dedupe_key)
         record_action(actor, "resolve", alert, source=source, detail=alert.dedupe_key)
+
+
+def acknowledge_alert(*, actor: Any, source: str, alert: Alert, note: object = "") -> Alert:
+    """Someone is on it: who, when and a note; the alert gets no more reminders. Audit-logged."""
+    note = limits.check_text("note", note)
+    if not alert.is_open:
+        raise ValidationError({"alert": "This alert is already resolved."})
+    with transaction.atomic():
+        stamp = _ack_stamp(actor, note)
+        claimed = Alert.objects.filter(
+            pk=alert.pk, resolved_at__isnull=True, acknowledged_at__isnull=True
+        ).update(**stamp)
+        if not claimed:
+            alert.refresh_from_db()
+            raise ValidationError({"alert": _why_not(alert)})
+        for name, value in stamp.items():
+            setattr(alert, name, value)
+        record_action(
+            actor, "acknowledge", alert, source=source, after=_ack_state(stamp),
+            detail=alert.dedupe_key,
+        )  # fmt: skip
+    return alert
+
+
+def acknowledge_group(
+    *, actor: Any, source: str, group: AlertGroup, note: object = ""
+) -> AlertGroup:
+    """Acknowledge a cause: the group and every open alert in it, with one note. Reminders stop,
+    and new alerts of the cause are not sent while one of these is still open. Audit-logged."""
+    note = limits.check_text("note", note)
+    with transaction.atomic():
+        group = AlertGroup.objects.select_for_update().get(pk=group.pk)
+        open_alerts = Alert.objects.filter(group=group, resolved_at__isnull=True)
+        if not open_alerts.exists():
+            raise ValidationError(
+                {"alert": "Nothing in this group is open, so there is nothing to acknowledge."}
+            )
+        if group.is_acknowledged:
+            raise ValidationError({"alert": _why_not(group)})
+        stamp = _ack_stamp(actor, note)
+        count = open_alerts.filter(acknowledged_at__isnull=True).update(**stamp)
+        for name, value in stamp.items():
+            setattr(group, name, value)
+        group.save(update_fields=list(stamp))
+        record_action(
+            actor, "acknowledge", group, source=source, after=_ack_state(stamp),
+            detail=f"{group.cause_key}: {count} open alert{'s' if count != 1 else ''}",
+        )  # fmt: skip
+    return group
+
+
+def _ack_stamp(actor: Any, note: str) -> dict:
+    user = actor if getattr(actor, "pk", None) else None
+    name = getattr(actor, "username", "") or str(actor)
+    return {
+        "acknowledged_by": user,
+        "acknowledged_by_name": name[:150],
+        "acknowledged_at": timezone.now(),
+        "ack_note": note,
+    }
+
+
+def _ack_state(stamp: dict) -> dict:
+    return {
+        "acknowledged_by": stamp["acknowledged_by_name"],
+        "acknowledged_at": stamp["acknowledged_at"].isoformat(),
+        "note": stamp["ack_note"],
+    }
+
+
+def _why_not(obj: Alert | AlertGroup) -> str:
+    if obj.is_acknowledged:
+        return f"Already acknowledged by {obj.acknowledged_by_name or 'someone'}."
+    return "This alert is already resolved."

@@ -1,4 +1,5 @@
-"""Alerting pages: alerts with their deliveries, channels (with a test send) and silences."""
+"""Alerting pages: alert groups with their deliveries and acknowledgements, channels (with a test
+send) and silences."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,30 +15,109 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console.access import role_required
 from console.htmx import render_page, wants_fragment
-from console.notifications import services
+from console.notifications import listing, services
 from console.notifications.forms import ChannelForm, SilenceForm
-from console.notifications.models import Alert, AlertChannel, Delivery, Silence
+from console.notifications.models import Alert, AlertChannel, AlertGroup, Delivery, Silence
 
 RECENT_DAYS = 7
 RECENT_LIMIT = 50
 
 
+GROUP_PAGE_SIZE = 100
+
+
 @require_GET
 def alert_list(request: HttpRequest) -> HttpResponse:
-    deliveries = Prefetch("deliveries", queryset=Delivery.objects.order_by("created_at", "id"))
-    alerts = Alert.objects.select_related("service", "silenced_by", "resolves").prefetch_related(
-        deliveries
-    )
+    """Open and recently resolved alerts, one row per cause; ?ack= narrows the open ones."""
+    return _alert_page(request)
+
+
+def _alert_page(request: HttpRequest, errors: dict | None = None, status: int = 200):
+    ack = request.GET.get("ack", "")
+    ack = ack if ack in listing.ACK_FILTERS else ""
     since = timezone.now() - timedelta(days=RECENT_DAYS)
+    open_groups = listing.open_groups(ack)
+    recent_groups = listing.resolved_groups(since, RECENT_LIMIT)
+    listing.with_latest_alerts(open_groups + recent_groups)
+    _mark_errors(request, open_groups, errors or {})
     context = {
-        "open_alerts": list(alerts.filter(resolved_at__isnull=True).exclude(kind="test")),
-        "recent_alerts": list(
-            alerts.filter(resolved_at__gte=since).order_by("-resolved_at", "-id")[:RECENT_LIMIT]
-        ),
+        "open_groups": open_groups,
+        "recent_groups": recent_groups,
+        "ack_filter": ack,
+        "latest_per_group": listing.LATEST_PER_GROUP,
         "active_silences": Silence.objects.active().count(),
         "channel_count": AlertChannel.objects.filter(enabled=True).count(),
     }
-    return render_page(request, "notifications/alert_list.html", "alerts", context)
+    return render_page(request, "notifications/alert_list.html", "alerts", context, status)
+
+
+def _mark_errors(request: HttpRequest, groups: list[AlertGroup], errors: dict) -> None:
+    """Put a refused acknowledgement's reason beside the form that sent it; a form no longer
+    shown (the alert was acknowledged or resolved meanwhile) gets it at the top of the page."""
+    placed = set()
+    for group in groups:
+        group.ack_error = errors.get(f"group-{group.pk}", "")
+        if group.unacknowledged_open and not group.is_acknowledged:
+            placed.add(f"group-{group.pk}")
+        for alert in group.latest:
+            alert.ack_error = errors.get(f"alert-{alert.pk}", "")
+            if alert.is_open and not alert.is_acknowledged:
+                placed.add(f"alert-{alert.pk}")
+    for where, text in errors.items():
+        if where not in placed:
+            messages.error(request, text)
+
+
+@require_GET
+def alert_group(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every alert of one cause, newest first, with deliveries and acknowledgements."""
+    group = get_object_or_404(listing.annotated_groups(), pk=pk)
+    page = Paginator(listing.group_alerts(group), GROUP_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"group": group, "page": page}
+    return render(request, "notifications/alert_group.html", context)
+
+
+@role_required("operator")
+@require_POST
+def alert_group_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    group = get_object_or_404(AlertGroup, pk=pk)
+    try:
+        services.acknowledge_group(
+            actor=request.user, source="ui", group=group, note=request.POST.get("note", "")
+        )
+    except ValidationError as exc:
+        return _ack_refused(request, f"group-{pk}", exc)
+    messages.success(request, f"Acknowledged '{group.title}'.")
+    return _back(request)
+
+
+@role_required("operator")
+@require_POST
+def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=pk)
+    try:
+        services.acknowledge_alert(
+            actor=request.user, source="ui", alert=alert, note=request.POST.get("note", "")
+        )
+    except ValidationError as exc:
+        return _ack_refused(request, f"alert-{pk}", exc)
+    messages.success(request, f"Acknowledged '{alert.title}'.")
+    return _back(request)
+
+
+def _ack_refused(request: HttpRequest, where: str, exc: ValidationError) -> HttpResponse:
+    """The alert page again (422), the problem named beside the form that caused it."""
+    field, [problem, *_] = next(iter(exc.message_dict.items()))
+    text = f"{field.capitalize()}: {problem}" if field == "note" else problem
+    return _alert_page(request, errors={where: text}, status=422)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to the group page the form was on, or to the alert list."""
+    group = request.POST.get("group", "")
+    if group.isdigit() and AlertGroup.objects.filter(pk=int(group)).exists():
+        return redirect("alert-group", pk=int(group))
+    return redirect("alert-list")
 
 
 @role_required("operator")

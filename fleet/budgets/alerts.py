@@ -81,6 +81,7 @@ def _event(budget: Budget, period: str, rule: ThresholdRule, spend: Decimal) -> 
         body=body,
         severity="critical" if rule.percent >= 100 else "warning",
         dedupe_key=f"budget:{budget.pk}:{period}:{rule.key}",
+        cause=f"budget:{budget.pk}:{rule.key}",  # the same threshold, month after month
         service=service,
         team=budget.scope_value if budget.scope == Scope.TEAM else "",
         environment=budget.scope_value if budget.scope == Scope.ENVIRONMENT else "",

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from console.wording import kind_word
+
 register = template.Library()
 
 
@@ -67,6 +69,12 @@ def status_words(status: str) -> str:
 @register.simple_tag
 def status_badge(status: str) -> str:
     return format_html('<span class="badge status-{}">{}</span>', status, status_words(status))
+
+
+@register.filter(name="kind_word")
+def kind_word_filter(value) -> str:
+    """An alert kind as words: redeploy_failed -> failed redeploy."""
+    return kind_word(value)
 
 
 @register.filter

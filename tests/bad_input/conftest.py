@@ -15,7 +15,7 @@ from django.utils import timezone
 from checks.audits.models import Attestation, AuditRun, CustomRule
 from checks.models import DriftEvent, Incident, ToolSnapshot
 from console.models import ApiToken, Job
-from console.notifications.models import Alert, AlertChannel, Delivery, Silence
+from console.notifications.models import Alert, AlertChannel, AlertGroup, Delivery, Silence
 from fleet.budgets.models import Budget
 from fleet.models import CloudAccount, Service
 from fleet.operations.models import Redeploy, RedeployBatch
@@ -65,6 +65,12 @@ def fleet(db, viewer, operator, admin_user) -> Fleet:
         dedupe_key="notes:state",
         service=service,
         service_name="notes",
+        group=AlertGroup.objects.create(
+            cause_key="state:service:notes",
+            kind="state",
+            severity="critical",
+            title="notes is down",
+        ),
     )
     delivery = Delivery.objects.create(
         alert=alert, channel=channel, channel_name="ops", purpose="open", payload={}

@@ -25,6 +25,7 @@ def path_values(route: Route, fleet, token_pk: int) -> dict:
         ("budgets/", fleet.budget.pk),
         ("alerts/deliveries/", fleet.delivery.pk),
         ("alerts/silences/", fleet.silence.pk),
+        ("alerts/groups/", fleet.alert.group_id),
         ("alerts/", fleet.alert.pk),
         ("services/<str:name>/drift/", fleet.drift.pk),
     ]
