@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves Swagger UI from static/ (without it /api/v1/docs loads a CDN the CSP refuses)
     "template_partials",
     "django_filters",
     "django_celery_beat",

@@ -10,8 +10,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -60,6 +61,13 @@ def _background_parts() -> tuple[dict[str, str], float]:
     lag = sweep_lag_seconds()
     sweep = "behind" if lag > settings.FLEET_SWEEP_LAG_SECONDS else "ok"
     return {"worker": worker_status(), "sweep": sweep}, lag
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """/favicon.ico, which browsers ask for on responses that name no icon (JSON, downloads)."""
+    return HttpResponsePermanentRedirect(static("console/favicon.ico"))
 
 
 @login_not_required

@@ -18,7 +18,7 @@ RANK = {"viewer": 0, "operator": 1, "admin": 2}
 V, OP, A = "viewer", "operator", "admin"
 
 # Open to anyone, logged in or not (anything but a 5xx is fine there).
-PUBLIC = {"healthz", "login/"}
+PUBLIC = {"healthz", "login/", "favicon.ico"}
 # Outside the API, anonymous callers are sent to the login page, except these, which answer 401
 # (or 405 for a method they never take).
 ANONYMOUS_401 = {"metrics"}
@@ -28,6 +28,7 @@ ANONYMOUS_401 = {"metrics"}
 ACCESS: dict[str, dict[str, str]] = {
     "": {"GET": V},
     "healthz": {"GET": V},
+    "favicon.ico": {"GET": V},
     "metrics": {"GET": V},
     "login/": {"GET": V, "POST": V},
     "logout/": {"POST": V},
