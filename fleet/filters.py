@@ -55,10 +55,23 @@ class TagsFilter(django_filters.Filter):
 
 class ServiceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    status = django_filters.ChoiceFilter(choices=HealthStatus.choices, empty_label="any status")
-    kind = django_filters.ChoiceFilter(choices=ServiceKind.choices, empty_label="any kind")
+    # The dashboard and the scorecard show these selects without a visible label: name them.
+    status = django_filters.ChoiceFilter(
+        choices=HealthStatus.choices,
+        empty_label="any status",
+        widget=forms.Select(attrs={"aria-label": "Status"}),
+    )
+    kind = django_filters.ChoiceFilter(
+        choices=ServiceKind.choices,
+        empty_label="any kind",
+        widget=forms.Select(attrs={"aria-label": "Kind"}),
+    )
     cloud = django_filters.ChoiceFilter(
-        choices=Provider.choices, method="by_cloud", empty_label="any cloud", label="Cloud"
+        choices=Provider.choices,
+        method="by_cloud",
+        empty_label="any cloud",
+        label="Cloud",
+        widget=forms.Select(attrs={"aria-label": "Cloud"}),
     )
     environment = django_filters.CharFilter(lookup_expr="iexact")
     team = django_filters.CharFilter(lookup_expr="iexact")

@@ -17,3 +17,27 @@ document.addEventListener("submit", function (event) {
     }
   } catch (e) { /* an old browser: times stay in UTC, labelled as such */ }
 })();
+
+// A table or log that scrolls sideways inside its box (narrow screens) takes the keyboard focus,
+// so it can be scrolled with the arrow keys; boxes that fit are left out of the tab order.
+(function () {
+  function markScrollers(root) {
+    var boxes = (root || document).querySelectorAll("main table, main pre");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("data-scroll-focus", "");
+      } else if (!scrolls && box.hasAttribute("data-scroll-focus")) {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("data-scroll-focus");
+      }
+    }
+  }
+  var pending = null;
+  function later() { clearTimeout(pending); pending = setTimeout(markScrollers, 100); }
+  document.addEventListener("DOMContentLoaded", function () { markScrollers(); });
+  window.addEventListener("resize", later);
+  document.addEventListener("htmx:afterSettle", function () { markScrollers(); });
+})();
