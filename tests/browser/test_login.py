@@ -16,7 +16,7 @@ from fleet.demo.servers import DEMO_ORDER
 from fleet.fleetfile import import_fleet
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
