@@ -31,6 +31,12 @@ def phase_chart(service) -> dict:
     return charts.phase_chart(service)
 
 
+@register.inclusion_tag("checks/_row_sparkline.html")
+def row_sparkline(sparklines: dict, service_id: int) -> dict:
+    """A dashboard row's latency sparkline from the page's precomputed set (no query)."""
+    return {"spark": sparklines.get(service_id)}
+
+
 @register.simple_tag
 def phase_ms(row: dict, name: str) -> str:
     """One cell of the phase table: the phase's milliseconds, or "—" when it did not run."""

@@ -125,6 +125,9 @@ def test_latency_chart_has_axes_hover_values_and_a_range_picker_under_the_csp(
     page.add_init_script(WATCH_CSP)
     page.set_viewport_size({"width": 1280, "height": 900})
     log_in(page, live_server.url)
+    expect(page.locator("table.services svg.row-spark")).to_have_count(1)  # server-drawn
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("table.services").screenshot(path=str(ARTEFACTS / "dashboard-sparklines.png"))
 
     page.goto(live_server.url + "/services/notes/")
     canvas = "#latency-chart canvas[data-chart=latency]"
