@@ -50,6 +50,7 @@ ACCESS: dict[str, dict[str, str]] = {
     "tokens/<int:pk>/delete/": {"POST": V},  # one's own tokens only (others: 404)
     "incidents/": {"GET": V},
     "services/<str:name>/health/status/": {"GET": V},
+    "services/<str:name>/health/latency/": {"GET": V},
     "services/<str:name>/check/": {"POST": OP},
     "services/<str:name>/check/<int:job_id>/": {"GET": V},
     "services/<str:name>/checks/settings/": {"GET": OP, "POST": OP},
