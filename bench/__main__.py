@@ -6,7 +6,13 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.dashboard", "bench.probe_sweep", "bench.sweep_record", "bench.audit"]
+BENCHMARKS = [
+    "bench.dashboard",
+    "bench.dependency_graph",
+    "bench.probe_sweep",
+    "bench.sweep_record",
+    "bench.audit",
+]
 if os.environ.get("BENCH_REDIS_URL"):  # workers on PostgreSQL and Redis: needs both
     BENCHMARKS.append("bench.scale_out")
 

@@ -6,7 +6,7 @@ from django.urls import include, path
 
 from console import metrics, views
 from console.api import api
-from fleet.views import accounts, dashboard, fleetfile, services
+from fleet.views import accounts, dashboard, dependencies, fleetfile, services
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -19,7 +19,7 @@ urlpatterns = [
     path("services/<str:name>/", services.service_detail, name="service-detail"),
     path("services/<str:name>/edit/", services.service_edit, name="service-edit"),
     path("services/<str:name>/delete/", services.service_delete, name="service-delete"),
-    path("dependencies/", services.dependencies, name="dependencies"),
+    path("dependencies/", dependencies.dependencies, name="dependencies"),
     path("accounts/", accounts.account_list, name="account-list"),
     path("accounts/new/", accounts.account_edit, name="account-create"),
     path("accounts/<str:name>/edit/", accounts.account_edit, name="account-edit"),

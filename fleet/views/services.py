@@ -77,20 +77,3 @@ def service_delete(request: HttpRequest, name: str) -> HttpResponse:
     fleet_services.delete_service(actor=request.user, source="ui", service=service)
     messages.success(request, f"Deleted {name}.")
     return redirect("dashboard")
-
-
-@require_GET
-def dependencies(request: HttpRequest) -> HttpResponse:
-    """For each MCP server, the agent backends that depend on it (its blast radius)."""
-    servers = (
-        Service.objects.filter(kind="mcp_server")
-        .prefetch_related("dependents")
-        .select_related("account")
-        .order_by("name")
-    )
-    agents = (
-        Service.objects.filter(kind="agent_backend")
-        .prefetch_related("dependencies")
-        .order_by("name")
-    )
-    return render(request, "fleet/dependencies.html", {"servers": servers, "agents": agents})
