@@ -1,12 +1,11 @@
-"""Debian's chromium draws the latency, phase and spend charts under the console's Content Security Policy: axes,
-a value on hover, the range picker, and not one CSP violation or console error."""
+"""Debian's chromium draws the latency, phase and spend charts under the console's Content Security
+Policy: axes, a value on hover, the range picker, times in the browser's zone, and (through the
+harness) no CSP violation, console error, failed request, axe critical/serious or overflow."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,23 +13,10 @@ from playwright.sync_api import expect
 
 from checks.models import ProbeResult
 from fleet.budgets.models import Budget, Scope, SpendRecord, SpendSource
+from tests.browser.harness import assert_clean
 from tests.factories import ServiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ARTEFACTS = Path(os.environ.get("BROWSER_ARTEFACTS", "var/test-artefacts"))
-
-WATCH_CSP = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", function (e) {
-  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " from " + e.sourceFile + ":" + e.lineNumber);
-});
-"""
-
-
-def pre_existing(problem: str) -> bool:
-    """What every page logs until the layout branch lands (not the charts): htmx's indicator
-    <style> refused by the CSP, and the missing favicon."""
-    return "/django_htmx/htmx-2.min.js" in problem or "/favicon.ico" in problem
 
 
 def seed_week_of_checks(service) -> None:
@@ -68,14 +54,6 @@ def seed_budget() -> Budget:
     return budget
 
 
-def log_in(page, base: str) -> None:
-    page.goto(base + "/login/")
-    page.fill("input[name=username]", "otto")
-    page.fill("input[name=password]", "otto-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
-
-
 def chart_facts(page, selector: str) -> dict:
     return page.evaluate(
         """(selector) => {
@@ -107,37 +85,23 @@ def point_of(page, selector: str, dataset: int) -> dict:
     )
 
 
-def test_latency_chart_has_axes_hover_values_and_a_range_picker_under_the_csp(
-    page, live_server, operator
-):
+def test_charts_draw_with_axes_hover_values_and_a_range_picker(open_page, operator):
     service = ServiceFactory(name="notes")
     seed_week_of_checks(service)
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text} at {m.location.get('url')}")
-            if m.type == "error"
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.add_init_script(WATCH_CSP)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    log_in(page, live_server.url)
-    expect(page.locator("table.services svg.row-spark")).to_have_count(1)  # server-drawn
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    page.locator("table.services").screenshot(path=str(ARTEFACTS / "dashboard-sparklines.png"))
+    budget = seed_budget()
+    console = open_page(operator, 1400)
+    page = console.page
 
-    page.goto(live_server.url + "/services/notes/")
+    console.goto("/")  # the first page tells the console the browser's zone (the tz cookie)
+    expect(page.locator("table.services svg.row-spark")).to_have_count(1)  # server-drawn
+    console.goto("/services/notes/")
     canvas = "#latency-chart canvas[data-chart=latency]"
     page.wait_for_selector(f"{canvas}[data-drawn=true]")
     facts = chart_facts(page, canvas)
     assert facts["xTicks"] > 2 and facts["yTicks"] > 2, facts
-    assert facts["yTitle"] == "Latency (ms)" and facts["xTitle"].startswith("Time (")
+    assert facts["yTitle"] == "Latency (ms)" and facts["xTitle"] == "Time (Europe/Berlin)"
     assert facts["labels"] == 24 and facts["datasets"] == 3
 
-    point = point_of(page, canvas, 1)
     page.locator(canvas).scroll_into_view_if_needed()
     point = point_of(page, canvas, 1)
     page.mouse.move(point["x"], point["y"])
@@ -145,8 +109,6 @@ def test_latency_chart_has_axes_hover_values_and_a_range_picker_under_the_csp(
     expect(readout).to_contain_text(point["label"] + ": p50 ")
     expect(readout).to_contain_text(" ms · p95 ")
     assert page.evaluate(f"Chart.getChart(document.querySelector('{canvas}')).tooltip.opacity") > 0
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#latency-chart").screenshot(path=str(ARTEFACTS / "latency-24h.png"))
 
     page.click("#latency-chart .range-picker a:text-is('7 d')")
     expect(page.locator("#latency-title")).to_have_text("Latency percentiles, last 7 d")
@@ -155,26 +117,27 @@ def test_latency_chart_has_axes_hover_values_and_a_range_picker_under_the_csp(
     assert page.url.endswith("/services/notes/?range=7d")
     assert page.locator("svg.uptime-bars rect").count() == 28
     expect(page.locator("h2:text-is('Health checks')")).to_be_visible()  # the rest stayed
-    page.locator("#latency-chart").screenshot(path=str(ARTEFACTS / "latency-7d.png"))
 
     phases = "#phase-chart canvas[data-chart=phases]"
     page.wait_for_selector(f"{phases}[data-drawn=true]")
     assert chart_facts(page, phases)["datasets"] == 3
-    page.locator("#phase-chart").screenshot(path=str(ARTEFACTS / "probe-phases.png"))
+    checks = [console.check("Service charts")]
 
-    budget = seed_budget()
-    page.goto(f"{live_server.url}/budgets/{budget.pk}/")
+    console.goto(f"/budgets/{budget.pk}/")
     spend = "#spend-chart canvas[data-chart=spend]"
     page.wait_for_selector(f"{spend}[data-drawn=true]")
     facts = chart_facts(page, spend)
     assert facts["xTicks"] > 2 and facts["datasets"] == 4 and facts["yTitle"] == "Spend (USD)"
+    page.locator(spend).scroll_into_view_if_needed()
     point = point_of(page, spend, 0)
     page.mouse.move(point["x"], point["y"])
     expect(page.locator("#spend-chart .chart-readout")).to_contain_text(
         "spent 120.00 USD (estimated)"
     )
-    page.locator("#spend-chart").screenshot(path=str(ARTEFACTS / "spend.png"))
+    checks.append(console.check("Budget spend chart"))
 
-    violations = page.evaluate("window.__cspViolations")
-    assert [v for v in violations if not pre_existing(v)] == []
-    assert [p for p in problems if not pre_existing(p)] == []
+    phone = open_page(operator, 390)
+    phone.goto("/services/notes/?range=30d")
+    phone.page.wait_for_selector(f"{canvas}[data-drawn=true]")
+    checks.append(phone.check("Service charts, 30 d"))
+    assert_clean(checks)
