@@ -12,6 +12,7 @@ from console.notifications.api import router as alerts_router
 from fleet.api import router as fleet_router
 from fleet.budgets.api import router as budgets_router
 from fleet.operations.api import router as clouds_router
+from fleet.saved_views.api import router as saved_views_router
 
 
 class ConsoleSwagger(Swagger):
@@ -42,3 +43,4 @@ api.add_router("/", clouds_router)
 api.add_router("/", audits_router)
 api.add_router("/", budgets_router)
 api.add_router("/", alerts_router)
+api.add_router("/", saved_views_router)

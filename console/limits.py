@@ -9,6 +9,7 @@ a datetime (year 9999), a Decimal column or a database integer on SQLite or Post
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,6 +65,8 @@ BOUNDS: dict[str, Bound] = {
     # Paging through API lists.
     "limit": Bound(1, 1000),
     "offset": Bound(0, 1_000_000),
+    # Saved dashboard views one person may keep.
+    "saved_views_per_user": Bound(1, 100, "views"),
 }
 
 # The longest free text a person may type, by field (characters).
@@ -71,6 +74,56 @@ TEXT_LENGTHS: dict[str, int] = {
     # Acknowledging an alert or an alert group: why, or who is on it.
     "note": 500,
 }
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """The length and characters a typed name may have (checked after trimming outer spaces)."""
+
+    max_length: int
+    pattern: re.Pattern
+    allowed: str
+
+    def describe(self) -> str:
+        return f"1 to {self.max_length} characters: {self.allowed}"
+
+
+# Names a person types and others read in lists.
+TEXT: dict[str, TextRule] = {
+    "saved_view.name": TextRule(
+        60,
+        re.compile(r"[^\W_][\w .,:()/+&'-]*\Z"),
+        "letters, digits, spaces and . , : ( ) / + & ' - _, starting with a letter or digit",
+    ),
+}
+
+# How long the query of one saved view may be (its filters and sort).
+SAVED_VIEW_QUERY_MAX = 2000
+
+
+def text_problem(value: object, rule: TextRule) -> str | None:
+    """Why `value` is not a name `rule` accepts, or None when it is."""
+    if not isinstance(value, str) or not value.strip():
+        return f"is required ({rule.describe()})."
+    text = value.strip()
+    if len(text) > rule.max_length:
+        return f"is {len(text)} characters long; at most {rule.max_length} are allowed."
+    if not rule.pattern.match(text[0]):
+        return f"must start with a letter or digit (got {text[0]!r}); use {rule.allowed}."
+    if not rule.pattern.match(text):
+        bad = next((c for c in text if not rule.pattern.match("a" + c)), text[0])
+        shown = repr(bad) if bad.isprintable() else f"U+{ord(bad):04X}"
+        return f"cannot contain {shown}: use {rule.allowed}."
+    return None
+
+
+def check_name(field: str, value: object, rule_name: str) -> str:
+    """The trimmed name, or ValidationError({field: ...}) naming what is wrong with it."""
+    problem = text_problem(value, TEXT[rule_name])
+    if problem:
+        raise ValidationError({field: f"{field.capitalize()} {problem}"})
+    return str(value).strip()
+
 
 MAX_SILENCE = timedelta(days=366)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)

@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "console.notifications",
     "fleet",
     "fleet.budgets",
+    "fleet.saved_views",
     "checks",
     "checks.audits",
 ]

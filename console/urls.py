@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("checks.audits.urls")),
     path("", include("fleet.operations.urls")),
     path("", include("fleet.budgets.urls")),
+    path("", include("fleet.saved_views.urls")),
     path("", include("console.notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

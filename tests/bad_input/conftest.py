@@ -19,6 +19,7 @@ from console.notifications.models import Alert, AlertChannel, AlertGroup, Delive
 from fleet.budgets.models import Budget
 from fleet.models import CloudAccount, Service
 from fleet.operations.models import Redeploy, RedeployBatch
+from fleet.saved_views.models import SavedView
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"
 
@@ -42,6 +43,7 @@ class Fleet:
     incident: Incident
     drift: DriftEvent
     tokens: dict
+    saved_view: SavedView | None = None
 
 
 @pytest.fixture
@@ -115,4 +117,5 @@ def fleet(db, viewer, operator, admin_user) -> Fleet:
         incident,
         drift,
         tokens,
+        SavedView.objects.create(owner=operator, name="walk", query="team=walk"),
     )

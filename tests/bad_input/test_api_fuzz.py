@@ -52,6 +52,7 @@ def _aim_at_the_fleet(case, fleet) -> None:
         "budget_id": fleet.budget.pk,
         "delivery_id": fleet.delivery.pk,
         "silence_id": fleet.silence.pk,
+        "view_id": fleet.saved_view.pk,
     }
     for param in list(case.path_parameters or {}):
         if param in ids:

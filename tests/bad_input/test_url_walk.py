@@ -48,6 +48,8 @@ ACCESS: dict[str, dict[str, str]] = {
     "tokens/": {"GET": V},
     "tokens/new/": {"POST": V},
     "tokens/<int:pk>/delete/": {"POST": V},  # one's own tokens only (others: 404)
+    "views/": {"GET": V, "POST": V},  # saved views are personal: every role keeps its own
+    "views/<int:pk>/delete/": {"POST": V},  # one's own (admins: shared ones too; others: 404)
     "incidents/": {"GET": V},
     "services/<str:name>/health/status/": {"GET": V},
     "services/<str:name>/health/latency/": {"GET": V},
@@ -153,6 +155,8 @@ ACCESS: dict[str, dict[str, str]] = {
     "api/v1/alerts": {"GET": V},
     "api/v1/alerts/silences": {"GET": V, "POST": OP},
     "api/v1/alerts/silences/<silence_id>/end": {"POST": OP},
+    "api/v1/saved-views": {"GET": V, "POST": OP},
+    "api/v1/saved-views/<view_id>": {"DELETE": OP},
 }
 
 ROUTES = all_routes()

@@ -16,6 +16,7 @@ def path_values(route: Route, fleet, token_pk: int) -> dict:
         name = fleet.service.name
     by_prefix = [
         ("jobs/", fleet.job.pk),
+        ("views/", fleet.saved_view.pk),
         ("tokens/", token_pk),
         ("audits/runs/", fleet.run.pk),
         ("audits/attestations/", fleet.attestation.pk),
@@ -45,6 +46,7 @@ def path_values(route: Route, fleet, token_pk: int) -> dict:
         "budget_id": fleet.budget.pk,
         "delivery_id": fleet.delivery.pk,
         "silence_id": fleet.silence.pk,
+        "view_id": fleet.saved_view.pk,
     }
     missing = [p for p in route.params if values.get(p) is None]
     assert not missing, f"{route}: the walk has no value for {missing}; add one to path_values()"
