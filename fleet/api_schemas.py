@@ -19,6 +19,7 @@ class ServiceIn(Schema):
     url: str
     transport: TransportName = "streamable-http"
     health_path: str = ""
+    metrics_path: str = ""
     environment: str = "production"
     team: str = ""
     owner: str = ""
@@ -34,6 +35,7 @@ class ServicePatch(Schema):
     url: str | None = None
     transport: TransportName | None = None
     health_path: str | None = None
+    metrics_path: str | None = None
     environment: str | None = None
     team: str | None = None
     owner: str | None = None

@@ -16,6 +16,11 @@ class ServiceForm(forms.Form):
     )
     transport = forms.ChoiceField(choices=Transport.choices)
     health_path = forms.CharField(required=False, max_length=200, help_text="e.g. /healthz")
+    metrics_path = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Prometheus metrics, e.g. /metrics (audits check it answers)",
+    )
     environment = forms.CharField(required=False, max_length=40, initial="production")
     team = forms.CharField(required=False, max_length=63)
     owner = forms.CharField(required=False, max_length=150)

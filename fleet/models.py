@@ -98,6 +98,8 @@ class Service(models.Model):
         max_length=16, choices=Transport.choices, default=Transport.STREAMABLE_HTTP
     )
     health_path = models.CharField(max_length=200, blank=True)
+    # Where the service exposes Prometheus metrics (e.g. /metrics); audits scrape it once.
+    metrics_path = models.CharField(max_length=200, blank=True)
     environment = models.CharField(max_length=40, blank=True, default="production", db_index=True)
     team = models.CharField(max_length=63, blank=True, db_index=True)
     owner = models.CharField(max_length=150, blank=True)
@@ -141,6 +143,7 @@ class Service(models.Model):
         validation.validate_name(self.name)
         validation.validate_http_url(self.url, "url")
         validation.validate_health_path(self.health_path)
+        validation.validate_metrics_path(self.metrics_path)
         validation.validate_tags(self.tags)
         provider = self.account.provider if self.account_id else None
         validation.validate_resource(provider, self.resource)

@@ -160,32 +160,47 @@ def header_value_problem(value: str) -> str | None:
     return None
 
 
-def health_path_problem(value: str) -> str | None:
+def path_problem(value: str, label: str = "Health path", example: str = "/healthz") -> str | None:
     """Why `value` is not a plain path on the service's own origin, or None."""
     if not value:
         return None
     if _CONTROL_RE.search(value):
-        return "Health path cannot contain control characters (line breaks, tabs, NUL)."
+        return f"{label} cannot contain control characters (line breaks, tabs, NUL)."
     if "\\" in value:
-        return "Health path cannot contain backslashes."
+        return f"{label} cannot contain backslashes."
     if not value.startswith("/"):
-        return "Health path must start with '/' (for example /healthz)."
+        return f"{label} must start with '/' (for example {example})."
     if value.startswith("//"):
         return (
-            "Health path cannot start with '//': that names another host. Give only the path "
-            "(for example /healthz); the host is the service's URL."
+            f"{label} cannot start with '//': that names another host. Give only the path "
+            f"(for example {example}); the host is the service's URL."
         )
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
-        return "Health path must be a path only (for example /healthz), not a URL."
+        return f"{label} must be a path only (for example {example}), not a URL."
     if any(c.isspace() for c in value):
-        return "Health path cannot contain spaces; percent-encode them (%20)."
+        return f"{label} cannot contain spaces; percent-encode them (%20)."
     return None
+
+
+def health_path_problem(value: str) -> str | None:
+    """Why `value` is not a plain health path on the service's own origin, or None."""
+    return path_problem(value)
+
+
+def metrics_path_problem(value: str) -> str | None:
+    """Why `value` is not a plain metrics path on the service's own origin, or None."""
+    return path_problem(value, "Metrics path", "/metrics")
 
 
 def validate_health_path(value: str) -> None:
     if problem := health_path_problem(value):
         raise ValidationError({"health_path": problem})
+
+
+def validate_metrics_path(value: str) -> None:
+    if problem := metrics_path_problem(value):
+        raise ValidationError({"metrics_path": problem})
 
 
 def join_health_url(base_url: str, health_path: str) -> str:
@@ -194,13 +209,19 @@ def join_health_url(base_url: str, health_path: str) -> str:
     Checked again here, where the URL is built, so a value that slipped past the save-time rule
     (an old row, a direct database edit) can never send the probe's credential elsewhere.
     """
-    if problem := health_path_problem(health_path):
+    return join_service_url(base_url, health_path, health_path_problem)
+
+
+def join_service_url(base_url: str, path: str, problem_of=health_path_problem) -> str:
+    """The service URL with its path replaced by `path` (checked by `problem_of` first);
+    ValueError if the value is refused or the origin would move."""
+    if problem := problem_of(path):
         raise ValueError(problem)
     base = urlsplit(base_url)
-    path, _, query = (health_path or "/").partition("?")
+    path, _, query = (path or "/").partition("?")
     joined = base._replace(path=path, query=query, fragment="")
     if (joined.scheme, joined.netloc) != (base.scheme, base.netloc):
-        raise ValueError("the health URL would leave the service's origin")
+        raise ValueError("the URL would leave the service's origin")
     return joined.geturl()
 
 

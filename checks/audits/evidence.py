@@ -53,6 +53,7 @@ STATEFUL = "reliability.stateful"
 ENCRYPTION = "compliance.encryption"
 TRAFFIC = "cost.traffic"
 PLATFORM_AUTH = "security.platform-auth"
+METRICS_SCRAPE = "observability.metrics-scrape"
 OBSERVED: dict[str, str] = {
     BUDGET_COVERAGE: "budgets covering the service, in the console and in the clouds' budget "
     "APIs (bool: at least one covers it)",
@@ -70,6 +71,8 @@ OBSERVED: dict[str, str] = {
     TRAFFIC: "requests the platform counted over the last 7 days (int)",
     PLATFORM_AUTH: "whether the platform admits callers without credentials (dict: open, "
     "exposure, how)",
+    METRICS_SCRAPE: "one scrape of the service's registered metrics path (bool: a Prometheus "
+    "text exposition answered)",
 }
 
 

@@ -291,6 +291,7 @@ READER_MODULES: tuple[str, ...] = (
     "checks.audits.readers.cloudrun",
     "checks.audits.readers.ecs",
     "checks.audits.readers.container_apps",
+    "checks.audits.readers.metrics_scrape",
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import METRICS, STRUCTURED_LOGS, Evidence
+from checks.audits.evidence import METRICS, METRICS_SCRAPE, STRUCTURED_LOGS, Evidence
 from checks.audits.results import Finding, Severity
 from checks.audits.rule import Rule
 from checks.audits.rules._findings import (
@@ -40,14 +40,35 @@ def check_structured_logging(ev: Evidence) -> Finding:
 
 
 def check_metrics(ev: Evidence) -> Finding:
-    """Metrics of the service are scraped or collected by the platform."""
-    return observed_flag(
+    """Metrics of the service are scraped or collected by the platform, or its registered
+    metrics path answers a Prometheus exposition."""
+    scrape, platform = ev.observed(METRICS_SCRAPE), ev.observed(METRICS)
+    if scrape is not None and scrape.value is True:
+        items = [scrape.item("metrics path scrape")]
+        if platform is not None:
+            items.append(platform.item("metrics collection"))
+        return passed("The service exposes Prometheus metrics on its metrics path.", *items)
+    if scrape is not None and (platform is None or platform.value is not True):
+        items = [scrape.item("metrics path scrape")]
+        if platform is not None:
+            items.append(platform.item("metrics collection"))
+        return failed(
+            "The registered metrics path does not answer a Prometheus exposition, and the "
+            "platform shows no metrics collection for the service.",
+            *items,
+        )
+    finding = observed_flag(
         ev,
         METRICS,
         "metrics collection",
         "The service's metrics are collected.",
         "Nothing scrapes the service's metrics: degradation shows up only when users report it.",
     )
+    if METRICS_SCRAPE in ev.unobserved:
+        finding.evidence.append(
+            registry(ev, "metrics path scrape", f"not decided: {ev.unobserved[METRICS_SCRAPE]}")
+        )
+    return finding
 
 
 def check_health_endpoint(ev: Evidence) -> Finding:
@@ -116,8 +137,10 @@ RULES = [
             "it and are the input for right-sizing."
         ),
         evidence=(
+            "One scrape of the service's registered metrics path (a Prometheus text exposition); "
             "Kubernetes: prometheus.io/scrape annotations on the pod template or Service, or a "
-            "ServiceMonitor/PodMonitor selecting it; an attestation where no API shows it."
+            "ServiceMonitor/PodMonitor selecting it; Cloud Run: built-in Cloud Monitoring "
+            "series; an attestation where nothing shows it."
         ),
         severity=Severity.MEDIUM,
         fix=(
@@ -125,7 +148,7 @@ RULES = [
             "have it scraped (prometheus.io/scrape annotations or a ServiceMonitor)."
         ),
         check=check_metrics,
-        reads=(METRICS,),
+        reads=(METRICS, METRICS_SCRAPE),
         attestable=True,
         checklist_item="Metrics collection configured",
     ),
