@@ -18,7 +18,6 @@ NODE_HEIGHT = 44
 COLUMN_GAP = 120
 ROW_GAP = 14
 MARGIN = 16
-LABEL_CHARS = 24
 
 
 @dataclass
@@ -31,10 +30,6 @@ class Node:
     x: int = 0
     y: int = 0
     callers: list[int] = field(default_factory=list)  # who calls this one (its blast radius edges)
-
-    @property
-    def label(self) -> str:
-        return self.name if len(self.name) <= LABEL_CHARS else self.name[: LABEL_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)

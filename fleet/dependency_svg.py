@@ -27,16 +27,16 @@ def nodes_markup(graph: Layout, selected: Node | None, radius: Collection[int]) 
 
 
 def _node(node: Node, chosen: int | None, radius: Collection[int]) -> str:
+    """One box: its visible text (name, kind · status) is its accessible name; a long name is
+    clipped to the box (`#node-clip` in the template), never cut in the text itself."""
     mark = " selected" if node.id == chosen else " in-radius" if node.id in radius else ""
     name, kind, status = escape(node.name), escape(node.kind_word), escape(node.status_word)
     return (
         f'<a class="node kind-{escape(node.kind)} status-{escape(node.status)}{mark}" '
         f'href="?selected={name}#selection" data-node="{node.id}" data-name="{name}" '
-        f'data-callers="{node.caller_ids}" aria-label="{name}: {kind}, {status}" '
-        f'transform="translate({node.x},{node.y})">'
-        f"<title>{name} ({kind}, {status})</title>"
+        f'data-callers="{node.caller_ids}" transform="translate({node.x},{node.y})">'
         f'<rect width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="6"/>'
         f'<rect class="status-bar" width="6" height="{NODE_HEIGHT}" rx="2"/>'
-        f'<text x="14" y="18" class="name">{escape(node.label)}</text>'
-        f'<text x="14" y="35" class="meta">{kind} · {status}</text></a>'
+        f'<g clip-path="url(#node-clip)"><text x="14" y="18" class="name">{name}</text>'
+        f'<text x="14" y="35" class="meta">{kind} · {status}</text></g></a>'
     )

@@ -13,7 +13,7 @@ from fleet.dependency_graph import Node, blast_radius, layout
 from fleet.dependency_svg import edges_markup, nodes_markup
 from fleet.models import Dependency, Service, ServiceKind
 
-KIND_WORDS = dict(ServiceKind.choices)
+KIND_WORDS = {ServiceKind.MCP_SERVER: "MCP server", ServiceKind.AGENT_BACKEND: "agent backend"}
 
 
 @require_GET
@@ -30,7 +30,7 @@ def dependencies(request: HttpRequest) -> HttpResponse:
     detail = reverse("service-detail", args=["-"])[:-2]  # names are [a-z0-9._-]: no escaping
     for node in graph.nodes:
         node.href = f"{detail}{node.name}/"
-        node.kind_word = KIND_WORDS.get(node.kind, node.kind).lower()
+        node.kind_word = KIND_WORDS.get(node.kind, node.kind.replace("_", " "))
         node.status_word = status_word(node.status)
         node.caller_ids = " ".join(map(str, node.callers))
         node.caller_nodes = sorted((by_id[i] for i in node.callers), key=lambda n: n.name)

@@ -27,15 +27,15 @@ def test_the_graph_is_server_side_svg_with_words_beside_colours(viewer_client, c
     html = viewer_client.get("/dependencies/").content.decode()
     assert "<svg" in html and 'class="dependency-graph"' in html
     assert html.count('class="node ') == 4 and html.count('<path class="edge') == 3
-    assert "mcp server · down" in html and "mcp server · needs credentials" in html
+    assert "MCP server · down" in html and "MCP server · needs credentials" in html
     assert "needs_auth ·" not in html and ">needs_auth<" not in html
     # CSP: no inline script or style, the highlighting script is a static file
     assert "<style" not in html and " style=" not in html
     assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
     assert "/static/console/dependency-graph.js" in html
-    # every node is a link (keyboard-focusable) to its selection, named for screen readers
+    # every node is a link (keyboard-focusable) to its selection, named by its visible text
     assert 'href="?selected=notes#selection"' in html
-    assert 'aria-label="notes: mcp server, down"' in html
+    assert '<text x="14" y="18" class="name">notes</text>' in html
 
 
 def test_selecting_a_server_lists_and_marks_its_transitive_blast_radius(viewer_client, chain):
