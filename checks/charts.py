@@ -9,6 +9,7 @@ A bucket without a check has no uptime and no percentiles ("no data"), never "up
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -101,15 +102,12 @@ def latency_buckets(
     edges = bucket_edges(rng, now, zone)
     buckets = [Bucket(start=s, end=e) for s, e in zip(edges, edges[1:], strict=False)]
     first, end = edges[0], edges[-1]
+    stamps = [e.timestamp() for e in edges]
 
     def find(at: datetime) -> Bucket | None:
-        # Buckets are equal steps apart except across a DST change: scan from the estimate.
-        i = min(max(int((at - first) / rng.step), 0), len(buckets) - 1)
-        while i > 0 and at < buckets[i].start:
-            i -= 1
-        while i < len(buckets) - 1 and at >= buckets[i].end:
-            i += 1
-        return buckets[i] if buckets[i].start <= at < buckets[i].end else None
+        # Bucket edges as POSIX seconds: a bisection, whatever the zones and DST changes.
+        i = bisect.bisect_right(stamps, at.timestamp()) - 1
+        return buckets[i] if 0 <= i < len(buckets) else None
 
     raw = ProbeResult.objects.filter(service=service, checked_at__gte=first, checked_at__lt=end)
     for at, ok, latency in raw.values_list("checked_at", "ok", "latency_ms").iterator():
