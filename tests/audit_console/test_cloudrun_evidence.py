@@ -12,12 +12,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from checks.audits.readers.cloud_armor import COMPUTE_ENDPOINT_ENV
 from checks.audits.readers.cloudrun import LOGGING_ENDPOINT_ENV, RESOURCE_MANAGER_ENDPOINT_ENV
 from fleet.budgets.clients import GCP_MONITORING_ENDPOINT_ENV
 from fleet.costs.usage import REQUEST_COUNT
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_ENV
 from tests.fakes.cloudrun import FakeCloudRun
+from tests.fakes.compute import FakeCompute
 from tests.fakes.gcp_logging import FakeCloudLogging, FakeResourceManager
 from tests.fakes.monitoring import FakeMonitoring, SeededSeries
 
@@ -35,7 +37,9 @@ def google(monkeypatch) -> Iterator[dict]:
         FakeCloudLogging() as logging_,
         FakeResourceManager() as crm,
         FakeMonitoring() as monitoring,
+        FakeCompute() as compute,
     ):
+        monkeypatch.setenv(COMPUTE_ENDPOINT_ENV, compute.endpoint)
         monkeypatch.setenv(LOGGING_ENDPOINT_ENV, logging_.endpoint)
         monkeypatch.setenv(RESOURCE_MANAGER_ENDPOINT_ENV, crm.endpoint)
         monkeypatch.setenv(GCP_MONITORING_ENDPOINT_ENV, monitoring.endpoint)
@@ -66,7 +70,8 @@ def google(monkeypatch) -> Iterator[dict]:
                 value_type="INT64",
             )
         )
-        yield {"run": run, "logging": logging_, "crm": crm, "monitoring": monitoring}
+        yield {"run": run, "logging": logging_, "crm": crm, "monitoring": monitoring,
+               "compute": compute}  # fmt: skip
 
 
 @pytest.fixture
@@ -145,3 +150,60 @@ def test_a_refused_iam_policy_leaves_its_rules_open_with_the_reason(services, go
         assert results[rule].status in ("no_evidence", "needs_attestation"), rule
         assert "403" in results[rule].message
     assert results["observability.structured-logging"].status == "pass"
+
+
+def _throttle(count: int, *, preview: bool = False) -> dict:
+    # SecurityPolicyRule with action "throttle" and rateLimitOptions
+    # (https://cloud.google.com/compute/docs/reference/rest/v1/securityPolicies).
+    return {"priority": 1000, "action": "throttle", "preview": preview,
+            "match": {"versionedExpr": "SRC_IPS_V1", "config": {"srcIpRanges": ["*"]}},
+            "rateLimitOptions": {"conformAction": "allow", "exceedAction": "deny(429)",
+                                 "enforceOnKey": "IP",
+                                 "rateLimitThreshold": {"count": count, "intervalSec": 60}}}  # fmt: skip
+
+
+def test_rate_limiting_reads_cloud_armor_on_the_load_balancer_in_front(services, google, run_audit):
+    compute = google["compute"]
+    neg = compute.add_serverless_neg(PROJECT, "us-central1", "notes-neg", "mcp-notes")
+    files_neg = compute.add_serverless_neg(PROJECT, "us-central1", "files-neg", "mcp-files")
+    compute.add_security_policy(PROJECT, "edge", [_throttle(100)])
+    compute.add_security_policy(PROJECT, "trial", [_throttle(5, preview=True)])
+    compute.add_backend_service(PROJECT, "notes-backend", [neg], security_policy="edge")
+    compute.add_backend_service(PROJECT, "files-backend", [files_neg], security_policy="trial")
+    compute.add_backend_service(PROJECT, "unused-backend", [])
+
+    run = run_audit()
+    notes = verdicts(run, "notes")["security.rate-limiting"]
+    files = verdicts(run, "files")["security.rate-limiting"]
+
+    assert notes.status == "pass"
+    assert "rule 1000 throttle above 100 requests per 60 s per IP" in str(notes.evidence)
+    assert files.status == "fail"  # a preview rule only logs
+    assert "preview only: logged, not enforced" in str(files.evidence)
+    # One aggregatedList per collection for the project, not one per service.
+    assert [r.path.rsplit("/", 1)[-1] for r in compute.requests] == [
+        "networkEndpointGroups", "backendServices", "securityPolicies"]  # fmt: skip
+
+
+def test_cloud_armor_pages_and_refusals(services, google, run_audit):
+    compute = google["compute"]
+    for i in range(3):  # NEGs of other services fill the first pages
+        compute.add_serverless_neg(PROJECT, "europe-west1", f"other-{i}", f"other-{i}")
+    neg = compute.add_serverless_neg(PROJECT, "us-central1", "notes-neg", "mcp-notes")
+    compute.add_security_policy(PROJECT, "edge", [])
+    compute.add_backend_service(PROJECT, "notes-backend", [neg], security_policy="edge")
+    compute.page_size = 2
+
+    run = run_audit()
+    bare = verdicts(run, "notes")["security.rate-limiting"]
+    assert bare.status == "fail"
+    assert "has no throttle or rate_based_ban rule" in str(bare.evidence)
+    assert len(compute.requests_to("GET", "networkEndpointGroups")) == 2  # both pages
+    direct = verdicts(run, "files")["security.rate-limiting"]
+    assert direct.status not in {"pass", "fail"}  # nothing in front: no guess
+    assert "no serverless network endpoint group points at it" in direct.message
+
+    compute.deny(PROJECT, "compute.backendServices.list")
+    refused = verdicts(run_audit(), "notes")["security.rate-limiting"]
+    assert refused.status not in {"pass", "fail"}
+    assert "permission compute.backendServices.list missing" in refused.message

@@ -7,6 +7,9 @@
   service account, and the Cloud Audit Logs configuration (`auditConfigs`).
 - Cloud Logging `entries.list` (once per service): its recent stdout/stderr entries, JSON
   (jsonPayload) or text (textPayload).
+- Compute API `aggregatedList` of serverless NEGs, backend services and security policies
+  (once per project, checks/audits/readers/cloud_armor.py): Cloud Armor rate-limit rules on
+  the load balancer in front.
 - Cloud Monitoring `timeSeries.list` (once per service): the built-in
   `run.googleapis.com/request_count` over the last 7 days (metrics collected; traffic).
 
@@ -262,6 +265,25 @@ def _account_session(sessions: dict, account: Any, env: str) -> tuple[Any, str]:
     return found
 
 
+def _rate_limits(
+    cache: dict, account: Any, project: str, name: str, region: str, context: ReadContext
+) -> Observation | str:
+    """Cloud Armor rules in front of the service; the project's Compute lists are read once per
+    run (cloud_armor.read_project) and a failure is remembered for its other services."""
+    from checks.audits.readers import cloud_armor
+
+    key = ("cloud-armor", project)
+    if key not in cache:
+        try:
+            cache[key] = cloud_armor.read_project(account, project, context.read_at)
+        except PermissionError as exc:
+            cache[key] = str(exc)
+        except Exception as exc:
+            cache[key] = _why(exc, f"the load balancers of project {project} (Compute API)")
+    doors = cache[key]
+    return doors if isinstance(doors, str) else cloud_armor.rate_limits(doors, name, region)
+
+
 def _facts(
     context: ReadContext, service: Any, cloud: Any, policies: dict, sessions: dict
 ) -> dict[str, Any]:
@@ -272,10 +294,7 @@ def _facts(
         SHUTDOWN: shutdown(Provenance(SHUTDOWN_CONTRACT, context.read_at)),
         ENCRYPTION: encryption(snapshot.raw or {}, described),
         STATEFUL: stateful(snapshot.raw or {}, [v.name for v in snapshot.env], described),
-        RATE_LIMITS: (
-            "Cloud Run itself has no rate limit, and Cloud Armor policies on a load balancer in "
-            "front are not read yet"
-        ),
+        RATE_LIMITS: _rate_limits(sessions, account, project, name, snapshot.region, context),
     }
     if project not in policies:
         try:
