@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = [
     "bench.dashboard",
     "bench.dependency_graph",
+    "bench.charts",
     "bench.probe_sweep",
     "bench.sweep_record",
     "bench.audit",
