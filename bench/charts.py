@@ -109,7 +109,7 @@ def main() -> None:
     ]
     cases += [
         ("service page (24 h chart, phases)", f"/services/{name}/", {}),
-        (f"dashboard with sparklines", "/", {}),
+        ("dashboard with sparklines", "/", {}),
     ]
     for label, path, headers in cases:
         median, p95, queries, size = _measure(client, path, headers, args.requests)
