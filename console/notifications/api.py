@@ -14,8 +14,8 @@ from pydantic import Field
 
 from console import limits
 from console.api_errors import require_role
-from console.notifications import services
-from console.notifications.models import Alert, AlertChannel, Delivery, Silence
+from console.notifications import listing, services
+from console.notifications.models import Alert, AlertChannel, AlertGroup, Delivery, Silence
 
 router = Router(tags=["alerts"])
 
@@ -56,8 +56,21 @@ class DeliveryOut(Schema):
     sent_at: datetime | None
 
 
+class AckOut(Schema):
+    by: str
+    at: datetime
+    note: str
+
+
+class AckIn(Schema):
+    note: str = Field("", description="Why, or who is on it; at most 500 characters")
+
+
 class AlertOut(Schema):
     id: int
+    group: int | None
+    cause: str
+    acknowledged: AckOut | None
     kind: str
     severity: str
     title: str
@@ -74,6 +87,25 @@ class AlertOut(Schema):
     event_count: int
     silenced: bool
     deliveries: list[DeliveryOut]
+
+
+class GroupOut(Schema):
+    id: int
+    cause: str
+    kind: str
+    severity: str
+    title: str
+    service: str | None
+    alerts: int
+    open: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    acknowledged: AckOut | None
+
+
+class GroupQuery(Schema):
+    state: Literal["open", "all"] = "open"
+    limit: int = limits.query_field("limit", 100)
 
 
 class AlertQuery(Schema):
@@ -142,9 +174,34 @@ def _alert_out(a: Alert) -> dict:
                 "event_count",
             )
         },
+        "group": a.group_id,
+        "cause": a.group.cause_key if a.group_id else "",
+        "acknowledged": _ack_out(a),
         "service": a.service_name or None,
         "silenced": a.silenced_by_id is not None,
         "deliveries": [_delivery_out(d) for d in a.deliveries.all()],
+    }
+
+
+def _ack_out(obj: Alert | AlertGroup) -> dict | None:
+    if not obj.is_acknowledged:
+        return None
+    return {"by": obj.acknowledged_by_name, "at": obj.acknowledged_at, "note": obj.ack_note}
+
+
+def _group_out(g: AlertGroup) -> dict:
+    return {
+        "id": g.pk,
+        "cause": g.cause_key,
+        "kind": g.kind,
+        "severity": g.severity,
+        "title": g.title,
+        "service": g.service_name or None,
+        "alerts": g.occurrences,
+        "open": g.open_count,
+        "first_seen": g.first_seen,
+        "last_seen": g.last_seen,
+        "acknowledged": _ack_out(g),
     }
 
 
@@ -219,7 +276,9 @@ def get_delivery(request: HttpRequest, delivery_id: int):
 
 @router.get("/alerts", response=list[AlertOut], summary="List alerts (open by default)")
 def list_alerts(request: HttpRequest, query: Query[AlertQuery]):
-    alerts = Alert.objects.prefetch_related("deliveries").exclude(kind="test")
+    alerts = (
+        Alert.objects.select_related("group").prefetch_related("deliveries").exclude(kind="test")
+    )
     if query.state == "open":
         alerts = alerts.filter(resolved_at__isnull=True)
     elif query.state == "resolved":
@@ -228,6 +287,43 @@ def list_alerts(request: HttpRequest, query: Query[AlertQuery]):
         alerts = alerts.filter(service_name=query.service)
     limit = max(1, min(query.limit, 1000))
     return [_alert_out(a) for a in alerts.order_by("-opened_at", "-id")[:limit]]
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response={200: AlertOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Acknowledge one open alert (no more reminders for it)",
+)
+def acknowledge_alert(request: HttpRequest, alert_id: int, payload: AckIn):
+    require_role(request, "operator")
+    alert = get_object_or_404(Alert.objects.select_related("group"), pk=alert_id)
+    services.acknowledge_alert(actor=request.user, source="api", alert=alert, note=payload.note)
+    return _alert_out(alert)
+
+
+@router.get(
+    "/alerts/groups",
+    response=list[GroupOut],
+    summary="Alert groups, one per cause (those with an open alert by default)",
+)
+def list_groups(request: HttpRequest, query: Query[GroupQuery]):
+    groups = listing.annotated_groups().exclude(kind="test")
+    if query.state == "open":
+        groups = groups.filter(open_count__gt=0)
+    limit = max(1, min(query.limit, 1000))
+    return [_group_out(g) for g in groups.order_by("-last_seen", "-id")[:limit]]
+
+
+@router.post(
+    "/alerts/groups/{group_id}/acknowledge",
+    response={200: GroupOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Acknowledge a cause: its group and every open alert in it",
+)
+def acknowledge_group(request: HttpRequest, group_id: int, payload: AckIn):
+    require_role(request, "operator")
+    group = get_object_or_404(AlertGroup, pk=group_id)
+    services.acknowledge_group(actor=request.user, source="api", group=group, note=payload.note)
+    return _group_out(listing.annotated_groups().get(pk=group_id))
 
 
 @router.get("/alerts/silences", response=list[SilenceOut], summary="Silences not yet over")

@@ -225,7 +225,9 @@ def silence_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Silenced {silence.scope()} until {silence.ends_at:%H:%M}.")
+            messages.success(
+                request, f"Silenced {silence.scope()} until {silence.ends_at:%Y-%m-%d %H:%M} UTC."
+            )
             return redirect("alert-silence-list")
     return _silence_page(request, form, status=422)
 

@@ -46,6 +46,8 @@ def path_values(route: Route, fleet, token_pk: int) -> dict:
         "budget_id": fleet.budget.pk,
         "delivery_id": fleet.delivery.pk,
         "silence_id": fleet.silence.pk,
+        "alert_id": fleet.alert.pk,
+        "group_id": fleet.alert.group_id,
         "view_id": fleet.saved_view.pk,
     }
     missing = [p for p in route.params if values.get(p) is None]

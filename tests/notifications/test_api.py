@@ -154,3 +154,41 @@ def test_test_send_over_the_api(operator_api, receiver, django_capture_on_commit
     assert response.status_code == 202
     delivery = operator_api.get(f"/api/v1/alerts/deliveries/{response.json()['id']}").json()
     assert delivery["status"] == "sent" and delivery["response_code"] == 200
+
+
+def test_groups_and_acknowledgements_over_the_api(operator_api, viewer_api, operator):
+    notes = ServiceFactory(name="notes")
+    first = dispatch.notify(event(notes, dedupe_key="incident:1"))
+    dispatch.resolve("incident:1")
+    second = dispatch.notify(event(notes, dedupe_key="incident:2"))
+    [group] = operator_api.get("/api/v1/alerts/groups").json()
+    assert group | {"first_seen": None, "last_seen": None} == {
+        "id": first.group_id,
+        "cause": "down:service:notes",
+        "kind": "down",
+        "severity": "critical",
+        "title": "notes is DOWN",
+        "service": "notes",
+        "alerts": 2,
+        "open": 1,
+        "first_seen": None,
+        "last_seen": None,
+        "acknowledged": None,
+    }
+    path = f"/api/v1/alerts/groups/{group['id']}/acknowledge"
+    assert post(viewer_api, path, {"note": "mine"}).status_code == 403
+    too_long = post(operator_api, path, {"note": "x" * 501})
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["loc"] == ["body", "note"]
+    assert "at most 500 characters" in too_long.json()["detail"][0]["msg"]
+    done = post(operator_api, path, {"note": "failing over"})
+    assert done.status_code == 200
+    assert done.json()["acknowledged"]["by"] == "otto"
+    assert done.json()["acknowledged"]["note"] == "failing over"
+    [item] = operator_api.get("/api/v1/alerts").json()
+    assert item["id"] == second.pk and item["cause"] == "down:service:notes"
+    assert item["acknowledged"]["by"] == "otto"
+    again = post(operator_api, f"/api/v1/alerts/{second.pk}/acknowledge", {})
+    assert again.status_code == 422 and "Already acknowledged" in str(again.json())
+    sources = set(AuditLogEntry.objects.values_list("action", "source"))
+    assert sources == {("acknowledge", "api")}
