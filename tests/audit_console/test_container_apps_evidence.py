@@ -4,12 +4,14 @@ ipSecurityRestrictions, read through the Container Apps API (the strict HTTPS fa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_CA_ENV, EMULATOR_ENV
+from tests.fakes.azure_arm import FakeArm
 from tests.fakes.container_apps import FakeContainerApps
 
 pytestmark = pytest.mark.django_db
@@ -34,10 +36,11 @@ def arm(tmp_path: Path, monkeypatch) -> Iterator[FakeContainerApps]:
 
 
 @pytest.fixture
-def services(arm) -> dict[str, Service]:
+def services(request) -> dict[str, Service]:
+    fake = request.getfixturevalue("arm_world" if "arm_world" in request.fixturenames else "arm")
     account = CloudAccount.objects.create(
         name="azure", provider="azure", subscription=SUB, resource_group="mcp-rg",
-        endpoint=arm.endpoint,
+        endpoint=fake.endpoint,
     )  # fmt: skip
     return {
         name: Service.objects.create(
@@ -84,3 +87,61 @@ def test_graceful_shutdown_reads_the_template_grace_period(services, run_audit):
     # 30 s by default, but nothing stops routing before SIGTERM and there is no preStop hook.
     assert default.status == "warning"
     assert "terminationGracePeriodSeconds 30 (the default)" in str(default.evidence)
+
+
+@pytest.fixture
+def arm_world(tmp_path: Path, monkeypatch) -> Iterator[FakeArm]:
+    monkeypatch.setenv(EMULATOR_ENV, "1")
+    with FakeArm() as fake:
+        ca = tmp_path / "arm.pem"
+        ca.write_bytes(fake.cert_pem)
+        monkeypatch.setenv(EMULATOR_CA_ENV, str(ca))
+        for name in ("mcp-notes", "mcp-open", "mcp-internal"):
+            fake.add_app(name)
+        yield fake
+
+
+def test_role_assignments_and_request_metrics_of_the_app(arm_world, services, run_audit):
+    """Least privilege from the managed identity's role assignments (Owner/Contributor are
+    broad), unused resources and metrics from Azure Monitor's Requests: one roleAssignments,
+    one roleDefinitions and one metrics call for the whole subscription."""
+    arm = arm_world
+    app = {n: f"/subscriptions/{SUB}/resourceGroups/mcp-rg/providers/Microsoft.App/containerApps/"
+           f"mcp-{n}" for n in ("notes", "open", "internal")}  # fmt: skip
+    arm.define("notes-table-reader", ["Microsoft.Storage/storageAccounts/tableServices/read"])
+    arm.assign(SUB, arm.principal_of(app["notes"]), "notes-table-reader",
+               scope=f"/subscriptions/{SUB}/resourceGroups/mcp-rg")  # fmt: skip
+    arm.assign(SUB, arm.principal_of(app["open"]), "Contributor")
+    now = datetime.now(UTC)
+    arm.add_requests(app["notes"], [(now - timedelta(days=d), 40.0) for d in (1, 2)])
+    arm.add_requests(app["open"], [(now - timedelta(days=30), 999.0)])  # outside the window
+
+    run = run_audit()
+    results = {(r.service_name, r.rule_id): r for r in run.results.all()}
+
+    notes_iam = results[("notes", "security.least-privilege-review")]
+    assert notes_iam.status == "pass" and "notes-table-reader on" in str(notes_iam.evidence)
+    files_iam = results[("open", "security.least-privilege-review")]
+    assert files_iam.status == "fail"
+    assert f"Contributor on /subscriptions/{SUB} (*)" in str(files_iam.evidence)
+    busy = results[("notes", "cost.unused-resources")]
+    assert busy.status == "pass" and "80 requests" in busy.message
+    assert results[("open", "cost.unused-resources")].status == "warning"
+    assert results[("notes", "observability.metrics")].status == "pass"
+    assert len(arm.requests_to("GET", "/roleAssignments")) == 1
+    [metrics] = arm.requests_to("GET", "/Microsoft.Insights/metrics")
+    assert metrics.query["region"] == "westeurope" and metrics.query["top"] == "1000"
+
+
+def test_refused_role_and_metric_reads_name_the_missing_permission(arm_world, services, run_audit):
+    arm_world.denied |= {"Microsoft.Authorization/roleAssignments/read",
+                         "Microsoft.Insights/metrics/read"}  # fmt: skip
+
+    results = {r.rule_id: r for r in run_audit().results.filter(service_name="notes")}
+
+    iam = results["security.least-privilege-review"]
+    assert iam.status not in {"pass", "fail"}
+    assert "permission Microsoft.Authorization/roleAssignments/read missing (403" in iam.message
+    unused = results["cost.unused-resources"]
+    assert unused.status == "no_evidence"
+    assert "permission Microsoft.Insights/metrics/read missing (403" in unused.message

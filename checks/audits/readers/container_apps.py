@@ -8,9 +8,21 @@ API reference: https://learn.microsoft.com/en-us/rest/api/containerapps/containe
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from checks.audits.evidence import NETWORK, REACHABILITY, SHUTDOWN, Observation, Provenance
+from checks.audits.evidence import (
+    AUDIT_LOGS,
+    IDENTITY_GRANTS,
+    METRICS,
+    NETWORK,
+    REACHABILITY,
+    SHUTDOWN,
+    TRAFFIC,
+    Observation,
+    Provenance,
+)
 from checks.audits.gather import ReadContext
 from checks.audits.readers import OncePerRun
 
@@ -101,18 +113,195 @@ def reachability(raw: dict, ready: int | None, origin: Provenance) -> Observatio
 
 def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     answers: dict[int, dict[str, Observation | str]] = {}
+    subscriptions: dict[int, Subscription] = {}
     for service in context.services:
         cloud = context.clouds.get(service.pk)
         if service.provider != "azure" or cloud is None or cloud.snapshot is None:
             continue
         raw = cloud.snapshot.raw or {}
         origin = cloud.origin or Provenance("Container Apps API containerApps.get", context.read_at)
-        answers[service.pk] = {
+        facts: dict[str, Observation | str] = {
             NETWORK: network(raw, origin),
             REACHABILITY: reachability(raw, cloud.snapshot.ready_instances, origin),
             SHUTDOWN: shutdown(raw, origin),
+            AUDIT_LOGS: AUDIT_LOGS_REASON,
         }
+        account = service.account
+        if account.pk not in subscriptions:
+            subscriptions[account.pk] = read_grants(account)
+        found = subscriptions[account.pk]
+        grants_origin = Provenance(
+            f"Authorization API roleAssignments.listForSubscription, roleDefinitions.list "
+            f"(subscriptions/{account.subscription})",
+            context.read_at,
+        )
+        facts[IDENTITY_GRANTS] = identity_grants(found, raw, grants_origin)
+        region = (cloud.snapshot.region or "").replace(" ", "").lower()
+        if region not in found.traffic:
+            found.traffic[region] = read_requests(account, region, context.read_at)
+        metric_origin = Provenance(
+            f"Azure Monitor metrics Requests (Microsoft.App/containerApps, subscription scope, "
+            f"{region}, last {TRAFFIC_DAYS} days)",
+            context.read_at,
+        )
+        facts[TRAFFIC] = traffic(found.traffic[region], raw.get("id") or "", metric_origin)
+        count = facts[TRAFFIC]
+        if isinstance(count, Observation) and count.value:
+            facts[METRICS] = Observation(
+                True, metric_origin, "Azure Monitor platform metrics (Requests) for the app"
+            )
+        answers[service.pk] = facts
     return answers
 
 
-OncePerRun(read_all).register((NETWORK, REACHABILITY, SHUTDOWN))
+# --- role assignments and Azure Monitor metrics (once per subscription / region) ----------------
+
+# Actions that let a holder do anything, or hand out roles (Owner, Contributor, User Access
+# Administrator, Role Based Access Control Administrator and custom roles alike).
+# https://learn.microsoft.com/en-us/azure/role-based-access-control/built-in-roles
+BROAD_ACTIONS = {"*", "Microsoft.Authorization/*", "Microsoft.Authorization/roleAssignments/write"}
+TRAFFIC_DAYS = 7
+AUDIT_LOGS_REASON = (
+    "the Azure activity log records control-plane changes for 90 days, but whether the "
+    "subscription exports it (diagnostic settings) is not read: the Azure Monitor client the "
+    "console uses has no diagnostic-settings operations"
+)
+METRIC_SERIES_CAP = 1000  # `top` of the subscription-scope metrics query (series per answer)
+
+
+def _options(account: Any) -> tuple[Any, dict]:
+    from fleet.operations.clouds.credentials import azure_connection_verify, azure_credential
+
+    ref = account.to_ref()
+    options: dict[str, Any] = {"connection_verify": azure_connection_verify(ref), "retry_total": 1}
+    if account.endpoint:
+        options["base_url"] = account.endpoint
+    return azure_credential(ref), options
+
+
+def _refusal(exc: Exception, action: str, what: str) -> str:
+    status = getattr(exc, "status_code", None)
+    code = getattr(getattr(exc, "error", None), "code", "") or ""
+    if status == 403:
+        return f"permission {action} missing ({status} {code})".replace(" )", ")")
+    return f"reading {what} failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+
+
+@dataclass
+class Subscription:
+    """One subscription's role assignments and definitions, read once per run (or why not)."""
+
+    assignments: list[Any] | str = field(default_factory=list)
+    definitions: dict[str, Any] = field(default_factory=dict)
+    traffic: dict[str, dict[str, float] | str] = field(default_factory=dict)  # region -> ...
+
+
+def read_grants(account: Any) -> Subscription:
+    """Role assignments of the subscription (every scope in it) and the role definitions."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    credential, options = _options(account)
+    client = AuthorizationManagementClient(credential, account.subscription, **options)
+    found = Subscription()
+    try:
+        found.assignments = list(client.role_assignments.list_for_subscription())
+    except Exception as exc:
+        found.assignments = _refusal(
+            exc, "Microsoft.Authorization/roleAssignments/read", "role assignments"
+        )
+        return found
+    try:
+        scope = f"/subscriptions/{account.subscription}"
+        found.definitions = {d.id.lower(): d for d in client.role_definitions.list(scope)}
+    except Exception as exc:
+        found.assignments = _refusal(
+            exc, "Microsoft.Authorization/roleDefinitions/read", "role definitions"
+        )
+    return found
+
+
+def principals(raw: dict) -> list[str]:
+    identity = raw.get("identity") or {}
+    ids = [_field(identity, "principal_id", "principalId")]
+    assigned = _field(identity, "user_assigned_identities", "userAssignedIdentities") or {}
+    ids += [_field(v or {}, "principal_id", "principalId") for v in assigned.values()]
+    return [i for i in ids if i]
+
+
+def identity_grants(found: Subscription, raw: dict, origin: Provenance) -> Observation | str:
+    if isinstance(found.assignments, str):
+        return found.assignments
+    ids = set(principals(raw))
+    if not ids:
+        value = {"identity": "", "grants": [], "broad": []}
+        return Observation(value, origin, "no managed identity: the app holds no Azure roles")
+    grants, broad = [], []
+    for assignment in found.assignments:
+        if assignment.principal_id not in ids:
+            continue
+        definition = found.definitions.get((assignment.role_definition_id or "").lower())
+        name = definition.role_name if definition else assignment.role_definition_id
+        label = f"{name} on {assignment.scope}"
+        grants.append(label)
+        actions = (
+            {a for p in (definition.permissions or []) for a in p.actions or []}
+            if (definition)
+            else set()
+        )
+        if actions & BROAD_ACTIONS:
+            broad.append(f"{label} ({', '.join(sorted(actions & BROAD_ACTIONS))})")
+    value = {"identity": ", ".join(sorted(ids)), "grants": grants, "broad": broad}
+    return Observation(value, origin, "; ".join(grants) or "no role assignment")
+
+
+def read_requests(account: Any, region: str, read_at: Any) -> dict[str, float] | str:
+    """Requests per app (lower-case ARM id) over TRAFFIC_DAYS days in one region: one
+    subscription-scope metrics query split by the Microsoft.ResourceId dimension."""
+    from azure.mgmt.monitor import MonitorManagementClient
+
+    credential, options = _options(account)
+    client = MonitorManagementClient(credential, account.subscription, **options)
+    start = read_at - timedelta(days=TRAFFIC_DAYS)
+    try:
+        answer = client.metrics.list_at_subscription_scope(
+            region=region,
+            timespan=f"{start.isoformat()}/{read_at.isoformat()}",
+            interval="P1D",
+            metricnames="Requests",
+            aggregation="Total",
+            metricnamespace="Microsoft.App/containerApps",
+            filter="Microsoft.ResourceId eq '*'",
+            top=METRIC_SERIES_CAP,
+        )
+    except Exception as exc:
+        return _refusal(exc, "Microsoft.Insights/metrics/read", "Azure Monitor metrics")
+    totals: dict[str, float] = {}
+    series = [s for metric in answer.value or [] for s in metric.timeseries or []]
+    for one in series:
+        resource = next(
+            (m.value for m in one.metadatavalues or [] if m.name.value == "Microsoft.ResourceId"),
+            "",
+        )
+        totals[resource.lower()] = sum(point.total or 0 for point in one.data or [])
+    if len(series) >= METRIC_SERIES_CAP:
+        totals["__capped__"] = float(len(series))
+    return totals
+
+
+def traffic(totals: dict[str, float] | str, app_id: str, origin: Provenance) -> Observation | str:
+    if isinstance(totals, str):
+        return totals
+    if app_id.lower() not in totals:
+        if "__capped__" in totals:
+            return (
+                f"the region holds more than {METRIC_SERIES_CAP} apps with Requests series and "
+                "this one was not among those returned"
+            )
+        return Observation(0, origin, f"no Requests series in {TRAFFIC_DAYS} days")
+    count = int(totals[app_id.lower()])
+    return Observation(count, origin, f"{count} requests in {TRAFFIC_DAYS} days")
+
+
+OncePerRun(read_all).register(
+    (NETWORK, REACHABILITY, SHUTDOWN, IDENTITY_GRANTS, TRAFFIC, METRICS, AUDIT_LOGS)
+)

@@ -1,0 +1,220 @@
+"""The Container Apps fake plus the two other ARM providers the audit reads for an app, on the same
+HTTPS endpoint (one ARM host serves every provider):
+
+- Microsoft.Authorization role assignments and role definitions, listed once per subscription
+  (api-version 2022-04-01):
+  GET /subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments
+  https://learn.microsoft.com/en-us/rest/api/authorization/role-assignments/list-for-subscription
+  GET /subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions
+  https://learn.microsoft.com/en-us/rest/api/authorization/role-definitions/list
+- Azure Monitor metrics at subscription scope, one call per region (api-version 2024-02-01):
+  GET /subscriptions/{sub}/providers/Microsoft.Insights/metrics
+  https://learn.microsoft.com/en-us/rest/api/monitor/metrics/list-at-subscription-scope
+
+Modelled beside each reference: ARM paging (`value` + `nextLink`), the `api-version` each provider
+accepts, a 403 AuthorizationFailed naming the action the caller lacks, and for metrics: `region`
+and `metricnamespace` required, `$filter` on the `Microsoft.ResourceId` dimension splits the
+answer into one time series per resource, `top` (default 10) caps how many series come back,
+`interval` P1D buckets, `aggregation` Total.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from tests.fakes.container_apps import FakeContainerApps
+from tests.fakes.server import RecordedRequest, Reply
+
+AUTHORIZATION_VERSIONS = {"2022-04-01"}
+MONITOR_VERSIONS = {"2023-10-01", "2024-02-01"}
+_ASSIGNMENTS = re.compile(
+    r"^/subscriptions/([^/]+)/providers/Microsoft\.Authorization/roleAssignments$", re.I
+)
+_DEFINITIONS = re.compile(
+    r"^/subscriptions/([^/]+)/providers/Microsoft\.Authorization/roleDefinitions$", re.I
+)
+_METRICS = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Insights/metrics$", re.I)
+# Built-in roles by their fixed ids (https://learn.microsoft.com/en-us/azure/role-based-access-
+# control/built-in-roles): Owner and Contributor hold "*"; Reader "*/read".
+BUILT_IN = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": ("Owner", ["*"], []),
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": (
+        "Contributor",
+        ["*"],
+        [
+            "Microsoft.Authorization/*/Delete",
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/elevateAccess/Action",
+        ],
+    ),  # fmt: skip
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": ("Reader", ["*/read"], []),
+}
+_ACTION = {
+    "assignments": "Microsoft.Authorization/roleAssignments/read",
+    "definitions": "Microsoft.Authorization/roleDefinitions/read",
+    "metrics": "Microsoft.Insights/metrics/read",
+}
+
+
+class FakeArm(FakeContainerApps):
+    """Container apps, role assignments/definitions and Requests metrics on one ARM host."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.assignments: list[dict] = []
+        self.definitions: dict[str, dict] = {}
+        # ARM id (lower case) -> [(day, requests)]
+        self.requests_per_day: dict[str, list[tuple[datetime, float]]] = {}
+        self.denied: set[str] = set()  # actions the caller lacks
+
+    # -- seeding -----------------------------------------------------------------------------
+    def principal_of(self, app_id: str) -> str:
+        identity = self.apps[app_id.lower()]["identity"]
+        return next(iter(identity["userAssignedIdentities"].values()))["principalId"]
+
+    def assign(self, subscription: str, principal: str, role: str, scope: str = "") -> None:
+        """Assign a built-in role (by name) or a custom one added with `define` to `principal`."""
+        definition = next(
+            (i for i, (name, _, _) in BUILT_IN.items() if name == role),
+            next((i for i, d in self.definitions.items() if d["roleName"] == role), None),
+        )
+        assert definition is not None, f"unknown role {role}"
+        scope = scope or f"/subscriptions/{subscription}"
+        name = str(uuid.uuid4())
+        self.assignments.append({
+            "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+            "name": name,
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {
+                "roleDefinitionId": f"/subscriptions/{subscription}/providers/"
+                f"Microsoft.Authorization/roleDefinitions/{definition}",
+                "principalId": principal, "principalType": "ServicePrincipal", "scope": scope,
+            },
+        })  # fmt: skip
+
+    def define(self, name: str, actions: list[str]) -> None:
+        """A custom role definition."""
+        self.definitions[str(uuid.uuid4())] = {"roleName": name, "actions": actions}
+
+    def add_requests(self, app_id: str, points: list[tuple[datetime, float]]) -> None:
+        self.requests_per_day.setdefault(app_id.lower(), []).extend(points)
+
+    # -- routing -----------------------------------------------------------------------------
+    def route(self, request: RecordedRequest) -> Reply:
+        kind = next(
+            (k for k, p in (("assignments", _ASSIGNMENTS), ("definitions", _DEFINITIONS),
+                            ("metrics", _METRICS)) if p.match(request.path)),
+            None,
+        )  # fmt: skip
+        if kind is None:
+            return super().route(request)
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return self.error(401, "Authentication failed.", request)
+        versions = MONITOR_VERSIONS if kind == "metrics" else AUTHORIZATION_VERSIONS
+        version = request.query.get("api-version")
+        if version not in versions:
+            return Reply(400, {"error": {"code": "InvalidApiVersionParameter",
+                                         "message": f"The api-version '{version}' is invalid. "
+                                         f"The supported versions are '{','.join(sorted(versions))}'."}})  # fmt: skip
+        if _ACTION[kind] in self.denied:
+            return self.error(403, self._denied_message(_ACTION[kind], request.path), request)
+        if request.method != "GET":
+            return self.error(405, "The requested resource does not support this method.", request)
+        subscription = request.path.split("/")[2]
+        if kind == "assignments":
+            return Reply(200, self._page(request, self.assignments))
+        if kind == "definitions":
+            return Reply(200, self._page(request, self._definitions(subscription)))
+        return self._metrics(request, subscription)
+
+    @staticmethod
+    def _denied_message(action: str, scope: str) -> str:
+        return (
+            "The client 'fleet-console@example.com' with object id "
+            "'11111111-2222-3333-4444-555555555555' does not have authorization to perform "
+            f"action '{action}' over scope '{scope.rsplit('/providers/', 1)[0]}' or the scope is "
+            "invalid. If access was recently granted, please refresh your credentials."
+        )
+
+    def _definitions(self, subscription: str) -> list[dict]:
+        rows = [(i, n, a, na, "BuiltInRole") for i, (n, a, na) in BUILT_IN.items()]
+        rows += [
+            (i, d["roleName"], d["actions"], [], "CustomRole") for i, d in self.definitions.items()
+        ]
+        return [
+            {
+                "id": f"/subscriptions/{subscription}/providers/Microsoft.Authorization/"
+                f"roleDefinitions/{i}",
+                "name": i,
+                "type": "Microsoft.Authorization/roleDefinitions",
+                "properties": {
+                    "roleName": name,
+                    "type": kind,
+                    "assignableScopes": ["/"],
+                    "permissions": [
+                        {
+                            "actions": actions,
+                            "notActions": not_actions,
+                            "dataActions": [],
+                            "notDataActions": [],
+                        }
+                    ],
+                },
+            }  # fmt: skip
+            for i, name, actions, not_actions, kind in rows
+        ]
+
+    def _metrics(self, request: RecordedRequest, subscription: str) -> Reply:
+        query = request.query
+        for required in ("region", "metricnamespace"):
+            if not query.get(required):
+                return self.error(400, f"The '{required}' query parameter is required.", request)
+        if query.get("metricnames") != "Requests" or query.get("aggregation", "").lower() != (
+            "total"
+        ):
+            return self.error(400, "Only metricnames=Requests with aggregation=Total is modelled.",
+                              request)  # fmt: skip
+        if query["metricnamespace"].lower() != "microsoft.app/containerapps":
+            return self.error(400, f"Unknown metric namespace {query['metricnamespace']}.", request)
+        if query.get("$filter") != "Microsoft.ResourceId eq '*'":
+            return self.error(400, "Only the filter Microsoft.ResourceId eq '*' is modelled.",
+                              request)  # fmt: skip
+        start_text, _, end_text = (query.get("timespan") or "").partition("/")
+        try:
+            start, end = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
+        except ValueError:
+            return self.error(400, "Invalid timespan: expected start/end in ISO 8601.", request)
+        region = query["region"].replace(" ", "").lower()
+        series = []
+        for app_id, app in sorted(self.apps.items()):
+            if not app_id.startswith(f"/subscriptions/{subscription}/".lower()):
+                continue
+            if app["location"].replace(" ", "").lower() != region:
+                continue
+            points = [(t, v) for t, v in self.requests_per_day.get(app_id, []) if start <= t < end]
+            series.append({
+                "metadatavalues": [{"name": {"value": "Microsoft.ResourceId",
+                                             "localizedValue": "Microsoft.ResourceId"},
+                                    "value": app["id"]}],
+                "data": [{"timeStamp": t.isoformat(), "total": v} for t, v in points],
+            })  # fmt: skip
+        top = int(query.get("top") or 10)  # "Defaults to 10" (reference)
+        body = {
+            "cost": 0,
+            "timespan": query["timespan"],
+            "interval": query.get("interval", "PT1M"),
+            "namespace": query["metricnamespace"],
+            "resourceregion": region,
+            "value": [{
+                "id": f"/subscriptions/{subscription}/providers/Microsoft.Insights/metrics/Requests",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": "Requests", "localizedValue": "Requests"},
+                "unit": "Count",
+                "timeseries": series[:top],
+                "errorCode": "Success",
+            }],
+        }  # fmt: skip
+        return Reply(200, body)
