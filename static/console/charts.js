@@ -228,4 +228,9 @@
 
   document.addEventListener("DOMContentLoaded", function () { drawWithin(document); });
   document.addEventListener("htmx:load", function (event) { drawWithin(event.detail.elt); });
+  // Back/forward through the range picker. Pages with a chart are not kept in htmx's history
+  // cache (hx-history="false" on each figure): a snapshot would carry the sizes Chart.js set
+  // through the CSSOM as style="" attributes, which the CSP refuses when htmx parses it back.
+  // htmx fetches such a page from the server instead, and its charts are drawn here.
+  document.addEventListener("htmx:historyRestore", function () { drawWithin(document); });
 })();

@@ -118,6 +118,13 @@ def test_charts_draw_with_axes_hover_values_and_a_range_picker(open_page, operat
     assert page.locator("svg.uptime-bars rect").count() == 28
     expect(page.locator("h2:text-is('Health checks')")).to_be_visible()  # the rest stayed
 
+    page.go_back()  # htmx restores the 24 h page from its history: the chart is drawn again
+    expect(page.locator("#latency-title")).to_have_text("Latency percentiles, last 24 h")
+    page.wait_for_function(
+        "() => { const c = document.querySelector('#latency-chart canvas');"
+        " return window.Chart && Chart.getChart(c) && Chart.getChart(c).data.labels.length === 24; }"
+    )
+
     phases = "#phase-chart canvas[data-chart=phases]"
     page.wait_for_selector(f"{phases}[data-drawn=true]")
     assert chart_facts(page, phases)["datasets"] == 3
