@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
@@ -17,12 +18,65 @@ PHASE_ORDER = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class HealthStory:
+    """The status, since when, and the last check, all read from the one service row the state
+    machine writes in a single update, plus how close the counters are to changing the status.
+
+    So a failed check that has not (yet) made the service down reads "up since 2 h ago · the last
+    check, just now, failed · 1 of 3 failed checks in a row before it is marked down", never a
+    "down" badge beside "up since".
+    """
+
+    status: str
+    since: datetime | None
+    checked_at: datetime | None
+    latency_ms: float | None
+    error: str
+    pending: str
+
+    @property
+    def last_check_failed(self) -> bool:
+        return self.checked_at is not None and bool(self.error)
+
+
+def health_story(service: Service, config: CheckConfig | None) -> HealthStory:
+    return HealthStory(
+        status=service.status,
+        since=service.status_changed_at,
+        checked_at=service.last_checked_at,
+        latency_ms=service.last_latency_ms,
+        error=service.last_error if service.last_checked_at else "",
+        pending=_pending(service, config),
+    )
+
+
+def _pending(service: Service, config: CheckConfig | None) -> str:
+    """How many more results the status needs to change, when a change is under way."""
+    if config is None or service.last_checked_at is None:
+        return ""
+    if service.status == "needs_auth":  # it answers; more failures do not make it down
+        return ""
+    if service.last_error and service.status != "down" and config.consecutive_failures:
+        n = config.failure_threshold
+        done = min(config.consecutive_failures, n)
+        return (
+            f"{done} of {n} failed check{'s' if n != 1 else ''} in a row before it is marked down"
+        )
+    if not service.last_error and service.status == "down" and config.consecutive_successes:
+        m = config.recovery_threshold
+        done = min(config.consecutive_successes, m)
+        return f"{done} of {m} good check{'s' if m != 1 else ''} in a row before it is marked up"
+    return ""
+
+
 def status_context(service: Service) -> dict:
     """The part htmx polls: status, last check, last error, the latest result, the schedule."""
     latest = ProbeResult.objects.filter(service=service).order_by("-checked_at", "-id").first()
     config = CheckConfig.objects.filter(service=service).first()
     return {
         "service": service,
+        "story": health_story(service, config),
         "latest": latest,
         "phases": ordered_phases(latest.phases if latest else {}),
         "config": config,

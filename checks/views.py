@@ -30,7 +30,7 @@ def health_status(request: HttpRequest, name: str) -> HttpResponse:
     """The status part of the health panel, which htmx polls."""
     service = get_object_or_404(Service, name=name)
     context = {"service": service, "h": panel.status_context(service)}
-    return render_page(request, "checks/_service_health.html", "health-status", context)
+    return render_page(request, "checks/_service_health.html", "health-update", context)
 
 
 @require_GET
@@ -78,8 +78,10 @@ def _job_fragment(request: HttpRequest, service: Service, job: Job) -> HttpRespo
         "job": job,
         "result": result,
         "wants_fragment": wants_fragment(request),
+        # Read once the job is done, from the same service row as the result: one story.
+        "h": panel.status_context(service) if job.is_finished else None,
     }
-    response = render_page(request, "checks/check_job.html", "check-job", context)
+    response = render_page(request, "checks/check_job.html", "check-job-update", context)
     if wants_fragment(request) and job.is_finished:
         stop = HttpResponseStopPolling(response.content)
         stop["Vary"] = response.get("Vary", "")

@@ -146,9 +146,12 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from django_htmx.http import HttpResponseStopPolling
 
     from console.htmx import render_page, wants_fragment
+    from console.origin import origin_label, safe_origin
 
     job = get_object_or_404(Job, pk=pk)
-    response = render_page(request, "console/job_detail.html", "job-status", {"job": job})
+    back = safe_origin(request.GET.get("from"))
+    context = {"job": job, "back_url": back, "back_label": origin_label(back) if back else ""}
+    response = render_page(request, "console/job_detail.html", "job-status", context)
     if wants_fragment(request) and job.is_finished:
         stop = HttpResponseStopPolling(response.content)
         stop["Vary"] = response.get("Vary", "")

@@ -10,11 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.access import role_required
 from console.htmx import render_page, wants_fragment
 from console.jobs import enqueue
+from console.origin import job_url
 from fleet.budgets import charts as budget_charts
 from fleet.budgets import costs, whatif
 from fleet.budgets import services as budget_services
@@ -175,8 +177,8 @@ def budget_sync(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def spend_ingest(request: HttpRequest) -> HttpResponse:
     job = enqueue("Ingest budget spend", ingest_spend_task, user=request.user)
-    messages.success(request, "Spend ingestion queued.")
-    return redirect("job-detail", job.pk)
+    messages.success(request, "Spend refresh queued.")
+    return redirect(job_url(job.pk, reverse("budget-list")))
 
 
 @require_GET

@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from console.access import has_role, role_required
 from console.htmx import render_page, wants_fragment
+from console.origin import job_url
 from fleet.models import CloudAccount, Service
 from fleet.operations import releases
 from fleet.operations import services as cs
@@ -225,7 +226,7 @@ def scaling_apply(request: HttpRequest, name: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, _first_error(exc))
         return redirect(service)
-    return redirect("job-detail", pk=job.pk)
+    return redirect(job_url(job.pk, service.get_absolute_url()))
 
 
 @role_required("operator")
@@ -237,7 +238,7 @@ def cloud_sync(request: HttpRequest, name: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, _first_error(exc))
         return redirect(service)
-    return redirect("job-detail", pk=job.pk)
+    return redirect(job_url(job.pk, service.get_absolute_url()))
 
 
 # -- discovery ------------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from console import jobs
 from console.access import has_role
+from console.origin import job_url
 from fleet.fleetfile import MAX_FILE_BYTES, FleetFileError, export_fleet, import_fleet
 from fleet.tasks import import_fleet_task
 
@@ -53,7 +55,7 @@ def fleet_import(request: HttpRequest) -> HttpResponse:
             context["errors"] = [error]
         elif request.POST.get("action") == "import":
             job = jobs.enqueue("fleet import", import_fleet_task, user=request.user, args=(text,))
-            return redirect("job-detail", pk=job.pk)
+            return redirect(job_url(job.pk, reverse("fleet-import")))
         elif len(text.encode("utf-8", "surrogatepass")) > PREVIEW_INLINE_MAX_BYTES:
             job = jobs.enqueue(
                 "fleet preview",
@@ -62,7 +64,7 @@ def fleet_import(request: HttpRequest) -> HttpResponse:
                 args=(text,),
                 kwargs={"dry_run": True},
             )
-            return redirect("job-detail", pk=job.pk)
+            return redirect(job_url(job.pk, reverse("fleet-import")))
         else:
             try:
                 context["report"] = import_fleet(text, actor=request.user, dry_run=True)

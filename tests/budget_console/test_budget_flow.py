@@ -168,7 +168,7 @@ def test_refresh_spend_now_runs_the_ingest_as_a_job(
         response = operator_client.post("/budgets/ingest/")
 
     job = Job.objects.get(name="Ingest budget spend")
-    assert response["Location"] == f"/jobs/{job.pk}/"
+    assert response["Location"] == f"/jobs/{job.pk}/?from=%2Fbudgets%2F"
     assert job.status == "succeeded"
     assert "budget weather-monthly: 10.10 USD month to date (estimated)" in job.log
     assert Budget.objects.get().spend_actual == Decimal("10.10")

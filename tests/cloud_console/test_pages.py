@@ -171,7 +171,7 @@ def test_scaling_form_saves_and_apply_runs_a_job(
         applied = operator_client.post("/services/weather/scaling/apply/")
 
     job = Job.objects.get(name="apply scaling to weather")
-    assert applied.url == f"/jobs/{job.pk}/"
+    assert applied.url == f"/jobs/{job.pk}/?from=%2Fservices%2Fweather%2F"
     assert job.status == "succeeded"
     assert ServiceScaling.objects.get().observed_max_instances == 7
 

@@ -61,5 +61,6 @@ def test_refresh_button_runs_a_sync_job(
         response = operator_client.post("/services/weather/cloud/refresh/")
 
     job = Job.objects.get(name="sync weather from cloud")
-    assert response.url == f"/jobs/{job.pk}/" and job.status == "succeeded"
+    assert response.url == f"/jobs/{job.pk}/?from=%2Fservices%2Fweather%2F"
+    assert job.status == "succeeded"
     assert "revision 1" in job.log

@@ -106,7 +106,7 @@ def test_fleet_file_import_runs_as_a_job(
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/fleet-file/", {"text": FILE, "action": "import"})
     job = Job.objects.get()
-    assert response["Location"] == f"/jobs/{job.pk}/"
+    assert response["Location"] == f"/jobs/{job.pk}/?from=%2Ffleet-file%2F"
     # Tasks run eagerly in tests, once the transaction commits.
     job.refresh_from_db()
     assert job.status == "succeeded" and "+ service notes" in job.log

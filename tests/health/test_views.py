@@ -70,7 +70,7 @@ def test_check_now_runs_and_shows_the_result_in_place(
     assert job.status == "succeeded" and "ok in" in job.log
     polled = operator_client.get(f"{job_url}{job.pk}/", **htmx_headers)
     assert polled.status_code == 286
-    assert "answered in" in polled.content.decode()
+    assert "This check passed in" in polled.content.decode()
     assert "health-changed" in polled["HX-Trigger"]
     assert AuditLogEntry.objects.filter(action="check_now", object_id=str(service.pk)).exists()
 
