@@ -122,7 +122,10 @@ def test_a_large_preview_runs_as_a_job_not_inside_the_request(
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/fleet-file/", {"text": text, "action": "preview"})
     job = Job.objects.get(name="fleet preview")
-    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/?from=%2Ffleet-file%2F"
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"/jobs/{job.pk}/?from=%2Ffleet-file%2F"
+    )
     assert job.status == Job.Status.SUCCEEDED
     assert "Preview, nothing changed: would be 250 created" in job.log
     assert not Service.objects.exists()
