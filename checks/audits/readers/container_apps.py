@@ -138,7 +138,7 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
         facts[IDENTITY_GRANTS] = identity_grants(found, raw, grants_origin)
         region = (cloud.snapshot.region or "").replace(" ", "").lower()
         if region not in found.traffic:
-            found.traffic[region] = read_requests(account, region, context.read_at)
+            found.traffic[region] = found.broken or read_requests(account, region, context.read_at)
         metric_origin = Provenance(
             f"Azure Monitor metrics Requests (Microsoft.App/containerApps, subscription scope, "
             f"{region}, last {TRAFFIC_DAYS} days)",
@@ -194,6 +194,8 @@ class Subscription:
     assignments: list[Any] | str = field(default_factory=list)
     definitions: dict[str, Any] = field(default_factory=dict)
     traffic: dict[str, dict[str, float] | str] = field(default_factory=dict)  # region -> ...
+    # Why the account cannot be read at all (no credential): said once, not tried per region.
+    broken: str = ""
 
 
 def read_grants(account: Any) -> Subscription:
@@ -209,6 +211,8 @@ def read_grants(account: Any) -> Subscription:
         found.assignments = _refusal(
             exc, "Microsoft.Authorization/roleAssignments/read", "role assignments"
         )
+        if type(exc).__name__ in ("ClientAuthenticationError", "ServiceRequestError"):
+            found.broken = f"the account {account.name} cannot be read ({type(exc).__name__})"
         return found
     try:
         scope = f"/subscriptions/{account.subscription}"
