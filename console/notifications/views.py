@@ -32,7 +32,9 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     return _alert_page(request)
 
 
-def _alert_page(request: HttpRequest, errors: dict | None = None, status: int = 200):
+def _alert_page(
+    request: HttpRequest, errors: dict | None = None, status: int = 200
+) -> HttpResponse:
     ack = request.GET.get("ack", "")
     ack = ack if ack in listing.ACK_FILTERS else ""
     since = timezone.now() - timedelta(days=RECENT_DAYS)
