@@ -20,10 +20,12 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
+from django.db import connections
 from django.utils import timezone
 
 from checks.audits.evidence import (
@@ -51,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 PROBE_STATS_HOURS = 24 * 7
 BULK_CHUNK = 2000  # services per query in bulk reads
+ACCOUNTS_AT_ONCE = 8  # cloud accounts (or platforms) read side by side
 # A service tagged like this is registered as open to anonymous callers (no auth expected).
 PUBLIC_TAGS = frozenset({"public", "no-auth"})
 
@@ -149,32 +152,67 @@ def snapshot_from_data(data: Any, raw: Any = None) -> ServiceSnapshot | None:
 
 
 def _live_snapshot(service: Service) -> CloudRead:
-    """Describe the service through its account's adapter; any failure is recorded, not raised."""
+    """Describe one service through its account's adapter (see `_live_snapshots`)."""
+    return _live_snapshots([service])[service.pk]
+
+
+def _live_snapshots(services: list[Service]) -> dict[int, CloudRead]:
+    """Describe the services through their accounts' adapters: one adapter (SDK clients,
+    credentials) per account and one `describe_many` per account, which lists or batches
+    where the platform can. Any failure is recorded per service, never raised."""
     from fleet.operations.clouds.registry import adapter_for
 
-    ref = service.to_ref()
-    try:
-        snapshot = adapter_for(ref.account).describe(ref)
-    except Exception as exc:  # any adapter error means "no cloud evidence this run"
-        reason = f"{type(exc).__name__}: {exc}"
-        if len(reason) > 300:
-            reason = reason[:299] + "…"
-        return CloudRead(
-            None, None, f"the {_platform(ref.account.provider)} read failed ({reason})"
-        )
-    where = f"{_platform(snapshot.provider)} for {ref.account.name}/{ref.resource}"
-    return CloudRead(snapshot, Provenance(where, timezone.now()))
+    by_account: dict[int, list[Service]] = {}
+    for service in services:
+        by_account.setdefault(service.account_id, []).append(service)
+    groups = [(group, [s.to_ref() for s in group]) for group in by_account.values()]
+
+    def describe(refs: list) -> dict[str, Any]:
+        try:
+            return adapter_for(refs[0].account).describe_many(refs)
+        except Exception as exc:  # no adapter, no credentials: no cloud evidence this run
+            return {ref.resource: exc for ref in refs}
+        finally:
+            connections.close_all()  # this thread's connections, should an adapter open one
+
+    # Accounts are read side by side: the time goes into waiting on their APIs.
+    with ThreadPoolExecutor(max_workers=max(1, min(ACCOUNTS_AT_ONCE, len(groups)))) as pool:
+        answers = list(pool.map(describe, [refs for _, refs in groups]))
+    reads: dict[int, CloudRead] = {}
+    read_at = timezone.now()
+    for (group, refs), found in zip(groups, answers, strict=True):
+        account = refs[0].account
+        for service, ref in zip(group, refs, strict=True):
+            answer = found.get(ref.resource)
+            if isinstance(answer, ServiceSnapshot):
+                where = f"{_platform(answer.provider)} for {account.name}/{ref.resource}"
+                reads[service.pk] = CloudRead(answer, Provenance(where, read_at))
+                continue
+            if answer is None:
+                answer = RuntimeError("the platform did not answer for this service")
+            reason = f"{type(answer).__name__}: {answer}"
+            if len(reason) > 300:
+                reason = reason[:299] + "…"
+            reads[service.pk] = CloudRead(
+                None, None, f"the {_platform(account.provider)} read failed ({reason})"
+            )
+    return reads
 
 
-def read_cloud(service: Service, stored: Mapping[int, CloudRead] | None = None) -> CloudRead:
-    """The cloud description of a service (stored or live), or None with the reason."""
+def read_cloud(
+    service: Service,
+    stored: Mapping[int, CloudRead] | None = None,
+    live: Mapping[int, CloudRead] | None = None,
+) -> CloudRead:
+    """The cloud description of a service (stored, or read live), or None with the reason."""
     if not service.account_id or service.account.provider == "url":
         return CloudRead(None, None, "it is a plain URL service, not linked to a cloud")
     if not service.resource:
         return CloudRead(None, None, "no cloud resource is linked to it")
     if stored is None:
         stored = _stored_snapshots([service])
-    return stored.get(service.pk) or _live_snapshot(service)
+    found = stored.get(service.pk) or (live or {}).get(service.pk)
+    return found or _live_snapshot(service)
 
 
 # The platform call each adapter's describe makes, as its API reference names it.
@@ -284,6 +322,8 @@ class ReadContext:
 # Services it leaves out get "no evidence reader ... for <platform>".
 EvidenceReader = Callable[[ReadContext], Mapping[int, "Observation | str"]]
 READERS: dict[str, list[EvidenceReader]] = {}
+# Readers defined under this package read only their platform's APIs (no database).
+PLATFORM_READERS = "checks.audits.readers"
 # Modules that register readers with @reader when imported (added by the areas that own them).
 READER_MODULES: tuple[str, ...] = (
     "fleet.budgets.evidence",
@@ -312,30 +352,62 @@ def reader(key: str) -> Callable[[EvidenceReader], EvidenceReader]:
 def read_observations(
     context: ReadContext, keys: Iterable[str]
 ) -> tuple[dict[int, dict[str, Observation]], dict[int, dict[str, str]]]:
-    """Run each registered reader of the wanted keys once for all services in scope."""
+    """Run each registered reader of the wanted keys once for all services in scope.
+
+    The platform readers (checks.audits.readers.*) spend their time waiting on one cloud's
+    APIs and never touch the database, so each platform's services are read in a thread of
+    their own, side by side; the other readers run here, on the whole scope.
+    """
     for module in READER_MODULES:
         importlib.import_module(module)
+    plan = [(key, fn) for key in keys for fn in READERS.get(key, ())]
+    found: dict[int, dict[int, Any]] = {}
+    remote = [(n, key, fn) for n, (key, fn) in enumerate(plan) if _platform_reader(fn)]
+    by_platform: dict[str, list[Service]] = {}
+    for service in context.services:
+        by_platform.setdefault(service.provider, []).append(service)
+    if remote and len(by_platform) > 1:
+
+        def read_platform(services: list[Service]) -> list[tuple[int, Mapping[int, Any]]]:
+            part = replace(context, services=services)
+            try:
+                return [(n, _answers(fn, part, key)) for n, key, fn in remote]
+            finally:
+                connections.close_all()  # this thread's connections, should a reader open one
+
+        groups = list(by_platform.values())
+        with ThreadPoolExecutor(max_workers=min(ACCOUNTS_AT_ONCE, len(groups))) as pool:
+            for part in pool.map(read_platform, groups):
+                for n, answers in part:
+                    found.setdefault(n, {}).update(answers)
     observed: dict[int, dict[str, Observation]] = {}
     reasons: dict[int, dict[str, str]] = {}
-    for key in keys:
-        for fn in READERS.get(key, ()):
-            try:
-                answers = fn(context)
-            except Exception as exc:  # a broken reader is "no evidence" with the reason
-                logger.warning("evidence reader %s failed: %s", fn.__name__, exc)
-                answers = {
-                    s.pk: f"reading {OBSERVED[key]} failed ({type(exc).__name__}: {exc})"
-                    for s in context.services
-                }
-            for pk, answer in answers.items():
-                if key in observed.get(pk, {}):
-                    continue  # an earlier reader already read it
-                if isinstance(answer, Observation):
-                    observed.setdefault(pk, {})[key] = answer
-                    reasons.get(pk, {}).pop(key, None)
-                else:
-                    reasons.setdefault(pk, {})[key] = str(answer)
+    for n, (key, fn) in enumerate(plan):
+        answers = found[n] if n in found else _answers(fn, context, key)
+        for pk, answer in answers.items():
+            if key in observed.get(pk, {}):
+                continue  # an earlier reader already read it
+            if isinstance(answer, Observation):
+                observed.setdefault(pk, {})[key] = answer
+                reasons.get(pk, {}).pop(key, None)
+            else:
+                reasons.setdefault(pk, {})[key] = str(answer)
     return observed, reasons
+
+
+def _platform_reader(fn: EvidenceReader) -> bool:
+    return (getattr(fn, "__module__", "") or "").startswith(PLATFORM_READERS)
+
+
+def _answers(fn: EvidenceReader, context: ReadContext, key: str) -> Mapping[int, Any]:
+    try:
+        return fn(context)
+    except Exception as exc:  # a broken reader is "no evidence" with the reason
+        logger.warning("evidence reader %s failed: %s", getattr(fn, "__name__", fn), exc)
+        return {
+            s.pk: f"reading {OBSERVED[key]} failed ({type(exc).__name__}: {exc})"
+            for s in context.services
+        }
 
 
 # --- the registry ------------------------------------------------------------------------------
@@ -387,9 +459,10 @@ def gather(
     """Evidence for each service, each source read once for the whole run."""
     read_at = timezone.now()
     stored = _stored_snapshots(services)
+    live = _live_snapshots([s for s in services if s.pk not in stored and _describable(s)])
     clouds: dict[int, CloudRead] = {}
     for service in services:
-        clouds[service.pk] = read_cloud(service, stored)
+        clouds[service.pk] = read_cloud(service, stored, live)
         if log and clouds[service.pk].note:
             log(f"{service.name}: no cloud description ({clouds[service.pk].note})")
     everyone = [*services, *_rest_of_fleet(services)]
@@ -426,6 +499,10 @@ def gather(
             unobserved=unobserved.get(service.pk, {}),
         )
     return evidences
+
+
+def _describable(service: Service) -> bool:
+    return bool(service.account_id and service.resource and service.account.provider != "url")
 
 
 def _rest_of_fleet(services: list[Service]) -> list[Service]:

@@ -118,3 +118,35 @@ def test_api_run_results_inline_for_small_runs_and_per_service_for_large_ones(
     assert list(one["scores"]["services"]) == ["notes"]
     unknown = operator_client.get(f"/api/v1/audits/{run.pk}?service=ghost")
     assert unknown.status_code == 422 and "ghost" in json.dumps(unknown.json())
+
+
+def test_cloud_descriptions_are_read_per_account_not_per_service(db, monkeypatch):
+    """A fleet audit describes a Kubernetes namespace's services with one list of each kind,
+    however many services it holds (no read of each Deployment)."""
+    from fleet.models import CloudAccount
+    from fleet.operations.clouds.credentials import EMULATOR_ENV
+    from tests.fakes.kubernetes import FakeKubernetes
+
+    monkeypatch.setenv(EMULATOR_ENV, "1")
+
+    def deployment_reads(size: int) -> list[str]:
+        Service.objects.all().delete()
+        with FakeKubernetes() as cluster:
+            account, _ = CloudAccount.objects.update_or_create(
+                name="k8s",
+                defaults={"provider": "kubernetes", "namespace": "mcp",
+                          "endpoint": cluster.endpoint},
+            )  # fmt: skip
+            for i in range(size):
+                cluster.add_deployment(f"mcp-{i}", namespace="mcp")
+                Service.objects.create(
+                    name=f"mcp-{i}", url=f"https://mcp-{i}.example.com/mcp", account=account,
+                    resource=f"mcp-{i}",
+                )  # fmt: skip
+            run = audit_services.create_run(actor="test", trigger="cli", enqueue=False)
+            assert audit_services.execute_run(run).status == "succeeded"
+            found = run.results.get(service_name="mcp-1", rule_id="reliability.multiple-replicas")
+            assert "Kubernetes API read Deployment" in str(found.evidence)
+            return [r.path for r in cluster.requests if "/deployments" in r.path]
+
+    assert deployment_reads(2) == deployment_reads(7)

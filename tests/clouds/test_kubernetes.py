@@ -509,3 +509,29 @@ def test_fake_models_the_controller_lag_and_list_rules(fake):
     assert second["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
     assert bad_token.status_code == 400 and bad_field.status_code == 400
+
+
+def test_describe_many_lists_the_namespace_once_and_matches_describe(adapter, account, fake):
+    names = ["mcp-weather", "mcp-files", "agent-backend", "ghost"]
+    one_by_one = {n: adapter.describe(ServiceRef(account, n)) for n in names[:3]}
+    fake.requests.clear()
+
+    found = adapter.describe_many([ServiceRef(account, n) for n in names])
+
+    assert {n: found[n] for n in names[:3]} == one_by_one
+    assert isinstance(found["ghost"], NotFound) and "deployments/ghost" in str(found["ghost"])
+    # Three lists for the whole namespace, whatever the number of services: no read per service.
+    assert sorted((r.method, r.path) for r in fake.requests) == [
+        ("GET", "/api/v1/namespaces/mcp/services"),
+        ("GET", "/apis/apps/v1/namespaces/mcp/deployments"),
+        ("GET", HPAS),
+    ]
+
+
+def test_describe_many_reads_each_service_when_the_role_may_not_list(adapter, account, fake):
+    fake.fail_next(403, path_contains="/apis/apps/v1/namespaces/mcp/deployments", method="GET")
+
+    found = adapter.describe_many([weather(account), ServiceRef(account, "mcp-files")])
+
+    assert found["mcp-weather"].image == "ghcr.io/example/mcp-weather:1.4.2"
+    assert found["mcp-files"].image

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fleet.operations.clouds.errors import (
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[str], None]
+# Describes in flight at once per account when a platform has no list or batch read.
+DESCRIBE_CONCURRENCY = 8
 T = TypeVar("T")
 
 
@@ -75,6 +78,24 @@ class CloudAdapter(ABC):
     @abstractmethod
     def describe(self, service: ServiceRef) -> ServiceSnapshot:
         """The service as the cloud currently knows it."""
+
+    def describe_many(self, services: list[ServiceRef]) -> dict[str, ServiceSnapshot | Exception]:
+        """Each service of this account described, keyed by resource; the error in place of a
+        description that could not be read. An audit of thousands of services calls this once
+        per account: platforms whose API can list or batch override it, so the cost is a few
+        calls per account rather than several per service."""
+
+        def one(ref: ServiceRef) -> ServiceSnapshot | Exception:
+            try:
+                return self.describe(ref)
+            except Exception as exc:  # the caller reports each failure with its service
+                return exc
+
+        if len(services) < 2:
+            return {ref.resource: one(ref) for ref in services}
+        # The SDK clients are thread-safe; the waiting on the API overlaps, bounded per account.
+        with ThreadPoolExecutor(max_workers=DESCRIBE_CONCURRENCY) as pool:
+            return dict(zip([r.resource for r in services], pool.map(one, services), strict=True))
 
     @abstractmethod
     def list_services(self, account: AccountRef, label: str = "") -> list[ServiceSnapshot]:

@@ -109,6 +109,45 @@ class KubernetesAdapter(CloudAdapter):
         services = self._optional(LIST_SERVICES, namespace, self._services, namespace)
         return self._snapshot(deployment, hpas or {}, services or [], service.url)
 
+    def describe_many(self, services: list[ServiceRef]) -> dict[str, ServiceSnapshot | Exception]:
+        """Three lists for the whole namespace (Deployments, HPAs, Services) instead of a read
+        and two lists per service; per-service reads when the role may not list Deployments."""
+        if len(services) < 2:
+            return super().describe_many(services)
+        namespace = self._namespace(self.account)
+        try:
+            deployments = self._list_all(
+                LIST_DEPLOYMENTS, namespace, self.apps.list_namespaced_deployment
+            )
+        except PermissionDenied:
+            return super().describe_many(services)
+        by_name = {d.metadata.name: d for d in deployments}
+        try:
+            hpas = self._optional(LIST_HPAS, namespace, self._hpas, namespace) or {}
+            found_services = (
+                self._optional(LIST_SERVICES, namespace, self._services, namespace) or []
+            )
+        except CloudError as exc:
+            return {ref.resource: exc for ref in services}
+        found: dict[str, ServiceSnapshot | Exception] = {}
+        for ref in services:
+            deployment = by_name.get(ref.resource)
+            if deployment is None:
+                found[ref.resource] = build_error(
+                    NotFound,
+                    provider="Kubernetes",
+                    account=self.account.name,
+                    permission=GET_DEPLOYMENT,
+                    resource=f"deployments/{ref.resource} in namespace {namespace}",
+                    status=404,
+                )
+                continue
+            try:
+                found[ref.resource] = self._snapshot(deployment, hpas, found_services, ref.url)
+            except Exception as exc:  # one oddly shaped Deployment: that service only
+                found[ref.resource] = exc
+        return found
+
     def list_services(self, account: AccountRef, label: str = "") -> list[ServiceSnapshot]:
         """Deployments in the namespace, filtered server-side by a label selector."""
         namespace = self._namespace(account)

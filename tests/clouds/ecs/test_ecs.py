@@ -189,3 +189,32 @@ def test_deployment_that_never_stabilises_is_unknown(account, proxy, moto_endpoi
 def test_raw_snapshot_is_json_safe(adapter, account):
     raw = adapter.describe(weather(account)).raw
     assert json.loads(json.dumps(raw))["service"]["serviceName"] == "mcp-weather"
+
+
+def test_describe_many_batches_services_and_reads_each_task_definition_once(
+    adapter, account, proxy
+):
+    names = ["mcp-weather", "agent-backend", "ghost"]
+    one_by_one = {n: adapter.describe(ServiceRef(account, n)) for n in names[:2]}
+    proxy.requests.clear()
+
+    found = adapter.describe_many([ServiceRef(account, n) for n in names])
+
+    for name, snapshot in one_by_one.items():  # raw differs only in moto's own timestamps
+        diff = {
+            f: (getattr(snapshot, f), getattr(found[name], f))
+            for f in snapshot.__dataclass_fields__
+            if f != "raw" and getattr(snapshot, f) != getattr(found[name], f)
+        }
+        assert not diff, diff
+        assert found[name].raw.keys() == snapshot.raw.keys()
+        assert found[name].raw["taskDefinition"] == snapshot.raw["taskDefinition"]
+    assert isinstance(found["ghost"], NotFound) and "ghost" in str(found["ghost"])
+    # One DescribeServices for up to ten services and one auto scaling read for all of them.
+    assert sorted(actions(proxy)) == [
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:DescribeScalingPolicies",
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+    ]
