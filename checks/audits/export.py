@@ -1,9 +1,9 @@
 """Export an audit run as JSON, CSV or Markdown.
 
-JSON shape (`format` = "mcp-fleet-console.audit-run/1"):
+JSON shape (`format` = "mcp-fleet-console.audit-run/2"):
 
     {
-      "format": "mcp-fleet-console.audit-run/1",
+      "format": "mcp-fleet-console.audit-run/2",
       "catalogue_version": "2026.11.2",
       "run": {"id": str, "started_at": ISO, "finished_at": ISO | null, "triggered_by": str},
       "fleet": {"overall": float | null, "sections": {section: float | null},
@@ -13,12 +13,18 @@ JSON shape (`format` = "mcp-fleet-console.audit-run/1"):
         {"service": str,
          "score": {"overall": float | null, "sections": {...}, "counts": {...},
                    "coverage": COVERAGE},
-         "results": [{"rule_id", "section", "title", "severity", "mode", "status",
+         "results": [{"rule_id", "status",
                       "decided_by": "evidence" | "attestation" | null, "message",
-                      "source", "observed_at": ISO | null, "fix",
                       "evidence": [{"label", "value", "source", "observed_at"}]}]}
-      ]
+      ],
+      "rules": {rule_id: {"section", "title", "severity", "mode", "fix"}}
     }
+
+What is the same for every service (a rule's section, title, severity in this run, mode and how
+to fix it) is written once, in "rules" (at the end, so the export streams in one pass), not
+with each of the run's results: a 5,000-service run has 215,000 of them. Where a verdict's facts
+were read and when are its evidence items' `source` and `observed_at` (the oldest one is the
+time the verdict holds as of).
 
 COVERAGE is {"applicable", "evidence", "attested", "open": int, "decided_pct", "evidence_pct",
 "attested_pct", "open_pct": float | null}. The score counts decided rules only (needs attestation,
@@ -26,7 +32,9 @@ no evidence and error are open; not applicable does not count); the coverage say
 were decided from evidence, attested or left open.
 
 Services appear in name order, results in catalogue order. The CSV has one row per service and
-rule; the Markdown is a readable report with a fleet summary and one table per service. Every
+rule (how to fix each rule is in the JSON's "rules" and the Markdown, once per rule); the
+Markdown is a readable report with a fleet summary, one table per service and, at the end, how
+to fix each rule that did not pass. Every
 format is produced as a stream of text chunks (`iter_json`, `iter_csv`, `iter_markdown`) so a run
 of thousands of services is written out service by service, never held whole in memory. Evidence
 and messages may quote text from tool descriptions (attacker-controlled), so CSV cells that a
@@ -46,20 +54,19 @@ from checks.audits.catalogue import CATALOGUE_VERSION, section_title
 from checks.audits.results import STATUS_WORDS, EvidenceItem, RuleResult
 from checks.audits.scoring import fleet_score
 
-FORMAT = "mcp-fleet-console.audit-run/1"
+FORMAT = "mcp-fleet-console.audit-run/2"
+PASSED = frozenset({"pass", "not_applicable"})
 CSV_COLUMNS = (
     "service",
     "rule_id",
     "section",
     "title",
     "severity",
-    "mode",
     "status",
     "decided_by",
     "message",
     "source",
     "observed_at",
-    "fix",
     "evidence",
 )
 
@@ -131,18 +138,39 @@ def iter_json(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> I
     text = json.dumps(header, indent=2, ensure_ascii=False)
     yield text[: text.rindex("}")].rstrip() + ',\n  "services": ['
     first = True
+    rules: dict[str, dict] = {}
     for name, card, results in services:
         entry = {
             "service": name,
             "score": card,
-            "results": [result.as_dict() for result in results],
+            "results": [_result_entry(result, rules) for result in results],
         }
         # One line per service: the compact form is written by the C encoder, several times
         # faster than an indented one, which matters for runs of thousands of services.
         body = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         yield ("\n    " if first else ",\n    ") + body
         first = False
-    yield ("\n  ]\n}\n" if not first else "]\n}\n")
+    yield "\n  ],\n" if not first else "],\n"
+    yield '  "rules": ' + json.dumps(rules, ensure_ascii=False, separators=(",", ":")) + "\n}\n"
+
+
+def _result_entry(result: RuleResult, rules: dict[str, dict]) -> dict:
+    """One verdict as the JSON export writes it; its rule's constant facts go into `rules`."""
+    if result.rule_id not in rules:
+        rules[result.rule_id] = {
+            "section": result.section,
+            "title": result.title,
+            "severity": str(result.severity),
+            "mode": result.mode,
+            "fix": result.fix,
+        }
+    return {
+        "rule_id": result.rule_id,
+        "status": str(result.status),
+        "decided_by": result.basis or None,
+        "message": result.message,
+        "evidence": [item.as_dict() for item in result.evidence],
+    }
 
 
 def iter_csv(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> Iterator[str]:
@@ -159,13 +187,11 @@ def iter_csv(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) -> It
                 r.section,
                 r.title,
                 r.severity,
-                r.mode,
                 r.status,
                 r.basis,
                 r.message,
                 r.source,
                 observed.isoformat() if observed else "",
-                r.fix,
                 "; ".join(_evidence_line(item) for item in r.evidence),
             )
             writer.writerow([_defuse(str(cell)) for cell in row])
@@ -200,6 +226,7 @@ def iter_markdown(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) 
         f"| {section_title(s)} | {_pct(v)} |" for s, v in (fleet.get("sections") or {}).items()
     ]
     yield "\n".join(lines) + "\n"
+    fixes: dict[str, tuple[str, str]] = {}  # rules that did not pass somewhere: said once
     for name, card, results in services:
         lines = [
             "",
@@ -207,8 +234,8 @@ def iter_markdown(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) 
             "",
             f"Evidence coverage: {coverage_sentence(card.get('coverage'))}",
             "",
-            "| Status | Severity | Rule | Finding | Evidence from | How to fix |",
-            "|---|---|---|---|---|---|",
+            "| Status | Severity | Rule | Finding | Evidence from |",
+            "|---|---|---|---|---|",
         ]
         for r in results:
             observed = r.observed_at
@@ -216,8 +243,16 @@ def iter_markdown(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) 
             lines.append(
                 f"| {STATUS_WORDS.get(r.status, r.status)} | {r.severity} "
                 f"| `{r.rule_id}` {_cell(r.title)} | {_cell(r.message)} "
-                f"| {_cell(r.source + when)} | {_cell(r.fix)} |"
+                f"| {_cell(r.source + when)} |"
             )
+            if r.status not in PASSED and r.fix and r.rule_id not in fixes:
+                fixes[r.rule_id] = (r.title, r.fix)
+        yield "\n".join(lines) + "\n"
+    if fixes:
+        lines = ["", "## How to fix", ""]
+        lines += [
+            f"- `{rule_id}` {_cell(title)}: {_cell(fix)}" for rule_id, (title, fix) in fixes.items()
+        ]
         yield "\n".join(lines) + "\n"
 
 

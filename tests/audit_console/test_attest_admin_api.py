@@ -267,7 +267,7 @@ def test_api_runs_reads_and_exports_an_audit(
     md = operator_client.get(f"/api/v1/audits/{run_id}/export?format=markdown")
     assert streamed(md).startswith(f"# Production audit {run_id}")
     as_json = json.loads(streamed(operator_client.get(f"/api/v1/audits/{run_id}/export")))
-    assert as_json["format"] == "mcp-fleet-console.audit-run/1"
+    assert as_json["format"] == "mcp-fleet-console.audit-run/2"
 
 
 def test_api_errors(fleet, operator_client, viewer_client):

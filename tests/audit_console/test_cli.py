@@ -23,7 +23,7 @@ def _audit(*args: str) -> str:
 def test_audit_all_json_prints_a_result_for_every_rule_of_every_service(fleet):
     data = json.loads(_audit("--all", "--format", "json"))
 
-    assert data["format"] == "mcp-fleet-console.audit-run/1"
+    assert data["format"] == "mcp-fleet-console.audit-run/2"
     assert [s["service"] for s in data["services"]] == sorted(s.name for s in fleet)
     every_rule = [rule.id for rule in RULES]
     for entry in data["services"]:

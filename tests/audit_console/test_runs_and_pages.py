@@ -151,8 +151,8 @@ def test_exports_of_a_run(fleet, viewer_client, run_audit):
 
     as_csv = streamed(viewer_client.get(f"/audits/runs/{run.pk}.csv"))
     assert as_csv.splitlines()[0] == (
-        "service,rule_id,section,title,severity,mode,status,decided_by,message,source,"
-        "observed_at,fix,evidence"
+        "service,rule_id,section,title,severity,status,decided_by,message,source,"
+        "observed_at,evidence"
     )
     assert len(as_csv.splitlines()) == 1 + len(fleet) * len(RULES)
 

@@ -104,7 +104,8 @@ def test_export_names_each_verdicts_basis_source_and_fix(fleet, viewer_client, r
     notes = next(s for s in data["services"] if s["service"] == "notes")
     assert notes["score"]["coverage"]["open"] > 0
     for result in notes["results"]:
-        assert result["fix"] and result["source"]
+        assert data["rules"][result["rule_id"]]["fix"]  # how to fix it: once per rule
+        assert all(item["source"] for item in result["evidence"])
         if result["status"] == "needs_attestation":
             assert result["decided_by"] is None
     assert data["fleet"]["coverage"]["applicable"] == sum(

@@ -57,11 +57,15 @@ def test_json_export_has_the_documented_shape(run):
     assert set(calc["score"]) == {"overall", "sections", "counts", "coverage"}
     assert set(calc["score"]["coverage"]) >= {"evidence", "attested", "open", "decided_pct"}
     poisoning = next(r for r in calc["results"] if r["rule_id"] == "mcp.tool-poisoning")
-    assert poisoning["status"] == "fail" and poisoning["severity"] == "critical"
-    assert poisoning["decided_by"] == "evidence" and poisoning["fix"]
-    assert poisoning["source"].startswith("console probe")
+    assert set(poisoning) == {"rule_id", "status", "decided_by", "message", "evidence"}
+    assert poisoning["status"] == "fail" and poisoning["decided_by"] == "evidence"
     assert set(poisoning["evidence"][0]) == {"label", "value", "source", "observed_at"}
+    assert poisoning["evidence"][0]["source"].startswith("console probe")
     assert poisoning["evidence"][0]["observed_at"] is not None
+    # What is the same for every service is said once per rule, not with each result.
+    rule = data["rules"]["mcp.tool-poisoning"]
+    assert rule["severity"] == "critical" and rule["section"] == "mcp" and rule["fix"]
+    assert set(data["rules"]) == {r["rule_id"] for s in data["services"] for r in s["results"]}
 
 
 def test_csv_export_has_one_row_per_service_and_rule_and_defuses_formulas(run):
@@ -72,8 +76,9 @@ def test_csv_export_has_one_row_per_service_and_rule_and_defuses_formulas(run):
     for row in rows[1:]:
         assert all(not cell.startswith(("=", "+", "-", "@")) for cell in row)
     poisoning = next(r for r in rows if r[0] == "calc" and r[1] == "mcp.tool-poisoning")
-    assert poisoning[6] == "fail" and "override-instructions" in poisoning[8]
-    assert poisoning[7] == "evidence" and poisoning[11].startswith("Remove instructions")
+    row = dict(zip(CSV_COLUMNS, poisoning, strict=True))
+    assert row["status"] == "fail" and "override-instructions" in row["message"]
+    assert row["decided_by"] == "evidence" and row["source"].startswith("console probe")
 
 
 def test_markdown_export_is_a_readable_report(run):
@@ -87,6 +92,10 @@ def test_markdown_export_is_a_readable_report(run):
     assert "Evidence coverage: " in text and " open." in text
     manual = next(ln for ln in text.splitlines() if "`performance.load-testing`" in ln)
     assert manual.startswith("| needs attestation |")
+    # How to fix a rule that did not pass is said once, after the services' tables.
+    fixes = text[text.index("## How to fix") :]
+    assert fixes.count("`mcp.tool-poisoning`") == 1 and "Remove instructions" in fixes
+    assert text.count("Remove instructions") == 1
 
 
 def test_markdown_cells_escape_pipes_and_newlines():
