@@ -322,7 +322,9 @@ class ReadContext:
 # Services it leaves out get "no evidence reader ... for <platform>".
 EvidenceReader = Callable[[ReadContext], Mapping[int, "Observation | str"]]
 READERS: dict[str, list[EvidenceReader]] = {}
-# Readers defined under this package read only their platform's APIs (no database).
+# The platform readers register through checks.audits.readers.OncePerRun (one read of a cloud's
+# APIs per run, never the database), so their functions are defined in that module; readers
+# registered any other way (they may query the database) run in the calling thread.
 PLATFORM_READERS = "checks.audits.readers"
 # Modules that register readers with @reader when imported (added by the areas that own them).
 READER_MODULES: tuple[str, ...] = (
@@ -354,9 +356,9 @@ def read_observations(
 ) -> tuple[dict[int, dict[str, Observation]], dict[int, dict[str, str]]]:
     """Run each registered reader of the wanted keys once for all services in scope.
 
-    The platform readers (checks.audits.readers.*) spend their time waiting on one cloud's
-    APIs and never touch the database, so each platform's services are read in a thread of
-    their own, side by side; the other readers run here, on the whole scope.
+    The platform readers (see PLATFORM_READERS) spend their time waiting on one cloud's APIs
+    and never touch the database, so each platform's services are read in a thread of their
+    own, side by side; the other readers run here, on the whole scope.
     """
     for module in READER_MODULES:
         importlib.import_module(module)
@@ -396,7 +398,7 @@ def read_observations(
 
 
 def _platform_reader(fn: EvidenceReader) -> bool:
-    return (getattr(fn, "__module__", "") or "").startswith(PLATFORM_READERS)
+    return getattr(fn, "__module__", "") == PLATFORM_READERS
 
 
 def _answers(fn: EvidenceReader, context: ReadContext, key: str) -> Mapping[int, Any]:
