@@ -284,6 +284,12 @@ def _measure_one(sizes: list[int], requests: int, evidence: str) -> dict:
             grown = size
             load = os.getloadavg()[0]
             run, seconds, cpu, _attest = _audit(size)
+            print(
+                f"  {connection.vendor}: {size:,} services audited in {seconds:.1f} s "
+                f"({cpu:.1f} s CPU, load {load:.1f})",
+                file=sys.stderr,
+                flush=True,
+            )
             out["audits"].append(
                 {
                     "services": size,
