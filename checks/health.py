@@ -1,4 +1,6 @@
-"""Health numbers read from raw results and hourly rollups: uptime %, latency percentiles, strips.
+"""Health numbers read from raw results and hourly rollups: uptime % and latency percentiles.
+
+The charts over time (per period, in the viewer's zone) are in `checks.charts`.
 
 Public API other areas call (keep the names): `latest_outcome(service)` and
 `probe_stats(service, hours=24*7)`, and their bulk forms for fleet audits, `latest_outcomes` and
@@ -12,8 +14,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import TruncHour
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from checks.models import HourlyRollup, ProbeResult, ToolSnapshot
@@ -221,57 +222,3 @@ def summary(service: Service, now: datetime | None = None) -> list[dict]:
             }
         )
     return rows
-
-
-def hourly_counts(service: Service, since: datetime) -> dict[datetime, list[int]]:
-    """{hour: [checks, failures]} from raw results and rollups since `since`."""
-    counts: dict[datetime, list[int]] = {}
-    raw = (
-        ProbeResult.objects.filter(service=service, checked_at__gte=since)
-        .annotate(hour=TruncHour("checked_at"))
-        .values("hour")
-        .annotate(n=Count("id"), failed=Count("id", filter=Q(ok=False)))
-    )
-    for row in raw:
-        slot = counts.setdefault(row["hour"], [0, 0])
-        slot[0] += row["n"]
-        slot[1] += row["failed"]
-    rollups = HourlyRollup.objects.filter(service=service, hour__gte=since)
-    for hour, n, failed in rollups.values_list("hour", "count", "failures"):
-        slot = counts.setdefault(hour, [0, 0])
-        slot[0] += n
-        slot[1] += failed
-    return counts
-
-
-def uptime_strip(service: Service, *, days: int = 0, now: datetime | None = None) -> list[dict]:
-    """Bars for the strip: one per hour of the last 24 h, or one per day when `days` is given."""
-    now = now or timezone.now()
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
-    if days:
-        step, n = timedelta(days=1), days
-        first = now.replace(hour=0, minute=0, second=0, microsecond=0) - (n - 1) * step
-    else:
-        step, n = timedelta(hours=1), 24
-        first = this_hour - (n - 1) * step
-    counts = hourly_counts(service, first)
-    bars = []
-    for i in range(n):
-        start = first + i * step
-        checks = failures = 0
-        for hour, (c, f) in counts.items():
-            if start <= hour < start + step:
-                checks, failures = checks + c, failures + f
-        up = None if not checks else 100.0 * (checks - failures) / checks
-        bars.append({"start": start, "checks": checks, "failures": failures, "uptime_pct": up})
-    return bars
-
-
-def latency_series(service: Service, limit: int = 120) -> list[tuple[datetime, float | None]]:
-    """The latest raw results' (checked_at, latency or None when failed), oldest first."""
-    rows = (
-        ProbeResult.objects.filter(service=service)
-        .order_by("-checked_at", "-id")
-        .values_list("checked_at", "ok", "latency_ms")[:limit]
-    )
-    return [(at, latency if ok else None) for at, ok, latency in reversed(rows)]

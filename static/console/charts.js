@@ -82,15 +82,18 @@
 
   var builders = {
     latency: function (data, canvas, colors) {
-      var lineColors = [colors.up, colors.degraded, colors.down];
+      // Not the status colours (green would read as "up"), and a dash each, so a p99 that runs
+      // on top of the p95 still shows.
+      var lineColors = [colors.accent, "#7c3aed", "#be185d"];
+      var dashes = [[], [6, 3], [2, 3]];
       return {
         type: "line",
         data: {
           labels: data.labels,
           datasets: data.series.map(function (s, i) {
             return {label: s.label, data: s.values, borderColor: lineColors[i % 3],
-                    backgroundColor: lineColors[i % 3], pointRadius: 2, borderWidth: 2,
-                    spanGaps: false, tension: 0};
+                    backgroundColor: lineColors[i % 3], borderDash: dashes[i % 3], pointRadius: 2,
+                    borderWidth: 2, spanGaps: false, tension: 0};
           })
         },
         options: {

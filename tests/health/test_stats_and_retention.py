@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from checks import health, sweep_db
+from checks import charts, health, sweep_db
 from checks.models import HourlyRollup, ProbeResult
 from checks.retention import roll_up_results
 from checks.tasks import rollup_results_task
@@ -75,14 +75,15 @@ def test_rollup_keeps_uptime_and_approximates_percentiles():
     assert HourlyRollup.objects.get(service=service).count == 60
 
 
-def test_the_uptime_strip_counts_rolled_hours_too():
+def test_the_uptime_bars_count_rolled_hours_too():
     service = ServiceFactory()
     now = timezone.now()
     results(service, now - timedelta(days=3), [(0, True, 10.0), (1, False, None)])
     roll_up_results(now)
-    days = health.uptime_strip(service, days=7, now=now)
-    assert [d["checks"] for d in days].count(2) == 1
-    assert next(d for d in days if d["checks"])["uptime_pct"] == 50.0
+    assert not ProbeResult.objects.filter(service=service).exists()
+    rows = charts.latency_chart(service, "7d", now=now)["rows"]
+    assert [r["count"] for r in rows].count(2) == 1
+    assert next(r for r in rows if r["count"])["uptime_pct"] == 50.0
 
 
 def test_latest_outcome_and_probe_stats_for_the_audits(sdk_url):
