@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from checks.audits.readers.cloud_armor import COMPUTE_ENDPOINT_ENV
 from checks.audits.readers.cloudrun import LOGGING_ENDPOINT_ENV, RESOURCE_MANAGER_ENDPOINT_ENV
+from checks.audits.readers.cloudrun_usage import CPU_UTILIZATION, MEMORY_UTILIZATION
 from fleet.budgets.clients import GCP_MONITORING_ENDPOINT_ENV
 from fleet.costs.usage import REQUEST_COUNT
 from fleet.models import CloudAccount, Service
@@ -207,3 +208,55 @@ def test_cloud_armor_pages_and_refusals(services, google, run_audit):
     refused = verdicts(run_audit(), "notes")["security.rate-limiting"]
     assert refused.status not in {"pass", "fail"}
     assert "permission compute.backendServices.list missing" in refused.message
+
+
+def _utilization(metric: str, service: str, revision: str, counts: list[int]) -> SeededSeries:
+    """A DELTA DISTRIBUTION series of utilization (fraction of the limit) for one revision,
+    buckets 0-0.1, 0.1-0.2, ... 0.9-1.0 as Cloud Run reports them."""
+    now = timezone.now()
+    bounds = [round(0.1 * i, 1) for i in range(1, 11)]
+    return SeededSeries(
+        metric, {"service_name": service, "revision_name": revision, "location": "us-central1"},
+        [(now - timedelta(days=2, minutes=1), now - timedelta(days=2), [*counts, 0])],
+        value_type="DISTRIBUTION", bounds=bounds, unit="10^2.%",
+    )  # fmt: skip
+
+
+def test_right_sizing_compares_utilization_distributions_with_the_limits(
+    services, google, run_audit
+):
+    monitoring = google["monitoring"]
+    cpu, memory = CPU_UTILIZATION, MEMORY_UTILIZATION
+    # notes: idle (every sample under 10 % of the limit); files: two revisions, the busier
+    # one near its memory limit (REDUCE_MAX over revisions).
+    monitoring.seed(
+        _utilization(cpu, "mcp-notes", "mcp-notes-001", [50, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    )
+    monitoring.seed(
+        _utilization(memory, "mcp-notes", "mcp-notes-001", [80, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    )
+    monitoring.seed(
+        _utilization(cpu, "mcp-files", "mcp-files-001", [0, 0, 10, 40, 0, 0, 0, 0, 0, 0])
+    )
+    monitoring.seed(
+        _utilization(memory, "mcp-files", "mcp-files-001", [0, 0, 0, 10, 10, 0, 0, 0, 0, 0])
+    )
+    monitoring.seed(
+        _utilization(memory, "mcp-files", "mcp-files-002", [0, 0, 0, 0, 0, 0, 0, 0, 10, 90])
+    )
+
+    run = run_audit()
+    notes, files = verdicts(run, "notes"), verdicts(run, "files")
+
+    idle = notes["cost.right-sizing"]
+    assert idle.status == "warning", idle.message
+    assert "under 20% of the reserved CPU and memory" in idle.message
+    assert "p99 over 7 days" in idle.message and "cpu p99 10% of the" in str(idle.evidence)
+    assert notes["performance.resource-limits"].status == "pass"
+    tight = files["performance.resource-limits"]
+    assert tight.status == "warning" and "memory" in tight.message
+    assert "memory p99 100% of the" in str(tight.evidence)
+    # Two calls for the whole project (one per metric), grouped by service.
+    usage_calls = [r for r in monitoring.requests if "utilizations" in r.filter]
+    assert len(usage_calls) == 2
+    assert list(usage_calls[0].aggregation.group_by_fields) == ["resource.labels.service_name"]

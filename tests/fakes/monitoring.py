@@ -5,6 +5,16 @@ official `MetricServiceClient` talks to it unchanged over an insecure channel on
 It records every request, answers only series matching the filter's equality terms and points
 whose end time lies in the interval, pages with `page_size`, and rejects a malformed filter with
 INVALID_ARGUMENT, as the real service does.
+
+Distribution-valued series (`value_type="DISTRIBUTION"`, points given as bucket counts over
+explicit bounds) and the aggregation the audit asks for are modelled as the reference describes
+(https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.timeSeries/list#Aggregation):
+`perSeriesAligner` ALIGN_PERCENTILE_99/95/50 merges each series' distributions per
+`alignmentPeriod` and interpolates the percentile inside the bucket that holds it (a DOUBLE
+GAUGE point per period, ending at the interval's end); `crossSeriesReducer` REDUCE_MAX/REDUCE_MEAN
+then combines the aligned series that share the `groupByFields` values, and the answer keeps only
+those labels. A percentile aligner on a non-distribution metric, or a reducer without an aligner,
+is INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import grpc
 from google.api import metric_pb2, monitored_resource_pb2
@@ -44,11 +55,19 @@ class SeededSeries:
 
     metric_type: str
     resource_labels: dict[str, str]
-    points: list[tuple[datetime, datetime, float | int]]  # (start, end, value), DELTA points
+    # (start, end, value), DELTA points; for DISTRIBUTION series the value is the bucket counts
+    # over `bounds` (len(bounds) + 1 buckets: underflow, the finite ones, overflow).
+    points: list[tuple[datetime, datetime, Any]]
     resource_type: str = "cloud_run_revision"
     metric_labels: dict[str, str] = field(default_factory=dict)
-    value_type: str = "DOUBLE"  # or "INT64"
+    value_type: str = "DOUBLE"  # or "INT64" or "DISTRIBUTION"
     unit: str = ""
+    bounds: list[float] = field(default_factory=list)  # explicit bucket bounds (DISTRIBUTION)
+
+    def label(self, key: str) -> str:
+        if key.startswith("resource.labels."):
+            return self.resource_labels.get(key.removeprefix("resource.labels."), "")
+        return self.metric_labels.get(key.removeprefix("metric.labels."), "")
 
     def matches(self, terms: dict[str, str]) -> bool:
         """Whether every equality term of a filter holds for this series."""
@@ -65,13 +84,36 @@ class SeededSeries:
                 return False
         return True
 
+    def _typed(self, kind: str, value: Any) -> monitoring_v3.TypedValue:
+        if self.value_type != "DISTRIBUTION":
+            return monitoring_v3.TypedValue(**{kind: value})
+        return monitoring_v3.TypedValue(distribution_value=_distribution(self.bounds, value))
+
+    def percentile(self, start: datetime, end: datetime, rank: float) -> float | None:
+        """The `rank` percentile of the merged distributions ending in (start, end]."""
+        counts = [0] * (len(self.bounds) + 1)
+        for _, p_end, value in self.points:
+            if start < p_end <= end:
+                counts = [a + b for a, b in zip(counts, value, strict=True)]
+        total = sum(counts)
+        if not total:
+            return None
+        wanted, seen = rank / 100 * total, 0
+        for i, count in enumerate(counts):
+            if count and seen + count >= wanted:
+                low = self.bounds[i - 1] if i else 0.0
+                high = self.bounds[i] if i < len(self.bounds) else self.bounds[-1]
+                return low + (high - low) * (wanted - seen) / count
+            seen += count
+        return self.bounds[-1]
+
     def to_message(self, start: datetime, end: datetime) -> monitoring_v3.TimeSeries:
         """The series as the API returns it, with only the points ending in (start, end]."""
         kind = "int64_value" if self.value_type == "INT64" else "double_value"
         points = [
             monitoring_v3.Point(
                 interval=monitoring_v3.TimeInterval(start_time=p_start, end_time=p_end),
-                value=monitoring_v3.TypedValue(**{kind: value}),
+                value=self._typed(kind, value),
             )
             # Newest first, as the real service returns them.
             for p_start, p_end, value in sorted(self.points, key=lambda p: p[1], reverse=True)
@@ -87,6 +129,79 @@ class SeededSeries:
             points=points,
             unit=self.unit,
         )
+
+
+def _distribution(bounds: list[float], counts: list[int]) -> Any:
+    from google.api import distribution_pb2
+
+    return distribution_pb2.Distribution(
+        count=sum(counts),
+        bucket_options=distribution_pb2.Distribution.BucketOptions(
+            explicit_buckets=distribution_pb2.Distribution.BucketOptions.Explicit(bounds=bounds)
+        ),
+        bucket_counts=counts,
+    )
+
+
+_PERCENTILES = {"ALIGN_PERCENTILE_99": 99, "ALIGN_PERCENTILE_95": 95, "ALIGN_PERCENTILE_50": 50}
+_REDUCERS = {"REDUCE_MAX": max, "REDUCE_MEAN": lambda v: sum(v) / len(v)}
+
+
+def aggregate(
+    series: list[SeededSeries], aggregation: Any, start: datetime, end: datetime
+) -> list[monitoring_v3.TimeSeries]:
+    """Aligned (one point per alignment period, here the whole interval when the period is at
+    least as long) and reduced series, as the real service computes them; ValueError when the
+    combination is refused."""
+    aligner = monitoring_v3.Aggregation.Aligner(aggregation.per_series_aligner).name
+    reducer = monitoring_v3.Aggregation.Reducer(aggregation.cross_series_reducer).name
+    if aligner not in _PERCENTILES:
+        raise ValueError(f"The aligner {aligner} is not modelled by this fake")
+    if any(s.value_type != "DISTRIBUTION" for s in series):
+        raise ValueError(f"The aligner {aligner} requires a DISTRIBUTION metric")
+    period = aggregation.alignment_period.total_seconds() if aggregation.alignment_period else 0
+    if period < (end - start).total_seconds():
+        raise ValueError("this fake models one alignment period covering the whole interval")
+    aligned = [(s, s.percentile(start, end, _PERCENTILES[aligner])) for s in series]
+    aligned = [(s, v) for s, v in aligned if v is not None]
+    if reducer == "REDUCE_NONE":
+        groups = {(i,): [(s, v)] for i, (s, v) in enumerate(aligned)}
+        fields_: list[str] = []
+    elif reducer in _REDUCERS:
+        fields_ = list(aggregation.group_by_fields)
+        groups: dict[tuple, list] = {}
+        for s, v in aligned:
+            groups.setdefault(tuple(s.label(f) for f in fields_), []).append((s, v))
+    else:
+        raise ValueError(f"The reducer {reducer} is not modelled by this fake")
+    found = []
+    for members in groups.values():
+        first = members[0][0]
+        value = (
+            members[0][1]
+            if reducer == "REDUCE_NONE"
+            else _REDUCERS[reducer]([v for _, v in members])
+        )
+        kept = {f.removeprefix("resource.labels."): first.label(f) for f in fields_
+                if f.startswith("resource.labels.")}  # fmt: skip
+        found.append(
+            monitoring_v3.TimeSeries(
+                metric=metric_pb2.Metric(type=first.metric_type),
+                resource=monitored_resource_pb2.MonitoredResource(
+                    type=first.resource_type,
+                    labels=first.resource_labels if reducer == "REDUCE_NONE" else kept,
+                ),
+                metric_kind=metric_pb2.MetricDescriptor.MetricKind.GAUGE,
+                value_type=metric_pb2.MetricDescriptor.ValueType.DOUBLE,
+                points=[
+                    monitoring_v3.Point(
+                        interval=monitoring_v3.TimeInterval(end_time=end),
+                        value=monitoring_v3.TypedValue(double_value=value),
+                    )
+                ],
+            )
+        )
+    return found
 
 
 @dataclass
@@ -148,7 +263,19 @@ class FakeMonitoring:
             end = request.interval.end_time
             # No start time means a single instant, as in the real API.
             start = request.interval.start_time or end
-            found = [s.to_message(start, end) for s in self.series if s.matches(terms)]
+            matching = [s for s in self.series if s.matches(terms)]
+            if "aggregation" in request and request.aggregation.per_series_aligner:
+                try:
+                    found = aggregate(matching, request.aggregation, start, end)
+                except ValueError as err:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+            elif "aggregation" in request and request.aggregation.cross_series_reducer:
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "A cross-series reducer requires a per-series aligner",
+                )
+            else:
+                found = [s.to_message(start, end) for s in matching]
         found = [s for s in found if s.points]
         offset = int(request.page_token or 0)
         size = request.page_size or len(found) or 1

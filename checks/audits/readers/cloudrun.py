@@ -10,6 +10,8 @@
 - Compute API `aggregatedList` of serverless NEGs, backend services and security policies
   (once per project, checks/audits/readers/cloud_armor.py): Cloud Armor rate-limit rules on
   the load balancer in front.
+- Cloud Monitoring `timeSeries.list` of the CPU and memory utilization distributions (twice per
+  project, checks/audits/readers/cloudrun_usage.py): observed use against the limits.
 - Cloud Monitoring `timeSeries.list` (once per service): the built-in
   `run.googleapis.com/request_count` over the last 7 days (metrics collected; traffic).
 
@@ -36,6 +38,7 @@ from checks.audits.evidence import (
     STATEFUL,
     STRUCTURED_LOGS,
     TRAFFIC,
+    USAGE,
     Observation,
     Provenance,
 )
@@ -284,6 +287,29 @@ def _rate_limits(
     return doors if isinstance(doors, str) else cloud_armor.rate_limits(doors, name, region)
 
 
+def _usage(cache: dict, account: Any, project: str, name: str, snapshot: Any, context: Any):
+    """CPU and memory use from Cloud Monitoring (cloudrun_usage), read once per project."""
+    from checks.audits.readers import cloudrun_usage
+
+    key = ("usage", project)
+    if key not in cache:
+        try:
+            client = _account_client(cache, account)
+            cache[key] = cloudrun_usage.read_utilizations(client, project, context.read_at)
+        except Exception as exc:
+            cache[key] = _why(exc, "Cloud Monitoring utilization metrics")
+    shares = cache[key]
+    if isinstance(shares, str):
+        return shares
+    origin = Provenance(
+        "Cloud Monitoring API timeSeries.list run.googleapis.com/container/cpu/utilizations, "
+        f"memory/utilizations (p99, last {cloudrun_usage.USAGE_DAYS} days)",
+        context.read_at,
+    )
+    scaling = snapshot.scaling
+    return cloudrun_usage.usage(shares.get(name), scaling.cpu, scaling.memory, origin)
+
+
 def _facts(
     context: ReadContext, service: Any, cloud: Any, policies: dict, sessions: dict
 ) -> dict[str, Any]:
@@ -295,6 +321,7 @@ def _facts(
         ENCRYPTION: encryption(snapshot.raw or {}, described),
         STATEFUL: stateful(snapshot.raw or {}, [v.name for v in snapshot.env], described),
         RATE_LIMITS: _rate_limits(sessions, account, project, name, snapshot.region, context),
+        USAGE: _usage(sessions, account, project, name, snapshot, context),
     }
     if project not in policies:
         try:
@@ -362,5 +389,6 @@ OncePerRun(read_all).register(
         STRUCTURED_LOGS,
         METRICS,
         TRAFFIC,
+        USAGE,
     )
 )

@@ -64,10 +64,15 @@ def check_right_sizing(ev: Evidence) -> Finding:
             item,
         )
     if all(used is not None and used < OVERSIZED * request for _, used, request in pairs):
+        window = fact.get("window") or "a short sample"
+        confirm = (
+            " (A 30 s sample: confirm with a longer window before cutting.)"
+            if "30s" in window
+            else ""
+        )
         return warned(
-            f"The busiest pod uses under {OVERSIZED:.0%} of the requested CPU and memory: the "
-            "reservation is paid for and idle. Lower the requests. (A 30 s sample: confirm "
-            "with a longer window before cutting.)",
+            f"The busiest instance uses under {OVERSIZED:.0%} of the reserved CPU and memory "
+            f"({window}): the reservation is paid for and idle. Lower it.{confirm}",
             item,
         )
     return passed("Requests match observed use.", item)
@@ -146,7 +151,9 @@ RULES = [
         rationale="Over-provisioned instances are paid for every second they run.",
         evidence=(
             "CPU and memory requests compared with observed use (Kubernetes metrics-server "
-            "PodMetrics); an attestation with the figures where no API reports use."
+            "PodMetrics; Cloud Run: the p99 of Cloud Monitoring's container cpu/memory "
+            "utilizations over 7 days against the limits it reserves); an attestation with the "
+            "figures where no API reports use."
         ),
         severity=Severity.LOW,
         fix=(

@@ -132,7 +132,8 @@ RULES = [
         ),
         evidence=(
             "CPU and memory limits from the cloud description, compared with observed use "
-            "where the platform reports it (Kubernetes metrics-server PodMetrics)."
+            "where the platform reports it (Kubernetes metrics-server PodMetrics; Cloud Run "
+            "Cloud Monitoring utilization distributions, p99 over 7 days)."
         ),
         reads=(USAGE,),
         severity=Severity.MEDIUM,
