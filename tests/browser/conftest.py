@@ -89,11 +89,13 @@ def _session_cookie(user: User) -> str:
 def open_page(
     browser: Browser, live_server, artefacts_dir, axe_source, page_checks
 ) -> Iterator[Callable[..., ConsolePage]]:
-    """open_page(user_or_None, width) -> a ConsolePage logged in as that user (None: anonymous)."""
+    """open_page(user_or_None, width, javascript=True) -> a ConsolePage logged in as that user
+    (None: anonymous)."""
     contexts: list[BrowserContext] = []
 
-    def _open(user: User | None, width: int) -> ConsolePage:
+    def _open(user: User | None, width: int, *, javascript: bool = True) -> ConsolePage:
         context = browser.new_context(
+            java_script_enabled=javascript,
             viewport={"width": width, "height": HEIGHTS.get(width, 900)},
             device_scale_factor=1,
             timezone_id="Europe/Berlin",
