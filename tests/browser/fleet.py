@@ -81,9 +81,10 @@ def build_fleet(actor: User, *, kube_endpoint: str, mcp_url: str) -> BrowserFlee
     )
     now = timezone.now()
     live = {"last_checked_at": now}
-    record_state_change(weather, "unknown", "down", "connection refused", at=now, live=live)
+    went_down = now - timedelta(minutes=12)
+    record_state_change(weather, "unknown", "down", "connection refused", at=went_down, live=live)
     record_state_change(
-        weather, "down", "up", "healthy again", at=now + timedelta(minutes=3), live=live
+        weather, "down", "up", "healthy again", at=went_down + timedelta(minutes=3), live=live
     )
     record_state_change(files, "unknown", "degraded", "p95 latency 2.4 s", at=now, live=live)
     redeploy, _ = cloud.request_redeploy(weather, actor, reason="rotate keys")
