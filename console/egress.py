@@ -334,6 +334,23 @@ class EgressPolicy:
         )
         return self._checked(host, [str(info[4][0]) for info in infos])
 
+    async def proxied_target_async(self, host: str, port: int) -> None:
+        """Check a target reached through a forward proxy, which resolves the name itself.
+
+        A literal address and a metadata host name are judged as always. A name that resolves
+        here is judged on every address it resolves to (the proxy most likely shares this DNS),
+        so a name pointing at a metadata address is refused. A name that does not resolve here
+        is left to the proxy: behind corporate proxies the inside names often resolve only
+        there, and the proxy's own rules are then the guard (README: "Proxies").
+        Raises EgressRefused.
+        """
+        if self._literal(host) is not None:
+            return
+        try:
+            await self.resolve_async(host, port)
+        except OSError:
+            return
+
     def _checked(self, host: str, answers: Sequence[str]) -> list[str]:
         if not answers:
             raise OSError(f"{host} resolved to no address")

@@ -28,6 +28,14 @@ class ProbeFailure(Exception):
         self.excerpt = excerpt
 
 
+class ClientUnsupported(ProbeFailure):
+    """The lean client cannot talk to this server; `reason` says why (the httpx path can)."""
+
+    def __init__(self, phase: str, cause: str, reason: str) -> None:
+        super().__init__(phase, cause)
+        self.reason = reason
+
+
 class ReplyFailure(ProbeFailure):
     """The server answered, but not with a usable reply (error status, JSON-RPC error, garbage)."""
 

@@ -15,10 +15,19 @@ this kind of machine, more than the whole per-handshake budget; even `h11`'s eve
   the connection; 1xx responses skipped; anything malformed is a `ProtocolError`, never a guess.
 - Time limits are not the transport's business: the probe's phase clock cancels whatever is
   waiting, and a connection cancelled mid-exchange is closed, never reused.
-- No proxies, cookies, redirects or compression negotiation: redirects have their own same-host
+- Proxies (`network.ProxyRoute`, an http:// proxy): HTTPS targets through a CONNECT tunnel
+  (RFC 9110 §9.3.6) and then TLS inside it; HTTP targets as absolute-form requests
+  (RFC 9112 §3.2.2) on a connection to the proxy. Basic Proxy-Authorization when configured.
+- Per-service TLS (`network.TlsSettings`): CA bundle, client certificate, through cached contexts.
+  ALPN offers only `http/1.1`; a server that speaks only HTTP/2 is recognised (its SETTINGS frame,
+  or a `no_application_protocol` alert) and raised as `Unsupported`, so the caller can fall back
+  to the httpx path for that service.
+- No cookies, redirects or compression negotiation: redirects have their own same-host
   policy in `wire`; no `Accept-Encoding` is sent, and a gzip/deflate body sent anyway is decoded.
 - Every connection obeys the egress policy (`console.egress`): the host is resolved once, every
   address is checked, and the socket goes to a checked address with the name kept for SNI/Host.
+  Through a proxy, the proxy's address is checked the same way and the target is checked by
+  `EgressPolicy.proxied_target` (the proxy resolves the name; see there).
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from typing import Any
 import httpx
 
 from checks.probing.errors import host_port
+from checks.probing.network import DEFAULT_NETWORK, ProbeNetwork, ProxyRoute
+from checks.probing.network import ssl_context as tls_context
 
 try:  # decodes `br` bodies when the optional library is installed
     import brotli
@@ -79,6 +90,23 @@ class EgressError(ConnectError):
     """The egress policy refused the destination; nothing was connected."""
 
 
+class Unsupported(ConnectError):
+    """The server needs something this client does not do; `reason` says what (the httpx path
+    does it)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CertificateError(ConnectError):
+    """The server's certificate did not verify against the trust in use."""
+
+
+class ProxyError(ConnectError):
+    """The proxy refused or could not open the way to the target."""
+
+
 class ProbeClient:
     """What a sweep shares between its probes: the TLS settings and connection counters.
 
@@ -93,17 +121,52 @@ class ProbeClient:
         self.egress = egress or current()  # the policy every connection is checked against
         self.opened = 0  # connections opened so far
         self.open_now = 0  # connections currently open
+        self._httpx: dict[tuple[ProbeNetwork, bool], httpx.AsyncClient] = {}
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
-        """The verifying TLS context for https targets, created on first use."""
+        """The verifying TLS context for https targets with default settings."""
         if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context()
+            self._ssl_context = tls_context(DEFAULT_NETWORK.tls)
         return self._ssl_context
 
-    def connections(self) -> Connections:
+    def context_for(self, network: ProbeNetwork) -> ssl.SSLContext:
+        """The TLS context for a service's settings (the client's own for the defaults)."""
+        if network.tls.default:
+            return self.ssl_context
+        return tls_context(network.tls)
+
+    def connections(self, network: ProbeNetwork = DEFAULT_NETWORK) -> Connections:
         """A fresh set of connections for one probe; close it with `aclose()`."""
-        return Connections(self)
+        return Connections(self, network)
+
+    def httpx_client(
+        self, network: ProbeNetwork, prior_knowledge: bool = False
+    ) -> httpx.AsyncClient:
+        """The httpx fallback for services with `network`'s settings: HTTP/2 (ALPN, or prior
+        knowledge for cleartext h2-only servers), the same TLS trust and client certificate,
+        the same proxy. One per distinct settings per sweep, closed with this client."""
+        key = (network, prior_knowledge)
+        client = self._httpx.get(key)
+        if client is None:
+            proxy = None
+            if network.proxy is not None:
+                auth = network.proxy.authorization
+                https = network.proxy.scheme == "https"  # TLS to the proxy: system trust
+                proxy = httpx.Proxy(
+                    network.proxy.url,
+                    headers={"Proxy-Authorization": auth} if auth else None,
+                    ssl_context=tls_context(DEFAULT_NETWORK.tls, alpn=()) if https else None,
+                )
+            client = self._httpx[key] = httpx.AsyncClient(
+                verify=tls_context(network.tls, alpn=()),
+                http1=not prior_knowledge,
+                http2=True,
+                proxy=proxy,
+                trust_env=False,  # the route was decided already (network.proxy)
+                timeout=None,  # the probe's phase clock bounds every wait
+            )
+        return client
 
     async def __aenter__(self) -> ProbeClient:
         return self
@@ -112,7 +175,10 @@ class ProbeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Nothing to release: every probe closes its own connections."""
+        """Close the httpx fallback clients; every probe closes its own lean connections."""
+        clients, self._httpx = list(self._httpx.values()), {}
+        for client in clients:
+            await client.aclose()
 
 
 class _Connection(asyncio.Protocol):
@@ -132,6 +198,7 @@ class _Connection(asyncio.Protocol):
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
+        self.first_bytes = b""  # the start of what the server sent first (recognises HTTP/2)
 
     # -- asyncio.Protocol callbacks --------------------------------------------------------------
 
@@ -139,6 +206,8 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if not self.first_bytes:
+            self.first_bytes = bytes(data[:9])
         self.buffer += data
         if len(self.buffer) > _HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
@@ -179,6 +248,13 @@ class _Connection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             self.client.open_now -= 1
+
+    def close_unopened(self) -> None:
+        """Close a connection that failed while being set up (never counted as open)."""
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
 
     async def receive(self) -> bool:
         """Wait until more bytes are in the buffer; False at end of stream."""
@@ -239,9 +315,11 @@ class _Connection(asyncio.Protocol):
 class Connections:
     """The connections of one probe, kept alive between its requests, closed by `aclose`."""
 
-    def __init__(self, client: ProbeClient) -> None:
+    def __init__(self, client: ProbeClient, network: ProbeNetwork = DEFAULT_NETWORK) -> None:
         self.client = client
         self.egress = client.egress
+        self.network = network
+        self.proxy = network.proxy
         self._by_origin: dict[tuple[str, str, int], list[_Connection]] = {}
         self.connected = False  # a TCP (and TLS) connection was made
         self.connect_ms: float | None = None  # set-up time of the first connection
@@ -254,7 +332,10 @@ class Connections:
         body: bytes | None = None,
     ) -> Response:
         """Send one request and return once the response headers are in (body still streamed)."""
-        request = _encode_request(method, url, headers, body)
+        via = self.proxy if self.proxy is not None and url.scheme == "http" else None
+        if via is not None and via.authorization:
+            headers = [*headers, ("Proxy-Authorization", via.authorization)]
+        request = _encode_request(method, url, headers, body, absolute=via is not None)
         conn = await self._connection(url)
         conn.busy = True
         try:
@@ -262,8 +343,16 @@ class Connections:
             while True:
                 status, reason, fields, keep_alive = _parse_head(await conn.read_head())
                 if status >= 200 or status == 101:
+                    if via is not None and status == 407:
+                        raise _proxy_refusal(via, status, reason, fields, "forward the request")
                     return Response(conn, status, reason, fields, keep_alive, url, method)
                 # 1xx (100 Continue, 103 Early Hints): the real response follows
+        except ProtocolError as exc:
+            conn.busy = False
+            conn.close()
+            if _speaks_http2(conn.first_bytes):
+                raise _http2_only(url) from None
+            raise exc from None
         except BaseException:
             conn.busy = False
             conn.close()
@@ -284,43 +373,145 @@ class Connections:
         pool.append(conn)
         return conn
 
-    async def _open(self, host: str, port: int, tls: bool) -> _Connection:
+    async def open_tls(self, host: str, port: int, context: ssl.SSLContext) -> _Connection:
+        """A TLS connection with `context` the way this probe's connections go (TLS checks);
+        closed with the others by `aclose`."""
+        conn = await self._open(host, port, True, context)
+        self._by_origin.setdefault(("tls-check", host, port), []).append(conn)
+        return conn
+
+    async def _open(
+        self, host: str, port: int, tls: bool, context: ssl.SSLContext | None = None
+    ) -> _Connection:
         started = time.perf_counter()
         where = host_port(host, port)
-        loop = asyncio.get_running_loop()
         conn = _Connection(self.client)
-        ssl_context = self.client.ssl_context if tls else None
-        try:
-            # Resolve once and check every address; connect to a checked one, never re-resolve.
-            addresses = await self.client.egress.resolve_async(host, port)
-        except EgressRefused as exc:
-            raise EgressError(str(exc)) from None
-        except OSError as exc:
-            raise ConnectError(f"could not resolve {host} ({_os_text(exc)})") from None
-        for index, address in enumerate(addresses):
+        if tls and context is None:
+            context = self.client.context_for(self.network)
+        proxy = self.proxy
+        if proxy is not None and proxy.scheme != "http":
+            raise Unsupported(
+                f"{proxy.describe()} is reached over TLS, which the lean client does not do",
+                self.network.httpx_reason(),
+            )
+        if proxy is None:
+            await self._connect(conn, host, port, context, host)
+        else:
+            await self._check_proxied(host, port)
+            await self._connect(conn, proxy.host, proxy.port, None, None, proxy)
+            if tls:
+                try:
+                    await self._tunnel(conn, host, port, proxy)
+                except BaseException:
+                    conn.close_unopened()
+                    raise
+        if context is not None and proxy is not None:
             try:
-                await loop.create_connection(
-                    lambda: conn,
-                    address,
-                    port,
-                    ssl=ssl_context,
-                    server_hostname=host if tls else None,
-                )
-                break
-            except ssl.SSLError as exc:
-                raise ConnectError(f"TLS handshake with {where} failed ({exc})") from None
-            except OSError as exc:
-                if index + 1 < len(addresses):
-                    continue  # the next address the name resolved to
-                if _refused(exc):
-                    raise ConnectError(f"connection refused by {where}") from None
-                raise ConnectError(f"could not connect to {where} ({_os_text(exc)})") from None
+                await self._start_tls(conn, context, host, where)
+            except BaseException:
+                conn.close_unopened()
+                raise
         if self.connect_ms is None:
             self.connect_ms = (time.perf_counter() - started) * 1000
         self.connected = True
         self.client.opened += 1
         self.client.open_now += 1
         return conn
+
+    async def _connect(
+        self,
+        conn: _Connection,
+        host: str,
+        port: int,
+        context: ssl.SSLContext | None,
+        server_hostname: str | None,
+        proxy: ProxyRoute | None = None,
+    ) -> None:
+        """TCP (and TLS when `context`) to a checked address of `host`, never re-resolved."""
+        where = host_port(host, port)
+        what = f"the proxy {where}" if proxy is not None else where
+        loop = asyncio.get_running_loop()
+        try:
+            # Resolve once and check every address; connect to a checked one, never re-resolve.
+            addresses = await self.client.egress.resolve_async(host, port)
+        except EgressRefused as exc:
+            prefix = f"{proxy.describe()}: " if proxy is not None else ""
+            raise EgressError(f"{prefix}{exc}") from None
+        except OSError as exc:
+            raise ConnectError(f"could not resolve {what} ({_os_text(exc)})") from None
+        for index, address in enumerate(addresses):
+            try:
+                await loop.create_connection(
+                    lambda: conn,
+                    address,
+                    port,
+                    ssl=context,
+                    server_hostname=server_hostname if context is not None else None,
+                )
+                return
+            except ssl.SSLCertVerificationError as exc:
+                raise CertificateError(f"TLS handshake with {where} failed ({exc})") from None
+            except ssl.SSLError as exc:
+                if _no_application_protocol(exc):
+                    raise _http2_only_tls(where) from None
+                raise ConnectError(f"TLS handshake with {where} failed ({exc})") from None
+            except OSError as exc:
+                if index + 1 < len(addresses):
+                    continue  # the next address the name resolved to
+                if _refused(exc):
+                    raise ConnectError(f"connection refused by {what}") from None
+                raise ConnectError(f"could not connect to {what} ({_os_text(exc)})") from None
+
+    async def _check_proxied(self, host: str, port: int) -> None:
+        try:
+            await self.client.egress.proxied_target_async(host, port)
+        except EgressRefused as exc:
+            raise EgressError(
+                f"{exc} (through {self.proxy.describe() if self.proxy else ''})"
+            ) from None
+
+    async def _tunnel(self, conn: _Connection, host: str, port: int, proxy: ProxyRoute) -> None:
+        """CONNECT host:port through the proxy (RFC 9110 §9.3.6); a 2xx opens the tunnel."""
+        authority = host_port(host, port)
+        auth = f"Proxy-Authorization: {proxy.authorization}\r\n" if proxy.authorization else ""
+        conn.write(
+            f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{auth}\r\n".encode("latin-1")
+        )
+        try:
+            status, reason, fields, _ = _parse_head(await conn.read_head())
+        except ProtocolError as exc:
+            raise ProxyError(f"{proxy.describe()} broke HTTP answering CONNECT ({exc})") from None
+        if not 200 <= status < 300:
+            raise _proxy_refusal(proxy, status, reason, fields, f"open a tunnel to {authority}")
+        if conn.buffer:  # bytes before our TLS handshake: not a clean tunnel
+            raise ProxyError(f"{proxy.describe()} sent data after its CONNECT answer")
+        conn.first_bytes = b""  # what the target sends first comes next
+
+    async def _start_tls(
+        self, conn: _Connection, context: ssl.SSLContext, host: str, where: str
+    ) -> None:
+        """TLS with the target inside the tunnel; the protocol object carries on over it."""
+        loop = asyncio.get_running_loop()
+        assert conn.transport is not None
+        try:
+            transport = await loop.start_tls(conn.transport, conn, context, server_hostname=host)
+        except ssl.SSLCertVerificationError as exc:
+            raise CertificateError(
+                f"TLS handshake with {where} (through {self.proxy.describe() if self.proxy else ''}) "
+                f"failed ({exc})"
+            ) from None
+        except ssl.SSLError as exc:
+            if _no_application_protocol(exc):
+                raise _http2_only_tls(where) from None
+            raise ConnectError(
+                f"TLS handshake with {where} (through {self.proxy.describe() if self.proxy else ''}) "
+                f"failed ({exc})"
+            ) from None
+        except (OSError, ConnectionError) as exc:
+            raise ConnectError(
+                f"the tunnel to {where} closed during TLS ({_os_text(exc)})"
+            ) from None
+        conn.transport = transport  # type: ignore[assignment]
 
     async def aclose(self) -> None:
         """Close every connection of this probe."""
@@ -521,8 +712,14 @@ class Response:
 
 
 def _encode_request(
-    method: str, url: httpx.URL, headers: list[tuple[str, str]], body: bytes | None
+    method: str,
+    url: httpx.URL,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    *,
+    absolute: bool = False,
 ) -> bytes:
+    """The request head (+ body); `absolute`: the absolute-form target a proxy needs."""
     fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
     lines = len(headers)  # each field line brings exactly one CR and one LF of its own
     if fields.count("\n") != lines or fields.count("\r") != lines or "\0" in fields:
@@ -530,7 +727,7 @@ def _encode_request(
         raise RequestError(f"the {bad} header value contains a line break or NUL")
     length = "" if body is None else f"Content-Length: {len(body)}\r\n"
     text = (
-        f"{method} {url.raw_path.decode('ascii')} HTTP/1.1\r\n"
+        f"{method} {_target(url, absolute)} HTTP/1.1\r\n"
         f"Host: {url.netloc.decode('ascii')}\r\n{fields}{length}\r\n"
     )
     try:
@@ -643,6 +840,59 @@ def _decoders(header: str) -> list[Any]:
                 f"probe does not decode (it decodes {_SUPPORTED})"
             )
     return stages
+
+
+def _target(url: httpx.URL, absolute: bool) -> str:
+    path = url.raw_path.decode("ascii")
+    return f"{url.scheme}://{url.netloc.decode('ascii')}{path}" if absolute else path
+
+
+def _proxy_refusal(
+    proxy: ProxyRoute, status: int, reason: str, fields: dict[str, str], doing: str
+) -> ProxyError:
+    """The proxy's refusal in words: 407 names the scheme it asks for, never its text."""
+    from http import HTTPStatus
+
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    text = (
+        f"{proxy.describe()} answered HTTP {status} {phrase}".rstrip() + f" when asked to {doing}"
+    )
+    if status == 407:
+        scheme = fields.get("proxy-authenticate", "").strip().split(" ", 1)[0][:30]
+        held = "the credentials sent were refused" if proxy.authorization else "none were sent"
+        text += f": it asks for {scheme or 'unnamed'} proxy credentials and {held}" + (
+            "" if scheme.lower() in ("", "basic") else " (the probe sends only Basic)"
+        )
+    return ProxyError(text)
+
+
+def _speaks_http2(first: bytes) -> bool:
+    """An HTTP/2 server's first frame is SETTINGS on stream 0 (RFC 9113 §3.4): 3 bytes of
+    length, type 0x4, flags, then a zero stream id."""
+    return len(first) >= 9 and first[3] == 0x04 and first[5:9] == b"\0\0\0\0"
+
+
+def _http2_only(url: httpx.URL) -> Unsupported:
+    where = host_port(url.host, url.port or (443 if url.scheme == "https" else 80))
+    return Unsupported(
+        f"{where} answered an HTTP/1.1 request with HTTP/2 frames: it speaks only HTTP/2",
+        "the server speaks only HTTP/2",
+    )
+
+
+def _http2_only_tls(where: str) -> Unsupported:
+    return Unsupported(
+        f"{where} refused the TLS handshake because it offers no HTTP/1.1 (ALPN "
+        "no_application_protocol): it speaks only HTTP/2",
+        "the server speaks only HTTP/2",
+    )
+
+
+def _no_application_protocol(exc: ssl.SSLError) -> bool:
+    return "NO_APPLICATION_PROTOCOL" in (getattr(exc, "reason", "") or "").upper()
 
 
 def _refused(exc: OSError) -> bool:

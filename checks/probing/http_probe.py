@@ -32,7 +32,12 @@ async def probe_http_health(
     outcome = ProbeOutcome(ok=False, phases_ms=clock.phases_ms)
     auth = (target.auth_header, target.auth_value) if target.auth_header else None
     channel = HttpChannel(
-        client, clock, auth=auth, auth_origin=target.url, max_bytes=max_response_bytes
+        client,
+        clock,
+        auth=auth,
+        auth_origin=target.url,
+        max_bytes=max_response_bytes,
+        network=target.network,
     )
     try:
         try:
@@ -70,6 +75,7 @@ async def probe_http_health(
         outcome.error, outcome.phase = str(failure), failure.phase
         outcome.body_excerpt = failure.excerpt
         outcome.needs_credentials = isinstance(failure, NeedsCredentials)
+        outcome.lean_unsupported = getattr(failure, "reason", "")
     finally:
         await channel.aclose()
     if channel.connect_ms is not None:

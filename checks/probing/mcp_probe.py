@@ -45,7 +45,12 @@ async def probe_mcp_server(
     outcome = ProbeOutcome(ok=False, phases_ms=clock.phases_ms)
     auth = (target.auth_header, target.auth_value) if target.auth_header else None
     channel = HttpChannel(
-        client, clock, auth=auth, auth_origin=target.url, max_bytes=max_response_bytes
+        client,
+        clock,
+        auth=auth,
+        auth_origin=target.url,
+        max_bytes=max_response_bytes,
+        network=target.network,
     )
     try:
         session, identity = await open_session(channel, target.url, target.transport, clock)
@@ -69,6 +74,7 @@ async def probe_mcp_server(
         outcome.ok, outcome.error, outcome.phase = False, str(failure), failure.phase
         outcome.needs_credentials = isinstance(failure, NeedsCredentials)
         outcome.body_excerpt = failure.excerpt or outcome.body_excerpt
+        outcome.lean_unsupported = getattr(failure, "reason", "")
     finally:
         await channel.aclose()
     if channel.connect_ms is not None:

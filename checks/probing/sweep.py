@@ -2,6 +2,13 @@
 
 The client is the lean HTTP/1.1 client of `h1`: each probe opens its own connections (kept alive
 between its requests, closed when it ends), so probes never scan or contend for a shared pool.
+
+Where the lean client cannot talk to a service (a server that speaks only HTTP/2, an https://
+proxy), the probe goes the httpx way instead, with the same proxy, trust and client
+certificate: decided from the settings, remembered from an earlier probe (`network.client`), or
+found out now (the lean attempt raises `Unsupported`, and the same probe runs again on httpx).
+The outcome says which client probed and why (`client`, `client_reason`); the worker remembers
+it per service (README: "Which client probes a service").
 """
 
 from __future__ import annotations
@@ -35,17 +42,42 @@ async def probe_target(target: ProbeTarget, client: Client) -> ProbeOutcome:
     """Run the right checks for one service: MCP handshake and/or health, plus TLS for https."""
     tls_task = None
     if target.url.lower().startswith("https://"):
-        egress = client.egress if isinstance(client, ProbeClient) else None
-        tls_task = asyncio.create_task(probe_tls(target.url, target.timeout_s, egress))
-    if target.kind == "agent_backend":
-        outcome = await probe_http_health(target, client)
+        if isinstance(client, ProbeClient):
+            check = probe_tls(target.url, target.timeout_s, client=client, network=target.network)
+        else:
+            check = probe_tls(target.url, target.timeout_s)
+        tls_task = asyncio.create_task(check)
+    network = target.network
+    reason = network.client_reason if network.client == "httpx" else network.httpx_reason()
+    if isinstance(client, ProbeClient) and reason:
+        outcome = await _checks(target, client.httpx_client(network, _prior(target, reason)))
+        outcome.client, outcome.client_reason = "httpx", reason
     else:
-        outcome = await probe_mcp_server(target, client)
-        if target.health_path:
-            _merge_health(outcome, await probe_http_health(target, client))
+        outcome = await _checks(target, client)
+        if isinstance(client, ProbeClient) and outcome.lean_unsupported:
+            reason = outcome.lean_unsupported
+            fallback = client.httpx_client(network, _prior(target, reason))
+            outcome = await _checks(target, fallback)
+            outcome.client, outcome.client_reason = "httpx", reason
+        elif not isinstance(client, ProbeClient):
+            outcome.client = "httpx"
     if tls_task is not None:
         outcome.tls = await tls_task
     return outcome
+
+
+async def _checks(target: ProbeTarget, client: Client) -> ProbeOutcome:
+    if target.kind == "agent_backend":
+        return await probe_http_health(target, client)
+    outcome = await probe_mcp_server(target, client)
+    if target.health_path:
+        _merge_health(outcome, await probe_http_health(target, client))
+    return outcome
+
+
+def _prior(target: ProbeTarget, reason: str) -> bool:
+    """HTTP/2 by prior knowledge: a cleartext server that speaks only HTTP/2 (no ALPN there)."""
+    return "HTTP/2" in reason and target.url.lower().startswith("http://")
 
 
 def _merge_health(outcome: ProbeOutcome, health: ProbeOutcome) -> None:

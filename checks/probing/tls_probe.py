@@ -3,55 +3,75 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import ipaddress
-import ssl
 from datetime import UTC, datetime
 
 import httpx
 from cryptography import x509
 
+from checks.probing import h1
 from checks.probing.errors import host_port
+from checks.probing.network import DEFAULT_NETWORK, ProbeNetwork, ssl_context
 from checks.probing.types import TlsInfo
-from console.egress import EgressPolicy, EgressRefused, current
+from console.egress import EgressPolicy
 
 
 async def probe_tls(
-    url: str, timeout_s: float = 10.0, egress: EgressPolicy | None = None
+    url: str,
+    timeout_s: float = 10.0,
+    egress: EgressPolicy | None = None,
+    *,
+    client: h1.ProbeClient | None = None,
+    network: ProbeNetwork = DEFAULT_NETWORK,
 ) -> TlsInfo:
-    """Fetch the server certificate without trusting it (we report on it, not rely on it).
+    """Describe the server certificate, and say whether the service's trust accepts it.
 
-    The egress policy applies as for every probe: resolved once, checked, connected by address.
+    It goes the way the probe goes (the service's proxy, CONNECT, its client certificate for
+    servers that require one) and first handshakes with the service's own trust (its CA bundle,
+    or the system's): `trusted` says whether that chain verified. An expired, self-signed or
+    unknown certificate must still be described, so on a verification failure it handshakes
+    once more without verifying, only to read the certificate. The egress policy applies as for
+    every probe (checked addresses, and the proxied-target rule through a proxy).
     """
     parsed = httpx.URL(url)
     host, port = parsed.host, parsed.port or 443
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # an expired or self-signed cert must still be described
+    where = host_port(host, port)
+    client = client or h1.ProbeClient(egress=egress)
+    trusted, trust_error = None, ""
     try:
         async with asyncio.timeout(timeout_s):
-            address = (await (egress or current()).resolve_async(host, port))[0]
-            reader, writer = await asyncio.open_connection(
-                address, port, ssl=context, server_hostname=host
-            )
-    except EgressRefused as exc:
-        return TlsInfo(error=str(exc))
+            try:
+                der = await _peer_certificate(client, network, host, port, verify=True)
+                trusted = network.tls.verify or None  # skipped verification decides nothing
+            except h1.CertificateError as exc:
+                trusted, trust_error = False, str(exc)
+                der = await _peer_certificate(client, network, host, port, verify=False)
     except TimeoutError:
-        return TlsInfo(
-            error=f"no TLS handshake with {host_port(host, port)} within {timeout_s:g} s"
-        )
-    except (OSError, ssl.SSLError) as exc:
-        return TlsInfo(error=f"could not open a TLS connection to {host_port(host, port)} ({exc})")
-    try:
-        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1):
-                await writer.wait_closed()
+        return TlsInfo(error=f"no TLS handshake with {where} within {timeout_s:g} s")
+    except h1.EgressError as exc:
+        return TlsInfo(error=str(exc))
+    except h1.HttpError as exc:
+        return TlsInfo(error=f"could not open a TLS connection to {where} ({exc})")
     if not der:
-        return TlsInfo(error=f"{host_port(host, port)} presented no certificate")
-    return describe_certificate(x509.load_der_x509_certificate(der), host)
+        return TlsInfo(error=f"{where} presented no certificate")
+    info = describe_certificate(x509.load_der_x509_certificate(der), host)
+    info.trusted, info.trust_error = trusted, trust_error
+    return info
+
+
+async def _peer_certificate(
+    client: h1.ProbeClient, network: ProbeNetwork, host: str, port: int, *, verify: bool
+) -> bytes:
+    """The server's certificate (DER) from one handshake, with no ALPN (any server answers)."""
+    tls = network.tls if verify else dataclasses.replace(network.tls, verify=False)
+    connections = client.connections(network)
+    try:
+        conn = await connections.open_tls(host, port, ssl_context(tls, alpn=()))
+        ssl_object = conn.transport.get_extra_info("ssl_object") if conn.transport else None
+        return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else b""
+    finally:
+        await connections.aclose()
 
 
 def describe_certificate(cert: x509.Certificate, host: str) -> TlsInfo:

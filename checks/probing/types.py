@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from checks.probing.network import DEFAULT_NETWORK, ProbeNetwork
+
 Transport = Literal["streamable-http", "sse"]
 
 
@@ -25,6 +27,7 @@ class ProbeTarget:
     tool_call_arguments: dict = field(default_factory=dict)
     tool_call_expect: str = ""  # substring expected in the tool's text result
     timeout_s: float = 10.0  # per phase
+    network: ProbeNetwork = DEFAULT_NETWORK  # proxy, TLS trust, client certificate, client
 
 
 @dataclass
@@ -42,6 +45,8 @@ class TlsInfo:
     hostname_matches: bool | None = None
     issuer: str = ""
     error: str = ""
+    trusted: bool | None = None  # the chain verified against the service's trust (CA bundle)
+    trust_error: str = ""
 
 
 @dataclass
@@ -68,3 +73,6 @@ class ProbeOutcome:
     tool_call_detail: str = ""
     unauthenticated_tools_list: bool | None = None  # answered tools/list without credentials
     needs_credentials: bool = False  # 401 with WWW-Authenticate: there, but asks for credentials
+    client: str = "lean"  # what probed it: "lean" (h1) or "httpx" (the fallback)
+    client_reason: str = ""  # why httpx, when it was
+    lean_unsupported: str = ""  # the lean client met something it does not do (e.g. HTTP/2 only)

@@ -21,6 +21,7 @@ import httpx
 from checks.probing import h1
 from checks.probing.clock import PhaseClock
 from checks.probing.errors import (
+    ClientUnsupported,
     HttpStatusFailure,
     NeedsCredentials,
     ProbeFailure,
@@ -33,6 +34,7 @@ from checks.probing.errors import (
     redact,
     rpc_error_name,
 )
+from checks.probing.network import DEFAULT_NETWORK, ProbeNetwork, ProxyRoute
 from checks.probing.sse import SseParser, SseTooLarge
 from console.egress import EgressPolicy, EgressRefused, current
 
@@ -86,11 +88,12 @@ def parse_url(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def connections_for(client: Client) -> AnyConnections:
-    """A fresh per-probe connection set on `client`."""
+def connections_for(client: Client, network: ProbeNetwork = DEFAULT_NETWORK) -> AnyConnections:
+    """A fresh per-probe connection set on `client`, routed and secured as `network` says (an
+    httpx client carries its own proxy and TLS settings; `network.proxy` says it has a proxy)."""
     if isinstance(client, h1.ProbeClient):
-        return client.connections()
-    return HttpxConnections(client)
+        return client.connections(network)
+    return HttpxConnections(client, proxy=network.proxy)
 
 
 @dataclass
@@ -114,6 +117,7 @@ class HttpChannel:
         auth_origin: str | httpx.URL | None = None,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         connections: AnyConnections | None = None,
+        network: ProbeNetwork = DEFAULT_NETWORK,
     ) -> None:
         """`auth` (header, value) travels only to `auth_origin` (the service's URL: scheme, host
         and port); `connections`: share another channel's (same probe); by default the channel
@@ -129,7 +133,7 @@ class HttpChannel:
         self._owns = connections is None
         if connections is None:
             assert client is not None, "a channel needs a client or shared connections"
-            connections = connections_for(client)
+            connections = connections_for(client, network)
         self.connections = connections
         # Where an unfinished exchange stands: "" (no response yet), "body" or "stream" (headers
         # arrived). Lets a time-out say "the body stalled" rather than just "no answer".
@@ -402,10 +406,23 @@ class HttpxConnections:
     goes to the checked address with the name kept in the Host header and as the TLS server
     name (httpcore's `sni_hostname` extension), so the transport never resolves it again. The
     caller's pool then keys connections by address: two names on one address may share one.
+
+    `proxy`: the client's proxy (`network.proxy`), which resolves the target's name: the target
+    is checked with `EgressPolicy.proxied_target_async` and the request keeps its name (CONNECT
+    by name); the proxy's own name is resolved and checked here first (httpx resolves it once
+    more when it connects: a narrower guarantee than the lean client's, which connects to the
+    checked address).
     """
 
-    def __init__(self, client: httpx.AsyncClient, egress: EgressPolicy | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        egress: EgressPolicy | None = None,
+        *,
+        proxy: ProxyRoute | None = None,
+    ) -> None:
         self.client = client
+        self.proxy = proxy
         self.egress = egress or current()
         self.connected = False
         self.connect_ms: float | None = None
@@ -423,9 +440,13 @@ class HttpxConnections:
             self._traced = True
             self._tls_expected = url.scheme == "https"
             extensions["trace"] = self._trace
-        pinned = await self._pin(url)
-        if url.scheme == "https":
-            extensions["sni_hostname"] = url.host
+        if self.proxy is not None:
+            await self._check_proxied(url, self.proxy)
+            pinned = url
+        else:
+            pinned = await self._pin(url)
+            if url.scheme == "https":
+                extensions["sni_hostname"] = url.host
         headers = [("Host", url.netloc.decode("ascii")), *headers]
         request = httpx.Request(
             method, pinned, content=body, headers=headers, extensions=extensions
@@ -434,6 +455,22 @@ class HttpxConnections:
         response.request = httpx.Request(method, url, headers=headers)
         self.connected = True
         return response
+
+    async def _check_proxied(self, url: httpx.URL, proxy: ProxyRoute) -> None:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if (url.host, port) in self._pinned:
+            return
+        try:
+            await self.egress.resolve_async(proxy.host, proxy.port)
+        except EgressRefused as exc:
+            raise h1.EgressError(f"{proxy.describe()}: {exc}") from None
+        except OSError as exc:
+            raise h1.ConnectError(f"could not resolve the proxy {proxy.where} ({exc})") from None
+        try:
+            await self.egress.proxied_target_async(url.host, port)
+        except EgressRefused as exc:
+            raise h1.EgressError(f"{exc} (through {proxy.describe()})") from None
+        self._pinned[(url.host, port)] = url.host
 
     async def _pin(self, url: httpx.URL) -> httpx.URL:
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -558,6 +595,8 @@ def _transport_failure(
 ) -> ProbeFailure:
     """Name a transport error in plain words; connection failures belong to the connect phase."""
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, h1.Unsupported):
+        return ClientUnsupported("connect", text, exc.reason)
     if isinstance(exc, h1.ConnectError):
         return ProbeFailure("connect", text)  # h1 already names the address and the cause
     if isinstance(exc, h1.HttpError):
@@ -570,6 +609,8 @@ def _transport_failure(
             )
         return ProbeFailure(phase, f"network error talking to {where} ({text})")
     where = host_port(url.host, url.port or (443 if url.scheme == "https" else 80))
+    if isinstance(exc, httpx.ProxyError):
+        return ProbeFailure("connect", f"the proxy refused the way to {where} ({text})")
     if isinstance(exc, httpx.ConnectError):
         lowered = text.lower()
         if "refused" in lowered or "all connection attempts failed" in lowered:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,8 +26,11 @@ def serve_app(
     port: int = 0,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    ssl_ca_certs: str | None = None,
 ) -> tuple[str, Callable[[], None]]:
-    """Start `app` on loopback (a free port unless `port` is given); return base URL and stopper."""
+    """Start `app` on loopback (a free port unless `port` is given); return base URL and stopper.
+
+    `ssl_ca_certs`: require a client certificate issued by these CAs (mutual TLS)."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -35,6 +39,8 @@ def serve_app(
         lifespan="auto",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        ssl_ca_certs=ssl_ca_certs,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if ssl_ca_certs else ssl.CERT_NONE,
         # A probe that hangs up mid-stream must not keep the test server from stopping.
         timeout_graceful_shutdown=1,
     )
