@@ -108,6 +108,14 @@ class ConfigOut(Schema):
     oauth_client_id: str
     oauth_client_secret_ref: str
     oauth_scope: str
+    proxy_url: str
+    proxy_auth_ref: str
+    tls_ca_bundle_ref: str
+    tls_client_cert_ref: str
+    tls_client_key_ref: str
+    tls_skip_verify: bool
+    probe_client: str
+    probe_client_reason: str
     next_check_at: datetime
 
 
@@ -132,6 +140,12 @@ class ConfigPatch(Schema):
     oauth_client_id: str | None = None
     oauth_client_secret_ref: str | None = None
     oauth_scope: str | None = None
+    proxy_url: str | None = None
+    proxy_auth_ref: str | None = None
+    tls_ca_bundle_ref: str | None = None
+    tls_client_cert_ref: str | None = None
+    tls_client_key_ref: str | None = None
+    tls_skip_verify: bool | None = None
 
 
 class ToolsOut(Schema):
@@ -176,7 +190,12 @@ def _drift(d: DriftEvent | None) -> dict | None:
 
 
 def _config(config: CheckConfig) -> dict[str, Any]:
-    return {**check_services.config_state(config), "next_check_at": config.next_check_at}
+    return {
+        **check_services.config_state(config),
+        "probe_client": config.probe_client or "lean",
+        "probe_client_reason": config.probe_client_reason,
+        "next_check_at": config.next_check_at,
+    }
 
 
 @router.get("/services/{name}/health", response={200: HealthOut, 404: ErrorOut})

@@ -29,6 +29,12 @@ class CheckConfigForm(forms.ModelForm):
             "oauth_client_id": "OAuth client id",
             "oauth_client_secret_ref": "OAuth client secret reference",
             "oauth_scope": "OAuth scope",
+            "proxy_url": "Proxy",
+            "proxy_auth_ref": "Proxy credentials reference",
+            "tls_ca_bundle_ref": "CA bundle reference",
+            "tls_client_cert_ref": "Client certificate reference",
+            "tls_client_key_ref": "Client key reference",
+            "tls_skip_verify": "Skip TLS verification (non-production only)",
         }
         help_texts = {
             "interval_seconds": "How often the worker checks the service; at least 10.",
@@ -49,6 +55,20 @@ class CheckConfigForm(forms.ModelForm):
             "oauth_client_secret_ref": "env:NAME or file:/path, like the auth secret reference; "
             "sent only to the token URL.",
             "oauth_scope": "Optional: space-separated scopes to ask for.",
+            "proxy_url": "Optional: http://host:port (or https://) of the forward proxy the "
+            "probe goes through, or 'direct'. Empty: the account's proxy, else the worker's "
+            "HTTPS_PROXY / HTTP_PROXY / NO_PROXY. Never put credentials in the URL.",
+            "proxy_auth_ref": "env:NAME or file:/path holding user:password for the proxy "
+            "(sent as Basic Proxy-Authorization to the proxy only).",
+            "tls_ca_bundle_ref": "file:/path to a mounted PEM bundle of the CAs to trust for "
+            "this service (instead of the system's); the TLS expiry check uses it too. Empty: "
+            "the account's, else the system's.",
+            "tls_client_cert_ref": "file:/path to a mounted PEM client certificate, for servers "
+            "that require mutual TLS.",
+            "tls_client_key_ref": "file:/path to its PEM private key (empty if the certificate "
+            "file holds it).",
+            "tls_skip_verify": "Refused when the service's environment is production (or "
+            "empty). Every change is audit-logged. Prefer a CA bundle.",
         }
 
     def clean_tool_call_arguments(self):

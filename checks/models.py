@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from console import egress, limits, secret_refs
+from fleet import validation
 from fleet.models import HealthStatus, Service
 from fleet.validation import header_name_problem
 
@@ -67,6 +68,24 @@ class CheckConfig(models.Model):
     oauth_client_id = models.CharField(max_length=200, blank=True)
     oauth_client_secret_ref = models.CharField(max_length=200, blank=True)
     oauth_scope = models.CharField(max_length=500, blank=True)
+    # How the probe reaches the service (README: "Proxies, private CAs and mTLS"): these win over
+    # the account's settings, which win over the worker's HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
+    proxy_url = models.CharField(
+        max_length=300, blank=True, help_text=validation.PROXY_HELP + " (no credentials)."
+    )
+    proxy_auth_ref = models.CharField(max_length=200, blank=True)  # -> "user:password"
+    tls_ca_bundle_ref = models.CharField(max_length=200, blank=True)  # file: PEM CA bundle
+    tls_client_cert_ref = models.CharField(max_length=200, blank=True)  # file: PEM certificate
+    tls_client_key_ref = models.CharField(max_length=200, blank=True)  # file: PEM key
+    tls_skip_verify = models.BooleanField(
+        default=False, help_text="Non-production environments only; audited."
+    )
+    # Which client probes the service, decided by the worker (not a setting): "" or "lean" for
+    # the lean HTTP/1.1 client, "httpx" when the service needs the fallback, and why.
+    probe_client = models.CharField(max_length=10, blank=True)
+    probe_client_reason = models.CharField(max_length=300, blank=True)
+    probe_client_url = models.CharField(max_length=500, blank=True)  # the URL it was decided for
+    probe_client_since = models.DateTimeField(null=True, blank=True)
 
     next_check_at = models.DateTimeField(default=timezone.now, db_index=True)
     claim_seq = models.PositiveIntegerField(
@@ -96,6 +115,11 @@ class CheckConfig(models.Model):
         if self.auth_secret_ref and (problem := secret_refs.ref_problem(self.auth_secret_ref)):
             errors["auth_secret_ref"] = problem
         errors.update(self._oauth_problems())
+        errors.update(validation.network_problems(self.__dict__))
+        if self.tls_skip_verify and (
+            problem := validation.skip_verify_problem(self.service.environment)
+        ):
+            errors["tls_skip_verify"] = problem
         if errors:
             raise ValidationError(errors)
 

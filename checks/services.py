@@ -41,7 +41,14 @@ CONFIG_FIELDS = (
     "oauth_client_id",
     "oauth_client_secret_ref",
     "oauth_scope",
+    "proxy_url",
+    "proxy_auth_ref",
+    "tls_ca_bundle_ref",
+    "tls_client_cert_ref",
+    "tls_client_key_ref",
+    "tls_skip_verify",
 )
+NETWORK_FIELDS = CONFIG_FIELDS[-6:]  # a change here makes the worker choose its client afresh
 
 
 def config_state(config: CheckConfig) -> dict:
@@ -67,6 +74,9 @@ def save_check_config(*, actor: Any, source: str, service: Service, spec: dict) 
         config.full_clean(exclude=["service", "next_check_at"])
         if config.interval_seconds != before["interval_seconds"]:
             config.next_check_at = timezone.now()  # the new interval starts now
+        if any(getattr(config, f) != before[f] for f in NETWORK_FIELDS):
+            config.probe_client = config.probe_client_reason = config.probe_client_url = ""
+            config.probe_client_since = None
         config.save()
         if before["enabled"] and not config.enabled:
             _stop_reporting(service, actor)
@@ -76,7 +86,25 @@ def save_check_config(*, actor: Any, source: str, service: Service, spec: dict) 
                 actor, "update", config, source=source, before=before, after=after,
                 detail=f"check settings of {service.name}",
             )  # fmt: skip
+        if before["tls_skip_verify"] != config.tls_skip_verify:
+            _record_skip_verify(actor, source, service, config.tls_skip_verify)
     return config
+
+
+def _record_skip_verify(actor: Any, source: str, service: Service, skip: bool) -> None:
+    """Its own audit row: skipping TLS verification is the one setting that lowers security."""
+    record_action(
+        actor,
+        "tls_skip_verify_on" if skip else "tls_skip_verify_off",
+        service,
+        source=source,
+        before={"tls_skip_verify": not skip},
+        after={"tls_skip_verify": skip},
+        detail=(
+            f"TLS verification {'skipped' if skip else 'restored'} for the probes of "
+            f"{service.name} (environment {service.environment or 'empty'!r})"
+        ),
+    )
 
 
 def _stop_reporting(service: Service, actor: Any) -> None:

@@ -111,7 +111,7 @@ def run_batch(claims: Sequence[Claim], at: datetime | None = None) -> list[Check
     slots = dict(claims)
     configs = {
         c.service_id: c
-        for c in CheckConfig.objects.select_related("service").filter(service_id__in=slots)
+        for c in CheckConfig.objects.select_related("service__account").filter(service_id__in=slots)
     }
     done = set(
         ProbeResult.objects.filter(service_id__in=slots, slot__in=set(slots.values())).values_list(
@@ -143,7 +143,37 @@ def probe_configs(configs: Sequence[CheckConfig]) -> list[ProbeOutcome]:
     probed = probe_many_sync([t for _, t in targets], concurrency=probe_concurrency())
     for (i, _), outcome in zip(targets, probed, strict=True):
         outcomes[i] = outcome
+    remember_clients(configs, outcomes)
     return outcomes
+
+
+def remember_clients(configs: Sequence[CheckConfig], outcomes: Sequence[ProbeOutcome]) -> None:
+    """Store which client probed each service when that changed: the httpx fallback once the
+    lean client met something it does not do, the lean client again once it answered after a
+    change of URL. Rare, so one UPDATE per change."""
+    now = timezone.now()
+    for config, outcome in zip(configs, outcomes, strict=True):
+        if outcome is None or not (outcome.client == "httpx" or outcome.ok):
+            continue  # a failed lean probe says nothing about which client fits
+        if outcome.client == "lean" and config.probe_client != "httpx":
+            continue  # the default, nothing to remember (no write per service per sweep)
+        url = config.service.url
+        reason = outcome.client_reason if outcome.client == "httpx" else ""
+        stored = (
+            config.probe_client or "lean",
+            config.probe_client_reason,
+            config.probe_client_url,
+        )
+        if stored == (outcome.client, reason, url):
+            continue
+        config.probe_client, config.probe_client_reason = outcome.client, reason[:300]
+        config.probe_client_url, config.probe_client_since = url, now
+        CheckConfig.objects.filter(pk=config.pk).update(
+            probe_client=outcome.client,
+            probe_client_reason=reason[:300],
+            probe_client_url=url,
+            probe_client_since=now,
+        )
 
 
 def record(
@@ -342,7 +372,9 @@ def check_all(batch: int | None = None) -> list[Checked]:
     """Check every enabled service now, batch by batch, outside the schedule (`probe --all`)."""
     ensure_configs()
     configs = list(
-        CheckConfig.objects.select_related("service").filter(enabled=True).order_by("service__name")
+        CheckConfig.objects.select_related("service__account")
+        .filter(enabled=True)
+        .order_by("service__name")
     )
     checked: list[Checked] = []
     size = batch or batch_size()

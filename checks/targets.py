@@ -6,12 +6,16 @@ file the config names; the database only ever holds the reference.
 
 from __future__ import annotations
 
+import ssl
+from urllib.parse import urlsplit
+
 from checks import oauth
 from checks.models import CheckConfig
+from checks.probing import network as net
 from checks.probing.types import ProbeTarget
 from console import secret_refs
-from fleet.models import Service
-from fleet.validation import header_name_problem
+from fleet.models import CloudAccount, Service
+from fleet.validation import PROXY_DIRECT, header_name_problem, skip_verify_problem
 
 
 class TargetError(Exception):
@@ -81,4 +85,102 @@ def target_for(service: Service, config: CheckConfig) -> ProbeTarget:
         tool_call_arguments=dict(config.tool_call_arguments or {}),
         tool_call_expect=config.tool_call_expect,
         timeout_s=config.timeout_seconds,
+        network=network_for(service, config),
     )
+
+
+def network_for(service: Service, config: CheckConfig) -> net.ProbeNetwork:
+    """Proxy, TLS trust and client certificate for the service's probes, and the client the
+    worker remembered for it. Each part comes from the check settings, else the account, else
+    (proxy) the worker's environment or (TLS) the system's defaults."""
+    account = service.account if service.account_id else None
+    remembered = config.probe_client == "httpx" and config.probe_client_url == service.url
+    return net.ProbeNetwork(
+        proxy=_proxy(service, config, account),
+        tls=_tls(service, config, account),
+        client="httpx" if remembered else "",
+        client_reason=config.probe_client_reason if remembered else "",
+    )
+
+
+def _proxy(
+    service: Service, config: CheckConfig, account: CloudAccount | None
+) -> net.ProxyRoute | None:
+    if config.proxy_url:
+        url, ref, source = config.proxy_url, config.proxy_auth_ref, "the check settings"
+    elif account is not None and account.probe_proxy_url:
+        url, ref = account.probe_proxy_url, account.probe_proxy_auth_ref
+        source = f"account {account.name}"
+    else:
+        parts = urlsplit(service.url)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            return None
+        try:
+            return net.environment_proxy(scheme, parts.hostname or "", port)
+        except ValueError as exc:
+            raise TargetError(f"proxy: the worker's {exc}") from None
+    if url == PROXY_DIRECT:
+        return None
+    authorization = ""
+    if ref:
+        try:
+            authorization = net.basic_authorization(secret_refs.resolve(ref))
+        except secret_refs.SecretRefError as exc:
+            raise TargetError(f"proxy: {exc} (the proxy credentials from {source})") from None
+    try:
+        return net.parse_proxy(url, source, authorization)
+    except ValueError as exc:
+        raise TargetError(f"proxy: {exc}") from None
+
+
+def _tls(service: Service, config: CheckConfig, account: CloudAccount | None) -> net.TlsSettings:
+    """The CA bundle and the client certificate (with its key) each come from the check
+    settings when set there, else from the account."""
+
+    def pick(field: str) -> tuple[str, str]:
+        if getattr(config, field):
+            return getattr(config, field), "the check settings"
+        if account is not None and getattr(account, f"probe_{field}"):
+            return getattr(account, f"probe_{field}"), f"account {account.name}"
+        return "", ""
+
+    ca_ref, ca_source = pick("tls_ca_bundle_ref")
+    cert_ref, cert_source = pick("tls_client_cert_ref")
+    key_ref = ""
+    if cert_ref:  # the key goes with its certificate, from the same place
+        key_ref = (
+            config.tls_client_key_ref
+            if cert_source == "the check settings"
+            else (account.probe_tls_client_key_ref if account is not None else "")
+        )
+    if config.tls_skip_verify and (problem := skip_verify_problem(service.environment)):
+        raise TargetError(f"tls: tls_skip_verify is set but {problem}")
+    if not (ca_ref or cert_ref or config.tls_skip_verify):
+        return net.TlsSettings()
+    try:
+        ca = secret_refs.resolve_pem(ca_ref) if ca_ref else ""
+        cert = secret_refs.resolve_pem(cert_ref) if cert_ref else ""
+        key = secret_refs.resolve_pem(key_ref) if key_ref else ""
+    except secret_refs.SecretRefError as exc:
+        raise TargetError(
+            f"tls: {exc} (from the TLS settings), so the probe cannot connect"
+        ) from None
+    sources = sorted({s for s in (ca_source, cert_source) if s})
+    tls = net.TlsSettings(
+        ca_pem=ca,
+        client_cert_pem=cert,
+        client_key_pem=key,
+        verify=not config.tls_skip_verify,
+        source=" and ".join(sources) or "the check settings",
+    )
+    try:
+        net.ssl_context(tls)  # built once and cached: a PEM that will not load fails here
+    except (ssl.SSLError, ValueError) as exc:
+        raise TargetError(
+            f"tls: the CA bundle or client certificate from {tls.source} cannot be loaded "
+            f"({getattr(exc, 'reason', None) or exc})"
+        ) from None
+    return tls

@@ -109,10 +109,28 @@ def check_settings(request: HttpRequest, name: str) -> HttpResponse:
     else:
         form = CheckConfigForm(instance=config)
     status = 422 if form.errors else 200
-    context = {"service": service, "form": form}
+    context = {"service": service, "form": form, "reach": reach_summary(service, config)}
     if wants_fragment(request):
         status = 200  # htmx swaps only 2xx
     return render_page(request, "checks/check_settings.html", "settings-form", context, status)
+
+
+def reach_summary(service: Service, config: CheckConfig) -> dict[str, str]:
+    """How the probe reaches the service, in words: which client and why, which proxy."""
+    if config.probe_client == "httpx" and config.probe_client_url == service.url:
+        client = f"httpx, because {config.probe_client_reason}"
+    else:
+        client = "the lean client (HTTP/1.1)"
+    account = service.account if service.account_id else None
+    if config.proxy_url:
+        proxy = f"{config.proxy_url} (from these settings)"
+    elif account is not None and account.probe_proxy_url:
+        proxy = f"{account.probe_proxy_url} (from account {account.name})"
+    else:
+        proxy = "the worker's HTTPS_PROXY / HTTP_PROXY / NO_PROXY, if it has them"
+    if proxy.startswith("direct"):
+        proxy = "none (direct, whatever the account or the environment says)"
+    return {"client": client, "proxy": proxy}
 
 
 @role_required("operator")

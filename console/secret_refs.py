@@ -152,6 +152,29 @@ def resolve(ref: str) -> str:
     return value
 
 
+def file_ref_problem(value: str, what: str = "PEM file") -> str | None:
+    """Why `value` cannot be saved as a reference to a mounted file (a CA bundle, a client
+    certificate or key): it must be `file:/path` inside FLEET_SECRET_DIRS."""
+    if not value.startswith("file:"):
+        return (
+            f"must be file:/absolute/path to a mounted {what} inside {allow_list_text()} "
+            "(a reference, never the PEM itself)."
+        )
+    return ref_problem(value)
+
+
+def resolve_pem(ref: str) -> str:
+    """The PEM text behind a `file:` reference (line breaks kept), after the same rules as
+    `resolve`. Raises SecretRefError naming the reference, never the content."""
+    problem = file_ref_problem(ref)
+    if problem:
+        raise SecretRefError(problem)
+    text = _read_file(ref.partition(":")[2])
+    if "-----BEGIN " not in text:
+        raise SecretRefError(f"{ref}: the file holds no PEM block (-----BEGIN ...)")
+    return text
+
+
 # -- rules ---------------------------------------------------------------------------------------
 
 

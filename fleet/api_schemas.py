@@ -73,6 +73,11 @@ class AccountIn(Schema):
     region: str = ""
     endpoint: str = ""
     billing_account: str = ""
+    probe_proxy_url: str = ""
+    probe_proxy_auth_ref: str = ""
+    probe_tls_ca_bundle_ref: str = ""
+    probe_tls_client_cert_ref: str = ""
+    probe_tls_client_key_ref: str = ""
 
 
 class AccountOut(AccountIn):

@@ -71,6 +71,37 @@ class AccountForm(forms.Form):
     billing_account = forms.CharField(
         required=False, max_length=40, help_text="GCP billing account"
     )
+    probe_proxy_url = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Probe proxy",
+        help_text="For this account's services unless their check settings say otherwise: "
+        "http://host:port (or https://), or 'direct'. No credentials here.",
+    )
+    probe_proxy_auth_ref = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Probe proxy credentials reference",
+        help_text="env:NAME or file:/path holding user:password (sent as Basic to the proxy).",
+    )
+    probe_tls_ca_bundle_ref = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Probe CA bundle reference",
+        help_text="file:/path to a mounted PEM bundle: the CAs probes trust for these services.",
+    )
+    probe_tls_client_cert_ref = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Probe client certificate reference",
+        help_text="file:/path to a mounted PEM certificate, for servers that require mTLS.",
+    )
+    probe_tls_client_key_ref = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Probe client key reference",
+        help_text="file:/path to its PEM private key (leave empty if the certificate file has it).",
+    )
 
     def spec(self) -> dict:
         return dict(self.cleaned_data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
@@ -37,6 +38,13 @@ class CloudAccount(models.Model):
     billing_account = models.CharField(
         max_length=40, blank=True, help_text="GCP billing account id"
     )
+    # How probes reach this account's services unless a service's check settings say otherwise
+    # (README: "Proxies, private CAs and mTLS"): references only, never secrets or PEM text.
+    probe_proxy_url = models.CharField(max_length=300, blank=True)
+    probe_proxy_auth_ref = models.CharField(max_length=200, blank=True)
+    probe_tls_ca_bundle_ref = models.CharField(max_length=200, blank=True)
+    probe_tls_client_cert_ref = models.CharField(max_length=200, blank=True)
+    probe_tls_client_key_ref = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,6 +57,8 @@ class CloudAccount(models.Model):
     def clean(self) -> None:
         validation.validate_name(self.name)
         validation.validate_account_fields(self.provider, self.__dict__)
+        if errors := validation.network_problems(self.__dict__, prefix="probe_"):
+            raise ValidationError(errors)
 
     def to_ref(self) -> AccountRef:
         return AccountRef(

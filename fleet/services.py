@@ -27,6 +27,11 @@ ACCOUNT_FIELDS = (
     "region",
     "endpoint",
     "billing_account",
+    "probe_proxy_url",
+    "probe_proxy_auth_ref",
+    "probe_tls_ca_bundle_ref",
+    "probe_tls_client_cert_ref",
+    "probe_tls_client_key_ref",
 )
 SERVICE_FIELDS = (
     "kind",

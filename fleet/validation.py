@@ -279,3 +279,91 @@ def validate_dependencies(
     cycle = find_cycle(merged)
     if cycle:
         raise ValidationError({"depends_on": "Dependency cycle: " + " → ".join(cycle) + "."})
+
+
+# -- how probes reach a service: proxy and TLS (check settings and cloud accounts) ----------------
+
+PROXY_DIRECT = "direct"
+PRODUCTION_ENVIRONMENTS = frozenset({"", "production", "prod", "prd", "live"})
+PROXY_HELP = (
+    "http://host:port or https://host:port of a forward proxy, or 'direct' for no proxy even when "
+    "the account or the worker's environment sets one"
+)
+
+
+def is_production(environment: str) -> bool:
+    """Whether a service's `environment` field names production (empty counts as production:
+    it is the default, and an unnamed environment is not proven to be a test one)."""
+    return environment.strip().lower() in PRODUCTION_ENVIRONMENTS
+
+
+def proxy_url_problem(value: str, auth_field: str) -> str | None:
+    """Why `value` cannot be saved as a proxy setting, or None. Credentials never go in the URL:
+    they belong in the secret reference `auth_field`."""
+    if value == PROXY_DIRECT:
+        return None
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c == "\\" for c in value):
+        return f"must be {PROXY_HELP}; it contains a space, backslash or control character."
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"must be {PROXY_HELP} ({exc})."
+    if "@" in parts.netloc:
+        return (
+            f"must not carry a user name or password (user@host): put 'user:password' in an "
+            f"allowed environment variable or secret file and give its reference in {auth_field}."
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be {PROXY_HELP} (got the scheme {parts.scheme or 'none'!r})."
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"must be {PROXY_HELP}, without a path, query or fragment."
+    if port == 0:
+        return "the proxy port must be between 1 and 65535."
+    if problem := egress.current().host_problem(parts.hostname):
+        return f"egress refused: {problem}"
+    return None
+
+
+def network_problems(values: Mapping[str, object], prefix: str = "") -> dict[str, str]:
+    """Proxy and TLS settings of a service's checks (`prefix` "") or an account's ("probe_"):
+    each problem keyed by its field."""
+    from console import secret_refs
+
+    def name(field: str) -> str:
+        return f"{prefix}{field}"
+
+    errors: dict[str, str] = {}
+    proxy = str(values.get(name("proxy_url")) or "")
+    auth = str(values.get(name("proxy_auth_ref")) or "")
+    if proxy and (problem := proxy_url_problem(proxy, name("proxy_auth_ref"))):
+        errors[name("proxy_url")] = problem
+    if auth:
+        if not proxy or proxy == PROXY_DIRECT:
+            errors[name("proxy_auth_ref")] = f"needs a proxy in {name('proxy_url')}."
+        elif problem := secret_refs.ref_problem(auth):
+            errors[name("proxy_auth_ref")] = problem
+    what = {
+        "tls_ca_bundle_ref": "CA bundle (PEM)",
+        "tls_client_cert_ref": "client certificate (PEM)",
+        "tls_client_key_ref": "client private key (PEM)",
+    }
+    for field, label in what.items():
+        ref = str(values.get(name(field)) or "")
+        if ref and (problem := secret_refs.file_ref_problem(ref, label)):
+            errors[name(field)] = problem
+    if values.get(name("tls_client_key_ref")) and not values.get(name("tls_client_cert_ref")):
+        errors.setdefault(name("tls_client_cert_ref"), "a client key needs its client certificate.")
+    return errors
+
+
+def skip_verify_problem(environment: str) -> str | None:
+    """Skipping TLS verification is refused for production services."""
+    if is_production(environment):
+        shown = f"'{environment}'" if environment else "empty (which counts as production)"
+        return (
+            f"refused: the service's environment field is {shown}. TLS verification can be "
+            "skipped only for non-production environments (staging, dev, test, ...); for a "
+            "private CA give its CA bundle in tls_ca_bundle_ref instead."
+        )
+    return None
