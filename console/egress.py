@@ -18,6 +18,9 @@ Slack, the SMTP host, cloud account endpoint overrides) goes through one `Egress
   with the name kept for SNI and Host. So numeric spellings (2852039166, 0xa9fea9fe,
   0251.0376.0251.0376, 169.254.43518), DNS names pointing at metadata and DNS rebinding all meet
   the same check. `url_problem` is the save-time check of the same rules without DNS.
+- Through a forward proxy (probes only), the proxy's address gets the connect-time check above and
+  the target gets `proxied_target_async`: the proxy resolves it, so only what this worker can see
+  is judged (literal addresses, metadata names, the addresses the name resolves to here).
 
 Free of Django at import time: `current()` reads the settings when they are configured.
 """
