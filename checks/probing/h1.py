@@ -39,6 +39,7 @@ import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -851,8 +852,6 @@ def _proxy_refusal(
     proxy: ProxyRoute, status: int, reason: str, fields: dict[str, str], doing: str
 ) -> ProxyError:
     """The proxy's refusal in words: 407 names the scheme it asks for, never its text."""
-    from http import HTTPStatus
-
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
