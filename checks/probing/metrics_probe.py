@@ -57,7 +57,12 @@ async def scrape_metrics(target: ProbeTarget, path: str, client: Client) -> Metr
     clock = PhaseClock(target.timeout_s)
     auth = (target.auth_header, target.auth_value) if target.auth_header else None
     channel = HttpChannel(
-        client, clock, auth=auth, auth_origin=target.url, max_bytes=MAX_METRICS_BYTES
+        client,
+        clock,
+        auth=auth,
+        auth_origin=target.url,
+        max_bytes=MAX_METRICS_BYTES,
+        network=target.network,  # the same proxy, CA bundle and client certificate as probes
     )
     where = str(url)
     try:
