@@ -153,11 +153,13 @@ class ProbeClient:
             proxy = None
             if network.proxy is not None:
                 auth = network.proxy.authorization
-                https = network.proxy.scheme == "https"  # TLS to the proxy: system trust
+                # TLS to an https:// proxy is verified with the service's trust (its CA bundle,
+                # else the system's): a corporate proxy's certificate is usually the private CA's.
+                https = network.proxy.scheme == "https"
                 proxy = httpx.Proxy(
                     network.proxy.url,
                     headers={"Proxy-Authorization": auth} if auth else None,
-                    ssl_context=tls_context(DEFAULT_NETWORK.tls, alpn=()) if https else None,
+                    ssl_context=tls_context(network.tls, alpn=()) if https else None,
                 )
             client = self._httpx[key] = httpx.AsyncClient(
                 verify=tls_context(network.tls, alpn=()),

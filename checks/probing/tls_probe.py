@@ -37,6 +37,11 @@ async def probe_tls(
     parsed = httpx.URL(url)
     host, port = parsed.host, parsed.port or 443
     where = host_port(host, port)
+    if network.proxy is not None and network.proxy.scheme != "http":
+        return TlsInfo(
+            error=f"not checked: {network.httpx_reason()}, and the TLS check goes through "
+            "http:// proxies only"
+        )
     client = client or h1.ProbeClient(egress=egress)
     trusted, trust_error = None, ""
     try:

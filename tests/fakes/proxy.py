@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ssl
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -35,8 +36,13 @@ class ForwardProxy:
     """Use as a context manager: `with ForwardProxy() as proxy: proxy.url ...`."""
 
     def __init__(
-        self, credentials: str | None = None, challenge: str = 'Basic realm="fleet-proxy"'
+        self,
+        credentials: str | None = None,
+        challenge: str = 'Basic realm="fleet-proxy"',
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`ssl_context`: an https:// proxy (TLS between the client and the proxy)."""
+        self.ssl_context = ssl_context
         self.credentials = credentials
         self.challenge = challenge
         self.requests: list[ProxiedRequest] = []
@@ -48,7 +54,8 @@ class ForwardProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def targets(self) -> list[str]:
         return [f"{r.method} {r.target}" for r in self.requests]
@@ -56,7 +63,7 @@ class ForwardProxy:
     def __enter__(self) -> ForwardProxy:
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.ssl_context), self._loop
         )
         self._server = future.result(timeout=5)
         self.port = self._server.sockets[0].getsockname()[1]

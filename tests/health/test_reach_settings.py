@@ -4,10 +4,13 @@ servers (a recording forward proxy, an mTLS server with a private CA, an HTTP/2-
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from checks import sweep_db
 from checks.models import CheckConfig
@@ -168,6 +171,8 @@ def test_an_http2_only_service_is_probed_with_httpx_remembered_and_shown(
         first = sweep_db.check_now(service).result
         tried_lean = server.http1_refused
         second = sweep_db.check_now(service).result
+        out = io.StringIO()
+        call_command("probe", "h2only", "--json", stdout=out)
 
     assert first.ok and second.ok, (first.error, second.error)
     assert tried_lean >= 1 and server.http1_refused == tried_lean  # remembered: no lean retry
@@ -178,6 +183,8 @@ def test_an_http2_only_service_is_probed_with_httpx_remembered_and_shown(
     assert "httpx, because the server speaks only HTTP/2" in page.content.decode()
     api = operator_client.get(f"{API}/services/{service.name}/checks/settings").json()
     assert api["probe_client"] == "httpx"
+    cli = json.loads(out.getvalue())
+    assert cli["client"] == "httpx" and cli["tls_trusted"] is True and cli["ok"]
 
 
 def test_the_settings_page_says_the_lean_client_by_default(operator_client):

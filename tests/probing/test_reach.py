@@ -280,3 +280,14 @@ def test_an_http2_only_server_behind_a_proxy_falls_back_through_the_same_proxy(c
     assert outcome.ok, outcome.error
     assert outcome.client == "httpx"
     assert len(proxy.requests) >= 2 and {r.method for r in proxy.requests} == {"CONNECT"}
+
+
+def test_an_https_proxy_is_used_through_httpx_verified_with_the_service_trust(ca, plain_server):
+    cert, key = ca.issue("proxy.corp", ("127.0.0.1",))
+    with ForwardProxy(ssl_context=make_ssl_server_context(cert, key)) as proxy:
+        network = ProbeNetwork(proxy=via(proxy), tls=trust(ca))
+        outcome = probe(ProbeTarget("p", plain_server, network=network))
+
+    assert outcome.ok, outcome.error
+    assert outcome.client == "httpx" and "https:// proxy" in outcome.client_reason
+    assert proxy.requests and all(r.target.startswith("http://127.0.0.1:") for r in proxy.requests)

@@ -37,6 +37,9 @@ def as_dict(item: Checked) -> dict:
         "cold_start": bool(result and result.cold_start),
         "tool_call_ok": outcome.tool_call_ok,
         "tls_days_to_expiry": outcome.tls.days_to_expiry if outcome.tls else None,
+        "tls_trusted": outcome.tls.trusted if outcome.tls else None,  # by the service's trust
+        "client": outcome.client,  # "lean" or "httpx" (the fallback)
+        "client_reason": outcome.client_reason,
         "checked_at": result.checked_at.isoformat() if result else None,
         "drift": item.drift.readable if item.drift else None,
     }
@@ -93,6 +96,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  health     HTTP {d['http_status']}")
         if d["tls_days_to_expiry"] is not None:
             self.stdout.write(f"  tls        expires in {d['tls_days_to_expiry']:.0f} days")
+        if d["client"] == "httpx":
+            self.stdout.write(f"  client     httpx, because {d['client_reason']}")
         if d["error"]:
             self.stdout.write(f"  error      {d['error']}")
         if d["body_excerpt"]:
