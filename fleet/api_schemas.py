@@ -78,6 +78,7 @@ class AccountIn(Schema):
     probe_tls_ca_bundle_ref: str = ""
     probe_tls_client_cert_ref: str = ""
     probe_tls_client_key_ref: str = ""
+    prometheus_url: str = ""
 
 
 class AccountOut(AccountIn):

@@ -102,6 +102,12 @@ class AccountForm(forms.Form):
         label="Probe client key reference",
         help_text="file:/path to its PEM private key (leave empty if the certificate file has it).",
     )
+    prometheus_url = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Prometheus URL",
+        help_text="Kubernetes: Prometheus HTTP API counting requests (optional)",
+    )
 
     def spec(self) -> dict:
         return dict(self.cleaned_data)

@@ -45,6 +45,9 @@ class CloudAccount(models.Model):
     probe_tls_ca_bundle_ref = models.CharField(max_length=200, blank=True)
     probe_tls_client_cert_ref = models.CharField(max_length=200, blank=True)
     probe_tls_client_key_ref = models.CharField(max_length=200, blank=True)
+    # Kubernetes: a Prometheus HTTP API (e.g. http://prometheus.monitoring:9090) whose ingress
+    # controller or mesh metrics count requests; audits query it once per namespace.
+    prometheus_url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -32,6 +32,7 @@ ACCOUNT_FIELDS = (
     "probe_tls_ca_bundle_ref",
     "probe_tls_client_cert_ref",
     "probe_tls_client_key_ref",
+    "prometheus_url",
 )
 SERVICE_FIELDS = (
     "kind",

@@ -113,6 +113,16 @@ def validate_account_fields(provider: str, values: Mapping[str, str]) -> None:
         else:
             if not is_loopback(values["endpoint"]):
                 errors["endpoint"] = ENDPOINT_HELP
+    if values.get("prometheus_url"):
+        if provider != "kubernetes":
+            errors["prometheus_url"] = (
+                "Only Kubernetes accounts read request counts from Prometheus."
+            )
+        else:
+            try:
+                validate_http_url(values["prometheus_url"], "prometheus_url")
+            except ValidationError as exc:
+                errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
 

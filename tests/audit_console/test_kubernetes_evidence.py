@@ -17,6 +17,7 @@ import pytest
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_ENV
 from tests.fakes.kubernetes import FakeKubernetes
+from tests.fakes.prometheus import FakePrometheus
 
 pytestmark = pytest.mark.django_db
 NS = "mcp"
@@ -244,3 +245,49 @@ def test_platform_auth_is_read_from_ingress_annotations_and_network_policies(
     opaque = verdicts(run_audit(), "calendar")["security.platform-auth"]
     assert opaque.status == "no_evidence"
     assert "delegates to middlewares the API does not explain" in opaque.message
+
+
+def test_request_counts_come_from_the_accounts_prometheus(services, cluster, run_audit):
+    """With a Prometheus URL on the account, unused-resources is decided from Istio's
+    istio_requests_total (by workload) or ingress-nginx's nginx_ingress_controller_requests (by
+    Service): two instant queries per namespace. A workload no source reports on stays open."""
+    with FakePrometheus() as prometheus:
+        CloudAccount.objects.filter(name="k8s").update(prometheus_url=prometheus.endpoint)
+        prometheus.counts[("istio", NS, "notes")] = 120
+        prometheus.counts[("nginx", NS, "calendar")] = 0  # a counter that stayed flat
+
+        run = run_audit()
+        notes, calendar = (
+            verdicts(run, name)["cost.unused-resources"] for name in ("notes", "calendar")
+        )
+        assert notes.status == "pass" and "120 requests" in notes.message
+        assert "istio_requests_total" in str(notes.evidence)
+        assert calendar.status == "warning" and "No traffic in 7 days" in calendar.message
+        assert len(prometheus.requests) == 2  # one query per source for the namespace
+
+        prometheus.counts.clear()
+        unseen = verdicts(run_audit(), "notes")["cost.unused-resources"]
+        assert unseen.status == "no_evidence"
+        assert "no istio_requests_total series for workload notes" in unseen.message
+
+        prometheus.fail_next(503, 2, message="queries are disabled during startup")
+        down = verdicts(run_audit(), "notes")["cost.unused-resources"]
+        assert down.status == "no_evidence" and "HTTP 503 unavailable" in down.message
+
+
+@pytest.mark.parametrize(
+    ("provider", "url", "why"),
+    [
+        ("gcp", "http://prometheus.example.com:9090", "Only Kubernetes accounts"),
+        ("kubernetes", "http://169.254.169.254/", "refused by the egress policy"),
+        ("kubernetes", "ftp://prometheus.example.com", "must be http or https"),
+    ],
+)
+def test_the_prometheus_url_is_checked_when_saved(provider, url, why):
+    from django.core.exceptions import ValidationError
+
+    fields = {"gcp": {"project": "p", "region": "us-central1"}, "kubernetes": {"namespace": NS}}
+    account = CloudAccount(name="acct", provider=provider, prometheus_url=url, **fields[provider])
+    with pytest.raises(ValidationError) as exc:
+        account.full_clean()
+    assert why in exc.value.message_dict["prometheus_url"][0]

@@ -695,6 +695,85 @@ FIXED_REASONS = {
     ENCRYPTION: ENCRYPTION_REASON,
     TRAFFIC: TRAFFIC_REASON,
 }
+# With a Prometheus URL on the account, requests are counted from the two most common sources:
+# Istio's standard istio_requests_total (https://istio.io/latest/docs/reference/config/metrics/)
+# by destination workload, and ingress-nginx's nginx_ingress_controller_requests
+# (https://kubernetes.github.io/ingress-nginx/user-guide/monitoring/) by backend Service.
+PROMETHEUS_QUERIES = {
+    "istio_requests_total": (
+        'sum by (destination_workload) (increase(istio_requests_total{reporter="destination",'
+        'destination_workload_namespace="{ns}"}[7d]))',
+        "destination_workload",
+    ),
+    "nginx_ingress_controller_requests": (
+        'sum by (service) (increase(nginx_ingress_controller_requests{namespace="{ns}"}[7d]))',
+        "service",
+    ),
+}
+PROMETHEUS_TIMEOUT_S = 15
+
+
+def prometheus_counts(base: str, namespace: str, at: datetime) -> dict[str, dict[str, float]]:
+    """Per metric: {workload or Service name: requests in 7 days}, one instant query each
+    (GET /api/v1/query, https://prometheus.io/docs/prometheus/latest/querying/api/), through
+    the egress policy (the URL is operator-set)."""
+    import httpx
+
+    from console.egress import EgressTransport
+
+    found: dict[str, dict[str, float]] = {}
+    with httpx.Client(transport=EgressTransport(), timeout=PROMETHEUS_TIMEOUT_S) as client:
+        for metric, (template, label) in PROMETHEUS_QUERIES.items():
+            query = template.replace("{ns}", namespace)
+            answer = client.get(
+                f"{base.rstrip('/')}/api/v1/query", params={"query": query, "time": at.timestamp()}
+            )
+            try:
+                body = answer.json()
+            except ValueError:
+                body = {}
+            if answer.status_code != 200 or body.get("status") != "success":
+                detail = body.get("error") or answer.text[:200]
+                raise RuntimeError(
+                    f"HTTP {answer.status_code} {body.get('errorType', '')}: {detail}"
+                )
+            found[metric] = {
+                r["metric"].get(label, ""): float(r["value"][1])
+                for r in body["data"].get("result") or []
+            }
+    return found
+
+
+def traffic(
+    read: NamespaceRead, deployment: dict, counts: dict | str, base: str
+) -> Observation | str:
+    if isinstance(counts, str):
+        return counts
+    name = deployment["metadata"]["name"]
+    origin = Provenance(
+        f"Prometheus HTTP API /api/v1/query at {base} (increase over 7 days)", read.read_at
+    )
+    if name in counts.get("istio_requests_total", {}):
+        value = int(counts["istio_requests_total"][name])
+        return Observation(
+            value, origin, f"istio_requests_total: {value} requests to {name} in 7 days"
+        )
+    services = [s["metadata"]["name"] for s in _services_for(read, deployment)]
+    seen = [s for s in services if s in counts.get("nginx_ingress_controller_requests", {})]
+    if seen:
+        value = int(sum(counts["nginx_ingress_controller_requests"][s] for s in seen))
+        return Observation(
+            value,
+            origin,
+            f"nginx_ingress_controller_requests: {value} requests to Service "
+            f"{', '.join(seen)} in 7 days",
+        )
+    return (
+        f"Prometheus at {base} has no istio_requests_total series for workload {name} and no "
+        "nginx_ingress_controller_requests series for "
+        + (f"Service {', '.join(services)}" if services else "it (no Service selects its pods)")
+        + ": not in the mesh, not behind ingress-nginx, or never called"
+    )
 
 
 # --- the readers ------------------------------------------------------------------------------
@@ -720,8 +799,18 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             continue
         read = read_namespace(api_client, namespace, where, context.read_at)
         by_name = {d["metadata"]["name"]: d for d in read.items("deployments")}
+        base = getattr(account, "prometheus_url", "")
+        counts: dict | str = TRAFFIC_REASON
+        if base:
+            try:
+                counts = prometheus_counts(base, namespace, context.read_at)
+            except Exception as exc:
+                counts = f"querying Prometheus at {base} failed ({type(exc).__name__}: {exc})"
         for service in services:
-            answers[service.pk] = _facts(read, by_name.get(service.resource), service.resource)
+            deployment = by_name.get(service.resource)
+            answers[service.pk] = _facts(read, deployment, service.resource)
+            if base and deployment is not None:
+                answers[service.pk][TRAFFIC] = traffic(read, deployment, counts, base)
     return answers
 
 
