@@ -7,7 +7,6 @@ file the config names; the database only ever holds the reference.
 from __future__ import annotations
 
 import ssl
-from urllib.parse import urlsplit
 
 from checks import oauth
 from checks.models import CheckConfig
@@ -112,14 +111,8 @@ def _proxy(
         url, ref = account.probe_proxy_url, account.probe_proxy_auth_ref
         source = f"account {account.name}"
     else:
-        parts = urlsplit(service.url)
-        scheme = parts.scheme.lower()
         try:
-            port = parts.port or (443 if scheme == "https" else 80)
-        except ValueError:
-            return None
-        try:
-            return net.environment_proxy(scheme, parts.hostname or "", port)
+            return net.environment_proxy_for_url(service.url)
         except ValueError as exc:
             raise TargetError(f"proxy: the worker's {exc}") from None
     if url == PROXY_DIRECT:

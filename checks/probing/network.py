@@ -128,6 +128,21 @@ def environment_proxy(scheme: str, host: str, port: int) -> ProxyRoute | None:
     return _environment_table(_proxy_environment())(scheme, host, port)
 
 
+def environment_proxy_for_url(url: str) -> ProxyRoute | None:
+    """`environment_proxy` for a URL; without proxy variables (the usual case) it does not
+    even parse the URL (a sweep asks this for every service)."""
+    env = _proxy_environment()
+    if not env:
+        return None
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        return None
+    return _environment_table(env)(scheme, parts.hostname or "", port)
+
+
 def _proxy_environment() -> tuple[tuple[str, str], ...]:
     names = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY")
     return tuple((n, os.environ[n]) for n in names if n in os.environ)
