@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+from django_htmx.http import HttpResponseStopPolling
 
 from checks import charts, panel
 from checks import services as check_services
@@ -83,9 +83,12 @@ def _job_fragment(request: HttpRequest, service: Service, job: Job) -> HttpRespo
     }
     response = render_page(request, "checks/check_job.html", "check-job-update", context)
     if wants_fragment(request) and job.is_finished:
+        # The answer carries the panel's status part out of band (same read as the result), so no
+        # event asks the panel to fetch it again: a second read could tell a different story, and
+        # the replaced part would still be listening for the event.
         stop = HttpResponseStopPolling(response.content)
         stop["Vary"] = response.get("Vary", "")
-        return trigger_client_event(stop, "health-changed")
+        return stop
     return response
 
 
