@@ -96,8 +96,41 @@ class _Account:
 
     def __getattr__(self, name: str) -> Any:
         if name not in self.clients:
-            self.clients[name] = self.make(name)
+            self.clients[name] = _ReadOnce(self.make(name))
         return self.clients[name]
+
+
+class _ReadOnce:
+    """A boto3 client whose read calls (Describe*, List*, Get*) are made once per run for the
+    same arguments: the services of a fleet share task roles, security groups and load
+    balancers, so one read answers all of them (IAM's API is throttled account-wide, too).
+    A refusal is remembered like an answer. Answers are shared: callers only read them."""
+
+    READS = ("describe_", "list_", "get_")
+    NOT_READS = frozenset({"get_paginator", "get_waiter", "get_metric_data"})
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.answers: dict[tuple[str, str], Any] = {}
+
+    def __getattr__(self, operation: str) -> Any:
+        call = getattr(self.client, operation)
+        if not operation.startswith(self.READS) or operation in self.NOT_READS:
+            return call
+
+        def once(**kwargs: Any) -> Any:
+            key = (operation, json.dumps(kwargs, sort_keys=True, default=str))
+            if key not in self.answers:
+                try:
+                    self.answers[key] = (True, call(**kwargs))
+                except Exception as exc:
+                    self.answers[key] = (False, exc)
+            ok, answer = self.answers[key]
+            if not ok:
+                raise answer
+            return answer
+
+        return once
 
 
 # Error codes AWS answers when the caller lacks the IAM permission for the call.
