@@ -1,6 +1,6 @@
 """A local Kubernetes-shaped cloud for the quickstart, so a newcomer can press Redeploy and watch.
 
-`start_demo_cloud()` serves the strict Kubernetes fake from `tests/fakes/` on loopback (in a
+`start_demo_cloud()` serves the strict Kubernetes emulator (`fleet/demo/emulators/`) on loopback (in a
 background thread of the calling process) with one Deployment per demo service in namespace
 `demo`. `with_demo_cloud(fleet_yaml, endpoint)` rewrites the demo fleet file so the services live
 in a `demo-k8s` account pointed at it. The worker must run with `FLEET_CLOUD_EMULATOR=1` (see
@@ -131,7 +131,7 @@ def _seed_cluster(fake: Any) -> None:
 class DemoCloud:
     """The running fake and what the fleet file needs to point at it."""
 
-    fake: object  # tests.fakes.kubernetes.FakeKubernetes
+    fake: object  # fleet.demo.emulators.kubernetes.FakeKubernetes
 
     @property
     def endpoint(self) -> str:
@@ -160,7 +160,7 @@ def start_demo_cloud(port: int = 0, rollout_gets: int = 4) -> DemoCloud:
     A rollout completes after `rollout_gets` status reads, so with the default polling pace a
     demo redeploy takes about ten seconds: long enough to watch the progress.
     """
-    from tests.fakes.kubernetes import FakeKubernetes  # the strict fake doubles as the demo cloud
+    from fleet.demo.emulators.kubernetes import FakeKubernetes
 
     fake = FakeKubernetes(port=port, rollout_gets=rollout_gets)
     for name in DEMO_ORDER:

@@ -117,8 +117,11 @@ def test_retry_stops_on_non_retryable_errors_and_retries_retryable_ones():
 @pytest.mark.parametrize(
     ("module", "probe_path"),
     [
-        ("tests.fakes.kubernetes", "/apis/apps/v1/namespaces/mcp/deployments"),
-        ("tests.fakes.cloudrun", "/v2/projects/demo-project/locations/us-central1/services"),
+        ("fleet.demo.emulators.kubernetes", "/apis/apps/v1/namespaces/mcp/deployments"),
+        (
+            "fleet.demo.emulators.cloudrun",
+            "/v2/projects/demo-project/locations/us-central1/services",
+        ),
     ],
 )
 def test_fakes_run_standalone_for_the_demo(module, probe_path, unused_port):

@@ -39,8 +39,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from tests.fakes.aws_faults import AwsFaultProxy, iam_action
-from tests.fakes.server import RecordedRequest, Reply
+from fleet.demo.emulators.aws_faults import AwsFaultProxy, iam_action
+from fleet.demo.emulators.server import RecordedRequest, Reply
 
 _ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
 # Fields whose change starts a new deployment rather than editing the current one

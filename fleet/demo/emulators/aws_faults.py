@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.client
 from urllib.parse import urlencode, urlsplit
 
-from tests.fakes.server import FakeServer, RecordedRequest, Reply
+from fleet.demo.emulators.server import FakeServer, RecordedRequest, Reply
 
 _PREFIXES = {
     "AmazonEC2ContainerServiceV20141113": "ecs",

@@ -13,7 +13,7 @@ ignored, each beside the reference it comes from:
 - pagination (`pageSize` / `pageToken` / `nextPageToken`).
 It rejects what Cloud Run rejects (unknown mask paths, output-only fields in a mask, malformed
 names, reserved annotation prefixes, impossible scaling, traffic that does not add up) with
-Google's error JSON. Run standalone: `python -m tests.fakes.cloudrun --port 8181`.
+Google's error JSON. Run standalone: `python -m fleet.demo.emulators.cloudrun --port 8181`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.server import FakeServer, RecordedRequest, Reply
+from fleet.demo.emulators.server import FakeServer, RecordedRequest, Reply
 
 # https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services
 _SERVICE_PATH = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+)$")

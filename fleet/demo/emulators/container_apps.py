@@ -12,7 +12,7 @@ shape. It models what makes adapters wrong when ignored, each beside its referen
 - multiple-revision mode: traffic weights per revision, inactive revisions, activation;
 - a `revisionSuffix` that already exists fails the provisioning;
 - pagination (`nextLink`), 429 / 503 with `Retry-After`.
-Run standalone: `python -m tests.fakes.container_apps --port 8183`.
+Run standalone: `python -m fleet.demo.emulators.container_apps --port 8183`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import secrets
 import uuid
 from typing import Any
 
-from tests.fakes.patching import merge_patch
-from tests.fakes.server import FakeServer, RecordedRequest, Reply
+from fleet.demo.emulators.patching import merge_patch
+from fleet.demo.emulators.server import FakeServer, RecordedRequest, Reply
 
 API_VERSIONS = {"2024-03-01", "2025-01-01", "2025-07-01", "2026-07-01"}
 DOCS = "https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps"

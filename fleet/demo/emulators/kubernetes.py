@@ -16,7 +16,7 @@ What it models, each from the official reference (cited beside the code that doe
 - Optimistic concurrency: a write carrying a stale `metadata.resourceVersion` gets 409 Conflict.
 - Chunked lists: `limit` and `continue`, with `metadata.continue` and `remainingItemCount`.
 - Errors are `Status` objects; 429 carries Retry-After; a bearer token is required.
-Run standalone: `python -m tests.fakes.kubernetes --port 8182` (namespace "mcp", seeded).
+Run standalone: `python -m fleet.demo.emulators.kubernetes --port 8182` (namespace "mcp", seeded).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.patching import PatchError, json_patch, merge_patch, strategic_merge_patch
-from tests.fakes.server import FakeServer, RecordedRequest, Reply
+from fleet.demo.emulators.patching import PatchError, json_patch, merge_patch, strategic_merge_patch
+from fleet.demo.emulators.server import FakeServer, RecordedRequest, Reply
 
 # https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/
 # https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/replica-set-v1/

@@ -138,7 +138,7 @@ class FakeServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
         self._httpd.daemon_threads = True
         if self._tls:
-            from tests.fakes.tls import self_signed_context
+            from fleet.demo.emulators.tls import self_signed_context
 
             context, self.cert_pem = self_signed_context()
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)

@@ -44,7 +44,7 @@ def self_signed_pem() -> tuple[bytes, bytes]:
 
 def self_signed_context() -> tuple[ssl.SSLContext, bytes]:
     """A server SSL context with a fresh self-signed certificate, and that certificate's PEM."""
-    from tests.fakes.server import make_ssl_server_context
+    from fleet.demo.emulators.server import make_ssl_server_context
 
     cert_pem, key_pem = self_signed_pem()
     return make_ssl_server_context(cert_pem, key_pem), cert_pem
