@@ -1,5 +1,6 @@
 # MCP Fleet Console: the two quickstart commands and a few helpers.
-#   make up     install, migrate and start web + worker + beat + the demo fleet (embedded default)
+#   make up     install, migrate and start web + worker + beat + the demo fleet on four emulated
+#               clouds (embedded default; the `demo` extra brings moto for the AWS one)
 #   make test   install the test dependencies and run the whole suite (what CI runs)
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ $(PY):
 
 install: $(PY)
 	@echo "Installing the console's dependencies (about a minute the first time)…"
-	@$(UV) pip install --python $(PY) -e .
+	@$(UV) pip install --python $(PY) -e '.[demo]'
 
 install-test: $(PY)
 	$(UV) pip install --quiet --python $(PY) -e '.[test]'

@@ -1,29 +1,26 @@
-"""A local Kubernetes-shaped cloud for the quickstart, so a newcomer can press Redeploy and watch.
+"""The demo's Kubernetes: a seeded cluster for the quickstart, so a newcomer can press Redeploy.
 
-`start_demo_cloud()` serves the strict Kubernetes emulator (`fleet/demo/emulators/`) on loopback (in a
-background thread of the calling process) with one Deployment per demo service in namespace
-`demo`. `with_demo_cloud(fleet_yaml, endpoint)` rewrites the demo fleet file so the services live
-in a `demo-k8s` account pointed at it. The worker must run with `FLEET_CLOUD_EMULATOR=1` (see
-`enable_emulator_credentials`); that switch is honoured only for loopback endpoints.
+`start_demo_cloud()` serves the strict Kubernetes emulator (`fleet/demo/emulators/`) on loopback
+(in a background thread of the calling process) with one Deployment per Kubernetes demo service
+in namespace `demo`. `with_demo_cloud(fleet_yaml, endpoint)` rewrites the demo fleet file so
+those services live in a `demo-k8s` account pointed at it (`fleet.demo.clouds` does the same for
+all four platforms). The console's processes need `FLEET_CLOUD_EMULATOR=1`, honoured only for
+loopback endpoints.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from fleet.demo.servers import DEMO_ORDER
-from fleet.operations.clouds.credentials import EMULATOR_ENV
-
 DEMO_ACCOUNT = "demo-k8s"
 DEMO_NAMESPACE = "demo"
 
 # Per demo service: (labels, HPA min/max or None for fixed replicas, plain env, secret env).
-_DEPLOYMENTS: dict[str, tuple[dict, tuple[int, int] | None, dict, dict]] = {
+DEPLOYMENTS: dict[str, tuple[dict, tuple[int, int] | None, dict, dict]] = {
     "notes": ({"mcp-server": "true", "team": "platform"}, (2, 6), {"LOG_LEVEL": "info"}, {}),
     "search": (
         {"mcp-server": "true", "team": "research"},
@@ -163,8 +160,7 @@ def start_demo_cloud(port: int = 0, rollout_gets: int = 4) -> DemoCloud:
     from fleet.demo.emulators.kubernetes import FakeKubernetes
 
     fake = FakeKubernetes(port=port, rollout_gets=rollout_gets)
-    for name in DEMO_ORDER:
-        labels, hpa, env, secret_env = _DEPLOYMENTS[name]
+    for name, (labels, hpa, env, secret_env) in DEPLOYMENTS.items():
         runtime = dict(_RUNTIME[name])
         fake.pod_usage[(DEMO_NAMESPACE, name)] = runtime.pop("usage")
         fake.pod_logs[(DEMO_NAMESPACE, name)] = runtime.pop("logs")
@@ -191,15 +187,7 @@ def with_demo_cloud(fleet_yaml: str, endpoint: str) -> str:
     fleet["accounts"] = [a for a in fleet.get("accounts") or [] if a["name"] != DEMO_ACCOUNT]
     fleet["accounts"].append(demo_account(endpoint))
     for service in fleet.get("services") or []:
-        if service["name"] in _DEPLOYMENTS:
+        if service["name"] in DEPLOYMENTS:
             service["account"] = DEMO_ACCOUNT
             service["resource"] = service["name"]
     return yaml.safe_dump(fleet, sort_keys=False)
-
-
-def enable_emulator_credentials() -> None:
-    """Let this process and the children it starts (worker, beat) use emulator credentials.
-
-    Honoured only for accounts whose endpoint is on loopback, so it never weakens a real cloud.
-    """
-    os.environ[EMULATOR_ENV] = "1"

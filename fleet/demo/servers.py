@@ -1,8 +1,11 @@
-"""The demo fleet: real MCP servers (official `mcp` SDK) and one agent backend, on loopback.
+"""The demo fleet: real MCP servers (official `mcp` SDK) and two agent backends, on loopback.
 
-`python -m fleet.demo.servers --ports 9101,9102,9103,9104,9105` serves, in one process:
+`python -m fleet.demo.servers --ports P1,...,P9` serves, in one process and in `DEMO_ORDER`:
 notes (Streamable HTTP, JSON responses), search (Streamable HTTP, SSE responses), calendar (legacy
-HTTP+SSE), inventory (Streamable HTTP that fails from time to time) and an agent backend with /healthz.
+HTTP+SSE), inventory (Streamable HTTP that fails from time to time), an agent backend with /healthz,
+weather, docs and tickets (Streamable HTTP), and a reports backend whose /healthz fails (its
+database is unreachable). `--warm-up docs=N` makes docs answer 503 to its first N requests, the
+way a server that loads an index at start does.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-DEMO_ORDER = ("notes", "search", "calendar", "inventory", "assistant")
+DEMO_ORDER = (
+    "notes", "search", "calendar", "inventory", "assistant", "weather", "docs", "tickets", "reports",
+)  # fmt: skip
 
 
 def notes_server() -> MCPServer:
@@ -108,6 +113,54 @@ def inventory_server() -> MCPServer:
     return server
 
 
+def weather_server() -> MCPServer:
+    server = MCPServer("weather", version="1.4.2", log_level="WARNING")
+    forecasts = {"paris": "light rain, 12 °C", "tokyo": "clear, 18 °C", "lima": "fog, 16 °C"}
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    def get_forecast(city: str) -> str:
+        """Tomorrow's forecast for a city."""
+        return forecasts.get(city.lower(), f"no forecast for {city}")
+
+    return server
+
+
+def docs_server() -> MCPServer:
+    server = MCPServer(
+        "docs", version="3.1.0", log_level="WARNING", instructions="Search the team handbook."
+    )
+    pages = {
+        "on-call": "Who is on call, and how to hand over.",
+        "deploys": "Deploy from main; redeploy from the console.",
+    }
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def search_docs(query: str) -> list[dict]:
+        """Handbook pages whose title or text contains the query."""
+        q = query.lower()
+        return [{"page": k, "text": v} for k, v in pages.items() if q in k or q in v.lower()]
+
+    return server
+
+
+def tickets_server() -> MCPServer:
+    server = MCPServer("tickets", version="0.8.0", log_level="WARNING")
+    tickets: list[dict] = []
+
+    @server.tool()
+    def open_ticket(title: str) -> str:
+        """Open a support ticket."""
+        tickets.append({"id": len(tickets) + 1, "title": title, "state": "open"})
+        return f"Opened ticket {len(tickets)}"
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+    def list_tickets() -> list[dict]:
+        """Every ticket with its state."""
+        return list(tickets)
+
+    return server
+
+
 class Flaky:
     """ASGI wrapper that fails a share of requests with 503, like a struggling deployment."""
 
@@ -121,6 +174,34 @@ class Flaky:
         await self.app(scope, receive, send)
 
 
+class WarmUp:
+    """ASGI wrapper that answers 503 to the first `requests` requests (an index still loading)."""
+
+    def __init__(self, app, requests: int):
+        self.app, self.remaining = app, requests
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.remaining > 0:
+            self.remaining -= 1
+            await PlainTextResponse("loading the search index", status_code=503)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def reports_backend() -> Starlette:
+    """An agent backend that is up but cannot reach its database: /healthz says so with 503."""
+
+    async def healthz(request):
+        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+
+    async def home(request):
+        return PlainTextResponse("demo reports backend")
+
+    return Starlette(routes=[Route("/healthz", healthz), Route("/", home)])
+
+
 def assistant_backend() -> Starlette:
     async def healthz(request):
         return JSONResponse({"status": "ok", "uses": ["notes", "search", "calendar", "inventory"]})
@@ -131,18 +212,28 @@ def assistant_backend() -> Starlette:
     return Starlette(routes=[Route("/healthz", healthz), Route("/", home)])
 
 
-def build_apps() -> dict[str, object]:
-    return {
+def build_apps(warm_up: dict[str, int] | None = None) -> dict[str, object]:
+    apps = {
         "notes": notes_server().streamable_http_app(json_response=True),
         "search": search_server().streamable_http_app(),
         "calendar": calendar_server().sse_app(),
         "inventory": Flaky(inventory_server().streamable_http_app(json_response=True)),
         "assistant": assistant_backend(),
+        "weather": weather_server().streamable_http_app(json_response=True),
+        "docs": docs_server().streamable_http_app(json_response=True),
+        "tickets": tickets_server().streamable_http_app(),
+        "reports": reports_backend(),
     }
+    for name, count in (warm_up or {}).items():
+        apps[name] = WarmUp(apps[name], count)
+    return apps
 
 
-async def serve(ports: list[int]) -> None:
-    apps = build_apps()
+_PLAIN = ("assistant", "reports")  # Starlette apps without a lifespan
+
+
+async def serve(ports: list[int], warm_up: dict[str, int] | None = None) -> None:
+    apps = build_apps(warm_up)
     servers = [
         uvicorn.Server(
             uvicorn.Config(
@@ -150,7 +241,7 @@ async def serve(ports: list[int]) -> None:
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",
-                lifespan="on" if name != "assistant" else "off",
+                lifespan="off" if name in _PLAIN else "on",
             )
         )
         for name, port in zip(DEMO_ORDER, ports, strict=True)
@@ -163,10 +254,26 @@ def main() -> None:
     parser.add_argument(
         "--ports",
         required=True,
-        help="five comma-separated ports, in this order: " + ", ".join(DEMO_ORDER),
+        help=f"{len(DEMO_ORDER)} comma-separated ports, in this order: " + ", ".join(DEMO_ORDER),
     )
-    ports = [int(p) for p in parser.parse_args().ports.split(",")]
-    asyncio.run(serve(ports))
+    parser.add_argument(
+        "--warm-up",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="answer 503 to NAME's first N requests (repeatable)",
+    )
+    args = parser.parse_args()
+    ports = [int(p) for p in args.ports.split(",")]
+    if len(ports) != len(DEMO_ORDER):
+        parser.error(f"--ports: expected {len(DEMO_ORDER)} ports, got {len(ports)}")
+    warm_up = {}
+    for item in args.warm_up:
+        name, _, count = item.partition("=")
+        if name not in DEMO_ORDER or not count.isdigit():
+            parser.error(f"--warm-up: {item!r} is not NAME=N with NAME one of the demo servers")
+        warm_up[name] = int(count)
+    asyncio.run(serve(ports, warm_up))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import pytest
 
 from checks.audits import services as audit_services
 from checks.audits.models import AuditRun
+from fleet.demo.cloud import DEPLOYMENTS
 from fleet.demo.fleet import demo_fleet
 from fleet.demo.servers import DEMO_ORDER
 from fleet.fleetfile import import_fleet
@@ -14,9 +15,10 @@ from fleet.models import Service
 
 @pytest.fixture
 def fleet(db) -> list[Service]:
-    """The demo fleet's five services (four MCP servers, one agent backend) on plain URLs."""
+    """The demo fleet's five Kubernetes services (four MCP servers, one agent backend) on plain
+    URLs."""
     ports = {name: 18100 + i for i, name in enumerate(DEMO_ORDER)}
-    import_fleet(demo_fleet(ports), actor="test")
+    import_fleet(demo_fleet(ports, names=DEPLOYMENTS), actor="test")
     return list(Service.objects.order_by("name"))
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from fleet.demo.cloud import start_demo_cloud, with_demo_cloud
+from fleet.demo.cloud import DEPLOYMENTS, start_demo_cloud, with_demo_cloud
 from fleet.demo.fleet import demo_fleet
 from fleet.demo.servers import DEMO_ORDER
 from fleet.fleetfile import import_fleet
@@ -26,7 +26,7 @@ def demo(monkeypatch):
     monkeypatch.setenv(EMULATOR_ENV, "1")
     cloud = start_demo_cloud(rollout_gets=2)
     ports = {name: 18200 + i for i, name in enumerate(DEMO_ORDER)}
-    import_fleet(with_demo_cloud(demo_fleet(ports), cloud.endpoint), actor="up")
+    import_fleet(with_demo_cloud(demo_fleet(ports, DEPLOYMENTS), cloud.endpoint), actor="up")
     yield cloud
     cloud.stop()
 

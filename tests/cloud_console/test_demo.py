@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.demo.cloud import DEMO_ACCOUNT, start_demo_cloud, with_demo_cloud
+from fleet.demo.cloud import DEMO_ACCOUNT, DEPLOYMENTS, start_demo_cloud, with_demo_cloud
 from fleet.demo.fleet import demo_fleet
 from fleet.demo.servers import DEMO_ORDER
 from fleet.fleetfile import import_fleet
@@ -25,16 +25,16 @@ def test_demo_fleet_lives_in_the_demo_cloud_and_redeploys(
     demo_cloud, healthy_url, operator, django_capture_on_commit_callbacks
 ):
     ports = {name: 9100 + i for i, name in enumerate(DEMO_ORDER)}
-    import_fleet(with_demo_cloud(demo_fleet(ports), demo_cloud.endpoint), actor="up")
+    import_fleet(with_demo_cloud(demo_fleet(ports, DEPLOYMENTS), demo_cloud.endpoint), actor="up")
 
     services = Service.objects.select_related("account").order_by("name")
     assert {(s.name, s.account.name, s.resource) for s in services} == {
-        (name, DEMO_ACCOUNT, name) for name in DEMO_ORDER
+        (name, DEMO_ACCOUNT, name) for name in DEPLOYMENTS
     }
     notes = services.get(name="notes")
     assert notes.account.namespace == "demo" and notes.account.endpoint == demo_cloud.endpoint
     found = {r.key: r.registered.name for r in cs.discover(notes.account)}
-    assert found == {name: name for name in DEMO_ORDER}
+    assert found == {name: name for name in DEPLOYMENTS}
 
     Service.objects.filter(pk=notes.pk).update(url=healthy_url)  # a live server for the probe
     notes.refresh_from_db()

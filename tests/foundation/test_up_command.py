@@ -1,4 +1,5 @@
-"""`manage.py up` on the embedded default: everything starts, the demo fleet registers, Ctrl-C stops all."""
+"""`manage.py up` on the embedded default: everything starts, the demo fleet registers on its
+four emulated clouds with a lived-in history, Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from console.management.commands.up import free_ports, wait_for_port
+from fleet.demo.servers import DEMO_ORDER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +46,7 @@ def _read_until(proc: subprocess.Popen, pattern: str, timeout: float = 240) -> s
     raise AssertionError(f"never printed {pattern!r}; output so far:\n{seen}")
 
 
+@pytest.mark.timeout(240)  # a whole `up` with the demo's history, on a shared 2-core machine
 def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
     (port,) = free_ports(1)
     proc = subprocess.Popen(
@@ -56,12 +59,12 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
         start_new_session=True,
     )
     try:
-        output = _read_until(proc, r"Log in as admin with password: (\S+)")
+        output = _read_until(proc, r"Press Ctrl-C to stop")
         # Keep draining the pipe: a child that fills it would block, and `up` with it, on stop.
         threading.Thread(target=proc.stdout.read, daemon=True).start()
         password = re.search(r"Log in as admin with password: (\S+)", output).group(1)
         assert len(password) >= 12
-        demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 7 created", output)
+        demo = re.search(r"Demo fleet on 127.0.0.1 ports (\d+)-(\d+): 13 created", output)
         assert demo, output
         steps = [
             "Applying database migrations…",
@@ -69,6 +72,8 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
             "Starting the demo fleet",
             "Starting the Celery workers",
             "Starting the web process",
+            "Making the demo's history",
+            "Demo history ready",
             "MCP Fleet Console is running",
         ]
         positions = [output.find(step) for step in steps]
@@ -98,8 +103,30 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
             )
             dashboard = web.get("/")
             assert dashboard.status_code == 200
-            for name in ("notes", "search", "calendar", "inventory", "assistant"):
+            for name in DEMO_ORDER:
                 assert f">{name}</a>" in dashboard.text
+            platforms = (
+                "Kubernetes",
+                "Google Cloud Run",
+                "AWS ECS / Fargate",
+                "Azure Container Apps",
+            )
+            for platform in platforms:
+                assert platform in dashboard.text, platform
+            # The demo comes lived in: each page has the history `up` made through the services.
+            for path, marker in (
+                ("/audits/", "weather"),
+                ("/budgets/", "platform-monthly"),
+                ("/budgets/costs.csv", "weather"),
+                ("/incidents/", "reports"),
+                ("/redeploys/", "weather"),
+                ("/alerts/", "reports"),
+            ):
+                page = web.get(path)
+                assert page.status_code == 200 and marker in page.text, (path, page.text[:500])
+            webhook = re.search(r"webhook receiver: (http://127\.0\.0\.1:\d+/)", output).group(1)
+            received = httpx.get(webhook + "messages.json", timeout=30).json()
+            assert any(m["payload"].get("alert", {}).get("kind") == "budget" for m in received)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         proc.wait(timeout=30)

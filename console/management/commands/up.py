@@ -19,8 +19,10 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fleet.demo.cloud import enable_emulator_credentials, start_demo_cloud, with_demo_cloud
+from fleet.demo.aws import MotoMissing
+from fleet.demo.clouds import on_demo_clouds, start_demo_clouds
 from fleet.demo.fleet import demo_fleet
+from fleet.demo.seed import seed_demo_history, warm_up_args
 from fleet.demo.servers import DEMO_ORDER
 from fleet.fleetfile import import_fleet
 
@@ -85,7 +87,8 @@ class Command(BaseCommand):
             raise CommandError(f"--port: {port} is already in use; choose another with --port N.")
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.argv: dict[str, list[str]] = {}
-        self.demo_cloud = None
+        self.demo_clouds = None
+        self.webhook_page = ""
         signal.signal(signal.SIGINT, _stop_like_ctrl_c)
         signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
         try:
@@ -95,7 +98,10 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
             password = self._ensure_admin()
             if not options["no_demo"]:
-                self._progress("Starting the demo fleet (7 real MCP servers on loopback)…")
+                self._progress(
+                    "Starting the demo fleet (real MCP servers on loopback) on emulators of "
+                    "Kubernetes, Cloud Run, ECS and Container Apps…"
+                )
                 self._start_demo()
             self._progress("Starting the Celery workers (probes; everything else) and beat…")
             self._start_celery()
@@ -115,6 +121,8 @@ class Command(BaseCommand):
                 ],
             )
             self._progress(f"Starting the web process on port {port}…")
+            if self.webhook_page:
+                self._seed_demo()
             if not wait_for_port(port, timeout=180):
                 raise CommandError("The web process did not start listening; see its output above.")
             self._announce(port, password)
@@ -151,24 +159,49 @@ class Command(BaseCommand):
         return subprocess.Popen(argv, env=os.environ.copy(), cwd=settings.BASE_DIR)
 
     def _start_demo(self) -> None:
-        ports = free_ports(len(DEMO_ORDER))
+        *ports, webhook_port = free_ports(len(DEMO_ORDER) + 1)
+        state = settings.VAR_DIR / "demo"
+        self._start(
+            "demo webhook receiver",
+            [sys.executable, "-m", "fleet.demo.webhook", "--port", str(webhook_port),
+             "--store", str(state / "webhook.jsonl")],
+        )  # fmt: skip
         self._start(
             "demo fleet",
-            [sys.executable, "-m", "fleet.demo.servers", "--ports", ",".join(map(str, ports))],
-        )
-        if not all(wait_for_port(p, timeout=120) for p in ports):
+            [sys.executable, "-m", "fleet.demo.servers", "--ports", ",".join(map(str, ports)),
+             *warm_up_args()],
+        )  # fmt: skip
+        if not all(wait_for_port(p, timeout=120) for p in [*ports, webhook_port]):
             raise CommandError("The demo MCP servers did not start; see their output above.")
-        # A local Kubernetes-shaped API holds the demo Deployments, so Redeploy works end to end.
-        enable_emulator_credentials()  # FLEET_CLOUD_EMULATOR=1, honoured for loopback endpoints only
-        self.demo_cloud = start_demo_cloud()
-        fleet_file = with_demo_cloud(
-            demo_fleet(dict(zip(DEMO_ORDER, ports, strict=True))), self.demo_cloud.endpoint
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in zip(DEMO_ORDER, ports, strict=True)}  # fmt: skip
+        try:
+            self.demo_clouds = start_demo_clouds(urls, state)
+        except MotoMissing as exc:
+            raise CommandError(f"The demo cannot start: {exc}.") from None
+        # FLEET_CLOUD_EMULATOR=1 (honoured for loopback endpoints only), the Google APIs'
+        # emulator endpoints and the Container Apps certificate, for this process and the
+        # worker and beat started after it.
+        os.environ.update(self.demo_clouds.env)
+        fleet_file = on_demo_clouds(
+            demo_fleet(dict(zip(DEMO_ORDER, ports, strict=True))), self.demo_clouds.accounts()
         )
         report = import_fleet(fleet_file, actor="up")
         self.stdout.write(
             f"Demo fleet on 127.0.0.1 ports {ports[0]}-{ports[-1]}: {report.summary()}; "
-            f"demo Kubernetes API at {self.demo_cloud.endpoint}."
+            "emulated clouds: "
+            + ", ".join(f"{p} {a['endpoint']}" for p, a in self.demo_clouds.accounts().items())
+            + "."
         )
+        self.webhook_page = f"http://127.0.0.1:{webhook_port}/"
+
+    def _seed_demo(self) -> None:
+        """The demo's history, made while the workers and the web process start."""
+        self._progress("Making the demo's history (checks, a redeploy, budgets, an audit)…")
+        started = time.monotonic()
+        made = seed_demo_history(webhook_url=f"{self.webhook_page}alerts", log=self._progress)
+        took = time.monotonic() - started
+        already = "" if made else " (all of it made by an earlier start)"
+        self._progress(f"Demo history ready in {took:.0f} s{already}.")
 
     def _start_celery(self) -> None:
         """Two worker pools, as the deployment artefacts run them (deploy/): health checks on
@@ -207,6 +240,8 @@ class Command(BaseCommand):
             f"  (a new password is generated at every start; database: {db}, "
             f"broker: {settings.CELERY_BROKER_URL.split(':')[0]})"
         )
+        if self.webhook_page:
+            self.stdout.write(f"  Demo alerts arrive at the webhook receiver: {self.webhook_page}")
         self.stdout.write("  Press Ctrl-C to stop web, worker, beat and the demo fleet.\n")
 
     def _watch(self) -> None:
@@ -255,6 +290,6 @@ class Command(BaseCommand):
                 proc.kill()
                 proc.wait()
         self.children.clear()
-        if self.demo_cloud is not None:
-            self.demo_cloud.stop()
-            self.demo_cloud = None
+        if self.demo_clouds is not None:
+            self.demo_clouds.stop()
+            self.demo_clouds = None
