@@ -31,6 +31,7 @@ from fleet.budgets.costs import month_costs
 from fleet.budgets.models import Budget
 from fleet.budgets.services import save_budget
 from fleet.budgets.tasks import ingest_spend_task
+from fleet.demo import aws, gcp
 from fleet.models import HealthStatus, Service
 from fleet.operations.clouds.pacing import Pacing
 from fleet.operations.models import Redeploy
@@ -188,6 +189,7 @@ def _budgets() -> list[str]:
             "currency": "USD",
             "thresholds": [50, 90, 100],
             "channels": [CHANNEL],
+            **_cloud_notifications(team),
         }
         save_budget(actor=ACTOR, source=SOURCE, spec=spec)
         made.append(f"budget {name}: {amount} USD a month ({spent:.2f} spent so far)")
@@ -196,8 +198,20 @@ def _budgets() -> list[str]:
     return made
 
 
+def _cloud_notifications(team: str) -> dict[str, str]:
+    """Where the clouds' own copies of a team's budget alert (their budget APIs notify a topic)."""
+    providers = set(Service.objects.filter(team=team).values_list("account__provider", flat=True))
+    topics = {}
+    if "gcp" in providers:
+        topics["gcp_pubsub_topic"] = f"projects/{gcp.PROJECT}/topics/budget-alerts"
+    if "aws" in providers:
+        topics["aws_sns_topic_arn"] = f"arn:aws:sns:{aws.REGION}:{aws.AWS_ACCOUNT_ID}:budget-alerts"
+    return topics
+
+
 def _audit() -> list[str]:
-    if AuditRun.objects.filter(service=None, status=AuditRun.State.SUCCEEDED).exists():
+    fleet_runs = AuditRun.objects.filter(service=None, scope_label="fleet")
+    if fleet_runs.filter(status=AuditRun.State.SUCCEEDED).exists():
         return []
     run = create_run(actor=ACTOR, trigger=AuditRun.Trigger.MANUAL)
     run.refresh_from_db()

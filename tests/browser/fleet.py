@@ -1,6 +1,6 @@
 """A small lived-in fleet for the browser tests, made through the console's own service functions.
 
-Two services on a Kubernetes cluster (the strict fake in tests/fakes/kubernetes.py) whose URLs are
+Two services on a Kubernetes cluster (the strict emulator in fleet/demo/emulators/kubernetes.py) whose URLs are
 a real MCP server on loopback, an agent backend that calls them, a finished fleet audit, a budget
 with thresholds, an alert channel, an open and a resolved incident, a finished redeploy, a
 refresh job and an API token: enough for every main page to show its real content.

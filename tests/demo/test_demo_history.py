@@ -25,11 +25,12 @@ from console.notifications.models import Alert, AlertChannel, Delivery
 from fleet.budgets.models import Budget
 from fleet.demo.clouds import on_demo_clouds, start_demo_clouds
 from fleet.demo.fleet import demo_fleet
-from fleet.demo.seed import WARM_UP_REQUESTS, seed_demo_history
+from fleet.demo.seed import DEMO_PACING, WARM_UP_REQUESTS, seed_demo_history
 from fleet.demo.servers import DEMO_ORDER
 from fleet.demo.webhook import Inbox, make_handler
 from fleet.fleetfile import import_fleet
 from fleet.models import CloudAccount, Service
+from fleet.operations import services as cs
 from fleet.operations.models import Redeploy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,11 +66,12 @@ def webhook_receiver(tmp_path):
 
 
 @pytest.fixture
-def demo_clouds(demo_servers, tmp_path, monkeypatch):
+def demo_clouds(demo_servers, tmp_path, monkeypatch, settings):
     urls = {name: f"http://127.0.0.1:{port}" for name, port in demo_servers.items()}
     clouds = start_demo_clouds(urls, tmp_path / "demo")
     for key, value in clouds.env.items():
         monkeypatch.setenv(key, value)
+    settings.FLEET_CLOUD_PACING = DEMO_PACING
     yield clouds
     clouds.stop()
 
@@ -147,8 +149,24 @@ def test_the_demo_is_lived_in_on_all_four_platforms_and_seeding_twice_adds_nothi
         assert page.status_code == 200, url
         assert marker in page.content.decode(), url
 
+    # On each platform, discovery finds the demo's services registered, and a redeploy from the
+    # service page rolls out through that cloud's emulator.
+    for account in CloudAccount.objects.all():
+        found = {
+            row.snapshot.resource.rsplit("/", 1)[-1]: row.registered for row in cs.discover(account)
+        }
+        for service in account.services.all():
+            assert found.get(service.resource) == service, (account.name, service.name, found)
+    for name in ("docs", "tickets", "notes"):
+        service = Service.objects.get(name=name)
+        rollout, _ = cs.request_redeploy(service, "demo-test", reason="try each platform")
+        rollout.refresh_from_db()
+        assert rollout.status == "succeeded", (name, rollout.error)
+    before_redeploys = Redeploy.objects.count()
+
     # A second `up` adds nothing twice.
     before, log_rows = _counts(), AuditLogEntry.objects.count()
     assert seed_demo_history(webhook_url=webhook_url, log=lambda line: None) == []
     assert _counts() == before
+    assert Redeploy.objects.count() == before_redeploys
     assert AuditLogEntry.objects.count() == log_rows
