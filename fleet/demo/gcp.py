@@ -1,11 +1,13 @@
-"""The demo's Google Cloud: Cloud Run, Billing Budgets, Monitoring, Logging and Resource Manager.
+"""The demo's Google Cloud: Cloud Run, Billing Budgets, Monitoring, Logging, Resource Manager and
+Compute (the load balancer and Cloud Armor policy in front of the service).
 
 Each is a strict emulator from `fleet.demo.emulators` served on loopback in the calling process.
 The Cloud Run service `weather` runs the demo's weather MCP server (its revision tag URLs lead
 to it too, so a canary release probes a real server); Monitoring holds its billable instance
 time and requests since the 1st (what its estimated spend and the audit's traffic rule read);
-Logging its JSON logs; Resource Manager the project's IAM policy; Billing Budgets the copies of
-the console's budgets that cover it.
+Logging its JSON logs; Resource Manager the project's IAM policy; Compute a serverless NEG, a
+backend service and a Cloud Armor throttle rule in front of it; Billing Budgets the copies of the
+console's budgets that cover it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from checks.audits.readers.cloud_armor import COMPUTE_ENDPOINT_ENV
 from checks.audits.readers.cloudrun import LOGGING_ENDPOINT_ENV, RESOURCE_MANAGER_ENDPOINT_ENV
 from fleet.budgets.clients import GCP_BUDGETS_ENDPOINT_ENV, GCP_MONITORING_ENDPOINT_ENV
 from fleet.costs.usage import BILLABLE_TIME, REQUEST_COUNT
@@ -24,6 +27,13 @@ REGION = "us-central1"
 BILLING_ACCOUNT = "01D3M0-F1EE70-C0FFEE"
 SERVICE_ACCOUNT = f"weather@{PROJECT}.iam.gserviceaccount.com"
 # Per Cloud Run demo service: team label, min/max instances, requests per hour.
+# A Cloud Armor throttle: 100 requests a minute per client IP, then 429
+# (https://cloud.google.com/compute/docs/reference/rest/v1/securityPolicies).
+THROTTLE = {"priority": 1000, "action": "throttle", "preview": False,
+            "match": {"versionedExpr": "SRC_IPS_V1", "config": {"srcIpRanges": ["*"]}},
+            "rateLimitOptions": {"conformAction": "allow", "exceedAction": "deny(429)",
+                                 "enforceOnKey": "IP",
+                                 "rateLimitThreshold": {"count": 100, "intervalSec": 60}}}  # fmt: skip
 SERVICES: dict[str, dict[str, Any]] = {
     "weather": {"team": "research", "min": 1, "max": 5, "requests_per_hour": 240},
 }
@@ -37,6 +47,7 @@ class DemoGcp:
     monitoring: Any
     logging: Any
     resource_manager: Any
+    compute: Any
     budgets: Any
     env: dict[str, str] = field(default_factory=dict)
 
@@ -55,7 +66,7 @@ class DemoGcp:
         }
 
     def stop(self) -> None:
-        for fake in (self.run, self.logging, self.resource_manager):
+        for fake in (self.run, self.logging, self.resource_manager, self.compute):
             fake.stop()
         self.monitoring.__exit__(None, None, None)
         self.budgets.__exit__(None, None, None)
@@ -87,6 +98,7 @@ def start_demo_gcp(urls: dict[str, str], now: datetime | None = None) -> DemoGcp
     """
     from fleet.demo.emulators.billing_budgets import FakeBillingBudgets
     from fleet.demo.emulators.cloudrun import FakeCloudRun
+    from fleet.demo.emulators.compute import FakeCompute
     from fleet.demo.emulators.gcp_logging import FakeCloudLogging, FakeResourceManager
     from fleet.demo.emulators.monitoring import FakeMonitoring, SeededSeries
 
@@ -95,7 +107,8 @@ def start_demo_gcp(urls: dict[str, str], now: datetime | None = None) -> DemoGcp
     run = FakeCloudRun(operation_polls=2)
     monitoring = FakeMonitoring().__enter__()
     budgets = FakeBillingBudgets().__enter__()
-    logs, crm = FakeCloudLogging(), FakeResourceManager()
+    logs, crm, compute = FakeCloudLogging(), FakeResourceManager(), FakeCompute()
+    compute.add_security_policy(PROJECT, "mcp-edge", [THROTTLE])
     for name, spec in SERVICES.items():
         run.add_service(
             name,
@@ -122,18 +135,21 @@ def start_demo_gcp(urls: dict[str, str], now: datetime | None = None) -> DemoGcp
             )
         )
         logs.add_entries(PROJECT, name, [{"message": "tool call", "tool": "get_forecast"}] * 30)
+        neg = compute.add_serverless_neg(PROJECT, REGION, f"{name}-neg", name)
+        compute.add_backend_service(PROJECT, f"{name}-backend", [neg], security_policy="mcp-edge")
     run.tag_uri = lambda service_uri, tag: _tag_base(urls, service_uri)
     crm.set_policy(
         PROJECT,
         {"roles/datastore.user": [f"serviceAccount:{SERVICE_ACCOUNT}"]},
         audit_configs={"allServices": ["ADMIN_READ", "DATA_READ", "DATA_WRITE"]},
     )
-    for fake in (run, logs, crm):
+    for fake in (run, logs, crm, compute):
         fake.start()
     env = {
         GCP_MONITORING_ENDPOINT_ENV: monitoring.endpoint,
         LOGGING_ENDPOINT_ENV: logs.endpoint,
         RESOURCE_MANAGER_ENDPOINT_ENV: crm.endpoint,
+        COMPUTE_ENDPOINT_ENV: compute.endpoint,
         GCP_BUDGETS_ENDPOINT_ENV: budgets.endpoint,
     }
-    return DemoGcp(run, monitoring, logs, crm, budgets, env)
+    return DemoGcp(run, monitoring, logs, crm, compute, budgets, env)

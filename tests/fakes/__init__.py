@@ -10,7 +10,7 @@ import sys
 
 _EMULATORS = (
     "server", "patching", "tls", "kubernetes", "cloudrun", "container_apps", "billing_budgets",
-    "monitoring", "gcp_logging", "aws_faults", "aws_ecs",
+    "monitoring", "gcp_logging", "compute", "aws_faults", "aws_ecs",
 )  # fmt: skip
 
 for _name in _EMULATORS:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.fakes.server import FakeServer, RecordedRequest, Reply
+from fleet.demo.emulators.server import FakeServer, RecordedRequest, Reply
 
 BASE = "https://www.googleapis.com/compute/v1"
 _AGGREGATED = re.compile(
