@@ -72,9 +72,9 @@ def _log_lines(i: int) -> list[Any]:
 
 class _Google:
     def __init__(self) -> None:
-        from tests.fakes.cloudrun import FakeCloudRun
-        from tests.fakes.gcp_logging import FakeCloudLogging, FakeResourceManager
-        from tests.fakes.monitoring import FakeMonitoring
+        from fleet.demo.emulators.cloudrun import FakeCloudRun
+        from fleet.demo.emulators.gcp_logging import FakeCloudLogging, FakeResourceManager
+        from fleet.demo.emulators.monitoring import FakeMonitoring
 
         self.run = FakeCloudRun().__enter__()
         self.logging = FakeCloudLogging().__enter__()
@@ -104,7 +104,7 @@ class _Google:
 
     def add(self, i: int) -> None:
         from fleet.costs.usage import REQUEST_COUNT
-        from tests.fakes.monitoring import SeededSeries
+        from fleet.demo.emulators.monitoring import SeededSeries
 
         project, name = PROJECTS[account_of(i)], resource_of(i)
         account = "broad" if i % 9 == 0 else "narrow"
@@ -138,7 +138,7 @@ class _Google:
 
 class _Kubernetes:
     def __init__(self) -> None:
-        from tests.fakes.kubernetes import FakeKubernetes
+        from fleet.demo.emulators.kubernetes import FakeKubernetes
 
         self.fake = FakeKubernetes().__enter__()
         for namespace in NAMESPACES:
@@ -204,7 +204,7 @@ class _Kubernetes:
 
 class _Azure:
     def __init__(self) -> None:
-        from tests.fakes.container_apps import FakeContainerApps
+        from fleet.demo.emulators.container_apps import FakeContainerApps
 
         self.fake = FakeContainerApps().__enter__()
         self.ca = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-arm-{os.getpid()}.pem"
