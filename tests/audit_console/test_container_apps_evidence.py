@@ -145,3 +145,18 @@ def test_refused_role_and_metric_reads_name_the_missing_permission(arm_world, se
     unused = results["cost.unused-resources"]
     assert unused.status == "no_evidence"
     assert "permission Microsoft.Insights/metrics/read missing (403" in unused.message
+
+
+def test_audit_logging_reads_the_activity_logs_export(arm_world, services, run_audit):
+    bare = run_audit().results.get(rule_id="compliance.audit-logging", service_name="notes")
+    assert bare.status == "fail" and "no diagnostic setting exports" in str(bare.evidence)
+
+    arm_world.export_activity_log(SUB, "to-workspace", {"Administrative": True, "Policy": False})
+    kept = run_audit().results.get(rule_id="compliance.audit-logging", service_name="notes")
+    assert kept.status == "pass" and "exported by to-workspace" in str(kept.evidence)
+    assert len(arm_world.requests_to("GET", "/diagnosticSettings")) == 2  # once per run
+
+    arm_world.denied.add("Microsoft.Insights/diagnosticSettings/read")
+    refused = run_audit().results.get(rule_id="compliance.audit-logging", service_name="notes")
+    assert refused.status == "no_evidence"
+    assert "permission Microsoft.Insights/diagnosticSettings/read missing" in refused.message

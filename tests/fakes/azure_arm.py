@@ -7,6 +7,10 @@ HTTPS endpoint (one ARM host serves every provider):
   https://learn.microsoft.com/en-us/rest/api/authorization/role-assignments/list-for-subscription
   GET /subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions
   https://learn.microsoft.com/en-us/rest/api/authorization/role-definitions/list
+- Azure Monitor subscription diagnostic settings (where the activity log is exported), listed once
+  per subscription (api-version 2021-05-01-preview):
+  GET /subscriptions/{sub}/providers/Microsoft.Insights/diagnosticSettings
+  https://learn.microsoft.com/en-us/rest/api/monitor/subscription-diagnostic-settings/list
 - Azure Monitor metrics at subscription scope, one call per region (api-version 2024-02-01):
   GET /subscriptions/{sub}/providers/Microsoft.Insights/metrics
   https://learn.microsoft.com/en-us/rest/api/monitor/metrics/list-at-subscription-scope
@@ -36,6 +40,10 @@ _ASSIGNMENTS = re.compile(
 _DEFINITIONS = re.compile(
     r"^/subscriptions/([^/]+)/providers/Microsoft\.Authorization/roleDefinitions$", re.I
 )
+_DIAGNOSTICS = re.compile(
+    r"^/subscriptions/([^/]+)/providers/Microsoft\.Insights/diagnosticSettings$", re.I
+)
+DIAGNOSTICS_VERSIONS = {"2021-05-01-preview"}
 _METRICS = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Insights/metrics$", re.I)
 # Built-in roles by their fixed ids (https://learn.microsoft.com/en-us/azure/role-based-access-
 # control/built-in-roles): Owner and Contributor hold "*"; Reader "*/read".
@@ -56,6 +64,7 @@ _ACTION = {
     "assignments": "Microsoft.Authorization/roleAssignments/read",
     "definitions": "Microsoft.Authorization/roleDefinitions/read",
     "metrics": "Microsoft.Insights/metrics/read",
+    "diagnostics": "Microsoft.Insights/diagnosticSettings/read",
 }
 
 
@@ -69,6 +78,7 @@ class FakeArm(FakeContainerApps):
         # ARM id (lower case) -> [(day, requests)]
         self.requests_per_day: dict[str, list[tuple[datetime, float]]] = {}
         self.denied: set[str] = set()  # actions the caller lacks
+        self.diagnostic_settings: list[dict] = []  # subscription-level (activity log export)
 
     # -- seeding -----------------------------------------------------------------------------
     def principal_of(self, app_id: str) -> str:
@@ -99,6 +109,23 @@ class FakeArm(FakeContainerApps):
         """A custom role definition."""
         self.definitions[str(uuid.uuid4())] = {"roleName": name, "actions": actions}
 
+    def export_activity_log(
+        self, subscription: str, name: str, categories: dict[str, bool]
+    ) -> None:
+        """A subscription diagnostic setting sending these activity-log categories to a Log
+        Analytics workspace (SubscriptionDiagnosticSettingsResource)."""
+        self.diagnostic_settings.append({
+            "id": f"/subscriptions/{subscription}/providers/microsoft.insights/"
+            f"diagnosticSettings/{name}",
+            "name": name,
+            "type": "Microsoft.Insights/diagnosticSettings",
+            "properties": {
+                "workspaceId": f"/subscriptions/{subscription}/resourceGroups/ops/providers/"
+                "Microsoft.OperationalInsights/workspaces/audit",
+                "logs": [{"category": c, "enabled": on} for c, on in categories.items()],
+            },
+        })  # fmt: skip
+
     def add_requests(self, app_id: str, points: list[tuple[datetime, float]]) -> None:
         self.requests_per_day.setdefault(app_id.lower(), []).extend(points)
 
@@ -106,14 +133,17 @@ class FakeArm(FakeContainerApps):
     def route(self, request: RecordedRequest) -> Reply:
         kind = next(
             (k for k, p in (("assignments", _ASSIGNMENTS), ("definitions", _DEFINITIONS),
-                            ("metrics", _METRICS)) if p.match(request.path)),
+                            ("metrics", _METRICS), ("diagnostics", _DIAGNOSTICS))
+             if p.match(request.path)),
             None,
         )  # fmt: skip
         if kind is None:
             return super().route(request)
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return self.error(401, "Authentication failed.", request)
-        versions = MONITOR_VERSIONS if kind == "metrics" else AUTHORIZATION_VERSIONS
+        versions = {"metrics": MONITOR_VERSIONS, "diagnostics": DIAGNOSTICS_VERSIONS}.get(
+            kind, AUTHORIZATION_VERSIONS
+        )
         version = request.query.get("api-version")
         if version not in versions:
             return Reply(400, {"error": {"code": "InvalidApiVersionParameter",
@@ -126,6 +156,8 @@ class FakeArm(FakeContainerApps):
         subscription = request.path.split("/")[2]
         if kind == "assignments":
             return Reply(200, self._page(request, self.assignments))
+        if kind == "diagnostics":  # one page: the reference's list has no nextLink
+            return Reply(200, {"value": self.diagnostic_settings})
         if kind == "definitions":
             return Reply(200, self._page(request, self._definitions(subscription)))
         return self._metrics(request, subscription)

@@ -124,7 +124,6 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             NETWORK: network(raw, origin),
             REACHABILITY: reachability(raw, cloud.snapshot.ready_instances, origin),
             SHUTDOWN: shutdown(raw, origin),
-            AUDIT_LOGS: AUDIT_LOGS_REASON,
         }
         account = service.account
         if account.pk not in subscriptions:
@@ -136,6 +135,12 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             context.read_at,
         )
         facts[IDENTITY_GRANTS] = identity_grants(found, raw, grants_origin)
+        if found.audit is None:
+            try:
+                found.audit = found.broken or audit_logs(account, context.read_at)
+            except Exception as exc:
+                found.audit = f"reading the activity log's diagnostic settings failed ({exc})"
+        facts[AUDIT_LOGS] = found.audit
         region = (cloud.snapshot.region or "").replace(" ", "").lower()
         if region not in found.traffic:
             found.traffic[region] = found.broken or read_requests(account, region, context.read_at)
@@ -161,11 +166,10 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
 # https://learn.microsoft.com/en-us/azure/role-based-access-control/built-in-roles
 BROAD_ACTIONS = {"*", "Microsoft.Authorization/*", "Microsoft.Authorization/roleAssignments/write"}
 TRAFFIC_DAYS = 7
-AUDIT_LOGS_REASON = (
-    "the Azure activity log records control-plane changes for 90 days, but whether the "
-    "subscription exports it (diagnostic settings) is not read: the Azure Monitor client the "
-    "console uses has no diagnostic-settings operations"
-)
+# The activity log category of control-plane writes (who changed what):
+# https://learn.microsoft.com/en-us/azure/azure-monitor/essentials/activity-log-schema
+AUDIT_CATEGORY = "Administrative"
+DIAGNOSTICS_API_VERSION = "2021-05-01-preview"
 METRIC_SERIES_CAP = 1000  # `top` of the subscription-scope metrics query (series per answer)
 
 
@@ -196,6 +200,7 @@ class Subscription:
     traffic: dict[str, dict[str, float] | str] = field(default_factory=dict)  # region -> ...
     # Why the account cannot be read at all (no credential): said once, not tried per region.
     broken: str = ""
+    audit: Observation | str | None = None  # the activity log's export, read once
 
 
 def read_grants(account: Any) -> Subscription:
@@ -222,6 +227,54 @@ def read_grants(account: Any) -> Subscription:
             exc, "Microsoft.Authorization/roleDefinitions/read", "role definitions"
         )
     return found
+
+
+def audit_logs(account: Any, read_at: Any) -> Observation | str:
+    """Whether the subscription's activity log (Administrative category) is exported by a
+    diagnostic setting: without one Azure keeps it 90 days and nothing alerts on it.
+    GET /subscriptions/{sub}/providers/Microsoft.Insights/diagnosticSettings, sent through
+    azure-mgmt-core's ARM pipeline (the Azure Monitor client has no such operation)."""
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core import ARMPipelineClient
+
+    credential, options = _options(account)
+    base = options.get("base_url") or "https://management.azure.com"
+    policy = BearerTokenCredentialPolicy(credential, "https://management.azure.com/.default")
+    path = f"/subscriptions/{account.subscription}/providers/Microsoft.Insights/diagnosticSettings"
+    with ARMPipelineClient(base_url=base, policies=[policy]) as client:
+        request = HttpRequest("GET", f"{base.rstrip('/')}{path}",
+                              params={"api-version": DIAGNOSTICS_API_VERSION})  # fmt: skip
+        response = client.send_request(request, connection_verify=options["connection_verify"])
+    action = "Microsoft.Insights/diagnosticSettings/read"
+    if response.status_code == 403:
+        return f"permission {action} missing (403 AuthorizationFailed)"
+    if response.status_code != 200:
+        return (
+            f"reading the activity log's diagnostic settings failed (HTTP {response.status_code})"
+        )
+    origin = Provenance(
+        f"Azure Monitor subscriptionDiagnosticSettings.list (subscriptions/{account.subscription})",
+        read_at,
+    )
+    exporting = [
+        setting.get("name", "")
+        for setting in response.json().get("value") or []
+        if any(
+            log.get("category") == AUDIT_CATEGORY and log.get("enabled")
+            for log in (setting.get("properties") or {}).get("logs") or []
+        )
+    ]
+    if exporting:
+        return Observation(
+            True, origin, f"activity log ({AUDIT_CATEGORY}) exported by {', '.join(exporting)}"
+        )
+    return Observation(
+        False,
+        origin,
+        f"no diagnostic setting exports the activity log's {AUDIT_CATEGORY} category: Azure keeps "
+        "it 90 days and nothing outside the portal reads it",
+    )
 
 
 def principals(raw: dict) -> list[str]:
