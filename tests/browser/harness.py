@@ -163,6 +163,16 @@ class ConsolePage:
     def overflow_px(self) -> int:
         return max(0, int(self.page.evaluate(_OVERFLOW)))
 
+    def overflow_px_at(self, width: int) -> int:
+        """The overflow with the viewport narrowed to `width` (the page is not reloaded)."""
+        size = self.page.viewport_size
+        self.page.set_viewport_size({"width": width, "height": size["height"]})
+        try:
+            self.page.wait_for_function(f"() => window.innerWidth === {width}")
+            return self.overflow_px()
+        finally:
+            self.page.set_viewport_size(size)
+
     def screenshot(self, name: str) -> Path:
         path = self.artefacts / f"{self.width}px" / f"{slug(name)}.png"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -40,9 +40,17 @@ def main_pages(fleet) -> list[tuple[str, str]]:
     ]
 
 
+NARROWEST = 360  # the smallest phone the layout is made for
+
+
 def test_every_main_page_is_clean(admin_page, fleet):
-    checks = [admin_page.visit(name, path) for name, path in main_pages(fleet)]
+    checks, too_wide = [], []
+    for name, path in main_pages(fleet):
+        checks.append(admin_page.visit(name, path))
+        if admin_page.width < 1000 and (extra := admin_page.overflow_px_at(NARROWEST)):
+            too_wide.append(f"{name} @ {NARROWEST}px: page is {extra} px wider than the viewport")
     assert_clean(checks)
+    assert not too_wide, "\n".join(too_wide)
 
 
 def test_the_login_page_is_clean(open_page, width):
