@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
+from django.http import HttpRequest
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -55,3 +56,22 @@ def job_url(job_pk: int, origin: str) -> str:
     """The job's page, remembering where it was started from."""
     url = reverse("job-detail", args=[job_pk])
     return f"{url}?{urlencode({'from': origin})}" if safe_origin(origin) else url
+
+
+def shown_elsewhere(request: HttpRequest) -> bool:
+    """An htmx request from a page other than the one it asks for (a fragment shown in place)."""
+    htmx = getattr(request, "htmx", None)
+    current = htmx.current_url_abs_path if htmx else None
+    return bool(current) and urlsplit(current).path != request.path
+
+
+def job_context(job, origin: str | None, *, in_place: bool) -> dict:
+    """What console/job_detail.html needs to show a job and the way back to `origin`."""
+    back = safe_origin(origin)
+    return {
+        "job": job,
+        "back_url": back,
+        "back_label": origin_label(back) if back else "",
+        "back_query": urlencode({"from": back}) if back else "",
+        "in_place": bool(back) and in_place,
+    }

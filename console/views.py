@@ -146,11 +146,11 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from django_htmx.http import HttpResponseStopPolling
 
     from console.htmx import render_page, wants_fragment
-    from console.origin import origin_label, safe_origin
+    from console.origin import job_context, shown_elsewhere
 
     job = get_object_or_404(Job, pk=pk)
-    back = safe_origin(request.GET.get("from"))
-    context = {"job": job, "back_url": back, "back_label": origin_label(back) if back else ""}
+    # in_place: polled from inside another page (a service page's cloud card), not the job page.
+    context = job_context(job, request.GET.get("from"), in_place=shown_elsewhere(request))
     response = render_page(request, "console/job_detail.html", "job-status", context)
     if wants_fragment(request) and job.is_finished:
         stop = HttpResponseStopPolling(response.content)

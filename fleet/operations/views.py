@@ -13,12 +13,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from console.access import has_role, role_required
 from console.htmx import render_page, wants_fragment
-from console.origin import job_url
+from console.models import Job
+from console.origin import job_context, job_url
 from fleet.models import CloudAccount, Service
 from fleet.operations import releases
 from fleet.operations import services as cs
@@ -36,6 +38,22 @@ def _first_error(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
         return " ".join(f"{msgs[0]}" for msgs in exc.message_dict.values())
     return " ".join(exc.messages)
+
+
+def _job_started(request: HttpRequest, service: Service, job: Job) -> HttpResponse:
+    """htmx: the job's progress in place on the service page; otherwise its page, linking back."""
+    origin = service.get_absolute_url()
+    if wants_fragment(request):
+        context = job_context(job, origin, in_place=True)
+        return render_page(request, "console/job_detail.html", "job-status", context)
+    return redirect(job_url(job.pk, origin))
+
+
+def _refused(request: HttpRequest, service: Service, reason: str) -> HttpResponse:
+    if wants_fragment(request):  # htmx swaps 200s only: the reason lands where progress would
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', reason))
+    messages.error(request, reason)
+    return redirect(service)
 
 
 def _stop_when_done(request: HttpRequest, response: HttpResponse, done: bool) -> HttpResponse:
@@ -224,9 +242,8 @@ def scaling_apply(request: HttpRequest, name: str) -> HttpResponse:
     try:
         job = cs.apply_scaling(service, request.user, source="ui")
     except ValidationError as exc:
-        messages.error(request, _first_error(exc))
-        return redirect(service)
-    return redirect(job_url(job.pk, service.get_absolute_url()))
+        return _refused(request, service, _first_error(exc))
+    return _job_started(request, service, job)
 
 
 @role_required("operator")
@@ -236,9 +253,8 @@ def cloud_sync(request: HttpRequest, name: str) -> HttpResponse:
     try:
         job = cs.request_sync(service, request.user)
     except ValidationError as exc:
-        messages.error(request, _first_error(exc))
-        return redirect(service)
-    return redirect(job_url(job.pk, service.get_absolute_url()))
+        return _refused(request, service, _first_error(exc))
+    return _job_started(request, service, job)
 
 
 # -- discovery ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from html import unescape
 
 import pytest
+from django.utils import timezone
 
 from console.models import Job
 from fleet.operations.models import ServiceScaling
@@ -109,3 +110,60 @@ def test_the_job_page_polls_in_place_and_stops_when_done(viewer_client, job, htm
     assert done.status_code == 286  # htmx stops polling
     assert "hx-trigger" not in done.content.decode()
     assert '<span class="badge status-succeeded">succeeded</span>' in done.content.decode()
+
+
+# -- in place on the service page (htmx) ---------------------------------------------------------
+def test_refresh_from_cloud_shows_its_progress_in_place(
+    operator_client, cloud_service, htmx_headers
+):
+    response = operator_client.post("/services/weather/cloud/refresh/", **htmx_headers)
+    job = Job.objects.get()
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section class="card" id="job-status"')
+    # It polls its job row, remembering the service page.
+    assert f'hx-get="/jobs/{job.pk}/?from=%2Fservices%2Fweather%2F" hx-trigger="every 1s"' in html
+    assert "Waiting for a worker" in html
+
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    done = operator_client.get(
+        f"/jobs/{job.pk}/?from=%2Fservices%2Fweather%2F",
+        HTTP_HX_CURRENT_URL="http://testserver/services/weather/",
+        **htmx_headers,
+    )
+    assert done.status_code == 286
+    assert '<a class="button" href="/services/weather/">Show weather as it is now</a>' in (
+        done.content.decode()
+    )
+
+
+def test_a_refused_apply_says_why_in_place(operator_client, cloud_service, htmx_headers):
+    response = operator_client.post("/services/weather/scaling/apply/", **htmx_headers)
+    assert response.status_code == 200
+    assert response.content.decode() == (
+        '<p class="error" role="alert">Set desired scaling first: there is nothing to apply.</p>'
+    )
+    assert not Job.objects.exists()
+
+
+def test_on_the_job_page_itself_there_is_no_show_link(operator_client, job, htmx_headers):
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    done = operator_client.get(
+        f"/jobs/{job.pk}/?from=%2Fservices%2Fweather%2F",
+        HTTP_HX_CURRENT_URL=f"http://testserver/jobs/{job.pk}/?from=%2Fservices%2Fweather%2F",
+        **htmx_headers,
+    )
+    assert done.status_code == 286 and "as it is now" not in done.content.decode()
+
+
+def test_the_service_page_posts_cloud_jobs_in_place(operator_client, cloud_service):
+    ServiceScaling.objects.create(
+        service=cloud_service,
+        observed_max_instances=3,
+        desired_max_instances=5,
+        observed_at=timezone.now(),
+    )
+    html = operator_client.get("/services/weather/").content.decode()
+    assert 'hx-post="/services/weather/cloud/refresh/" hx-target="#cloud-job"' in html
+    assert 'hx-post="/services/weather/scaling/apply/" hx-target="#scaling-job"' in html
+    assert '<div id="cloud-job" aria-live="polite"></div>' in html
