@@ -70,10 +70,10 @@ def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
             "Applying database migrations…",
             "Collecting static files…",
             "Starting the demo fleet",
-            "Starting the Celery workers",
-            "Starting the web process",
             "Making the demo's history",
             "Demo history ready",
+            "Starting the Celery workers",
+            "Starting the web process",
             "MCP Fleet Console is running",
         ]
         positions = [output.find(step) for step in steps]

@@ -104,6 +104,9 @@ class Command(BaseCommand):
                     "Kubernetes, Cloud Run, ECS and Container Apps…"
                 )
                 self._start_demo()
+                # Before the workers start: their reaper fails any run it finds "running" without
+                # a worker, and the history's tasks run in this process.
+                self._seed_demo()
             self._progress("Starting the Celery workers (probes; everything else) and beat…")
             self._start_celery()
             self._start(
@@ -122,8 +125,6 @@ class Command(BaseCommand):
                 ],
             )
             self._progress(f"Starting the web process on port {port}…")
-            if self.webhook_page:
-                self._seed_demo()
             if not wait_for_port(port, timeout=180):
                 raise CommandError("The web process did not start listening; see its output above.")
             self._announce(port, password)
@@ -196,7 +197,7 @@ class Command(BaseCommand):
         self.webhook_page = f"http://127.0.0.1:{webhook_port}/"
 
     def _seed_demo(self) -> None:
-        """The demo's history, made while the workers and the web process start."""
+        """The demo's history, made in this process through the console's service functions."""
         self._progress("Making the demo's history (checks, a redeploy, budgets, an audit)…")
         started = time.monotonic()
         try:
