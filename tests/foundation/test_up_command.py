@@ -33,7 +33,7 @@ def embedded_env(tmp_path) -> dict:
     return env
 
 
-def _read_until(proc: subprocess.Popen, pattern: str, timeout: float = 240) -> str:
+def _read_until(proc: subprocess.Popen, pattern: str, timeout: float = 300) -> str:
     seen = ""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,7 +46,7 @@ def _read_until(proc: subprocess.Popen, pattern: str, timeout: float = 240) -> s
     raise AssertionError(f"never printed {pattern!r}; output so far:\n{seen}")
 
 
-@pytest.mark.timeout(240)  # a whole `up` with the demo's history, on a shared 2-core machine
+@pytest.mark.timeout(420)  # a whole `up` with the demo's history, on a shared 2-core machine
 def test_up_starts_everything_and_ctrl_c_stops_it(embedded_env):
     (port,) = free_ports(1)
     proc = subprocess.Popen(
