@@ -43,7 +43,7 @@ def config_for(service: Service) -> CheckConfig:
     return config
 
 
-def _oauth_token(service: Service, config: CheckConfig) -> str:
+def _oauth_token(service: Service, config: CheckConfig, network: net.ProbeNetwork) -> str:
     try:
         secret = secret_refs.resolve(config.oauth_client_secret_ref)
     except secret_refs.SecretRefError as exc:
@@ -58,18 +58,22 @@ def _oauth_token(service: Service, config: CheckConfig) -> str:
         resource=service.url,
     )
     try:
-        return oauth.access_token(creds, timeout_s=config.timeout_seconds)
+        return oauth.access_token(
+            creds, timeout_s=config.timeout_seconds, network=token_network(service, config, network)
+        )
     except oauth.TokenError as exc:
         raise TargetError(f"auth: no OAuth access token: {exc}") from None
 
 
 def target_for(service: Service, config: CheckConfig) -> ProbeTarget:
     """Build the probe target; raises TargetError when the configuration cannot be honoured."""
+    network = network_for(service, config)
     auth_header, auth_value = config.auth_header, ""
     if config.auth_secret_ref:
         auth_value = resolve_secret(config.auth_secret_ref, config.auth_header)
     elif config.oauth_token_url:
-        auth_header, auth_value = "Authorization", f"Bearer {_oauth_token(service, config)}"
+        token = _oauth_token(service, config, network)
+        auth_header, auth_value = "Authorization", f"Bearer {token}"
     return ProbeTarget(
         name=service.name,
         url=service.url,
@@ -84,7 +88,7 @@ def target_for(service: Service, config: CheckConfig) -> ProbeTarget:
         tool_call_arguments=dict(config.tool_call_arguments or {}),
         tool_call_expect=config.tool_call_expect,
         timeout_s=config.timeout_seconds,
-        network=network_for(service, config),
+        network=network,
     )
 
 
@@ -100,6 +104,24 @@ def network_for(service: Service, config: CheckConfig) -> net.ProbeNetwork:
         client="httpx" if remembered else "",
         client_reason=config.probe_client_reason if remembered else "",
     )
+
+
+def token_network(
+    service: Service, config: CheckConfig, network: net.ProbeNetwork
+) -> net.ProbeNetwork:
+    """The way to the OAuth token endpoint: the probe's (`network`), with one difference. The
+    worker's environment proxy and its NO_PROXY are judged for the token endpoint's own URL (it
+    may sit on another host than the service); an explicit proxy (check settings or account,
+    `direct` included) is a decision about the service and carries its token requests too."""
+    account = service.account if service.account_id else None
+    explicit = config.proxy_url or (account is not None and account.probe_proxy_url)
+    if explicit:
+        return net.ProbeNetwork(proxy=network.proxy, tls=network.tls)
+    try:
+        proxy = net.environment_proxy_for_url(config.oauth_token_url)
+    except ValueError as exc:
+        raise TargetError(f"proxy: the worker's {exc}") from None
+    return net.ProbeNetwork(proxy=proxy, tls=network.tls)
 
 
 def _proxy(

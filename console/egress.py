@@ -354,6 +354,15 @@ class EgressPolicy:
         except OSError:
             return
 
+    def proxied_target(self, host: str, port: int) -> None:
+        """`proxied_target_async` for synchronous code (the OAuth token request)."""
+        if self._literal(host) is not None:
+            return
+        try:
+            self.resolve(host, port)
+        except OSError:
+            return
+
     def _checked(self, host: str, answers: Sequence[str]) -> list[str]:
         if not answers:
             raise OSError(f"{host} resolved to no address")

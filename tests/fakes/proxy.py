@@ -11,6 +11,8 @@ It models what probes meet in front of enterprise networks, strictly:
   `Proxy-Authorization: Basic base64(user:password)` (RFC 7617); otherwise 407 with a
   `Proxy-Authenticate` challenge (RFC 9110 §11.7.1), `Basic realm=...` unless `challenge` names
   another scheme (a proxy asking for Negotiate, which the probe does not do).
+- With `hosts` ({name: address}), the proxy resolves those names itself, as a corporate proxy
+  with an inside DNS does: they reach servers the client could not find on its own.
 Every request head is recorded in `requests` before it is judged.
 """
 
@@ -40,9 +42,11 @@ class ForwardProxy:
         credentials: str | None = None,
         challenge: str = 'Basic realm="fleet-proxy"',
         ssl_context: ssl.SSLContext | None = None,
+        hosts: dict[str, str] | None = None,
     ) -> None:
         """`ssl_context`: an https:// proxy (TLS between the client and the proxy)."""
         self.ssl_context = ssl_context
+        self.hosts = dict(hosts or {})
         self.credentials = credentials
         self.challenge = challenge
         self.requests: list[ProxiedRequest] = []
@@ -83,6 +87,9 @@ class ForwardProxy:
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+    def _address(self, host: str) -> str:
+        return self.hosts.get(host.lower(), host)
 
     # -- one client connection ------------------------------------------------------------------
 
@@ -130,7 +137,9 @@ class ForwardProxy:
     ) -> None:
         host, _, port = target.rpartition(":")
         try:
-            up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
+            up_reader, up_writer = await asyncio.open_connection(
+                self._address(host.strip("[]")), int(port)
+            )
         except (OSError, ValueError):
             await _answer(writer, "502 Bad Gateway")
             return
@@ -152,7 +161,9 @@ class ForwardProxy:
             return
         body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
         try:
-            up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+            up_reader, up_writer = await asyncio.open_connection(
+                self._address(parts.hostname), parts.port or 80
+            )
         except OSError:
             await _answer(writer, "502 Bad Gateway")
             return
