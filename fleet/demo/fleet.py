@@ -63,6 +63,7 @@ def demo_fleet(ports: dict[str, int], names: Iterable[str] | None = None) -> str
             "kind": "agent_backend",
             "url": base["assistant"],
             "health_path": "/healthz",
+            "metrics_path": "/metrics",
             "environment": "production",
             "team": "platform",
             "tags": ["agent", "demo"],

@@ -19,7 +19,7 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 DEMO_ORDER = (
@@ -203,13 +203,28 @@ def reports_backend() -> Starlette:
 
 
 def assistant_backend() -> Starlette:
+    """The agent backend: /healthz, and /metrics in the Prometheus text format (audits scrape
+    it as the service's registered metrics path)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+    registry = CollectorRegistry()
+    served = Counter("assistant_requests", "Requests the demo assistant served", ["path"],
+                     registry=registry)  # fmt: skip
+
     async def healthz(request):
+        served.labels("/healthz").inc()
         return JSONResponse({"status": "ok", "uses": ["notes", "search", "calendar", "inventory"]})
 
     async def home(request):
+        served.labels("/").inc()
         return PlainTextResponse("demo agent backend")
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/", home)])
+    async def metrics(request):
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[Route("/healthz", healthz), Route("/metrics", metrics), Route("/", home)]
+    )
 
 
 def build_apps(warm_up: dict[str, int] | None = None) -> dict[str, object]:
