@@ -5,6 +5,7 @@ Logs, CloudTrail trails, and stopTimeout/EFS volumes from the task definition.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import httpx
 import pytest
+from moto.backends import get_backend
 from moto.server import ThreadedMotoServer
 
 from fleet.models import CloudAccount, Service
@@ -34,6 +36,7 @@ def moto_url() -> Iterator[str]:
     server.stop()
 
 
+@functools.cache
 def aws(name: str, url: str):
     return boto3.client(name, endpoint_url=url, region_name=REGION,
                         aws_access_key_id="seed", aws_secret_access_key="seed")  # fmt: skip
@@ -57,12 +60,47 @@ def _logs(url: str, group: str, lines: list[str]) -> None:
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
 
+@pytest.fixture(scope="module")
+def built_world(moto_url) -> Iterator[str]:
+    """The AWS world, built once for the module (its setup is the slow part: moto loads every AWS
+    managed IAM policy); `world` puts back, after each test, whatever that test changed in it."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AWS managed policies exist
+        env.setenv("MOTO_ECS_SERVICE_RUNNING", "2")
+        httpx.post(f"{moto_url}/moto-api/reset", timeout=120).raise_for_status()
+        _build(moto_url)
+        yield moto_url
+
+
 @pytest.fixture
-def world(moto_url, monkeypatch) -> str:
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AWS managed policies exist
-    httpx.post(f"{moto_url}/moto-api/reset", timeout=120).raise_for_status()
+def world(built_world, monkeypatch) -> Iterator[str]:
     monkeypatch.setenv(EMULATOR_ENV, "1")
-    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "2")
+    yield built_world
+    _restore(built_world)
+
+
+def _restore(url: str) -> None:
+    """Undo what the tests change: WAF web ACLs and rule groups, CloudWatch metrics, extra inline
+    policies, registered targets and a stopped trail. Services no part of the world uses are
+    reset inside moto (it runs in this process); the rest is put back through the APIs."""
+    for service in ("wafv2", "cloudwatch"):
+        for account_backend in get_backend(service).values():
+            account_backend.reset()
+    iam = aws("iam", url)
+    for role, kept in (("notes-task", {"table"}), ("files-task", set())):
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            if name not in kept:
+                iam.delete_role_policy(RoleName=role, PolicyName=name)
+    elb = aws("elbv2", url)
+    [group] = elb.describe_target_groups(Names=["notes"])["TargetGroups"]
+    targets = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
+    registered = [{"Id": t["Target"]["Id"]} for t in targets["TargetHealthDescriptions"]]
+    if registered:
+        elb.deregister_targets(TargetGroupArn=group["TargetGroupArn"], Targets=registered)
+    aws("cloudtrail", url).start_logging(Name="org")
+
+
+def _build(moto_url: str) -> None:
     ec2 = aws("ec2", moto_url)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -130,7 +168,6 @@ def world(moto_url, monkeypatch) -> str:
             loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "server",
                             "containerPort": 8080}] if name == "notes" else [],
         )  # fmt: skip
-    return moto_url
 
 
 @pytest.fixture
