@@ -72,13 +72,19 @@ def _note_failure(address: str) -> None:
 def user_from_request_token(request: HttpRequest, raw: str):
     """The token's user, counting a wrong token against the caller's address.
 
-    Raises TokenThrottled while that address is locked.
+    Raises TokenThrottled while that address is locked. A token already accepted for this request
+    (the access middleware checks it before ninja does) is not looked up again.
     """
+    known = getattr(request, "_fleet_bearer", None)
+    if known is not None and known[0] == raw:
+        return known[1]
     address = get_client_ip_address(request) or "unknown"
     _check_not_locked(address)
     user = user_from_token(raw)
     if user is None:
         _note_failure(address)
+    else:
+        request._fleet_bearer = (raw, user)
     return user
 
 
