@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# Longer than the 20 s the busy timeout used to be; a 1,000-service fleet import held the write
-# lock about this long on a busy 2-core machine.
-HOLD_SECONDS = 28
+# Longer than Django's 5 s SQLite default, so a request that waits its turn proves the configured
+# busy timeout is in force on the web's connection; its value (60 s, longer than a 1,000-service
+# fleet import holds the write lock on a busy 2-core machine) is what the PRAGMA test checks.
+HOLD_SECONDS = 9
 
 SETUP = """
 import django; django.setup()
@@ -141,7 +142,7 @@ def test_a_long_write_elsewhere_does_not_make_a_request_fail_with_database_is_lo
     assert "login_error" not in result, result["login_error"]
     assert result["login_status"] == 302  # logged in (it writes the session and last_login)
     assert result["read_seconds"] < 5  # WAL: reading never waits for the writer
-    assert time.monotonic() - started >= HOLD_SECONDS - 10  # the login waited for its turn
+    assert time.monotonic() - started >= HOLD_SECONDS - 3  # the login waited for its turn
 
 
 def test_the_busy_timeout_comes_from_the_environment(embedded_env):
