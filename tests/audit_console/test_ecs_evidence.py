@@ -21,7 +21,8 @@ from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_ENV
 from tests.fakes.aws_faults import AwsFaultProxy
 
-pytestmark = pytest.mark.django_db
+# The first test also builds the module's AWS world (about half a minute on a busy 2-core machine).
+pytestmark = [pytest.mark.django_db, pytest.mark.timeout(240)]
 REGION = "eu-west-1"
 CLUSTER = "mcp"
 ACCOUNT = "123456789012"
