@@ -185,6 +185,9 @@ def check_platform_auth(ev: Evidence) -> Finding:
         why = f": {reason}" if reason else ""
         return no_evidence(f"The platform did not say whether it checks callers{why}.", *items)
     if not open_:
+        if observation is not None and observation.value.get("how"):
+            how = "; ".join(observation.value["how"])
+            return passed(f"Only callers the platform checks or names reach it ({how}).", *items)
         return passed("The platform rejects unauthenticated callers.", *items)
     if not ev.service.requires_auth:
         if internet:
