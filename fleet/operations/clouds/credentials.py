@@ -22,6 +22,7 @@ without it TLS verification is skipped for that loopback endpoint only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import logging
 import os
@@ -108,6 +109,23 @@ def google_credentials(account: AccountRef) -> Any:
     return credentials
 
 
+@functools.cache
+def _botocore_loader() -> Any:
+    """One loader of botocore's JSON models for the process: each new session would otherwise
+    parse endpoints.json and every service model again (the loader caches what it has read)."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def _botocore_session() -> Any:
+    import botocore.session
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _botocore_loader())
+    return session
+
+
 def aws_session(account: AccountRef) -> Any:
     """A boto3 session from the standard chain, or with static dummy keys for an emulator."""
     import boto3
@@ -119,8 +137,9 @@ def aws_session(account: AccountRef) -> Any:
             aws_access_key_id="fleet-emulator",
             aws_secret_access_key="fleet-emulator",
             region_name=region or "us-east-1",
+            botocore_session=_botocore_session(),
         )
-    return boto3.Session(region_name=region)
+    return boto3.Session(region_name=region, botocore_session=_botocore_session())
 
 
 class _StaticTokenCredential:
