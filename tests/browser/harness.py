@@ -198,10 +198,11 @@ class ConsolePage:
     def tab_to(self, target: Locator, *, max_presses: int = 80, backwards: bool = False) -> None:
         """Press Tab until `target` has the focus (as a keyboard user would), or fail saying so."""
         key = "Shift+Tab" if backwards else "Tab"
-        handle = target.element_handle()
+        target.wait_for(state="attached")
         for _ in range(max_presses):
             self.page.keyboard.press(key)
-            if self.page.evaluate("el => el === document.activeElement", handle):
+            # The locator is resolved again at each press: an htmx swap may have replaced it.
+            if target.evaluate("el => el === document.activeElement"):
                 return
         raise AssertionError(f"{max_presses} × {key} never reached {target}")
 

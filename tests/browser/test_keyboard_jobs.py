@@ -17,8 +17,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def cluster(kube, mcp_url, operator):
+def cluster(kube, mcp_url, operator, settings):
     """Two MCP servers on the Kubernetes fake, registered through the registry's service layer."""
+    # The dashboard's table refreshes itself; a swap while tabbing through it would move the focus.
+    settings.FLEET_DASHBOARD_REFRESH_SECONDS = 600
     registry.save_account(
         actor=operator,
         source="ui",
