@@ -68,6 +68,11 @@ def save_check_config(*, actor: Any, source: str, service: Service, spec: dict) 
         )
     with transaction.atomic():
         config, _ = CheckConfig.objects.select_for_update().get_or_create(service=service)
+        # Read under the lock: a concurrent move to production checks this row under it too.
+        service.environment = (
+            Service.objects.filter(pk=service.pk).values_list("environment", flat=True).get()
+        )
+        config.service = service
         before = config_state(config)
         for field, value in spec.items():
             setattr(config, field, value)

@@ -109,9 +109,41 @@ def prepare_service(spec: dict, instance: Service | None = None) -> Service:
     else:
         service.account = None
     service.full_clean()
+    _refuse_production_skipping_verification(service, spec)
     callees = list(spec.get("depends_on") or [])
     _check_dependencies(service, callees)
     return service
+
+
+def _refuse_production_skipping_verification(service: Service, spec: dict) -> None:
+    """A service whose probes skip TLS verification cannot become production: `tls_skip_verify`
+    is refused there, so the move is refused too (naming `environment`) until it is turned off.
+    A fleet-file entry whose own `checks:` set `tls_skip_verify` decides it there (turned off it
+    may move; left on, the check settings refuse it). The check settings row is locked, so a
+    concurrent settings save (which reads the environment under the same lock) cannot slip by."""
+    from checks.models import CheckConfig
+
+    if service.pk is None or not validation.is_production(service.environment):
+        return
+    checks = spec.get("checks")
+    if isinstance(checks, dict) and "tls_skip_verify" in checks:
+        return
+    skipping = (
+        CheckConfig.objects.select_for_update()
+        .filter(service_id=service.pk)
+        .values_list("tls_skip_verify", flat=True)
+        .first()
+    )
+    if skipping:
+        shown = f"'{service.environment}'" if service.environment else "empty (production)"
+        raise ValidationError(
+            {
+                "environment": f"cannot be {shown} while the check settings skip TLS "
+                "verification (tls_skip_verify), which production services may not do. Turn "
+                "tls_skip_verify off on the check settings page (or give the CA bundle in "
+                "tls_ca_bundle_ref), then change the environment."
+            }
+        )
 
 
 def _check_dependencies(service: Service, callees: list[str]) -> None:
