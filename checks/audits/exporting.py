@@ -42,7 +42,15 @@ def stored_services(run: AuditRun) -> Iterator[export.ServiceEntry]:
     """Each service of a stored run with its card and results: two queries for the whole run.
 
     Rows are read as plain tuples in chunks (no model instance per result row)."""
-    cards = {row.service_name: row.card() for row in run.service_scores.all()}
+    # Only the card's fields, as plain values: score rows also hold each service's evidence
+    # sources, and 5,000 model instances of those were most of a large export's memory.
+    scores = run.service_scores.values_list(
+        "service_name", "overall", "sections", "counts", "coverage"
+    ).iterator(chunk_size=2000)
+    cards = {
+        name: {"overall": overall, "sections": sections, "counts": counts, "coverage": coverage}
+        for name, overall, sections, counts, coverage in scores
+    }
     fixes = fix_texts()
     rows = (
         run.results.order_by("service_name", "position")
