@@ -6,6 +6,7 @@ The fixtures apply to every test module in this folder.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import boto3
@@ -42,6 +43,7 @@ def proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[EcsPr
         yield server
 
 
+@functools.cache  # building a boto3 client parses its service model: once per endpoint is enough
 def client(name: str, endpoint: str):
     return boto3.client(
         name,
