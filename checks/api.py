@@ -43,6 +43,7 @@ class ResultOut(Schema):
     cold_start: bool
     tls_days: float | None
     tool_call_ok: bool | None
+    client: str = Field(description='"lean", "httpx" (the fallback), or "" when nothing probed.')
 
     @staticmethod
     def resolve_body_excerpt(obj: ProbeResult, context: dict) -> str | None:

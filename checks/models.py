@@ -181,6 +181,11 @@ class ProbeResult(models.Model):
     capabilities = models.JSONField(default=dict, blank=True)
     instructions = models.TextField(blank=True)
     tool_count = models.PositiveIntegerField(null=True, blank=True)
+    client = models.CharField(
+        max_length=8,
+        blank=True,
+        help_text='What probed: "lean" (HTTP/1.1) or "httpx" (the fallback); blank: nothing did.',
+    )
 
     class Meta:
         ordering = ["-checked_at", "-id"]

@@ -131,7 +131,7 @@ def probe_configs(configs: Sequence[CheckConfig]) -> list[ProbeOutcome]:
         try:
             targets.append((i, target_for(config.service, config)))
         except TargetError as exc:
-            outcomes[i] = ProbeOutcome(ok=False, phase="auth", error=str(exc))
+            outcomes[i] = ProbeOutcome(ok=False, phase="auth", error=str(exc), client="")
         except Exception as exc:  # stored settings no validator would pass today
             logger.exception("cannot prepare the check of %s", config.service)
             outcomes[i] = ProbeOutcome(
@@ -139,6 +139,7 @@ def probe_configs(configs: Sequence[CheckConfig]) -> list[ProbeOutcome]:
                 phase="config",
                 error=f"The check could not be prepared from the stored settings "
                 f"({type(exc).__name__}: {exc}); fix them on the check settings page.",
+                client="",
             )
     probed = probe_many_sync([t for _, t in targets], concurrency=probe_concurrency())
     for (i, _), outcome in zip(targets, probed, strict=True):
@@ -345,6 +346,7 @@ def result_row(
         capabilities=outcome.capabilities or {},
         instructions=_storable(outcome.instructions),
         tool_count=len(outcome.tools) if outcome.ok and service.kind == "mcp_server" else None,
+        client=outcome.client[:8],
     )
 
 
