@@ -16,6 +16,10 @@ after bulk recording: SQLite 1,000: 3.15 → 1.02–1.16 (8.15 → 0.35 queries/
 1,000: 4.44–4.94 → 1.04–1.12 (8.1 → 0.31); SQLite 10,000: before never steady (a sweep took over
 60 s; 3.38 ms and 8.9 queries per check) → 1.08–1.10 (0.34), 23–50 s wall; PostgreSQL 10,000:
 1.07–1.11 (0.30), 32–35 s wall. Target: at most 3 ms.
+
+Recording the probing client on each result (checks 0008), 1,000 services, 3 sweeps, before →
+after, steady state CPU ms per service (queries per service): SQLite 1.08–1.21 → 1.07–1.16 (0.35 →
+0.35); PostgreSQL 1.05–1.19 → 1.00–1.01 (0.30 → 0.30). Same machine, load ~8 then ~4.
 """
 
 from __future__ import annotations
