@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Case, F, FloatField, Value, When
 from django.db.models.functions import Cast
 
@@ -188,6 +189,7 @@ def save_live(services: list[tuple[int, float | None, str]], at: datetime) -> No
         )
 
 
+@transaction.atomic  # a savepoint inside the sweep's transaction; its own when called alone
 def record_state_change(
     service: Service, old: str, new: str, reason: str, *, at: datetime, live: dict
 ) -> StateChange | None:

@@ -223,3 +223,24 @@ def test_switching_checks_off_ends_the_incident_quietly_and_the_status_is_unknow
     assert change.reason == "checks disabled by otto"
     page = operator_client.get("/services/notes/").content.decode()
     assert "Scheduled checks are off for this service" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_state_change_recorded_outside_a_transaction_closes_its_incident():
+    """Callers outside the sweep (the demo, a CLI) get the same all-or-nothing change; on
+    PostgreSQL the incident lock used to refuse with "select_for_update outside a transaction"."""
+    from checks.state import record_state_change
+
+    service = ServiceFactory(name="alone", status="unknown")
+    now = timezone.now()
+    record_state_change(service, "unknown", "down", "connection refused", at=now, live={})
+    record_state_change(
+        service, "down", "up", "answers again", at=now + timedelta(minutes=5), live={}
+    )
+
+    incident = Incident.objects.get(service=service)
+    assert incident.closed_at == now + timedelta(minutes=5)
+    assert [c.to_status for c in StateChange.objects.filter(service=service).order_by("at")] == [
+        "down",
+        "up",
+    ]
