@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from checks.audits import services as audit_services
 from checks.audits.exporting import FORMATS, stream_export
 from checks.audits.models import Attestation, AuditRun
+from checks.audits.streaming import streaming_response
 from console.api_errors import require_role
 from fleet.models import Service
 
@@ -196,7 +197,7 @@ def export_audit(request: HttpRequest, run_id: int, query: Query[ExportQuery]):
             409, {"detail": f"Audit run {run_id} is {run.status}: it has no results to export."}
         )
     chunks, content_type = stream_export(run, fmt)
-    return StreamingHttpResponse(chunks, content_type=content_type)
+    return streaming_response(request, chunks, content_type)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -38,6 +38,7 @@ from checks.audits.scorecard import (
     sections,
     service_history,
 )
+from checks.audits.streaming import streaming_response
 from console.access import has_role, role_required
 from console.htmx import render_page
 from fleet.models import Service
@@ -161,7 +162,7 @@ def run_export(request: HttpRequest, pk: int, ext: str) -> HttpResponse:
             content_type="text/plain",
         )
     chunks, content_type = stream_export(run, EXTENSIONS[ext])
-    response = StreamingHttpResponse(chunks, content_type=content_type)
+    response = streaming_response(request, chunks, content_type)
     response["Content-Disposition"] = f'inline; filename="audit-{run.pk}.{ext}"'
     return response
 

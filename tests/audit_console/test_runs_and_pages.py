@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
 from django_celery_beat.models import PeriodicTask
 
 from checks.audits import services as audit_services
@@ -159,6 +161,25 @@ def test_exports_of_a_run(fleet, viewer_client, run_audit):
     as_md = viewer_client.get(f"/audits/runs/{run.pk}.md")
     assert as_md["Content-Type"].startswith("text/markdown")
     assert streamed(as_md).startswith(f"# Production audit {run.pk}")
+
+
+def test_exports_stream_under_asgi_without_being_collected_first(fleet, viewer, run_audit):
+    """Under uvicorn Django would gather a synchronous iterator into one list (the whole export in
+    memory); the export is handed over as an async iterator there, chunk by chunk."""
+    run = run_audit()
+    client = AsyncClient()
+    client.force_login(viewer)
+
+    async def fetch():
+        response = await client.get(f"/audits/runs/{run.pk}.csv")
+        chunks = [chunk async for chunk in response.streaming_content]
+        return response, chunks
+
+    response, chunks = async_to_sync(fetch)()
+    assert response.status_code == 200 and response.is_async
+    assert len(chunks) > 1
+    body = b"".join(chunks).decode()
+    assert len(body.splitlines()) == 1 + len(fleet) * len(RULES)
 
 
 def test_export_of_a_missing_or_unfinished_run(fleet, viewer_client):
