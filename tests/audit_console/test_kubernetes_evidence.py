@@ -291,3 +291,16 @@ def test_the_prometheus_url_is_checked_when_saved(provider, url, why):
     with pytest.raises(ValidationError) as exc:
         account.full_clean()
     assert why in exc.value.message_dict["prometheus_url"][0]
+
+
+def test_a_prometheus_answer_past_the_cap_is_refused_not_read_whole():
+    """The Prometheus URL is operator-set: its answer is read up to a cap, never without end."""
+    import httpx
+
+    from checks.audits.readers.kubernetes import PROMETHEUS_MAX_BYTES, _capped_body
+
+    small = httpx.Response(200, content=b'{"status": "success"}')
+    assert _capped_body(small) == b'{"status": "success"}'
+    huge = httpx.Response(200, content=b"x" * (PROMETHEUS_MAX_BYTES + 1))
+    with pytest.raises(RuntimeError, match="exceeds 8 MiB"):
+        _capped_body(huge)

@@ -49,6 +49,7 @@ from checks.audits.evidence import (
 )
 from checks.audits.gather import ReadContext
 from checks.audits.readers import OncePerRun
+from checks.probing.errors import describe_body
 from fleet.operations.clouds.credentials import kubernetes_api_client
 
 # PodSpec.terminationGracePeriodSeconds: "Defaults to 30 seconds." (pod-v1 reference)
@@ -711,6 +712,7 @@ PROMETHEUS_QUERIES = {
     ),
 }
 PROMETHEUS_TIMEOUT_S = 15
+PROMETHEUS_MAX_BYTES = 8 * 2**20  # one namespace's series; far more is not Prometheus
 
 
 def prometheus_counts(base: str, namespace: str, at: datetime) -> dict[str, dict[str, float]]:
@@ -725,15 +727,20 @@ def prometheus_counts(base: str, namespace: str, at: datetime) -> dict[str, dict
     with httpx.Client(transport=EgressTransport(), timeout=PROMETHEUS_TIMEOUT_S) as client:
         for metric, (template, label) in PROMETHEUS_QUERIES.items():
             query = template.replace("{ns}", namespace)
-            answer = client.get(
-                f"{base.rstrip('/')}/api/v1/query", params={"query": query, "time": at.timestamp()}
-            )
+            url = f"{base.rstrip('/')}/api/v1/query"
+            params = {"query": query, "time": at.timestamp()}
+            with client.stream("GET", url, params=params) as answer:
+                raw = _capped_body(answer)
             try:
-                body = answer.json()
+                body = json.loads(raw)
             except ValueError:
                 body = {}
+            if not isinstance(body, dict):
+                body = {}
             if answer.status_code != 200 or body.get("status") != "success":
-                detail = body.get("error") or answer.text[:200]
+                # The operator-set endpoint's own bytes are not shown (viewers read the reason).
+                kind = answer.headers.get("content-type", "")
+                detail = body.get("error") or describe_body(raw, kind)
                 raise RuntimeError(
                     f"HTTP {answer.status_code} {body.get('errorType', '')}: {detail}"
                 )
@@ -742,6 +749,16 @@ def prometheus_counts(base: str, namespace: str, at: datetime) -> dict[str, dict
                 for r in body["data"].get("result") or []
             }
     return found
+
+
+def _capped_body(answer: Any) -> bytes:
+    """The answer's body, refused past PROMETHEUS_MAX_BYTES (the URL is operator-set)."""
+    raw = bytearray()
+    for chunk in answer.iter_bytes():
+        raw += chunk
+        if len(raw) > PROMETHEUS_MAX_BYTES:
+            raise RuntimeError(f"the answer exceeds {PROMETHEUS_MAX_BYTES // 2**20} MiB")
+    return bytes(raw)
 
 
 def traffic(
