@@ -357,18 +357,19 @@ def read_observations(
     """Run each registered reader of the wanted keys once for all services in scope.
 
     The platform readers (see PLATFORM_READERS) spend their time waiting on one cloud's APIs
-    and never touch the database, so each platform's services are read in a thread of their
-    own, side by side; the other readers run here, on the whole scope.
+    and never touch the database, so each account's services are read in a thread of their
+    own, side by side (a platform's reader keeps its per-run state, clients and caches, in the
+    call, so accounts share nothing); the other readers run here, on the whole scope.
     """
     for module in READER_MODULES:
         importlib.import_module(module)
     plan = [(key, fn) for key in keys for fn in READERS.get(key, ())]
     found: dict[int, dict[int, Any]] = {}
     remote = [(n, key, fn) for n, (key, fn) in enumerate(plan) if _platform_reader(fn)]
-    by_platform: dict[str, list[Service]] = {}
+    by_account: dict[tuple[str, int | None], list[Service]] = {}
     for service in context.services:
-        by_platform.setdefault(service.provider, []).append(service)
-    if remote and len(by_platform) > 1:
+        by_account.setdefault((service.provider, service.account_id), []).append(service)
+    if remote and len(by_account) > 1:
 
         def read_platform(services: list[Service]) -> list[tuple[int, Mapping[int, Any]]]:
             part = replace(context, services=services)
@@ -377,7 +378,7 @@ def read_observations(
             finally:
                 connections.close_all()  # this thread's connections, should a reader open one
 
-        groups = list(by_platform.values())
+        groups = list(by_account.values())
         with ThreadPoolExecutor(max_workers=min(ACCOUNTS_AT_ONCE, len(groups))) as pool:
             for part in pool.map(read_platform, groups):
                 for n, answers in part:
