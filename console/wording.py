@@ -8,7 +8,7 @@ reaches a person.
 from __future__ import annotations
 
 # Identifiers whose words are not simply the identifier with spaces.
-STATUS_WORDS: dict[str, str] = {"needs_auth": "needs credentials"}
+STATUS_WORDS: dict[str, str] = {"needs_auth": "needs credentials", "not_synced": "not synced"}
 KIND_WORDS: dict[str, str] = {
     "down": "down",
     "degraded": "degraded",

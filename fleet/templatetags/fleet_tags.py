@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from console.wording import kind_word
+from console.wording import kind_word, status_word
 
 register = template.Library()
 
@@ -55,15 +55,11 @@ def page_url(context, number: int) -> str:
     return "?" + params.urlencode()
 
 
-# Status codes that do not read as words on their own.
-STATUS_WORDS = {"needs_auth": "needs credentials", "not_synced": "not synced"}
-
-
 @register.filter
 def status_words(status: str) -> str:
-    """A status code as words: needs_auth -> needs credentials, in_progress -> in progress."""
-    code = str(status or "")
-    return STATUS_WORDS.get(code, code.replace("_", " ") or "unknown")
+    """A status code as words (console.wording, the one table of them): needs_auth -> needs
+    credentials, in_progress -> in progress; no status at all is "unknown"."""
+    return status_word(status) or "unknown"
 
 
 @register.simple_tag
