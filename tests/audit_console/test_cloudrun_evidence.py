@@ -210,6 +210,30 @@ def test_cloud_armor_pages_and_refusals(services, google, run_audit):
     assert "permission compute.backendServices.list missing" in refused.message
 
 
+def test_a_url_mask_neg_puts_cloud_armor_in_front_of_every_service_it_can_name(
+    services, google, run_audit
+):
+    # One NEG with urlMask "<service>.run.example.com" serves every Cloud Run service of its
+    # region (https://cloud.google.com/load-balancing/docs/negs/serverless-neg-concepts#url_masks).
+    compute = google["compute"]
+    masked = compute.add_serverless_neg(
+        PROJECT, "us-central1", "all-run", url_mask="<service>.run.example.com"
+    )
+    elsewhere = compute.add_serverless_neg(
+        PROJECT, "europe-west1", "eu-run", url_mask="<service>.eu.example.com"
+    )
+    compute.add_security_policy(PROJECT, "edge", [_throttle(100)])
+    compute.add_backend_service(PROJECT, "run-backend", [masked], security_policy="edge")
+    compute.add_backend_service(PROJECT, "eu-backend", [elsewhere])
+
+    run = run_audit()
+    for name in ("notes", "files"):  # both in us-central1
+        limit = verdicts(run, name)["security.rate-limiting"]
+        assert limit.status == "pass", name
+        assert "URL mask <service>.run.example.com of serverless NEG all-run" in str(limit.evidence)
+        assert "eu-backend" not in str(limit.evidence)  # another region's NEG reaches none
+
+
 def _utilization(metric: str, service: str, revision: str, counts: list[int]) -> SeededSeries:
     """A DELTA DISTRIBUTION series of utilization (fraction of the limit) for one revision,
     buckets 0-0.1, 0.1-0.2, ... 0.9-1.0 as Cloud Run reports them."""

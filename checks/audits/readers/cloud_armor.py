@@ -35,10 +35,13 @@ PERMISSIONS = {
     "securityPolicies": "compute.securityPolicies.list",
 }
 NO_BALANCER_REASON = (
-    "no serverless network endpoint group points at it, so no load balancer (and no Cloud "
-    "Armor policy) is in front: Cloud Run itself has no rate limit, and limits set in the "
-    "application are not visible through the Google APIs"
+    "no serverless network endpoint group points at it (by name or by a URL mask), so no load "
+    "balancer (and no Cloud Armor policy) is in front: Cloud Run itself has no rate limit, and "
+    "limits set in the application are not visible through the Google APIs"
 )
+# A URL mask routes to the service its URL names wherever the mask has this placeholder
+# (https://cloud.google.com/load-balancing/docs/negs/serverless-neg-concepts#url_masks).
+SERVICE_PLACEHOLDER = "<service>"
 
 
 class NoEndpoint(Exception):
@@ -122,6 +125,18 @@ def read_project(account: Any, project: str, read_at: datetime) -> FrontDoors:
     return doors
 
 
+def _routes_to(neg: Any, service: str, region: str) -> bool:
+    """Whether the serverless NEG sends requests to `service`: it names the service, or (naming
+    none) its URL mask names services from the request URL. A NEG reaches Cloud Run services
+    in its own region only."""
+    if region and not neg.region.endswith(f"/{region}"):
+        return False
+    run = neg.cloud_run
+    if run.service:
+        return run.service == service
+    return SERVICE_PLACEHOLDER in (run.url_mask or "")
+
+
 def _rule_text(policy: Any, rule: Any) -> str:
     options = rule.rate_limit_options
     threshold = options.rate_limit_threshold
@@ -135,11 +150,7 @@ def _rule_text(policy: Any, rule: Any) -> str:
 
 def rate_limits(doors: FrontDoors, service: str, region: str) -> Observation | str:
     """The rate-limiting Cloud Armor rules on the load balancers in front of `service`."""
-    negs = [
-        n
-        for n in doors.negs
-        if n.cloud_run.service == service and (not region or n.region.endswith(f"/{region}"))
-    ]
+    negs = [n for n in doors.negs if _routes_to(n, service, region)]
     if not negs:
         return NO_BALANCER_REASON
     links = {n.self_link for n in negs}
@@ -151,6 +162,10 @@ def rate_limits(doors: FrontDoors, service: str, region: str) -> Observation | s
             "balancer routes to it"
         )
     front, limits, notes = [], [], []
+    masks = [n for n in negs if not n.cloud_run.service]
+    notes += [
+        f"reached through URL mask {n.cloud_run.url_mask} of serverless NEG {n.name}" for n in masks
+    ]
     for backend in backends:
         front.append(f"backend service {backend.name}")
         if not backend.security_policy:

@@ -72,10 +72,20 @@ class FakeCompute(FakeServer):
     def _all(self, project: str) -> list[list[dict]]:
         return [v for c in self.resources.get(project, {}).values() for v in c.values()]
 
-    def add_serverless_neg(self, project: str, region: str, name: str, service: str) -> str:
-        """A serverless NEG pointing at a Cloud Run service; returns its selfLink."""
-        neg = {"name": name, "networkEndpointType": "SERVERLESS", "size": 0,
-               "cloudRun": {"service": service}}  # fmt: skip
+    def add_serverless_neg(
+        self, project: str, region: str, name: str, service: str = "", url_mask: str = ""
+    ) -> str:
+        """A serverless NEG pointing at a Cloud Run service, or at every service its URL mask
+        can name (`cloudRun.urlMask`, e.g. "<service>.example.com": the NEG routes a request to
+        the service the URL names, in the NEG's region); returns its selfLink.
+        https://cloud.google.com/compute/docs/reference/rest/v1/networkEndpointGroups
+        (NetworkEndpointGroupCloudRun: service, tag, urlMask)"""
+        if not service and not url_mask:
+            raise ValueError("a serverless NEG names a service or carries a URL mask")
+        run = {"service": service} if service else {}
+        if url_mask:
+            run["urlMask"] = url_mask
+        neg = {"name": name, "networkEndpointType": "SERVERLESS", "size": 0, "cloudRun": run}
         return self._add(project, "networkEndpointGroups", f"regions/{region}", neg)["selfLink"]
 
     def add_backend_service(
