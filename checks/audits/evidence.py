@@ -13,6 +13,7 @@ rule asks `Evidence.observed(KEY)` and, when nothing was read, says why with
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,25 @@ OBSERVED: dict[str, str] = {
     METRICS_SCRAPE: "one scrape of the service's registered metrics path (bool: a Prometheus "
     "text exposition answered)",
 }
+# How each platform is named on a page (the registry's provider ids are not words).
+PLATFORM_WORDS: dict[str, str] = {
+    "gcp": "Cloud Run",
+    "aws": "ECS",
+    "azure": "Container Apps",
+    "kubernetes": "Kubernetes",
+    "url": "a plain URL service",
+}
+_VALUE_SHAPE = re.compile(r"\s*\((?:bool|dict|int|str|list)\b[^)]*\)\s*$")
+
+
+def describe(key: str) -> str:
+    """What a fact under `key` is, in words: OBSERVED's text without its value's shape."""
+    return _VALUE_SHAPE.sub("", OBSERVED.get(key, key))
+
+
+def platform_words(provider: str) -> str:
+    """A platform as people name it: "ECS", not "aws"."""
+    return PLATFORM_WORDS.get(provider, provider)
 
 
 @dataclass(frozen=True)
@@ -267,8 +287,10 @@ class Evidence:
         """Why nothing was read for `key` (a reader's own reason, or that there is no reader)."""
         if key in self.unobserved:
             return self.unobserved[key]
-        platform = self.service.provider if self.service.provider != "url" else "a plain URL"
-        return f"no evidence reader for {OBSERVED.get(key, key)} is available for {platform}"
+        return (
+            f"the console does not read {describe(key)} on "
+            f"{platform_words(self.service.provider)} yet"
+        )
 
     def __post_init__(self) -> None:
         # A snapshot or probe without a recorded origin still gets an honest label.
@@ -298,7 +320,7 @@ class Evidence:
         )
         rows.append(self.config.origin.item("console configuration", "read"))
         for key, observation in self.observations.items():
-            rows.append(observation.item(OBSERVED.get(key, key)))
+            rows.append(observation.item(describe(key)))
         return rows
 
 

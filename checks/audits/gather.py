@@ -44,6 +44,7 @@ from checks.audits.evidence import (
 from checks.audits.evidence import (
     Attestation as AttestationFact,
 )
+from checks.audits.evidence import describe as describe_fact
 from checks.audits.models import Attestation, AuditPolicy
 from checks.probing.types import ProbeOutcome
 from fleet.models import Dependency, Service
@@ -319,7 +320,7 @@ class ReadContext:
 
 
 # A reader answers per service id: an Observation, or a sentence saying why nothing was read.
-# Services it leaves out get "no evidence reader ... for <platform>".
+# Services it leaves out get "the console does not read ... on <platform> yet".
 EvidenceReader = Callable[[ReadContext], Mapping[int, "Observation | str"]]
 READERS: dict[str, list[EvidenceReader]] = {}
 # The platform readers register through checks.audits.readers.OncePerRun (one read of a cloud's
@@ -408,7 +409,7 @@ def _answers(fn: EvidenceReader, context: ReadContext, key: str) -> Mapping[int,
     except Exception as exc:  # a broken reader is "no evidence" with the reason
         logger.warning("evidence reader %s failed: %s", getattr(fn, "__name__", fn), exc)
         return {
-            s.pk: f"reading {OBSERVED[key]} failed ({type(exc).__name__}: {exc})"
+            s.pk: f"reading {describe_fact(key)} failed ({type(exc).__name__}: {exc})"
             for s in context.services
         }
 

@@ -111,3 +111,15 @@ def test_export_names_each_verdicts_basis_source_and_fix(fleet, viewer_client, r
     assert data["fleet"]["coverage"]["applicable"] == sum(
         s["score"]["coverage"]["applicable"] for s in data["services"]
     )
+
+
+def test_facts_and_platforms_read_as_words_on_the_run_page(fleet, viewer_client, run_audit):
+    """The evidence panel and the no-evidence reasons name facts and platforms the way people
+    do: no value shapes from the code ("(dict: grace_s, drain, ...)"), no provider ids."""
+    run = run_audit()
+    page = viewer_client.get(f"/audits/runs/{run.pk}/?service=notes").content.decode()
+    for shape in ("(bool:", "(dict:", "(dict,", "(int)", "grace_s", "open_policies"):
+        assert shape not in page, shape
+    assert "no evidence reader" not in page
+    assert "the console does not read" in page
+    assert "<b>platform</b>: url" not in page

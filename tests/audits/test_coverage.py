@@ -79,4 +79,4 @@ def test_logging_rules_without_platform_evidence_say_no_evidence_and_why():
     for rule_id in ("observability.structured-logging", "compliance.audit-logging"):
         assert results[rule_id].status == Status.NO_EVIDENCE, rule_id
         assert "console's own settings" in results[rule_id].message
-        assert "gcp" in results[rule_id].message
+        assert "on Cloud Run" in results[rule_id].message

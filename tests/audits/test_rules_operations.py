@@ -61,7 +61,11 @@ def test_logging_rules_decide_from_what_the_platform_showed_about_the_service():
         assert result_of(rule_id, off).status == Status.FAIL
         unread = result_of(rule_id, evidence(observations={}))
         assert unread.status == Status.NO_EVIDENCE
-        assert "no evidence reader" in unread.message
+        # Said in words: the platform as people name it, no value shapes such as "(bool: ...)".
+        assert "the console does not read" in unread.message
+        assert "(bool" not in unread.message and "(dict" not in unread.message
+        assert " gcp" not in unread.message
+        assert {i.value for i in unread.evidence if i.label == "platform"} == {"Cloud Run"}
 
 
 def test_health_endpoint_status_decides():

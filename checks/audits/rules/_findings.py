@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.audits.evidence import Evidence
+from checks.audits.evidence import Evidence, platform_words
 from checks.audits.results import EvidenceItem, Finding, Status
 
 
@@ -66,7 +66,7 @@ def missing_snapshot(ev: Evidence) -> Finding:
         reason = " (not linked to a cloud account, or the read failed)."
     return no_evidence(
         f"No cloud description was read for this service{reason}",
-        registry(ev, "provider", ev.service.provider),
+        registry(ev, "platform", platform_words(ev.service.provider)),
     )
 
 
@@ -81,7 +81,7 @@ def observed_flag(ev: Evidence, key: str, label: str, yes: str, no: str) -> Find
         return no_evidence(
             f"No evidence: {ev.unobserved_reason(key)}. The console's own settings say nothing "
             "about how this service behaves, so they are not used.",
-            registry(ev, "platform", ev.service.provider),
+            registry(ev, "platform", platform_words(ev.service.provider)),
         )
     item = observation.item(label)
     if observation.value is True:
@@ -95,7 +95,7 @@ def unobserved(ev: Evidence, key: str) -> Finding:
     """The standard answer when an evidence reader read nothing for `key`: why, no guess."""
     return no_evidence(
         f"No evidence: {ev.unobserved_reason(key)}.",
-        registry(ev, "platform", ev.service.provider),
+        registry(ev, "platform", platform_words(ev.service.provider)),
     )
 
 
