@@ -606,8 +606,33 @@ def select_services(
     chosen = [s for s in queryset if not tag or tag in (s.tags or [])]
     selection = ", ".join(words)
     if not chosen:
+        _unknown_selector(team, environment, tag)
         raise ValidationError({"selection": f"No service matches {selection}."})
     return chosen, selection
+
+
+def _unknown_selector(team: str, environment: str, tag: str) -> None:
+    """A ValidationError naming the field when a team, environment or tag is on no service at
+    all (a typo), with the values in use; nothing when each exists and only the mix is empty."""
+    for selector, value in (("team", team), ("environment", environment)):
+        if value and not Service.objects.filter(**{selector: value}).exists():
+            values = Service.objects.exclude(**{selector: ""}).values_list(selector, flat=True)
+            known = _known(sorted(set(values)))
+            raise ValidationError({selector: f"No service has the {selector} '{value}'.{known}"})
+    if not tag:
+        return
+    tagged = Service.objects.filter(tags__icontains=f'"{tag}"').values_list("tags", flat=True)
+    if not any(tag in (tags or []) for tags in tagged):
+        every = Service.objects.values_list("tags", flat=True)
+        known = _known(sorted({t for tags in every for t in tags or []}))
+        raise ValidationError({"tag": f"No service carries the tag '{tag}'.{known}"})
+
+
+def _known(values: list[str], shown: int = 12) -> str:
+    if not values:
+        return ""
+    more = f" and {len(values) - shown} more" if len(values) > shown else ""
+    return f" In use: {', '.join(values[:shown])}{more}."
 
 
 def _bulk_expiry(value: date | str | None, policy: AuditPolicy, now: datetime) -> datetime:
@@ -637,7 +662,9 @@ def _bulk_expiry(value: date | str | None, policy: AuditPolicy, now: datetime) -
                 )
             }
         )
-    end_of_day = datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
+    # The last second of the chosen day, so every page shows the day that was chosen (midnight
+    # of the next day read as "valid until 21 Dec" for a choice of 20 Dec).
+    end_of_day = datetime.combine(value, time(23, 59, 59), tzinfo=UTC)
     return min(end_of_day, longest)
 
 

@@ -6,10 +6,14 @@ Viewers read everything; operators run audits and attest; admins change the sett
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -339,9 +343,15 @@ def bulk_attest(request: HttpRequest) -> HttpResponse:
     messages.success(
         request,
         f"Attested {done.rule_id} for {len(done.services)} service(s) ({done.selection}); "
-        f"valid until {done.expires_at:%Y-%m-%d}. The next audit counts them.",
+        f"valid until {_local(done.expires_at)}. The next audit counts them.",
     )
     return redirect("audit-attestations")
+
+
+def _local(moment: datetime) -> str:
+    """A moment as the pages show it: the viewer's zone, in words and minutes."""
+    local = timezone.localtime(moment)
+    return f"{date_format(local, 'j M Y, H:i')} {local.tzname() or ''}".strip()
 
 
 def _preview(data: dict) -> audit_services.BulkPreview:

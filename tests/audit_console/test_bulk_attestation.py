@@ -67,14 +67,16 @@ def test_chosen_services_with_an_expiry_date(fleet, operator):
         expires_on=on,
     )
     assert sorted(done.services) == ["calendar", "search"]
-    assert {a.expires_at.date() for a in Attestation.objects.all()} == {on + timedelta(days=1)}
+    # Valid through the chosen day: every page shows the day that was chosen, not the next one.
+    assert {a.expires_at.date() for a in Attestation.objects.all()} == {on}
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "words"),
     [
         ({"team": ""}, "selection", "Choose a team, an environment, a tag or services"),
-        ({"team": "nobody"}, "selection", "No service matches team nobody"),
+        ({"team": "nobody"}, "team", "No service has the team 'nobody'. In use: commerce"),
+        ({"team": "research", "environment": "staging"}, "selection", "No service matches"),
         ({"services": ["notes", "ghost"]}, "services", "No service named 'ghost'"),
         ({"note": "  "}, "note", "A note is required"),
         ({"note": "x" * 4001}, "note", "keep it to 4,000"),
@@ -148,6 +150,13 @@ def test_api_bulk_attestation(fleet, operator_client, viewer_client):
     )
     assert bad.status_code == 422
     assert "expires_on" in json.dumps(bad.json())
+    typo = _post(
+        operator_client, "/api/v1/attestations/bulk", {"rule": RULE, "note": "x", "tag": "flakey"}
+    )
+    assert typo.status_code == 422 and "No service carries the tag 'flakey'" in json.dumps(
+        typo.json()
+    )
+    assert "tag" in json.dumps(typo.json())
     denied = _post(
         viewer_client, "/api/v1/attestations/bulk", {"rule": RULE, "note": "x", "team": "platform"}
     )
@@ -162,4 +171,35 @@ def test_cli_bulk_attestation(fleet):
     assert AuditLogEntry.objects.filter(action="attest", source="cli").count() == 1
     with pytest.raises(CommandError, match="expires"):
         call_command("attest", RULE, "--team", "research", "--note", "x", "--expires", "soon")
+    with pytest.raises(CommandError, match="tag: No service carries the tag 'flakey'"):
+        call_command("attest", RULE, "--tag", "flakey", "--note", "x")
+    with pytest.raises(CommandError, match="note: A note is required"):
+        call_command("attest", RULE, "--tag", "flaky", "--note", " ")
     assert Service.objects.count() == 5
+
+
+def test_the_form_attests_a_tag_until_the_chosen_day_and_names_a_typo_in_the_tag(
+    fleet, operator_client
+):
+    """As a user: a tag with an expiry date reads back as the chosen day on the preview, the
+    confirmation and the attestations page; a tag nobody carries is an error on the tag field."""
+    on = (timezone.now() + timedelta(days=20)).date()
+    day = f"{on.day} {on:%b %Y}"
+    form = {"rule": RULE, "note": "Cloud Armor", "tag": "flaky", "expires_on": on.isoformat()}
+    preview = operator_client.post("/audits/attestations/bulk/", form).content.decode()
+    assert "valid until <time" in preview and f"{day}, 23:59 UTC</time>" in preview
+    confirmed = {**form, "confirm": "yes", "previewed": "inventory"}
+    done = operator_client.post("/audits/attestations/bulk/", confirmed, follow=True)
+    assert f"valid until {day}, 23:59 UTC" in done.content.decode()
+    listing = operator_client.get("/audits/attestations/").content.decode()
+    assert day in listing
+    after = on + timedelta(days=1)
+    assert f"{after.day} {after:%b %Y}" not in listing
+
+    typo = {**form, "tag": "flakey"}
+    bad = operator_client.post("/audits/attestations/bulk/", typo)
+    assert bad.status_code == 422
+    text = bad.content.decode()
+    field = text.split('for="id_tag"', 1)[1].split("</div>", 1)[0]
+    assert "No service carries the tag &#x27;flakey&#x27;" in field and "flaky" in field
+    assert _attested_names() == {"inventory"}
