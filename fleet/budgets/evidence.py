@@ -21,6 +21,15 @@ from fleet.costs.errors import CostSyncError
 from fleet.costs.spec import SyncedBudget
 from fleet.models import CloudAccount, Service
 
+# Why a platform's own budgets are not read (so a missing console budget decides nothing).
+UNREAD_BUDGETS = {
+    "azure": "budgets made in Azure Cost Management are not read, so one may cover it unseen",
+    "kubernetes": (
+        "a Kubernetes cluster has no budget API, and budgets of the cloud account that bills "
+        "the cluster are not matched to its workloads; a console budget covering it decides"
+    ),
+}
+
 
 def _covers(budget: SyncedBudget, account: CloudAccount, labels: dict[str, str]) -> bool:
     if budget.projects and account.project not in budget.projects:
@@ -42,6 +51,9 @@ def _cloud_budgets(account: CloudAccount) -> tuple[list[SyncedBudget] | None, st
         where = f"AWS Budgets for account {account.account_id}"
         client = clients.aws_budgets_client(account)
         fetch = lambda: aws_budgets.list_budgets(account.account_id, client=client)  # noqa: E731
+    elif account.provider in UNREAD_BUDGETS:
+        # No cloud budget API is read for these: "no console budget" is not "no budget".
+        return None, "", UNREAD_BUDGETS[account.provider]
     else:
         return [], "", ""
     try:

@@ -88,3 +88,34 @@ def test_an_aws_budget_made_in_aws_for_the_whole_account_covers_the_service(ledg
 
     assert result.status == "pass"
     assert "everything (cloud)" in str(result.evidence)
+
+
+@pytest.mark.parametrize(
+    ("provider", "why"),
+    [("azure", "Azure Cost Management"), ("kubernetes", "no budget API")],
+)
+def test_where_cloud_budgets_are_not_read_a_missing_console_budget_is_no_evidence(provider, why):
+    """Budgets made in Azure (or on the account that bills a cluster) are not read, so "no
+    console budget" must not read as "no budget, in the console or in the cloud"."""
+    from django.utils import timezone
+
+    from checks.audits.evidence import BUDGET_COVERAGE, Evidence
+    from checks.audits.gather import ReadContext, service_facts
+    from checks.audits.rules.cost import check_budget
+    from fleet.budgets.evidence import budget_coverage
+    from fleet.budgets.models import Budget
+    from tests.factories import CloudAccountFactory, ServiceFactory
+
+    account = CloudAccountFactory(name=f"{provider}-acct", provider=provider)
+    service = ServiceFactory(name="docs", account=account, resource="docs", team="docs-team")
+    answers = budget_coverage(ReadContext([service], {}, timezone.now()))
+
+    reason = answers[service.pk]
+    assert isinstance(reason, str) and why in reason, reason
+    ev = Evidence(service=service_facts(service), unobserved={BUDGET_COVERAGE: reason})
+    finding = check_budget(ev)
+    assert finding.status == "no_evidence" and why in finding.message
+
+    Budget.objects.create(name="docs-monthly", scope="team", scope_value="docs-team", amount=90)
+    covered = budget_coverage(ReadContext([service], {}, timezone.now()))[service.pk]
+    assert covered.value is True and "docs-monthly (console)" in covered.summary
