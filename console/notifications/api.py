@@ -301,6 +301,18 @@ def acknowledge_alert(request: HttpRequest, alert_id: int, payload: AckIn):
     return _alert_out(alert)
 
 
+@router.post(
+    "/alerts/{alert_id}/withdraw-acknowledgement",
+    response={200: AlertOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Withdraw one open alert's acknowledgement (its reminders resume)",
+)
+def withdraw_alert_acknowledgement(request: HttpRequest, alert_id: int):
+    require_role(request, "operator")
+    alert = get_object_or_404(Alert.objects.select_related("group"), pk=alert_id)
+    services.withdraw_alert_acknowledgement(actor=request.user, source="api", alert=alert)
+    return _alert_out(alert)
+
+
 @router.get(
     "/alerts/groups",
     response=list[GroupOut],
@@ -323,6 +335,18 @@ def acknowledge_group(request: HttpRequest, group_id: int, payload: AckIn):
     require_role(request, "operator")
     group = get_object_or_404(AlertGroup, pk=group_id)
     services.acknowledge_group(actor=request.user, source="api", group=group, note=payload.note)
+    return _group_out(listing.annotated_groups().get(pk=group_id))
+
+
+@router.post(
+    "/alerts/groups/{group_id}/withdraw-acknowledgement",
+    response={200: GroupOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Withdraw a cause's acknowledgement: its group and every open alert in it",
+)
+def withdraw_group_acknowledgement(request: HttpRequest, group_id: int):
+    require_role(request, "operator")
+    group = get_object_or_404(AlertGroup, pk=group_id)
+    services.withdraw_group_acknowledgement(actor=request.user, source="api", group=group)
     return _group_out(listing.annotated_groups().get(pk=group_id))
 
 

@@ -15,7 +15,10 @@ How an event becomes messages:
 4. Grouping and acknowledgement: each alert joins the group of its cause (grouping.py). An
    acknowledged alert gets no reminders, and a new alert of a cause whose acknowledged problem is
    still open inherits the acknowledgement and is not sent (someone is already on it). Recoveries
-   are always sent to the channels that were told, acknowledged or not.
+   are always sent to the channels that were told, acknowledged or not. An operator may withdraw
+   an acknowledgement (services.withdraw_*): the alert is then due like any other, so the next
+   reminder run sends it once `last_sent_at` is ALERT_REMINDER_MINUTES old (at once if it was
+   held back unsent).
 5. Recovery (`kind="recovered"`): closes the open alert whose key is `event.details["resolves"]`
    (or, when that is absent, the event's own `dedupe_key`, so a producer may use one key for both).
    The recovery goes to the channels that were told about the problem; if nothing was open, or the

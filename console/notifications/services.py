@@ -11,12 +11,20 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from console import limits
 from console.audit import record_action
 from console.notifications import dispatch, grouping
-from console.notifications.models import Alert, AlertChannel, AlertGroup, Delivery, Silence
+from console.notifications.models import (
+    NO_ACK,
+    Alert,
+    AlertChannel,
+    AlertGroup,
+    Delivery,
+    Silence,
+)
 
 CHANNEL_FIELDS = (
     "type",
@@ -222,6 +230,90 @@ def acknowledge_group(
             detail=f"{group.cause_key}: {count} open alert{'s' if count != 1 else ''}",
         )  # fmt: skip
     return group
+
+
+def withdraw_alert_acknowledgement(*, actor: Any, source: str, alert: Alert) -> Alert:
+    """Take back an open alert's acknowledgement: reminders resume by the usual rules (dispatch).
+
+    When it was the group's last acknowledged open alert, the group's acknowledgement goes too,
+    so new alerts of the cause are sent again. Audit-logged with the acknowledgement withdrawn.
+    """
+    with transaction.atomic():
+        group = _locked_group(alert.group_id)  # group before alert: the order join() locks in
+        current = Alert.objects.select_for_update().get(pk=alert.pk)
+        if not current.is_open or not current.is_acknowledged:
+            raise ValidationError({"alert": _why_not_withdrawn(current)})
+        before = _ack_state_of(current)
+        Alert.objects.filter(pk=current.pk).update(**NO_ACK)
+        for name, value in NO_ACK.items():
+            setattr(alert, name, value)
+        if group is not None and group.is_acknowledged and not _acknowledged_open(group).exists():
+            _clear_group_ack(group)
+        record_action(
+            actor, "unacknowledge", alert, source=source, before=before, after=None,
+            detail=alert.dedupe_key,
+        )  # fmt: skip
+    return alert
+
+
+def withdraw_group_acknowledgement(*, actor: Any, source: str, group: AlertGroup) -> AlertGroup:
+    """Hand a cause back: the group's acknowledgement and that of every open alert in it go.
+
+    Reminders of its open alerts resume by the usual rules (dispatch), and new alerts of the cause
+    are sent again. Resolved alerts keep their stamp (it is history). Audit-logged.
+    """
+    with transaction.atomic():
+        locked = _locked_group(group.pk)
+        if not Alert.objects.filter(group=locked, resolved_at__isnull=True).exists():
+            raise ValidationError(
+                {
+                    "alert": "Everything in this group is resolved: there is no acknowledgement to withdraw."
+                }
+            )
+        if not locked.is_acknowledged:
+            raise ValidationError(
+                {"alert": "This group is not acknowledged, so there is nothing to withdraw."}
+            )
+        before = _ack_state_of(locked)
+        count = _acknowledged_open(locked).update(**NO_ACK)
+        _clear_group_ack(locked)
+        for name, value in NO_ACK.items():
+            setattr(group, name, value)
+        record_action(
+            actor, "unacknowledge", group, source=source, before=before, after=None,
+            detail=f"{group.cause_key}: {count} open alert{'s' if count != 1 else ''}",
+        )  # fmt: skip
+    return group
+
+
+def _locked_group(pk: int | None) -> AlertGroup | None:
+    return AlertGroup.objects.select_for_update().filter(pk=pk).first() if pk else None
+
+
+def _acknowledged_open(group: AlertGroup) -> QuerySet[Alert]:
+    return Alert.objects.filter(
+        group=group, resolved_at__isnull=True, acknowledged_at__isnull=False
+    )
+
+
+def _clear_group_ack(group: AlertGroup) -> None:
+    for name, value in NO_ACK.items():
+        setattr(group, name, value)
+    group.save(update_fields=list(NO_ACK))
+
+
+def _why_not_withdrawn(alert: Alert) -> str:
+    if not alert.is_open:
+        return "This alert is already resolved: there is no acknowledgement to withdraw."
+    return "This alert is not acknowledged, so there is nothing to withdraw."
+
+
+def _ack_state_of(obj: Alert | AlertGroup) -> dict:
+    return {
+        "acknowledged_by": obj.acknowledged_by_name,
+        "acknowledged_at": obj.acknowledged_at.isoformat() if obj.acknowledged_at else None,
+        "note": obj.ack_note,
+    }
 
 
 def _ack_stamp(actor: Any, note: str) -> dict:

@@ -8,11 +8,17 @@ urlpatterns = [
     path("alerts/", views.alert_list, name="alert-list"),
     path("alerts/<int:pk>/resolve/", views.alert_resolve, name="alert-resolve"),
     path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="alert-acknowledge"),
+    path("alerts/<int:pk>/withdraw-acknowledgement/", views.alert_withdraw, name="alert-withdraw"),
     path("alerts/groups/<int:pk>/", views.alert_group, name="alert-group"),
     path(
         "alerts/groups/<int:pk>/acknowledge/",
         views.alert_group_acknowledge,
         name="alert-group-acknowledge",
+    ),
+    path(
+        "alerts/groups/<int:pk>/withdraw-acknowledgement/",
+        views.alert_group_withdraw,
+        name="alert-group-withdraw",
     ),
     path("alerts/channels/", views.channel_list, name="alert-channel-list"),
     path("alerts/channels/new/", views.channel_edit, name="alert-channel-create"),

@@ -107,6 +107,32 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(request)
 
 
+@role_required("operator")
+@require_POST
+def alert_group_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take back a cause's acknowledgement (acked by mistake, or handed back)."""
+    group = get_object_or_404(AlertGroup, pk=pk)
+    try:
+        services.withdraw_group_acknowledgement(actor=request.user, source="ui", group=group)
+    except ValidationError as exc:
+        return _ack_refused(request, f"withdraw-group-{pk}", exc)
+    messages.success(request, f"Withdrew the acknowledgement of '{group.title}': reminders resume.")
+    return _back(request)
+
+
+@role_required("operator")
+@require_POST
+def alert_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take back one alert's acknowledgement."""
+    alert = get_object_or_404(Alert, pk=pk)
+    try:
+        services.withdraw_alert_acknowledgement(actor=request.user, source="ui", alert=alert)
+    except ValidationError as exc:
+        return _ack_refused(request, f"withdraw-alert-{pk}", exc)
+    messages.success(request, f"Withdrew the acknowledgement of '{alert.title}': reminders resume.")
+    return _back(request)
+
+
 def _ack_refused(request: HttpRequest, where: str, exc: ValidationError) -> HttpResponse:
     """The alert page again (422), the problem named beside the form that caused it."""
     field, [problem, *_] = next(iter(exc.message_dict.items()))

@@ -1,6 +1,6 @@
 """In the browser, at a phone's width and a wide screen's: pointing at (or tabbing to) an MCP
 server on the dependency graph lights up its blast radius, selecting it lists it; an operator
-acknowledges an alert group and sees who and when. Both pages pass the harness's checks (axe,
+acknowledges an alert group, sees who and when, and withdraws it again. Both pages pass the harness's checks (axe,
 overflow, console errors, CSP) and leave screenshots."""
 
 from __future__ import annotations
@@ -77,4 +77,10 @@ def test_blast_radius_on_the_graph_and_acknowledging_an_alert_group(operator_pag
     page.get_by_role("link", name="acknowledged", exact=True).click()
     expect(page.locator("tr.alert-group")).to_have_count(1)
     alerts = operator_page.check("Alerts, a group acknowledged")
+    # acknowledged by mistake: the operator withdraws it (confirming) and the group waits again
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Withdraw acknowledgement").click()
+    row = page.locator("tr.alert-group", has_text="notes is DOWN")
+    expect(row).not_to_have_class(re.compile(r"\backnowledged\b"))
+    expect(row).to_contain_text("not acknowledged")
     assert_clean([graph, alerts])
