@@ -80,9 +80,6 @@ def costs_csv(request: HttpRequest) -> HttpResponse:
 @require_GET
 def budget_list(request: HttpRequest) -> HttpResponse:
     budgets = list(Budget.objects.all())
-    records = _records_by_budget(budgets)
-    for budget in budgets:
-        budget.month_records = records.get(budget.pk, [])
     service_costs, team_costs = _costs()
     context = {
         "budgets": budgets,

@@ -155,7 +155,7 @@ def test_saving_the_same_budget_again_changes_nothing_and_syncs_nothing(
 def test_the_budgets_page_reads_a_fixed_number_of_queries(
     operator_client, django_assert_max_num_queries
 ):
-    """Cost per service/team and each budget's chart come from a handful of queries, not per row."""
+    """Cost per service/team and each budget's bar come from a handful of queries, not per row."""
     from datetime import date
 
     from fleet.budgets.models import ServiceSpend, SpendRecord
@@ -163,7 +163,14 @@ def test_the_budgets_page_reads_a_fixed_number_of_queries(
     for i in range(6):
         service = ServiceFactory(name=f"svc-{i}", team=f"team-{i % 2}")
         budget = Budget.objects.create(
-            name=f"b-{i}", scope="service", scope_value=service.name, amount=100
+            name=f"b-{i}",
+            scope="service",
+            scope_value=service.name,
+            amount=100,
+            spend_actual=5,
+            spend_forecast=50,
+            spend_currency="USD",
+            spend_as_of=date(2026, 11, 3),
         )
         SpendRecord.objects.create(
             budget=budget, day=date(2026, 11, 3), amount=5, currency="USD", source="estimated"
@@ -175,4 +182,4 @@ def test_the_budgets_page_reads_a_fixed_number_of_queries(
     with django_assert_max_num_queries(9):
         page = operator_client.get("/budgets/").content.decode()
 
-    assert page.count('class="spend-chart"') == 6 and "team-1" in page
+    assert page.count('class="budget-bar"') == 6 and "team-1" in page

@@ -71,3 +71,32 @@ def test_a_bar_over_budget_is_full_and_marked_over(viewer_client, budget_at_40_p
     assert _fill_width(html) == "100.0"
     assert "budget-over" in html
     assert "130.0%" in html
+
+
+def test_the_budgets_list_shows_each_budget_as_a_bar_with_its_burn_down_not_a_lone_dot(
+    viewer_client, budget_at_40_percent
+):
+    """Early in the month the list drew a server-side chart of a single dot; now each budget
+    has the same CSP-safe bar as its page, a mark for how much of the month is gone, what is
+    left and the month-end forecast, and a link to the day-by-day chart."""
+    day = date(2026, 11, 3)
+    Budget.objects.filter(pk=budget_at_40_percent.pk).update(spend_as_of=day)
+
+    html = viewer_client.get("/budgets/").content.decode()
+
+    assert "style=" not in html and 'class="spend-chart"' not in html
+    assert _fill_width(html) == "40.0"
+    assert 'x1="10.0" x2="10.0"' in html and "10% of the month gone" in html  # day 3 of 30
+    assert "60.00 USD" in html  # left this month
+    assert "75.00 USD" in html and "(within)" in html
+    assert f'href="/budgets/{budget_at_40_percent.pk}/#spend-chart"' in html
+
+
+def test_a_forecast_over_the_budget_says_by_how_much_on_the_list(
+    viewer_client, budget_at_40_percent
+):
+    Budget.objects.filter(pk=budget_at_40_percent.pk).update(spend_forecast=Decimal("130"))
+
+    html = viewer_client.get("/budgets/").content.decode()
+
+    assert "over by 30.00 USD" in html
