@@ -76,6 +76,10 @@ class BudgetOut(Schema):
     spend_forecast: str | None
     spend_source: str
     spend_as_of: date | None
+    spend_reported: str | None = Field(
+        None, description="The part of spend_actual AWS Budgets reported; the rest is estimated."
+    )
+    spend_reported_from: list[str] = Field(default_factory=list, description="Account names.")
 
 
 class JobOut(Schema):
@@ -128,6 +132,8 @@ def _out(budget: Budget) -> dict:
         "spend_forecast": None if budget.spend_forecast is None else f"{budget.spend_forecast}",
         "spend_source": budget.spend_source,
         "spend_as_of": budget.spend_as_of,
+        "spend_reported": None if budget.spend_reported is None else f"{budget.spend_reported}",
+        "spend_reported_from": budget.spend_reported_from or [],
     }
 
 
@@ -236,14 +242,30 @@ class CostOut(Schema):
     currency: str
     source: str = Field(description='"reported", "estimated", or "" when nothing is recorded')
     as_of: date | None
-    used_for_alerts: bool = True
+    used_for_alerts: bool = Field(
+        True,
+        description="False when every budget covering the service alerts on the spend AWS "
+        "Budgets reports for its account instead (see reported_instead_by)",
+    )
+    reported_instead_by: list[str] = Field(
+        default_factory=list,
+        description="Budgets that alert on AWS's reported spend instead of this figure",
+    )
 
 
 @router.get(
     "/services/{name}/cost",
     response={200: CostOut, 404: ErrorOut},
-    summary="This month's cost of the service: the figure every page and budget alerts use",
+    summary="This month's cost of the service: the figure every page shows and budget alerts "
+    "use, unless a budget takes AWS's reported spend instead",
 )
 def service_cost(request: HttpRequest, name: str):
-    service = get_object_or_404(Service, name=name)
-    return {"service": service.name, **costs.month_cost(service.pk).as_dict()}
+    service = get_object_or_404(Service.objects.select_related("account"), name=name)
+    budgets = budget_services.budgets_for(service)
+    instead = costs.reported_instead(service, budgets)
+    return {
+        "service": service.name,
+        **costs.month_cost(service.pk).as_dict(),
+        "used_for_alerts": not budgets or len(instead) < len(budgets),
+        "reported_instead_by": [b.name for b in instead],
+    }

@@ -5,6 +5,12 @@ as a `ServiceSpend` row, labelled with where it came from. Everything that shows
 cost reads it through `month_costs()`, so the service page, the budgets page, the what-if, the API
 and the CSV export cannot disagree. The what-if's price-model estimates answer a different
 question ("what would these settings cost?") and are labelled as such where they are shown.
+
+A budget alerts on its own total (`Budget.spend_actual`): where AWS Budgets reports the spend of
+an account itself, that reported figure replaces the estimates of the account's services. Pages
+then show both, labelled: the budget's total (what alerts use) and the sum of the services' own
+figures in its scope (`scope_costs`); a service page says when a budget uses AWS's figure
+instead of the service's own (`reported_instead`).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from fleet.budgets.models import ServiceSpend, SpendSource
+from fleet.budgets.models import Budget, ServiceSpend, SpendSource
+from fleet.budgets.services import budgets_covering
 from fleet.costs.estimate import forecast_month
+from fleet.models import Service
 
 SOURCE_LABELS = {
     SpendSource.REPORTED: "reported by the cloud",
@@ -117,3 +125,47 @@ def team_costs(figures: dict[int, CostFigure], teams: dict[int, str]) -> list[Te
         total[3] = total[3] or figure.source != SpendSource.REPORTED
     rows = [TeamCost(team, cur, *values) for (team, cur), values in totals.items()]
     return sorted(rows, key=lambda row: row.month_to_date, reverse=True)
+
+
+@dataclass(frozen=True)
+class ScopeCost:
+    """The services' own figures summed over a budget's scope (in the budget's currency)."""
+
+    month_to_date: Decimal
+    forecast: Decimal
+    priced: int  # services in scope with a figure this month
+    services: int  # services in scope
+
+
+def scope_costs(budgets: list[Budget], figures: dict[int, CostFigure]) -> dict[int, ScopeCost]:
+    """Per budget id, the sum of this month's figures of the services in its scope (2 queries)."""
+    services = list(
+        Service.objects.select_related("account").only(
+            "name", "team", "environment", "account__name"
+        )
+    )
+    names = {s.account_id: s.account.name for s in services if s.account_id}
+    covering = budgets_covering(services, names)
+    totals: dict[int, list] = {b.pk: [Decimal(0), Decimal(0), 0, 0] for b in budgets}
+    currency = {b.pk: b.currency for b in budgets}
+    for service_id, found in covering.items():
+        figure = figures.get(service_id)
+        for budget in found:
+            total = totals.get(budget.pk)
+            if total is None:
+                continue
+            total[3] += 1
+            if figure is not None and figure.known and figure.currency == currency[budget.pk]:
+                total[0] += figure.month_to_date
+                total[1] += figure.forecast or 0
+                total[2] += 1
+    return {pk: ScopeCost(*values) for pk, values in totals.items() if values[2]}
+
+
+def reported_instead(service: Service, budgets: list[Budget]) -> list[Budget]:
+    """The budgets covering `service` that alert on the spend AWS Budgets reports for its account
+    rather than on the service's own figure (as the last spend ingest found)."""
+    if service.account_id is None:
+        return []
+    account = service.account.name
+    return [b for b in budgets if account in (b.spend_reported_from or [])]

@@ -87,6 +87,10 @@ class Budget(models.Model):
     spend_source = models.CharField(max_length=10, choices=SpendSource.choices, blank=True)
     spend_as_of = models.DateField(null=True, blank=True)
     spend_note = models.TextField(blank=True)
+    # The part of spend_actual a cloud reported itself (AWS Budgets' CalculatedSpend) and the
+    # accounts it came from; the rest is the services' own estimates. None: nothing reported.
+    spend_reported = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    spend_reported_from = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -115,6 +119,22 @@ class Budget(models.Model):
 
     def rules(self) -> list[ThresholdRule]:
         return [ThresholdRule(Decimal(str(r["percent"])), r["basis"]) for r in self.thresholds]
+
+    @property
+    def spend_estimated(self) -> Decimal | None:
+        """The part of spend_actual estimated from the services' own figures."""
+        if self.spend_actual is None:
+            return None
+        return self.spend_actual - (self.spend_reported or 0)
+
+    @property
+    def spend_label(self) -> str:
+        """Where the figure the alerts use came from: reported, estimated, or both."""
+        if self.spend_actual is None:
+            return ""
+        if self.spend_reported is None:
+            return "estimated"
+        return "reported" if self.spend_source == SpendSource.REPORTED else "reported + estimated"
 
     @property
     def percent_used(self) -> Decimal | None:

@@ -102,6 +102,8 @@ class BudgetSpend:
     currency: str
     source: str
     notes: list[str] = field(default_factory=list)
+    reported: Decimal | None = None  # the part a cloud reported (AWS Budgets)
+    reported_from: list[str] = field(default_factory=list)  # account names
 
 
 def budget_spend(
@@ -111,6 +113,7 @@ def budget_spend(
     notes: list[str] = []
     reported_actual = reported_forecast = Decimal(0)
     reported_accounts: set[int] = set()
+    reported_names: list[str] = []
     copies = CloudBudget.objects.filter(
         budget=budget,
         account__provider="aws",
@@ -131,6 +134,7 @@ def budget_spend(
             notes.append(f"{account.name}: AWS reports spend in {unit}, not {budget.currency}")
             continue
         reported_accounts.add(account.pk)
+        reported_names.append(account.name)
         reported_actual += actual
         reported_forecast += forecast if forecast is not None else forecast_month(actual, today)
     estimated, priced, unpriced = Decimal(0), 0, []
@@ -153,6 +157,8 @@ def budget_spend(
         currency=budget.currency,
         source=SpendSource.ESTIMATED if priced else SpendSource.REPORTED,
         notes=notes,
+        reported=reported_actual if reported_accounts else None,
+        reported_from=sorted(reported_names),
     )
 
 
@@ -242,4 +248,6 @@ def _store_budget_spend(budget: Budget, spend: BudgetSpend, today: date) -> None
             spend_source=spend.source,
             spend_as_of=today,
             spend_note="; ".join(spend.notes),
+            spend_reported=spend.reported,
+            spend_reported_from=spend.reported_from,
         )

@@ -41,9 +41,11 @@ def _records_by_budget(budgets: list[Budget]) -> dict[int, list[SpendRecord]]:
     return grouped
 
 
-def _costs() -> tuple[list[dict], list[costs.TeamCost]]:
+def _costs(
+    figures: dict[int, costs.CostFigure] | None = None,
+) -> tuple[list[dict], list[costs.TeamCost]]:
     """This month's cost figure per service (the one every page shows), and per team."""
-    figures = costs.month_costs()
+    figures = costs.month_costs() if figures is None else figures
     services = Service.objects.filter(pk__in=figures).only("name", "team").in_bulk()
     rows = [
         {"service": services[pk], "cost": figure}
@@ -80,7 +82,11 @@ def costs_csv(request: HttpRequest) -> HttpResponse:
 @require_GET
 def budget_list(request: HttpRequest) -> HttpResponse:
     budgets = list(Budget.objects.all())
-    service_costs, team_costs = _costs()
+    figures = costs.month_costs()
+    service_costs, team_costs = _costs(figures)
+    in_scope = costs.scope_costs(budgets, figures)
+    for budget in budgets:
+        budget.scope_cost = in_scope.get(budget.pk)
     context = {
         "budgets": budgets,
         "pending": any(b.sync_status == SyncStatus.PENDING for b in budgets),
@@ -96,6 +102,7 @@ def budget_list(request: HttpRequest) -> HttpResponse:
 def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
     budget = get_object_or_404(Budget, pk=pk)
     records = _records_by_budget([budget]).get(budget.pk, [])
+    budget.scope_cost = costs.scope_costs([budget], costs.month_costs()).get(budget.pk)
     context = {
         "budget": budget,
         "records": records,
@@ -203,6 +210,7 @@ def service_cost_estimate(request: HttpRequest, name: str) -> HttpResponse:
         "pending": pending is not None and "provider" not in request.GET,
         "current_estimate": current_estimate,
         "month_cost": costs.month_cost(service.pk),
+        "reported_instead": costs.reported_instead(service, budget_services.budgets_for(service)),
         "delta": estimate.amount - current_estimate.amount
         if estimate is not None and current_estimate is not None
         else None,

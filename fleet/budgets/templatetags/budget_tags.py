@@ -10,7 +10,7 @@ from decimal import Decimal
 from django import template
 from django.utils.html import format_html
 
-from fleet.budgets.costs import CostFigure, month_cost
+from fleet.budgets.costs import CostFigure, month_cost, reported_instead
 from fleet.budgets.models import Budget
 from fleet.budgets.services import budgets_for
 
@@ -121,3 +121,9 @@ def service_month_cost(service) -> CostFigure:
 def service_budgets(service) -> list[Budget]:
     """The budgets whose scope includes this service (for the service page)."""
     return budgets_for(service)
+
+
+@register.simple_tag
+def budgets_reported_instead(service, budgets: list[Budget]) -> list[Budget]:
+    """Of `budgets`, those alerting on AWS's reported spend instead of this service's figure."""
+    return reported_instead(service, budgets)
