@@ -129,8 +129,9 @@ def test_role_assignments_and_request_metrics_of_the_app(arm_world, services, ru
     assert results[("open", "cost.unused-resources")].status == "warning"
     assert results[("notes", "observability.metrics")].status == "pass"
     assert len(arm.requests_to("GET", "/roleAssignments")) == 1
-    [metrics] = arm.requests_to("GET", "/Microsoft.Insights/metrics")
+    [metrics] = arm.requests_to("GET", "/Microsoft.Insights/metrics")  # Requests and CPU/memory
     assert metrics.query["region"] == "westeurope" and metrics.query["top"] == "1000"
+    assert metrics.query["metricnames"] == "Requests,UsageNanoCores,WorkingSetBytes"
 
 
 def test_refused_role_and_metric_reads_name_the_missing_permission(arm_world, services, run_audit):
@@ -160,3 +161,89 @@ def test_audit_logging_reads_the_activity_logs_export(arm_world, services, run_a
     refused = run_audit().results.get(rule_id="compliance.audit-logging", service_name="notes")
     assert refused.status == "no_evidence"
     assert "permission Microsoft.Insights/diagnosticSettings/read missing" in refused.message
+
+
+def _app_id(name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/mcp-rg/providers/Microsoft.App/containerApps/{name}"
+
+
+def test_cpu_and_memory_peaks_are_compared_with_the_allocation(arm_world, services, run_audit):
+    """UsageNanoCores / WorkingSetBytes daily Maximum against template resources (0.5 cores,
+    1Gi): an idle app is flagged with its figures, a busy one passes, one without points has
+    no evidence and says why."""
+    now = datetime.now(UTC)
+    days = [now - timedelta(days=d, hours=1) for d in range(6)]
+    mib = 1024**2
+    arm_world.add_usage(_app_id("mcp-notes"), cpu_cores=[(t, 0.02) for t in days],
+                        memory_bytes=[(t, 90 * mib) for t in days])  # fmt: skip
+    arm_world.add_usage(_app_id("mcp-open"), cpu_cores=[(days[0], 0.1), (days[3], 0.3)],
+                        memory_bytes=[(days[1], 500 * mib)])  # fmt: skip
+
+    run = run_audit()
+    results = {(r.service_name, r.rule_id): r for r in run.results.all()}
+
+    idle = results[("notes", "cost.right-sizing")]
+    assert idle.status == "warning" and "under 20%" in idle.message, idle.message
+    assert "cpu 0.02 of 0.5 cores (4%); memory 90Mi of 1024Mi (9%)" in str(idle.evidence)
+    assert "UsageNanoCores, WorkingSetBytes" in str(idle.evidence)  # where it came from
+    busy = results[("open", "cost.right-sizing")]
+    assert busy.status == "pass", busy.message
+    assert "cpu 0.3 of 0.5 cores (60%)" in str(busy.evidence)  # the peak, not the first day
+    limits = results[("open", "performance.resource-limits")]
+    assert limits.status == "pass" and "headroom" in limits.message
+    silent = results[("internal", "cost.right-sizing")]
+    assert silent.status == "needs_attestation"  # attestable: no evidence, so a person decides
+    assert "no UsageNanoCores or WorkingSetBytes points for the app in 7 days" in silent.message
+    assert len(arm_world.requests_to("GET", "/Microsoft.Insights/metrics")) == 1
+
+
+def test_cpu_near_the_allocation_warns(arm_world, services, run_audit):
+    now = datetime.now(UTC)
+    arm_world.add_usage(_app_id("mcp-notes"), cpu_cores=[(now - timedelta(hours=3), 0.48)],
+                        memory_bytes=[(now - timedelta(hours=3), 300 * 1024**2)])  # fmt: skip
+
+    result = run_audit().results.get(rule_id="performance.resource-limits", service_name="notes")
+
+    assert result.status == "warning" and "CPU throttling" in result.message
+
+
+def test_built_in_authentication_decides_platform_auth(arm_world, services, run_audit):
+    """Easy Auth enabled with Return401 refuses anonymous callers; AllowAnonymous is said as
+    such; an app without authConfigs is open; one authConfigs list per app."""
+    arm_world.set_auth(_app_id("mcp-notes"), action="Return401")
+    arm_world.set_auth(_app_id("mcp-open"), action="AllowAnonymous", providers=("gitHub",))
+
+    run = run_audit()
+    results = {r.service_name: r for r in run.results.filter(rule_id="security.platform-auth")}
+
+    guarded = results["notes"]
+    assert guarded.status == "pass"
+    assert "built-in authentication answers 401 to anonymous callers (Return401; identity " \
+        "providers: azureActiveDirectory)" in guarded.message
+    anonymous = results["open"]
+    assert anonymous.status in {"warning", "fail"}
+    assert "unauthenticatedClientAction AllowAnonymous: anonymous callers reach the app" in str(
+        anonymous.evidence
+    )
+    bare = results["internal"]
+    assert bare.status in {"warning", "fail"}
+    assert "no built-in authentication (the app lists no authConfigs)" in str(bare.evidence)
+    assert len(arm_world.requests_to("GET", "/authConfigs")) == 3
+
+
+def test_auth_excluded_paths_over_the_mcp_endpoint_leave_it_open(arm_world, services, run_audit):
+    arm_world.set_auth(_app_id("mcp-notes"), action="Return403", excluded_paths=["/mcp/*"])
+
+    result = run_audit().results.get(rule_id="security.platform-auth", service_name="notes")
+
+    assert result.status != "pass"
+    assert "excludedPaths /mcp/* let them reach /mcp" in str(result.evidence)
+
+
+def test_refused_auth_config_read_names_the_permission(arm_world, services, run_audit):
+    arm_world.fail_next(403, count=10, path_contains="/authConfigs")
+
+    result = run_audit().results.get(rule_id="security.platform-auth", service_name="notes")
+
+    assert result.status == "no_evidence"
+    assert "permission Microsoft.App/containerApps/authConfigs/read missing (403" in result.message

@@ -18,15 +18,17 @@ HTTPS endpoint (one ARM host serves every provider):
 Modelled beside each reference: ARM paging (`value` + `nextLink`), the `api-version` each provider
 accepts, a 403 AuthorizationFailed naming the action the caller lacks, and for metrics: `region`
 and `metricnamespace` required, `$filter` on the `Microsoft.ResourceId` dimension splits the
-answer into one time series per resource, `top` (default 10) caps how many series come back,
-`interval` P1D buckets, `aggregation` Total.
+answer into one time series per resource, `top` (default 10) caps how many series come back
+per metric, `metricnames` and `aggregation` comma-separated lists (one Metric per name, each bucket
+carrying the aggregations asked for), `interval` buckets over the timespan (an empty bucket
+carries only its timeStamp), unknown metrics refused with the valid ones named.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.fakes.container_apps import FakeContainerApps
@@ -45,6 +47,20 @@ _DIAGNOSTICS = re.compile(
 )
 DIAGNOSTICS_VERSIONS = {"2021-05-01-preview"}
 _METRICS = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Insights/metrics$", re.I)
+# Metric name -> unit, from the supported-metrics reference for Microsoft.App/containerapps
+# (https://learn.microsoft.com/en-us/azure/azure-monitor/reference/supported-metrics/
+# microsoft-app-containerapps-metrics): each offers Average, Total (Sum), Maximum and Minimum,
+# split by revisionName and podName, sampled every PT1M.
+CONTAINER_APP_METRICS = {"Requests": "Count", "UsageNanoCores": "NanoCores",
+                         "WorkingSetBytes": "Bytes"}  # fmt: skip
+AGGREGATIONS = {"average", "total", "maximum", "minimum"}
+_AGGREGATE = {"average": lambda v: sum(v) / len(v), "total": sum, "maximum": max, "minimum": min}
+# The `interval` values the metrics API accepts (ISO 8601 durations; reference above).
+INTERVALS = {
+    "PT1M": timedelta(minutes=1), "PT5M": timedelta(minutes=5), "PT15M": timedelta(minutes=15),
+    "PT30M": timedelta(minutes=30), "PT1H": timedelta(hours=1), "PT6H": timedelta(hours=6),
+    "PT12H": timedelta(hours=12), "P1D": timedelta(days=1),
+}  # fmt: skip
 # Built-in roles by their fixed ids (https://learn.microsoft.com/en-us/azure/role-based-access-
 # control/built-in-roles): Owner and Contributor hold "*"; Reader "*/read".
 BUILT_IN = {
@@ -69,14 +85,14 @@ _ACTION = {
 
 
 class FakeArm(FakeContainerApps):
-    """Container apps, role assignments/definitions and Requests metrics on one ARM host."""
+    """Container apps, role assignments/definitions and Container Apps metrics on one ARM host."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.assignments: list[dict] = []
         self.definitions: dict[str, dict] = {}
-        # ARM id (lower case) -> [(day, requests)]
-        self.requests_per_day: dict[str, list[tuple[datetime, float]]] = {}
+        # (metric name, lower-case ARM id) -> [(time, value)] samples
+        self.metric_points: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
         self.denied: set[str] = set()  # actions the caller lacks
         self.diagnostic_settings: list[dict] = []  # subscription-level (activity log export)
 
@@ -127,7 +143,19 @@ class FakeArm(FakeContainerApps):
         })  # fmt: skip
 
     def add_requests(self, app_id: str, points: list[tuple[datetime, float]]) -> None:
-        self.requests_per_day.setdefault(app_id.lower(), []).extend(points)
+        self.metric_points.setdefault(("Requests", app_id.lower()), []).extend(points)
+
+    def add_usage(
+        self,
+        app_id: str,
+        cpu_cores: list[tuple[datetime, float]] = (),
+        memory_bytes: list[tuple[datetime, float]] = (),
+    ) -> None:
+        """Samples of an app's replicas: CPU in cores (stored as UsageNanoCores) and working
+        set memory in bytes (WorkingSetBytes)."""
+        nano = [(t, cores * 1e9) for t, cores in cpu_cores]
+        self.metric_points.setdefault(("UsageNanoCores", app_id.lower()), []).extend(nano)
+        self.metric_points.setdefault(("WorkingSetBytes", app_id.lower()), []).extend(memory_bytes)
 
     # -- routing -----------------------------------------------------------------------------
     def route(self, request: RecordedRequest) -> Reply:
@@ -204,35 +232,36 @@ class FakeArm(FakeContainerApps):
         for required in ("region", "metricnamespace"):
             if not query.get(required):
                 return self.error(400, f"The '{required}' query parameter is required.", request)
-        if query.get("metricnames") != "Requests" or query.get("aggregation", "").lower() != (
-            "total"
-        ):
-            return self.error(400, "Only metricnames=Requests with aggregation=Total is modelled.",
-                              request)  # fmt: skip
         if query["metricnamespace"].lower() != "microsoft.app/containerapps":
             return self.error(400, f"Unknown metric namespace {query['metricnamespace']}.", request)
+        names = [n.strip() for n in (query.get("metricnames") or "").split(",") if n.strip()]
+        unknown = [n for n in names if n not in CONTAINER_APP_METRICS]
+        if not names or unknown:
+            return self.error(400, f"Failed to find metric configuration for provider: "
+                              f"Microsoft.App, resource Type: containerApps, metric: "
+                              f"{','.join(unknown)}, Valid metrics: "
+                              f"{','.join(CONTAINER_APP_METRICS)}", request)  # fmt: skip
+        aggregations = [a.strip().lower() for a in (query.get("aggregation") or "").split(",")]
+        if not set(aggregations) <= AGGREGATIONS:
+            return self.error(400, f"Invalid aggregation {query.get('aggregation')}.", request)
         if query.get("$filter") != "Microsoft.ResourceId eq '*'":
             return self.error(400, "Only the filter Microsoft.ResourceId eq '*' is modelled.",
                               request)  # fmt: skip
+        interval = INTERVALS.get(query.get("interval") or "PT1M")
+        if interval is None:
+            return self.error(400, f"Invalid interval {query.get('interval')}.", request)
         start_text, _, end_text = (query.get("timespan") or "").partition("/")
         try:
             start, end = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
         except ValueError:
             return self.error(400, "Invalid timespan: expected start/end in ISO 8601.", request)
         region = query["region"].replace(" ", "").lower()
-        series = []
-        for app_id, app in sorted(self.apps.items()):
-            if not app_id.startswith(f"/subscriptions/{subscription}/".lower()):
-                continue
-            if app["location"].replace(" ", "").lower() != region:
-                continue
-            points = [(t, v) for t, v in self.requests_per_day.get(app_id, []) if start <= t < end]
-            series.append({
-                "metadatavalues": [{"name": {"value": "Microsoft.ResourceId",
-                                             "localizedValue": "Microsoft.ResourceId"},
-                                    "value": app["id"]}],
-                "data": [{"timeStamp": t.isoformat(), "total": v} for t, v in points],
-            })  # fmt: skip
+        apps = [
+            app
+            for app_id, app in sorted(self.apps.items())
+            if app_id.startswith(f"/subscriptions/{subscription}/".lower())
+            and app["location"].replace(" ", "").lower() == region
+        ]
         top = int(query.get("top") or 10)  # "Defaults to 10" (reference)
         body = {
             "cost": 0,
@@ -240,13 +269,52 @@ class FakeArm(FakeContainerApps):
             "interval": query.get("interval", "PT1M"),
             "namespace": query["metricnamespace"],
             "resourceregion": region,
-            "value": [{
-                "id": f"/subscriptions/{subscription}/providers/Microsoft.Insights/metrics/Requests",
-                "type": "Microsoft.Insights/metrics",
-                "name": {"value": "Requests", "localizedValue": "Requests"},
-                "unit": "Count",
-                "timeseries": series[:top],
-                "errorCode": "Success",
-            }],
-        }  # fmt: skip
+            "value": [
+                self._metric(subscription, name, apps, (start, end, interval), aggregations, top)
+                for name in names
+            ],
+        }
         return Reply(200, body)
+
+    def _metric(
+        self,
+        subscription: str,
+        name: str,
+        apps: list[dict],
+        window: tuple[datetime, datetime, timedelta],
+        aggregations: list[str],
+        top: int,
+    ) -> dict:
+        """One Metric of the answer: a time series per app (the Microsoft.ResourceId split),
+        each with a bucket per interval over the timespan; a bucket without samples carries
+        only its timeStamp, as Azure Monitor answers."""
+        start, end, interval = window
+        series = []
+        for app in apps:
+            points = [
+                (t, v) for t, v in self.metric_points.get((name, app["id"].lower()), [])
+                if start <= t < end
+            ]  # fmt: skip
+            buckets = []
+            at = start
+            while at < end:
+                values = [v for t, v in points if at <= t < at + interval]
+                bucket: dict[str, Any] = {"timeStamp": at.isoformat()}
+                if values:
+                    bucket.update({a: _AGGREGATE[a](values) for a in aggregations})
+                buckets.append(bucket)
+                at += interval
+            series.append({
+                "metadatavalues": [{"name": {"value": "Microsoft.ResourceId",
+                                             "localizedValue": "Microsoft.ResourceId"},
+                                    "value": app["id"]}],
+                "data": buckets,
+            })  # fmt: skip
+        return {
+            "id": f"/subscriptions/{subscription}/providers/Microsoft.Insights/metrics/{name}",
+            "type": "Microsoft.Insights/metrics",
+            "name": {"value": name, "localizedValue": name},
+            "unit": CONTAINER_APP_METRICS[name],
+            "timeseries": series[:top],
+            "errorCode": "Success",
+        }

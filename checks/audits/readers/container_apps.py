@@ -1,6 +1,9 @@
 """Audit evidence for Container Apps, from the app's description (Container Apps API
 containerApps.get, already read for the run): its ingress (external or environment-internal,
-`allowInsecure`) and its `ipSecurityRestrictions`.
+`allowInsecure`) and its `ipSecurityRestrictions`; per subscription the role assignments and the
+activity log's export; per subscription and region Azure Monitor's Requests and CPU/memory
+metrics (container_apps_usage.py); per app with an ingress its built-in authentication
+(container_apps_auth.py).
 
 API reference: https://learn.microsoft.com/en-us/rest/api/containerapps/container-apps/get
 (Ingress, IpSecurityRestrictionRule). The SDK's `as_dict()` spells fields in snake case.
@@ -17,14 +20,16 @@ from checks.audits.evidence import (
     IDENTITY_GRANTS,
     METRICS,
     NETWORK,
+    PLATFORM_AUTH,
     REACHABILITY,
     SHUTDOWN,
     TRAFFIC,
+    USAGE,
     Observation,
     Provenance,
 )
 from checks.audits.gather import ReadContext
-from checks.audits.readers import OncePerRun
+from checks.audits.readers import OncePerRun, container_apps_auth, container_apps_usage
 
 ANYWHERE = {"0.0.0.0/0", "::/0", "*", "any"}
 # Template.terminationGracePeriodSeconds: "If this value is nil, the default grace period will be
@@ -143,13 +148,25 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
         facts[AUDIT_LOGS] = found.audit
         region = (cloud.snapshot.region or "").replace(" ", "").lower()
         if region not in found.traffic:
-            found.traffic[region] = found.broken or read_requests(account, region, context.read_at)
+            found.traffic[region], found.usage[region] = (
+                (found.broken, found.broken)
+                if found.broken
+                else read_region_metrics(account, region, context.read_at)
+            )
         metric_origin = Provenance(
             f"Azure Monitor metrics Requests (Microsoft.App/containerApps, subscription scope, "
             f"{region}, last {TRAFFIC_DAYS} days)",
             context.read_at,
         )
         facts[TRAFFIC] = traffic(found.traffic[region], raw.get("id") or "", metric_origin)
+        usage_origin = Provenance(
+            f"Azure Monitor metrics {container_apps_usage.CPU_METRIC}, "
+            f"{container_apps_usage.MEMORY_METRIC} (Microsoft.App/containerApps, subscription "
+            f"scope, {region}, daily Maximum, last {container_apps_usage.USAGE_DAYS} days)",
+            context.read_at,
+        )
+        facts[USAGE] = container_apps_usage.usage(found.usage[region], raw, usage_origin)
+        facts[PLATFORM_AUTH] = platform_auth(found, service, raw, facts[NETWORK], context.read_at)
         count = facts[TRAFFIC]
         if isinstance(count, Observation) and count.value:
             facts[METRICS] = Observation(
@@ -201,6 +218,8 @@ class Subscription:
     # Why the account cannot be read at all (no credential): said once, not tried per region.
     broken: str = ""
     audit: Observation | str | None = None  # the activity log's export, read once
+    usage: dict[str, container_apps_usage.Peaks | str] = field(default_factory=dict)  # region
+    apps_client: Any = None  # one Container Apps client per account, for the per-app reads
 
 
 def read_grants(account: Any) -> Subscription:
@@ -311,9 +330,12 @@ def identity_grants(found: Subscription, raw: dict, origin: Provenance) -> Obser
     return Observation(value, origin, "; ".join(grants) or "no role assignment")
 
 
-def read_requests(account: Any, region: str, read_at: Any) -> dict[str, float] | str:
-    """Requests per app (lower-case ARM id) over TRAFFIC_DAYS days in one region: one
-    subscription-scope metrics query split by the Microsoft.ResourceId dimension."""
+def read_region_metrics(
+    account: Any, region: str, read_at: Any
+) -> tuple[dict[str, float] | str, container_apps_usage.Peaks | str]:
+    """Requests per app (lower-case ARM id) over TRAFFIC_DAYS days in one region, and each app's
+    CPU/memory peaks: one subscription-scope metrics query split by the Microsoft.ResourceId
+    dimension, asking Requests (Total) and UsageNanoCores/WorkingSetBytes (Maximum) at once."""
     from azure.mgmt.monitor import MonitorManagementClient
 
     credential, options = _options(account)
@@ -324,25 +346,61 @@ def read_requests(account: Any, region: str, read_at: Any) -> dict[str, float] |
             region=region,
             timespan=f"{start.isoformat()}/{read_at.isoformat()}",
             interval="P1D",
-            metricnames="Requests",
-            aggregation="Total",
+            metricnames=f"Requests,{container_apps_usage.METRIC_NAMES}",
+            aggregation="Total,Maximum",
             metricnamespace="Microsoft.App/containerApps",
             filter="Microsoft.ResourceId eq '*'",
             top=METRIC_SERIES_CAP,
         )
     except Exception as exc:
-        return _refusal(exc, "Microsoft.Insights/metrics/read", "Azure Monitor metrics")
+        why = _refusal(exc, "Microsoft.Insights/metrics/read", "Azure Monitor metrics")
+        return why, why
+    metrics = answer.value or []
+    requests = [m for m in metrics if m.name and m.name.value == "Requests"]
     totals: dict[str, float] = {}
-    series = [s for metric in answer.value or [] for s in metric.timeseries or []]
+    series = [s for metric in requests for s in metric.timeseries or []]
     for one in series:
-        resource = next(
-            (m.value for m in one.metadatavalues or [] if m.name.value == "Microsoft.ResourceId"),
-            "",
-        )
+        resource = container_apps_usage.resource_of(one)
         totals[resource.lower()] = sum(point.total or 0 for point in one.data or [])
     if len(series) >= METRIC_SERIES_CAP:
         totals["__capped__"] = float(len(series))
-    return totals
+    return totals, container_apps_usage.peaks(metrics, METRIC_SERIES_CAP)
+
+
+def platform_auth(
+    found: Subscription, service: Any, raw: dict, network_fact: Observation, read_at: Any
+) -> Observation | str:
+    """Built-in authentication of an app with an ingress (one authConfigs list per app)."""
+    ingress = _ingress(raw)
+    if ingress is None:
+        how = ["ingress disabled: nothing outside the app's replicas can call it"]
+        value = {"open": False, "exposure": "none", "how": how}
+        return Observation(value, network_fact.origin, how[0])
+    if found.broken:
+        return found.broken
+    exposure = network_fact.value.get("exposure")
+    if not ingress.get("external"):
+        exposure = "environment"
+    parts = (raw.get("id") or "").split("/")
+    group, name = (parts[4], parts[8]) if len(parts) > 8 else ("", service.resource)
+    origin = Provenance(
+        f"Container Apps API containerAppsAuthConfigs.listByContainerApp ({group}/{name})",
+        read_at,
+    )
+    try:
+        if found.apps_client is None:
+            from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+            credential, options = _options(service.account)
+            found.apps_client = ContainerAppsAPIClient(
+                credential, service.account.subscription, **options
+            )
+        configs: list[dict] | str = container_apps_auth.read_auth_configs(
+            found.apps_client, group, name
+        )
+    except Exception as exc:
+        configs = _refusal(exc, container_apps_auth.ACTION, "the app's authConfigs")
+    return container_apps_auth.platform_auth(configs, exposure, service.url, origin)
 
 
 def traffic(totals: dict[str, float] | str, app_id: str, origin: Provenance) -> Observation | str:
@@ -360,5 +418,6 @@ def traffic(totals: dict[str, float] | str, app_id: str, origin: Provenance) -> 
 
 
 OncePerRun(read_all).register(
-    (NETWORK, REACHABILITY, SHUTDOWN, IDENTITY_GRANTS, TRAFFIC, METRICS, AUDIT_LOGS)
-)
+    (NETWORK, REACHABILITY, SHUTDOWN, IDENTITY_GRANTS, TRAFFIC, METRICS, AUDIT_LOGS, USAGE,
+     PLATFORM_AUTH)
+)  # fmt: skip

@@ -11,7 +11,9 @@ shape. It models what makes adapters wrong when ignored, each beside its referen
   may fail with a provisioning error while the operation said Succeeded;
 - multiple-revision mode: traffic weights per revision, inactive revisions, activation;
 - a `revisionSuffix` that already exists fails the provisioning;
-- pagination (`nextLink`), 429 / 503 with `Retry-After`.
+- pagination (`nextLink`), 429 / 503 with `Retry-After`;
+- built-in authentication (Easy Auth): an app's authConfigs (at most the one named `current`),
+  listed with ARM paging; an app without one lists none.
 Run standalone: `python -m fleet.demo.emulators.container_apps --port 8183`.
 """
 
@@ -37,6 +39,7 @@ _REVISION = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)$", re.IGNORECASE
 _RESTART = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)/restart$", re.IGNORECASE)
 _ACTIVATE = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)/activate$", re.IGNORECASE)
 _REPLICAS = re.compile(_PROVIDER + r"/([^/]+)/revisions/([^/]+)/replicas$", re.IGNORECASE)
+_AUTH_CONFIGS = re.compile(_PROVIDER + r"/([^/]+)/authConfigs$", re.IGNORECASE)
 _OPERATION = re.compile(
     r"^/subscriptions/([^/]+)/providers/Microsoft\.App/locations/([^/]+)"
     r"/containerappOperationStatuses/([^/]+)$",
@@ -55,6 +58,7 @@ _ACTIONS = {
     "restart:POST": "Microsoft.App/containerApps/revisions/restart/action",
     "activate:POST": "Microsoft.App/containerApps/revisions/activate/action",
     "operation:GET": "Microsoft.App/locations/containerappOperationStatuses/read",
+    "authconfigs:GET": "Microsoft.App/containerApps/authConfigs/read",
 }
 _CODES = {
     400: "BadRequest",
@@ -86,6 +90,7 @@ class FakeContainerApps(FakeServer):
         self.apps: dict[str, dict] = {}  # lower-case ARM id -> ContainerApp JSON
         self.revisions: dict[str, dict] = {}  # lower-case ARM id -> Revision JSON
         self.replicas: dict[str, list[dict]] = {}  # lower-case revision id -> Replica JSON
+        self.auth_configs: dict[str, list[dict]] = {}  # lower-case app id -> AuthConfig JSON
         self.operations: dict[str, dict] = {}
         self.operation_polls = operation_polls  # status polls until Succeeded; None = never
         self.restart_gets = restart_gets  # revision GETs in Processing while it restarts
@@ -229,6 +234,59 @@ class FakeContainerApps(FakeServer):
                 if revision:
                     self.revision(app_id, revision)["properties"]["active"] = True
             self._apply_traffic(app)
+
+    def set_auth(
+        self,
+        app_id: str,
+        *,
+        enabled: bool = True,
+        action: str | None = "Return401",
+        providers: tuple[str, ...] = ("azureActiveDirectory",),
+        excluded_paths: list[str] | None = None,
+    ) -> None:
+        """Configure built-in authentication (the `current` authConfig) for an app.
+
+        https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        container-apps-auth-configs/create-or-update (AuthConfig: platform.enabled,
+        globalValidation.unauthenticatedClientAction RedirectToLoginPage | AllowAnonymous |
+        Return401 | Return403, globalValidation.excludedPaths, identityProviders); `action`
+        None leaves globalValidation unset.
+        """
+        registrations = {
+            "azureActiveDirectory": {
+                "clientId": str(uuid.uuid4()),
+                "clientSecretSettingName": "microsoft-provider-authentication-secret",
+                "openIdIssuer": "https://sts.windows.net/00000000-0000-0000-0000-00000000000a/v2.0",
+            },
+            "gitHub": {"clientId": "Iv1.0123456789abcdef",
+                       "clientSecretSettingName": "github-provider-authentication-secret"},
+            "google": {"clientId": "1234.apps.googleusercontent.com",
+                       "clientSecretSettingName": "google-provider-authentication-secret"},
+        }  # fmt: skip
+        properties: dict[str, Any] = {
+            "platform": {"enabled": enabled},
+            "identityProviders": {
+                p: {"enabled": True, "registration": registrations.get(p, {})} for p in providers
+            },
+            "login": {"preserveUrlFragmentsForLogins": False},
+        }
+        validation: dict[str, Any] = {}
+        if action is not None:
+            validation["unauthenticatedClientAction"] = action
+        if excluded_paths:
+            validation["excludedPaths"] = list(excluded_paths)
+        if validation:
+            properties["globalValidation"] = validation
+        with self.lock:
+            app = self.apps[app_id.lower()]
+            self.auth_configs[app_id.lower()] = [
+                {
+                    "id": f"{app['id']}/authConfigs/current",
+                    "name": "current",
+                    "type": "Microsoft.App/containerApps/authConfigs",
+                    "properties": properties,
+                }
+            ]
 
     def fail_next_operation(self, message: str) -> None:
         """Make the next update operation end in Failed (e.g. an image that cannot be pulled)."""
@@ -401,6 +459,7 @@ class FakeContainerApps(FakeServer):
             ("revision", _REVISION),
             ("revisions", _REVISIONS),
             ("operation", _OPERATION),
+            ("authconfigs", _AUTH_CONFIGS),
             ("app", _APP),
             ("apps", _APPS),
         ):
@@ -449,6 +508,7 @@ class FakeContainerApps(FakeServer):
             ("restart", "POST"): self._restart,
             ("activate", "POST"): self._activate,
             ("operation", "GET"): self._get_operation,
+            ("authconfigs", "GET"): self._list_auth_configs,
         }.get((kind, request.method))
         if handler is None:
             return self.error(
@@ -510,6 +570,16 @@ class FakeContainerApps(FakeServer):
         found = [r for k, r in self.revisions.items() if k.startswith(prefix)]
         found.sort(key=lambda r: r["properties"]["createdTime"])
         return Reply(200, self._page(request, found))
+
+    def _list_auth_configs(self, request: RecordedRequest) -> Reply:
+        # https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
+        # container-apps-auth-configs/list-by-container-app: 200 AuthConfigCollection
+        # (`value`, `nextLink`); an app that never had authentication configured lists none;
+        # an unknown app is 404 ResourceNotFound.
+        app = self._app_or_error(request, request.path[: -len("/authConfigs")])
+        if isinstance(app, Reply):
+            return app
+        return Reply(200, self._page(request, self.auth_configs.get(app["id"].lower(), [])))
 
     def _patch_app(self, request: RecordedRequest) -> Reply:
         # https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/
