@@ -164,7 +164,9 @@ def test_audit_logging_reads_the_activity_logs_export(arm_world, services, run_a
 
 
 def _app_id(name: str) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/mcp-rg/providers/Microsoft.App/containerApps/{name}"
+    return (
+        f"/subscriptions/{SUB}/resourceGroups/mcp-rg/providers/Microsoft.App/containerApps/{name}"
+    )
 
 
 def test_cpu_and_memory_peaks_are_compared_with_the_allocation(arm_world, services, run_audit):
@@ -218,8 +220,10 @@ def test_built_in_authentication_decides_platform_auth(arm_world, services, run_
 
     guarded = results["notes"]
     assert guarded.status == "pass"
-    assert "built-in authentication answers 401 to anonymous callers (Return401; identity " \
+    assert (
+        "built-in authentication answers 401 to anonymous callers (Return401; identity "
         "providers: azureActiveDirectory)" in guarded.message
+    )
     anonymous = results["open"]
     assert anonymous.status in {"warning", "fail"}
     assert "unauthenticatedClientAction AllowAnonymous: anonymous callers reach the app" in str(

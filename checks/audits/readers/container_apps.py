@@ -11,8 +11,11 @@ API reference: https://learn.microsoft.com/en-us/rest/api/containerapps/containe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from checks.audits.evidence import (
@@ -119,6 +122,7 @@ def reachability(raw: dict, ready: int | None, origin: Provenance) -> Observatio
 def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     answers: dict[int, dict[str, Observation | str]] = {}
     subscriptions: dict[int, Subscription] = {}
+    auth_reads: list[tuple[dict, Callable[[], Observation | str]]] = []
     for service in context.services:
         cloud = context.clouds.get(service.pk)
         if service.provider != "azure" or cloud is None or cloud.snapshot is None:
@@ -146,6 +150,8 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             except Exception as exc:
                 found.audit = f"reading the activity log's diagnostic settings failed ({exc})"
         facts[AUDIT_LOGS] = found.audit
+        if found.apps_client is None:
+            found.apps_client = apps_client(account)
         region = (cloud.snapshot.region or "").replace(" ", "").lower()
         if region not in found.traffic:
             found.traffic[region], found.usage[region] = (
@@ -166,13 +172,21 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             context.read_at,
         )
         facts[USAGE] = container_apps_usage.usage(found.usage[region], raw, usage_origin)
-        facts[PLATFORM_AUTH] = platform_auth(found, service, raw, facts[NETWORK], context.read_at)
+        auth_reads.append(
+            (facts, partial(platform_auth, found, service, raw, facts[NETWORK], context.read_at))
+        )
         count = facts[TRAFFIC]
         if isinstance(count, Observation) and count.value:
             facts[METRICS] = Observation(
                 True, metric_origin, "Azure Monitor platform metrics (Requests) for the app"
             )
         answers[service.pk] = facts
+    # One authConfigs list per app (no wider list exists): side by side, on one client per
+    # account, so a thousand apps wait on the API about AUTH_READS_AT_ONCE times less.
+    with ThreadPoolExecutor(max_workers=AUTH_READS_AT_ONCE) as pool:
+        done = pool.map(lambda read: read(), [r for _, r in auth_reads])
+        for (facts, _), answer in zip(auth_reads, done, strict=True):
+            facts[PLATFORM_AUTH] = answer
     return answers
 
 
@@ -188,6 +202,7 @@ TRAFFIC_DAYS = 7
 AUDIT_CATEGORY = "Administrative"
 DIAGNOSTICS_API_VERSION = "2021-05-01-preview"
 METRIC_SERIES_CAP = 1000  # `top` of the subscription-scope metrics query (series per answer)
+AUTH_READS_AT_ONCE = 8  # authConfigs lists in flight (ARM allows far more reads per minute)
 
 
 def _options(account: Any) -> tuple[Any, dict]:
@@ -219,7 +234,7 @@ class Subscription:
     broken: str = ""
     audit: Observation | str | None = None  # the activity log's export, read once
     usage: dict[str, container_apps_usage.Peaks | str] = field(default_factory=dict)  # region
-    apps_client: Any = None  # one Container Apps client per account, for the per-app reads
+    apps_client: Any = None  # one Container Apps client per account (or why none), per-app reads
 
 
 def read_grants(account: Any) -> Subscription:
@@ -367,6 +382,17 @@ def read_region_metrics(
     return totals, container_apps_usage.peaks(metrics, METRIC_SERIES_CAP)
 
 
+def apps_client(account: Any) -> Any:
+    """One Container Apps client per account for the per-app reads (or why there is none)."""
+    try:
+        from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+        credential, options = _options(account)
+        return ContainerAppsAPIClient(credential, account.subscription, **options)
+    except Exception as exc:
+        return f"the account {account.name} cannot be read ({type(exc).__name__}: {exc})"
+
+
 def platform_auth(
     found: Subscription, service: Any, raw: dict, network_fact: Observation, read_at: Any
 ) -> Observation | str:
@@ -387,14 +413,9 @@ def platform_auth(
         f"Container Apps API containerAppsAuthConfigs.listByContainerApp ({group}/{name})",
         read_at,
     )
+    if isinstance(found.apps_client, str):
+        return found.apps_client
     try:
-        if found.apps_client is None:
-            from azure.mgmt.appcontainers import ContainerAppsAPIClient
-
-            credential, options = _options(service.account)
-            found.apps_client = ContainerAppsAPIClient(
-                credential, service.account.subscription, **options
-            )
         configs: list[dict] | str = container_apps_auth.read_auth_configs(
             found.apps_client, group, name
         )

@@ -152,8 +152,9 @@ RULES = [
         evidence=(
             "CPU and memory requests compared with observed use (Kubernetes metrics-server "
             "PodMetrics; Cloud Run: the p99 of Cloud Monitoring's container cpu/memory "
-            "utilizations over 7 days against the limits it reserves); an attestation with the "
-            "figures where no API reports use."
+            "utilizations over 7 days against the limits it reserves; Container Apps: the peak "
+            "of Azure Monitor's UsageNanoCores/WorkingSetBytes over 7 days against the template's "
+            "allocation); an attestation with the figures where no API reports use."
         ),
         severity=Severity.LOW,
         fix=(

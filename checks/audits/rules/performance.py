@@ -133,7 +133,8 @@ RULES = [
         evidence=(
             "CPU and memory limits from the cloud description, compared with observed use "
             "where the platform reports it (Kubernetes metrics-server PodMetrics; Cloud Run "
-            "Cloud Monitoring utilization distributions, p99 over 7 days)."
+            "Cloud Monitoring utilization distributions, p99 over 7 days; Container Apps Azure "
+            "Monitor UsageNanoCores/WorkingSetBytes, peak over 7 days)."
         ),
         reads=(USAGE,),
         severity=Severity.MEDIUM,

@@ -394,7 +394,9 @@ RULES = [
         evidence=(
             "Whether the platform allows unauthenticated invocations (Cloud Run: the invoker "
             "IAM policy; Kubernetes: LoadBalancer/NodePort Services, authentication annotations "
-            "on the Ingresses in front, NetworkPolicies for cluster-internal services), the "
+            "on the Ingresses in front, NetworkPolicies for cluster-internal services; Container "
+            "Apps: built-in authentication from the app's authConfigs, refusing anonymous "
+            "callers with Return401/Return403/RedirectToLoginPage), the "
             "registered authentication requirement and whether the probe got tools without "
             "credentials."
         ),
