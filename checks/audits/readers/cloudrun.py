@@ -5,15 +5,17 @@
   the service keeps data (Cloud SQL / Cloud Storage / NFS volumes, datastore settings).
 - Resource Manager `projects.getIamPolicy` (once per project): the roles bound to the service's
   service account, and the Cloud Audit Logs configuration (`auditConfigs`).
-- Cloud Logging `entries.list` (once per service): its recent stdout/stderr entries, JSON
-  (jsonPayload) or text (textPayload).
+- Cloud Logging `entries.list` (a few calls per project, checks/audits/readers/cloudrun_logs.py:
+  up to 100 services per call, paged, last 7 days): each service's recent stdout/stderr entries,
+  JSON (jsonPayload) or text (textPayload); the read quota is 60 calls per minute per project.
 - Compute API `aggregatedList` of serverless NEGs, backend services and security policies
   (once per project, checks/audits/readers/cloud_armor.py): Cloud Armor rate-limit rules on
   the load balancer in front.
 - Cloud Monitoring `timeSeries.list` of the CPU and memory utilization distributions (twice per
   project, checks/audits/readers/cloudrun_usage.py): observed use against the limits.
-- Cloud Monitoring `timeSeries.list` (once per service): the built-in
-  `run.googleapis.com/request_count` over the last 7 days (metrics collected; traffic).
+- Cloud Monitoring `timeSeries.list` (once per project, paged, checks/audits/readers/
+  cloudrun_traffic.py): the built-in `run.googleapis.com/request_count` over the last 7 days,
+  summed per service by the API (metrics collected; traffic).
 
 Emulator endpoints come from the environment, like the budgets' ones:
 `FLEET_GCP_LOGGING_ENDPOINT`, `FLEET_GCP_RESOURCE_MANAGER_ENDPOINT` and
@@ -25,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from datetime import timedelta
 from typing import Any
 
 from checks.audits.evidence import (
@@ -43,16 +44,15 @@ from checks.audits.evidence import (
     Provenance,
 )
 from checks.audits.gather import ReadContext
-from checks.audits.readers import OncePerRun
-from checks.audits.readers.kubernetes import DATASTORE_ENV, JSON_SHARE
+from checks.audits.readers import OncePerRun, cloudrun_logs, cloudrun_traffic
+from checks.audits.readers.kubernetes import DATASTORE_ENV
 from fleet.operations.clouds import credentials
 
 LOGGING_ENDPOINT_ENV = "FLEET_GCP_LOGGING_ENDPOINT"
 RESOURCE_MANAGER_ENDPOINT_ENV = "FLEET_GCP_RESOURCE_MANAGER_ENDPOINT"
 LOGGING_API = "https://logging.googleapis.com"
 RESOURCE_MANAGER_API = "https://cloudresourcemanager.googleapis.com"
-LOG_ENTRIES = 50
-TRAFFIC_DAYS = 7
+TRAFFIC_DAYS = cloudrun_traffic.TRAFFIC_DAYS
 TIMEOUT_S = 15
 # https://cloud.google.com/run/docs/container-contract#instance-shutdown: Cloud Run stops
 # sending requests to an instance, then sends SIGTERM and SIGKILL 10 seconds later.
@@ -159,76 +159,30 @@ def audit_logs(policy: dict, origin: Provenance) -> Observation:
     return Observation(bool(on), origin, summary)
 
 
-# --- facts from logs and metrics ---------------------------------------------------------------
-
-
-def log_filter(service: str) -> str:
-    return (
-        f'resource.type = "cloud_run_revision" AND resource.labels.service_name = "{service}" '
-        'AND NOT log_id("run.googleapis.com/requests")'
-    )
-
-
-def structured_logs(session: Any, base: str, project: str, service: str, origin: Provenance):
-    body = {
-        "resourceNames": [f"projects/{project}"],
-        "filter": log_filter(service),
-        "orderBy": "timestamp desc",
-        "pageSize": LOG_ENTRIES,
-    }
-    entries = _post(session, f"{base.rstrip('/')}/v2/entries:list", body).get("entries") or []
-    if not entries:
-        return Observation(None, origin, "no log entries from the service")
-    as_json = sum(1 for e in entries if isinstance(e.get("jsonPayload"), dict))
-    summary = f"{as_json} of {len(entries)} recent entries were jsonPayload"
-    return Observation(as_json >= JSON_SHARE * len(entries), origin, summary)
-
-
-def request_count(
-    account: Any, project: str, service: str, read_at: Any, client: Any = None
-) -> float | None:
-    """Requests over the last week from Cloud Monitoring; None when no series exists.
-
-    `client` is the account's metric client when the caller already made one."""
-    from google.cloud import monitoring_v3
-
-    from fleet.costs.usage import REQUEST_COUNT
-
-    if client is None:
-        client = _metric_client(account)
-    request = monitoring_v3.ListTimeSeriesRequest(
-        name=f"projects/{project}",
-        filter=(
-            f'metric.type = "{REQUEST_COUNT}" AND resource.type = "cloud_run_revision" '
-            f'AND resource.labels.service_name = "{service}"'
-        ),
-        interval=monitoring_v3.TimeInterval(
-            start_time=read_at - timedelta(days=TRAFFIC_DAYS), end_time=read_at
-        ),
-        view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
-    )
-    total, seen = 0.0, False
-    for series in client.list_time_series(request=request, retry=None, timeout=TIMEOUT_S):
-        seen = True
-        for point in series.points:
-            value = point.value
-            total += value.double_value if "double_value" in value else value.int64_value
-    return total if seen else None
-
-
 # --- the reader --------------------------------------------------------------------------------
 
 
 def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     answers: dict[int, dict[str, Observation | str]] = {}
     policies: dict[str, dict | str] = {}
-    sessions: dict[tuple[int, str], Any] = {}  # sessions and clients per account, or why not
-    for service in context.services:
-        cloud = context.clouds.get(service.pk)
-        if service.provider != "gcp" or cloud is None or cloud.snapshot is None:
-            continue
+    sessions: dict[tuple, Any] = {}  # sessions, clients and project reads per account, or why not
+    ours = [
+        (service, cloud)
+        for service in context.services
+        if service.provider == "gcp"
+        and (cloud := context.clouds.get(service.pk)) is not None
+        and cloud.snapshot is not None
+    ]
+    for service, cloud in ours:  # the project reads name every service of the project at once
+        names = sessions.setdefault(("names", service.account.pk, service.account.project), [])
+        names.append(_name(cloud.snapshot))
+    for service, cloud in ours:
         answers[service.pk] = _facts(context, service, cloud, policies, sessions)
     return answers
+
+
+def _name(snapshot: Any) -> str:
+    return snapshot.resource.rsplit("/", 1)[-1]
 
 
 def _metric_client(account: Any) -> Any:
@@ -310,11 +264,60 @@ def _usage(cache: dict, account: Any, project: str, name: str, snapshot: Any, co
     return cloudrun_usage.usage(shares.get(name), scaling.cpu, scaling.memory, origin)
 
 
+def _structured_logs(
+    cache: dict, account: Any, project: str, name: str, context: ReadContext
+) -> Observation | str:
+    """The service's log evidence from its project's chunked read (cloudrun_logs), made once
+    per account and project for every Cloud Run service of the run."""
+    key = ("logs", account.pk, project)
+    if key not in cache:
+        try:
+            session, base = _account_session(cache, account, LOGGING_ENDPOINT_ENV)
+            names = cache[("names", account.pk, project)]
+            cache[key] = cloudrun_logs.read_project(session, base, project, names, context.read_at)
+        except Exception as exc:
+            cache[key] = _why(exc, f"the log entries of project {project}")
+    found = cache[key]
+    return found if isinstance(found, str) else found[name]
+
+
+def _traffic(
+    cache: dict, account: Any, project: str, name: str, context: ReadContext
+) -> tuple[Observation | str, Observation | str]:
+    """Metrics collected and requests served, from the project's request counts
+    (cloudrun_traffic), read once per account and project."""
+    key = ("traffic", account.pk, project)
+    if key not in cache:
+        try:
+            client = _account_client(cache, account)
+            cache[key] = cloudrun_traffic.read_request_counts(client, project, context.read_at)
+        except Exception as exc:
+            cache[key] = _why(exc, "Cloud Monitoring")
+    counts = cache[key]
+    if isinstance(counts, str):
+        return counts, counts
+    origin = Provenance(
+        f"Cloud Monitoring API timeSeries.list run.googleapis.com/request_count "
+        f"(projects/{project}, summed per service, last {TRAFFIC_DAYS} days)",
+        context.read_at,
+    )
+    count = counts.get(name)
+    if count is None:
+        return (
+            Observation(None, origin, f"no built-in metric points in {TRAFFIC_DAYS} days"),
+            Observation(0, origin, f"no requests in {TRAFFIC_DAYS} days"),
+        )
+    return (
+        Observation(True, origin, "Cloud Run's built-in request and container metrics"),
+        Observation(count, origin, f"{count} requests in {TRAFFIC_DAYS} days"),
+    )
+
+
 def _facts(
     context: ReadContext, service: Any, cloud: Any, policies: dict, sessions: dict
 ) -> dict[str, Any]:
     snapshot, account = cloud.snapshot, service.account
-    project, name = account.project, snapshot.resource.rsplit("/", 1)[-1]
+    project, name = account.project, _name(snapshot)
     described = cloud.origin or Provenance("Cloud Run Admin API services.get", context.read_at)
     facts: dict[str, Observation | str] = {
         SHUTDOWN: shutdown(Provenance(SHUTDOWN_CONTRACT, context.read_at)),
@@ -342,39 +345,8 @@ def _facts(
         facts[IDENTITY_GRANTS] = (
             grants(policy, identity, iam_origin) if identity else "no service account reported"
         )
-    log_origin = Provenance(
-        f"Cloud Logging API entries.list (projects/{project}, service {name}, last "
-        f"{LOG_ENTRIES} entries)",
-        context.read_at,
-    )
-    try:
-        session, base = _account_session(sessions, account, LOGGING_ENDPOINT_ENV)
-        facts[STRUCTURED_LOGS] = structured_logs(session, base, project, name, log_origin)
-    except Exception as exc:
-        facts[STRUCTURED_LOGS] = _why(exc, "the service's log entries")
-    metric_origin = Provenance(
-        f"Cloud Monitoring API timeSeries.list run.googleapis.com/request_count "
-        f"(last {TRAFFIC_DAYS} days)",
-        context.read_at,
-    )
-    try:
-        client = _account_client(sessions, account)
-        count = request_count(account, project, name, context.read_at, client=client)
-    except Exception as exc:
-        facts[METRICS] = facts[TRAFFIC] = _why(exc, "Cloud Monitoring")
-    else:
-        if count is None:
-            facts[METRICS] = Observation(
-                None, metric_origin, f"no built-in metric points in {TRAFFIC_DAYS} days"
-            )
-            facts[TRAFFIC] = Observation(0, metric_origin, f"no requests in {TRAFFIC_DAYS} days")
-        else:
-            facts[METRICS] = Observation(
-                True, metric_origin, "Cloud Run's built-in request and container metrics"
-            )
-            facts[TRAFFIC] = Observation(
-                int(count), metric_origin, f"{int(count)} requests in {TRAFFIC_DAYS} days"
-            )
+    facts[STRUCTURED_LOGS] = _structured_logs(sessions, account, project, name, context)
+    facts[METRICS], facts[TRAFFIC] = _traffic(sessions, account, project, name, context)
     return facts
 
 

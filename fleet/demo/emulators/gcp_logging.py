@@ -8,12 +8,23 @@
 
 Errors use Google's JSON error shape ({"error": {"code", "message", "status"}}). A request
 without an Authorization header is accepted only because the emulator credentials are anonymous.
+
+Modelled behaviours of entries.list that the audit's reader depends on, each as documented:
+- the filter: equality, `field = ("a" OR "b" ...)`, `timestamp >= "RFC 3339"` (and >, <, <=),
+  log_id() with or without NOT, joined by AND; at most 20,000 characters
+  (https://cloud.google.com/logging/docs/view/logging-query-language: "resource.type =
+  ("k8s_cluster" OR "gce_instance")", and "A query can't exceed 20,000 characters");
+- pageSize at most 1000 and nextPageToken paging (the entries.list reference above);
+- the read quota: 60 entries.list requests per minute per project, above which the API answers
+  429 RESOURCE_EXHAUSTED (https://cloud.google.com/logging/quotas); no Retry-After header.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +39,14 @@ _EQUALS = re.compile(
     r'^(resource\.type|resource\.labels\.[a-z_]+|logName|severity)\s*=\s*"([^"]*)"$'
 )
 _LOG_ID = re.compile(r'^(NOT\s+)?log_id\("([^"]+)"\)$')
+_ANY_OF = re.compile(
+    r"^(resource\.type|resource\.labels\.[a-z_]+|logName|severity)\s*=\s*\((.*)\)$"
+)
+_QUOTED = re.compile(r'^"([^"]*)"$')
+_TIMESTAMP = re.compile(r'^timestamp\s*(>=|<=|>|<)\s*"([^"]+)"$')
 _ORDER = {"timestamp asc", "timestamp desc"}
+MAX_FILTER_CHARS = 20_000  # https://cloud.google.com/logging/quotas (query length)
+READ_QUOTA_PER_MINUTE = 60  # entries.list per project, https://cloud.google.com/logging/quotas
 
 
 def _google_error(status: int, message: str) -> Reply:
@@ -42,7 +60,11 @@ class FakeCloudLogging(FakeServer):
     def __init__(self, *, port: int = 0) -> None:
         super().__init__(port=port)
         self.entries: list[dict[str, Any]] = []
-        self._clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+        self._last = datetime(2000, 1, 1, tzinfo=UTC)
+        # The read quota; tests may shrink the window to see a refusal lift.
+        self.read_quota = READ_QUOTA_PER_MINUTE
+        self.quota_window_s = 60.0
+        self._reads: dict[str, deque[float]] = {}
 
     def add_entries(
         self,
@@ -52,11 +74,15 @@ class FakeCloudLogging(FakeServer):
         *,
         log: str = "run.googleapis.com/stdout",
         location: str = "us-central1",
+        at: datetime | None = None,
     ) -> None:
         """Log entries a Cloud Run service wrote: a dict becomes jsonPayload, text textPayload
-        (what Cloud Run's logging agent does with each stdout line)."""
+        (what Cloud Run's logging agent does with each stdout line). They are stamped now (or
+        from `at` on), each a microsecond after the one before."""
+        clock = at or max(datetime.now(UTC), self._last + timedelta(microseconds=1))
         for payload in payloads:
-            self._clock += timedelta(seconds=5)
+            stamp = clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            clock += timedelta(microseconds=1)
             entry: dict[str, Any] = {
                 "logName": f"projects/{project}/logs/{log.replace('/', '%2F')}",
                 "resource": {
@@ -69,14 +95,15 @@ class FakeCloudLogging(FakeServer):
                         "configuration_name": service,
                     },
                 },
-                "timestamp": self._clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "receiveTimestamp": self._clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "timestamp": stamp,
+                "receiveTimestamp": stamp,
                 "severity": "INFO",
                 "insertId": f"{len(self.entries):08x}",
             }
             key = "jsonPayload" if isinstance(payload, dict) else "textPayload"
             entry[key] = payload
             self.entries.append(entry)
+        self._last = max(self._last, clock)
 
     def error(self, status: int, message: str, request: RecordedRequest) -> Reply:
         return _google_error(status, message)
@@ -100,11 +127,17 @@ class FakeCloudLogging(FakeServer):
         order = body.get("orderBy", "timestamp asc")
         if order not in _ORDER:
             return self.error(400, f"Invalid orderBy: {order}", request)
+        if len(body.get("filter", "")) > MAX_FILTER_CHARS:
+            return self.error(
+                400, f"Invalid filter: longer than {MAX_FILTER_CHARS} characters", request
+            )
         try:
             keep = _compile_filter(body.get("filter", ""))
         except ValueError as exc:
             return self.error(400, f"Invalid filter: {exc}", request)
         projects = {n.split("/", 1)[1] for n in names}
+        if refused := self._over_quota(projects):
+            return refused
         found = [e for e in self.entries
                  if e["logName"].split("/")[1] in projects and keep(e)]  # fmt: skip
         found.sort(key=lambda e: e["timestamp"], reverse=order == "timestamp desc")
@@ -115,6 +148,34 @@ class FakeCloudLogging(FakeServer):
             answer["nextPageToken"] = str(start + size)
         return Reply(200, answer)
 
+    def _over_quota(self, projects: set[str]) -> Reply | None:
+        """429 RESOURCE_EXHAUSTED once a project made `read_quota` reads in the window, in
+        Google's error shape with an ErrorInfo detail (https://cloud.google.com/apis/design/errors);
+        a refused call does not count."""
+        now = time.monotonic()
+        with self.lock:
+            for project in projects:
+                reads = self._reads.setdefault(project, deque())
+                while reads and reads[0] <= now - self.quota_window_s:
+                    reads.popleft()
+                if len(reads) >= self.read_quota:
+                    return Reply(429, {"error": {
+                        "code": 429, "status": "RESOURCE_EXHAUSTED",
+                        "message": "Quota exceeded for quota metric 'Read requests' and limit "
+                                   "'Read requests per minute' of service "
+                                   f"'logging.googleapis.com' for consumer 'project_number:{project}'.",
+                        "details": [{
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com",
+                            "metadata": {"service": "logging.googleapis.com",
+                                         "quota_metric": "logging.googleapis.com/read_requests",
+                                         "quota_limit_value": str(self.read_quota)},
+                        }],
+                    }})  # fmt: skip
+            for project in projects:
+                self._reads[project].append(now)
+        return None
+
 
 def _compile_filter(text: str):
     checks = []
@@ -122,6 +183,17 @@ def _compile_filter(text: str):
         if match := _EQUALS.match(term):
             field, value = match.groups()
             checks.append(lambda e, f=field, v=value: _field(e, f) == v)
+        elif match := _ANY_OF.match(term):
+            field, values = match.group(1), set()
+            for option in re.split(r"\s+OR\s+", match.group(2).strip()):
+                if not (quoted := _QUOTED.match(option.strip())):
+                    raise ValueError(f"unsupported value {option!r} in {term!r}")
+                values.add(quoted.group(1))
+            checks.append(lambda e, f=field, v=frozenset(values): _field(e, f) in v)
+        elif match := _TIMESTAMP.match(term):
+            # Stored stamps share one UTC format, so comparing them as text orders them.
+            op, bound = match.group(1), _stamp(match.group(2))
+            checks.append(lambda e, o=op, b=bound: _compare(e["timestamp"], o, b))
         elif match := _LOG_ID.match(term):
             negate, log_id = bool(match.group(1)), match.group(2)
             suffix = "/logs/" + log_id.replace("/", "%2F")
@@ -129,6 +201,22 @@ def _compile_filter(text: str):
         else:
             raise ValueError(f"unsupported term {term!r}")
     return lambda entry: all(check(entry) for check in checks)
+
+
+def _stamp(text: str) -> str:
+    """An RFC 3339 timestamp (the form the query language compares timestamps in), in UTC and
+    the format the entries carry."""
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"invalid timestamp {text!r}") from None
+    if instant.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _compare(value: str, op: str, bound: str) -> bool:
+    return {">=": value >= bound, ">": value > bound, "<=": value <= bound, "<": value < bound}[op]
 
 
 def _field(entry: dict, path: str) -> str:

@@ -15,6 +15,14 @@ GAUGE point per period, ending at the interval's end); `crossSeriesReducer` REDU
 then combines the aligned series that share the `groupByFields` values, and the answer keeps only
 those labels. A percentile aligner on a non-distribution metric, or a reducer without an aligner,
 is INVALID_ARGUMENT.
+
+Numeric DELTA series (request counts) are aligned with ALIGN_SUM or ALIGN_DELTA, which for a DELTA
+metric both give the sum of the values in each alignment period, of the input's value type
+("ALIGN_SUM ... valid for GAUGE and DELTA metrics with numeric and distribution values",
+"ALIGN_DELTA ... valid for CUMULATIVE and DELTA metrics"; Aligner in the reference above), and
+REDUCE_SUM adds the aligned series of a group, keeping the value type ("REDUCE_SUM ... valid for
+DELTA and GAUGE metrics with numeric and distribution values"; Reducer). A sum aligner on a
+distribution metric is refused here (not modelled).
 """
 
 from __future__ import annotations
@@ -144,7 +152,16 @@ def _distribution(bounds: list[float], counts: list[int]) -> Any:
 
 
 _PERCENTILES = {"ALIGN_PERCENTILE_99": 99, "ALIGN_PERCENTILE_95": 95, "ALIGN_PERCENTILE_50": 50}
-_REDUCERS = {"REDUCE_MAX": max, "REDUCE_MEAN": lambda v: sum(v) / len(v)}
+_SUMS = {"ALIGN_SUM", "ALIGN_DELTA"}
+_REDUCERS = {"REDUCE_MAX": max, "REDUCE_MEAN": lambda v: sum(v) / len(v), "REDUCE_SUM": sum}
+
+
+def _aligned(series: SeededSeries, aligner: str, start: datetime, end: datetime) -> Any:
+    """One series' value over the single alignment period (None: no point in it)."""
+    if aligner in _PERCENTILES:
+        return series.percentile(start, end, _PERCENTILES[aligner])
+    values = [value for _, p_end, value in series.points if start < p_end <= end]
+    return sum(values) if values else None
 
 
 def aggregate(
@@ -155,14 +172,16 @@ def aggregate(
     combination is refused."""
     aligner = monitoring_v3.Aggregation.Aligner(aggregation.per_series_aligner).name
     reducer = monitoring_v3.Aggregation.Reducer(aggregation.cross_series_reducer).name
-    if aligner not in _PERCENTILES:
+    if aligner not in _PERCENTILES and aligner not in _SUMS:
         raise ValueError(f"The aligner {aligner} is not modelled by this fake")
-    if any(s.value_type != "DISTRIBUTION" for s in series):
+    if aligner in _PERCENTILES and any(s.value_type != "DISTRIBUTION" for s in series):
         raise ValueError(f"The aligner {aligner} requires a DISTRIBUTION metric")
+    if aligner in _SUMS and any(s.value_type == "DISTRIBUTION" for s in series):
+        raise ValueError(f"The aligner {aligner} on a DISTRIBUTION metric is not modelled")
     period = aggregation.alignment_period.total_seconds() if aggregation.alignment_period else 0
     if period < (end - start).total_seconds():
         raise ValueError("this fake models one alignment period covering the whole interval")
-    aligned = [(s, s.percentile(start, end, _PERCENTILES[aligner])) for s in series]
+    aligned = [(s, _aligned(s, aligner, start, end)) for s in series]
     aligned = [(s, v) for s, v in aligned if v is not None]
     if reducer == "REDUCE_NONE":
         groups = {(i,): [(s, v)] for i, (s, v) in enumerate(aligned)}
@@ -177,6 +196,8 @@ def aggregate(
     found = []
     for members in groups.values():
         first = members[0][0]
+        # Percentiles come out as DOUBLE; sums keep the input's value type.
+        kind = "DOUBLE" if aligner in _PERCENTILES else first.value_type
         value = (
             members[0][1]
             if reducer == "REDUCE_NONE"
@@ -191,12 +212,16 @@ def aggregate(
                     type=first.resource_type,
                     labels=first.resource_labels if reducer == "REDUCE_NONE" else kept,
                 ),
-                metric_kind=metric_pb2.MetricDescriptor.MetricKind.GAUGE,
-                value_type=metric_pb2.MetricDescriptor.ValueType.DOUBLE,
+                metric_kind=metric_pb2.MetricDescriptor.MetricKind.GAUGE
+                if aligner in _PERCENTILES
+                else metric_pb2.MetricDescriptor.MetricKind.DELTA,
+                value_type=getattr(metric_pb2.MetricDescriptor.ValueType, kind),
                 points=[
                     monitoring_v3.Point(
                         interval=monitoring_v3.TimeInterval(end_time=end),
-                        value=monitoring_v3.TypedValue(double_value=value),
+                        value=monitoring_v3.TypedValue(
+                            **{"int64_value" if kind == "INT64" else "double_value": value}
+                        ),
                     )
                 ],
             )
@@ -212,6 +237,9 @@ class FakeMonitoring:
     requests: list[monitoring_v3.ListTimeSeriesRequest] = field(default_factory=list)
     endpoint: str = ""
     fail_with: grpc.StatusCode | None = None  # answer every call with this status, if set
+    # The most series per page when the request names fewer or none: "If pageSize is empty or
+    # more than 100,000 results, the effective pageSize is 100000 results" (the reference above).
+    page_size: int = 100_000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> FakeMonitoring:
@@ -278,7 +306,7 @@ class FakeMonitoring:
                 found = [s.to_message(start, end) for s in matching]
         found = [s for s in found if s.points]
         offset = int(request.page_token or 0)
-        size = request.page_size or len(found) or 1
+        size = min(request.page_size or self.page_size, self.page_size)
         page = found[offset : offset + size]
         more = offset + size < len(found)
         return monitoring_v3.ListTimeSeriesResponse(
