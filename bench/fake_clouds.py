@@ -126,7 +126,7 @@ class _Google:
             self.monitoring.seed(
                 SeededSeries(
                     REQUEST_COUNT,
-                    {"service_name": name, "location": GCP_REGION},
+                    {"project_id": project, "service_name": name, "location": GCP_REGION},
                     [(now - timedelta(days=1, hours=1), now - timedelta(days=1), 100 + i)],
                     value_type="INT64",
                 )

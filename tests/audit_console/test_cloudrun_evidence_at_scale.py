@@ -218,6 +218,9 @@ def test_request_counts_follow_monitoring_pages():
         monitoring.page_size = 2
         for i in range(5):
             monitoring.seed(_requests(monitoring, f"svc-{i}", 10 * i))
+        elsewhere = _requests(monitoring, "svc-1", 5000)  # the same name in another project
+        elsewhere.resource_labels["project_id"] = "other-project"
+        monitoring.seed(elsewhere)
         client = metric_client(endpoint=monitoring.endpoint)
         counts = read_request_counts(client, PROJECT, timezone.now())
 

@@ -291,7 +291,14 @@ class FakeMonitoring:
             end = request.interval.end_time
             # No start time means a single instant, as in the real API.
             start = request.interval.start_time or end
-            matching = [s for s in self.series if s.matches(terms)]
+            # `name` scopes the read to one project: a series whose monitored resource names
+            # another project (resource.labels.project_id) is not in it.
+            project = request.name.split("/", 1)[1]
+            matching = [
+                s
+                for s in self.series
+                if s.resource_labels.get("project_id", project) == project and s.matches(terms)
+            ]
             if "aggregation" in request and request.aggregation.per_series_aligner:
                 try:
                     found = aggregate(matching, request.aggregation, start, end)
