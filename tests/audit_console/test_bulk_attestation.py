@@ -179,7 +179,7 @@ def test_cli_bulk_attestation(fleet):
 
 
 def test_the_form_attests_a_tag_until_the_chosen_day_and_names_a_typo_in_the_tag(
-    fleet, operator_client
+    fleet, operator_client, admin_client_
 ):
     """As a user: a tag with an expiry date reads back as the chosen day on the preview, the
     confirmation and the attestations page; a tag nobody carries is an error on the tag field."""
@@ -195,6 +195,10 @@ def test_the_form_attests_a_tag_until_the_chosen_day_and_names_a_typo_in_the_tag
     assert day in listing
     after = on + timedelta(days=1)
     assert f"{after.day} {after:%b %Y}" not in listing
+
+    # The audit log shows the expiry as a time, not as stored ISO text.
+    log = admin_client_.get("/audit-log/?action=attest").content.decode()
+    assert f"→ {on.isoformat()}T" not in log and "23:59 UTC</time>" in log
 
     typo = {**form, "tag": "flakey"}
     bad = operator_client.post("/audits/attestations/bulk/", typo)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from django import template
@@ -59,6 +60,18 @@ def when(value, fmt: str = "j M Y, H:i") -> str:
         date_format(local, fmt),
         local.tzname() or "",
     )
+
+
+_ISO_MOMENT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?$")
+
+
+@register.filter
+def change_value(value):
+    """A recorded value as the audit log shows it: a stored moment (ISO text such as an
+    attestation's expiry) reads as a local time, anything else as it is."""
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        return when(value)
+    return value
 
 
 def _moment(value) -> datetime | None:
