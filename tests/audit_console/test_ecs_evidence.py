@@ -193,7 +193,7 @@ def verdicts(run, service: str) -> dict:
     return {r.rule_id: r for r in run.results.filter(service_name=service)}
 
 
-def test_ecs_rules_decide_from_aws_apis(services, run_audit):
+def test_ecs_rules_decide_from_aws_apis(services, run_audit, viewer_client):
     run = run_audit()
     notes, files = verdicts(run, "notes"), verdicts(run, "files")
 
@@ -213,6 +213,13 @@ def test_ecs_rules_decide_from_aws_apis(services, run_audit):
     assert audit.status == "pass" and "logging trail(s): org" in str(audit.evidence)
     assert files["reliability.backup-restore"].status == "needs_attestation"
     assert notes["reliability.backup-restore"].status == "not_applicable"
+    # What ECS cannot show is said, with why; the fix speaks of ECS, not only of pods.
+    auth = files["security.platform-auth"]
+    assert (
+        auth.status == "no_evidence" and "does not read" in auth.message and "ECS" in auth.message
+    )
+    page = viewer_client.get(f"/audits/runs/{run.pk}/?service=files").content.decode()
+    assert "set the container&#x27;s stopTimeout above the slowest call" in page
 
 
 def test_the_load_balancer_route_must_reach_healthy_tasks(world, services, run_audit):

@@ -185,7 +185,9 @@ RULES = [
         evidence=(
             "Requests the platform counted in the last 7 days (Cloud Run: Cloud Monitoring "
             "run.googleapis.com/request_count; ECS: CloudWatch AWS/ApplicationELB RequestCount "
-            "of its target groups); the agent backends recorded as calling this server are "
+            "of its target groups; Container Apps: Azure Monitor Requests; Kubernetes: the "
+            "account's Prometheus, istio_requests_total or nginx_ingress_controller_requests); "
+            "the agent backends recorded as calling this server are "
             "shown as context, never as proof of traffic."
         ),
         reads=(TRAFFIC,),

@@ -275,7 +275,9 @@ RULES = [
         evidence=(
             "Kubernetes: the Services and Ingresses routing to the pods, checked to lead to a "
             "container port and ready pods (and to be public when the service is tagged "
-            "public); elsewhere the ingress setting and service URL from the cloud description."
+            "public); ECS: a listener of its load balancer forwarding to its target group, "
+            "with healthy targets; Container Apps: the ingress and its target port; elsewhere "
+            "the ingress setting and service URL from the cloud description."
         ),
         reads=(REACHABILITY,),
         severity=Severity.MEDIUM,

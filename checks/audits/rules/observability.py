@@ -116,14 +116,16 @@ RULES = [
             "log-based metrics count tool failures."
         ),
         evidence=(
-            "The service's own recent log entries from the platform's logging API (Cloud Logging "
-            "jsonPayload, CloudWatch Logs); never the console's own logging setting."
+            "The service's own recent log entries from the platform (Cloud Logging jsonPayload, "
+            "CloudWatch Logs of the container's awslogs group, the Kubernetes pod log); never the "
+            "console's own logging setting."
         ),
         reads=(STRUCTURED_LOGS,),
         severity=Severity.MEDIUM,
         fix=(
             "Write one JSON object per log line (Cloud Logging reads it as jsonPayload; "
-            "CloudWatch Logs as JSON) with the tool name, request id and outcome."
+            "CloudWatch Logs as JSON) with the tool name, request id and outcome; on ECS send "
+            "the container's logs to CloudWatch Logs (the awslogs driver) so they can be read."
         ),
         check=check_structured_logging,
         checklist_item="Structured logging enabled",
@@ -140,12 +142,15 @@ RULES = [
             "One scrape of the service's registered metrics path (a Prometheus text exposition); "
             "Kubernetes: prometheus.io/scrape annotations on the pod template or Service, or a "
             "ServiceMonitor/PodMonitor selecting it; Cloud Run: built-in Cloud Monitoring "
-            "series; an attestation where nothing shows it."
+            "series; Container Apps: Azure Monitor's Requests metric for the app; an attestation "
+            "where nothing shows it."
         ),
         severity=Severity.MEDIUM,
         fix=(
             "Export call counts, durations and errors per tool on a Prometheus endpoint and "
-            "have it scraped (prometheus.io/scrape annotations or a ServiceMonitor)."
+            "have it scraped (on Kubernetes prometheus.io/scrape annotations or a "
+            "ServiceMonitor); on any platform, register its metrics path in the service's "
+            "check settings so the audit scrapes it."
         ),
         check=check_metrics,
         reads=(METRICS, METRICS_SCRAPE),

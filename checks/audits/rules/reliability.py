@@ -115,8 +115,9 @@ def check_graceful_shutdown(ev: Evidence) -> Finding:
             item,
         )
     return warned(
-        "SIGTERM can arrive while new requests are still routed to the instance (no drain step "
-        "such as a preStop sleep): calls that arrive in that moment fail.",
+        "SIGTERM can arrive while new requests are still routed to the instance (no drain step: "
+        "no preStop sleep, no load balancer deregistering it first): calls that arrive in that "
+        "moment fail.",
         item,
     )
 
@@ -205,13 +206,20 @@ RULES = [
             "tool calls and SSE streams are cut off."
         ),
         evidence=(
-            "How the platform stops an instance: the Kubernetes terminationGracePeriodSeconds "
-            "and preStop hook of the pod template; an attestation where no API shows it."
+            "How the platform stops an instance. Kubernetes: the pod template's "
+            "terminationGracePeriodSeconds and preStop hook; ECS: the essential container's "
+            "stopTimeout and whether a load balancer deregisters the task before SIGTERM; "
+            "Container Apps: template.terminationGracePeriodSeconds (it has no preStop hook); "
+            "Cloud Run: its documented contract (requests stop, SIGTERM, SIGKILL 10 s later). An "
+            "attestation where no API shows it."
         ),
         severity=Severity.MEDIUM,
         fix=(
-            "Give pods a preStop sleep of a few seconds (so endpoints drop them first) and a "
-            "grace period long enough for the slowest tool call, and handle SIGTERM by "
+            "Kubernetes: give pods a preStop sleep of a few seconds (so endpoints drop them "
+            "first) and a grace period longer than the slowest tool call. ECS: put the service "
+            "behind a load balancer target group (tasks are deregistered before SIGTERM) and set "
+            "the container's stopTimeout above the slowest call. Container Apps: set "
+            "terminationGracePeriodSeconds above the slowest call. Everywhere: handle SIGTERM by "
             "finishing in-flight requests."
         ),
         check=check_graceful_shutdown,
@@ -254,7 +262,8 @@ RULES = [
             "have been restored at least once."
         ),
         evidence=(
-            "Whether the service keeps data (PersistentVolumeClaims, datastore settings in its "
+            "Whether the service keeps data (Kubernetes PersistentVolumeClaims, Cloud Run Cloud "
+            "SQL / Cloud Storage / NFS volumes, ECS EFS volumes, datastore settings in its "
             "environment); for those that do, an attestation with the backup schedule and the "
             "date of the last restore test."
         ),

@@ -181,9 +181,8 @@ def check_platform_auth(ev: Evidence) -> Finding:
         items = [snap(ev, "allows unauthenticated invocations", open_)]
     items.append(registry(ev, "requires authentication", ev.service.requires_auth))
     if open_ is None:
-        reason = ev.unobserved.get(PLATFORM_AUTH)
-        why = f": {reason}" if reason else ""
-        return no_evidence(f"The platform did not say whether it checks callers{why}.", *items)
+        why = ev.unobserved_reason(PLATFORM_AUTH)
+        return no_evidence(f"The platform did not say whether it checks callers: {why}.", *items)
     if not open_:
         if observation is not None and observation.value.get("how"):
             how = "; ".join(observation.value["how"])
@@ -344,10 +343,14 @@ RULES = [
             "bindings shows it can touch nothing beyond its own data."
         ),
         evidence=(
-            "The roles bound to the service's identity: Kubernetes RoleBindings and "
-            "ClusterRoleBindings of the pods' ServiceAccount and the rules of their roles; "
-            "broad means cluster-admin/admin/edit, '*' verbs or resources, reading Secrets or "
-            "granting roles. An attestation where no API shows them."
+            "The roles bound to the service's identity. Cloud Run: the project IAM policy's "
+            "roles for its service account (owner, editor, *.admin, token creator are broad); "
+            "ECS: the task role's managed and inline policies (AdministratorAccess, "
+            "PowerUserAccess, IAMFullAccess, '*' actions on every resource); Container Apps: "
+            "role assignments of its managed identities ('*', Microsoft.Authorization/*); "
+            "Kubernetes: RoleBindings and ClusterRoleBindings of the pods' ServiceAccount "
+            "(cluster-admin/admin/edit, '*' verbs or resources, reading Secrets, granting "
+            "roles). An attestation where no API shows them."
         ),
         severity=Severity.MEDIUM,
         fix=(
@@ -369,7 +372,9 @@ RULES = [
         ),
         evidence=(
             "Kubernetes: the NetworkPolicies selecting the pods, and the Services and Ingresses "
-            "that expose them; elsewhere the ingress setting from the cloud description. The "
+            "that expose them; ECS: the service's security groups (0.0.0.0/0 rules), public IPs "
+            "and internet-facing load balancers; Container Apps: the ingress (external or "
+            "internal) and its IP security restrictions; Cloud Run: the ingress setting. The "
             "service's 'public' tag marks intended internet exposure."
         ),
         reads=(NETWORK,),
@@ -418,7 +423,9 @@ RULES = [
         ),
         evidence=(
             "Rate-limit annotations (ingress-nginx limit-rps/limit-rpm/limit-connections, "
-            "HAProxy) on the Ingresses routing to the service; an attestation naming the "
+            "HAProxy) on the Ingresses routing to the service; Cloud Run: Cloud Armor throttle "
+            "or rate-based-ban rules on the load balancer in front; ECS: rate-based rules of the "
+            "AWS WAF web ACL on its application load balancer; an attestation naming the "
             "gateway or middleware where nothing in front is visible."
         ),
         severity=Severity.HIGH,
