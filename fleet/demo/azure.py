@@ -1,4 +1,7 @@
-"""The demo's Azure: the Container Apps ARM emulator over HTTPS with its own certificate.
+"""The demo's Azure: the Container Apps ARM emulator over HTTPS with its own certificate, with
+the ARM providers the audit reads beside it (role assignments, Azure Monitor metrics and the
+activity log's diagnostic settings), seeded so the app looks lived in: a week of requests and
+CPU/memory peaks, built-in authentication, a narrow custom role and an exported activity log.
 
 The console trusts that certificate through `FLEET_CLOUD_EMULATOR_CA` (a file under
 `VAR_DIR/demo/`), honoured only for a loopback endpoint under `FLEET_CLOUD_EMULATOR=1`.
@@ -7,6 +10,7 @@ The console trusts that certificate through `FLEET_CLOUD_EMULATOR_CA` (a file un
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +52,11 @@ class DemoAzure:
 
 def start_demo_azure(state_dir: Path) -> DemoAzure:
     """Serve Container Apps on https://127.0.0.1 and write its certificate under `state_dir`."""
-    from fleet.demo.emulators.container_apps import FakeContainerApps
+    from fleet.demo.emulators.azure_arm import FakeArm
 
-    fake = FakeContainerApps(operation_polls=2, restart_gets=2)
+    fake = FakeArm(operation_polls=2, restart_gets=2)
     for name, spec in SERVICES.items():
-        fake.add_app(
+        app_id = fake.add_app(
             name,
             subscription=SUBSCRIPTION,
             resource_group=RESOURCE_GROUP,
@@ -67,8 +71,29 @@ def start_demo_azure(state_dir: Path) -> DemoAzure:
             secret_env={"INDEX_KEY": "index-key"},
             external=False,
         )
+        _lived_in(fake, app_id)
+    fake.export_activity_log(SUBSCRIPTION, "to-ops-workspace", {"Administrative": True})
     fake.start()
     state_dir.mkdir(parents=True, exist_ok=True)
     ca = state_dir / "container-apps-ca.pem"
     ca.write_bytes(fake.cert_pem)
     return DemoAzure(fake, {EMULATOR_CA_ENV: str(ca)})
+
+
+def _lived_in(fake: Any, app_id: str) -> None:
+    """A week of platform history for one app: daily requests and CPU/memory peaks (about a
+    quarter of its 0.5 cores and 40 % of its 1Gi), Easy Auth refusing anonymous callers with
+    401 (Microsoft Entra ID), and a custom role that only reads its search index."""
+    now = datetime.now(UTC)
+    days = [now - timedelta(days=d, hours=2) for d in range(7)]
+    fake.add_requests(app_id, [(t, 1200.0 + 150 * (i % 4)) for i, t in enumerate(days)])
+    fake.add_usage(
+        app_id,
+        cpu_cores=[(t, 0.08 + 0.01 * (i % 5)) for i, t in enumerate(days)],
+        memory_bytes=[(t, (380 + 8 * (i % 5)) * 1024**2) for i, t in enumerate(days)],
+    )
+    fake.set_auth(app_id, action="Return401", providers=("azureActiveDirectory",))
+    role = f"{app_id.rsplit('/', 1)[-1]}-index-reader"
+    fake.define(role, ["Microsoft.Search/searchServices/indexes/read"])
+    fake.assign(SUBSCRIPTION, fake.principal_of(app_id), role,
+                scope=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}")  # fmt: skip

@@ -251,3 +251,29 @@ def test_refused_auth_config_read_names_the_permission(arm_world, services, run_
 
     assert result.status == "no_evidence"
     assert "permission Microsoft.App/containerApps/authConfigs/read missing (403" in result.message
+
+
+def test_the_demo_container_app_is_decided_from_its_platform_history(
+    tmp_path, monkeypatch, run_audit
+):
+    """The demo's Azure serves a week of metrics, Easy Auth, a narrow role and an exported
+    activity log, so its app's audit reads as lived in rather than as read failures."""
+    from fleet.demo.azure import start_demo_azure
+
+    monkeypatch.setenv(EMULATOR_ENV, "1")
+    demo = start_demo_azure(tmp_path)
+    try:
+        for name, value in demo.env.items():
+            monkeypatch.setenv(name, value)
+        account = CloudAccount.objects.create(**demo.account_spec())
+        Service.objects.create(name="docs", url="https://docs.example.com/mcp", account=account,
+                               resource="docs", environment="production")  # fmt: skip
+        results = {r.rule_id: r for r in run_audit().results.filter(service_name="docs")}
+    finally:
+        demo.stop()
+
+    for rule in ("security.platform-auth", "cost.right-sizing", "performance.resource-limits",
+                 "security.least-privilege-review", "compliance.audit-logging",
+                 "cost.unused-resources", "observability.metrics"):  # fmt: skip
+        assert results[rule].status == "pass", (rule, results[rule].message)
+    assert "answers 401" in results["security.platform-auth"].message

@@ -10,7 +10,7 @@ import sys
 
 _EMULATORS = (
     "server", "patching", "tls", "kubernetes", "cloudrun", "container_apps", "billing_budgets",
-    "monitoring", "gcp_logging", "compute", "aws_faults", "aws_ecs",
+    "monitoring", "gcp_logging", "compute", "aws_faults", "aws_ecs", "azure_arm",
 )  # fmt: skip
 
 for _name in _EMULATORS:

@@ -1,5 +1,5 @@
 """The Container Apps fake plus the two other ARM providers the audit reads for an app, on the same
-HTTPS endpoint (one ARM host serves every provider):
+HTTPS endpoint (one ARM host serves every provider; the demo's Azure runs it too):
 
 - Microsoft.Authorization role assignments and role definitions, listed once per subscription
   (api-version 2022-04-01):
@@ -31,8 +31,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.fakes.container_apps import FakeContainerApps
-from tests.fakes.server import RecordedRequest, Reply
+from fleet.demo.emulators.container_apps import FakeContainerApps
+from fleet.demo.emulators.server import RecordedRequest, Reply
 
 AUTHORIZATION_VERSIONS = {"2022-04-01"}
 MONITOR_VERSIONS = {"2023-10-01", "2024-02-01"}
