@@ -53,17 +53,21 @@ def check_now(request: HttpRequest, name: str) -> HttpResponse:
     if not wants_fragment(request):
         messages.info(request, f"Checking {service.name}; the result appears below when done.")
         return redirect("service-check-job", name=service.name, job_id=job.pk)
-    return _job_fragment(request, service, job)
+    return _job_fragment(request, service, job, request.POST.get("range"))
 
 
 @require_GET
 def check_job(request: HttpRequest, name: str, job_id: int) -> HttpResponse:
     service = get_object_or_404(Service, name=name)
     job = get_object_or_404(Job, pk=job_id, object_type="service", object_id=str(service.pk))
-    return _job_fragment(request, service, job)
+    return _job_fragment(request, service, job, request.GET.get("range"))
 
 
-def _job_fragment(request: HttpRequest, service: Service, job: Job) -> HttpResponse:
+def _job_fragment(
+    request: HttpRequest, service: Service, job: Job, panel_range: str | None = None
+) -> HttpResponse:
+    """The job's progress, then its result. `panel_range` is the service page's chart range, sent
+    by its Check now form: a finished answer then refreshes that page's figures out of band."""
     job.refresh_from_db()
     service.refresh_from_db()
     result = None
@@ -73,13 +77,17 @@ def _job_fragment(request: HttpRequest, service: Service, job: Job) -> HttpRespo
             .order_by("checked_at", "id")
             .first()
         )
+    from_panel = panel_range is not None and wants_fragment(request)
+    range_key = charts.range_for(panel_range).key if from_panel else ""
     context = {
         "service": service,
         "job": job,
         "result": result,
         "wants_fragment": wants_fragment(request),
+        "panel_range": range_key,
         # Read once the job is done, from the same service row as the result: one story.
-        "h": panel.status_context(service) if job.is_finished else None,
+        "h": _finished_panel(service, from_panel) if job.is_finished else None,
+        "lc": charts.latency_chart(service, range_key) if job.is_finished and from_panel else None,
     }
     response = render_page(request, "checks/check_job.html", "check-job-update", context)
     if wants_fragment(request) and job.is_finished:
@@ -90,6 +98,11 @@ def _job_fragment(request: HttpRequest, service: Service, job: Job) -> HttpRespo
         stop["Vary"] = response.get("Vary", "")
         return stop
     return response
+
+
+def _finished_panel(service: Service, from_panel: bool) -> dict:
+    """The status part, or for the service page every part a new result changes."""
+    return panel.panel_context(service) if from_panel else panel.status_context(service)
 
 
 @role_required("operator")

@@ -1,5 +1,6 @@
 """In the browser: "Check now" on a service that is up, when the check fails, shows the failure and
-the panel tells one story (still up, 1 of 3 failed checks before down); no "down" badge appears."""
+the panel tells one story (still up, 1 of 3 failed checks before down); no "down" badge appears, and
+the uptime table and the charts below show the new check without reloading the page."""
 
 from __future__ import annotations
 
@@ -41,4 +42,9 @@ def test_check_now_tells_one_story(open_page, operator, up_service):
     expect(status).to_contain_text("1 of 3 failed checks in a row before it is marked down.")
     expect(page.locator(".badge.status-down")).to_have_count(0)
     expect(page.locator("#service-status")).to_have_text("up")
+    # the figures the check changed came along: the tables count it and the charts are drawn
+    expect(page.locator("#health-summary tbody tr").first).to_contain_text("0.00%")
+    expect(page.locator("#latency-chart figure.chart-drawn canvas")).to_have_count(1)
+    expect(page.locator("#phase-chart figure.chart-drawn canvas")).to_have_count(1)
+    expect(page.locator("#phase-chart")).to_contain_text("phases of the last 1 check")
     assert_clean([page_.check("Service page after a failed Check now")])

@@ -4,6 +4,7 @@ is, instead of a "down" badge beside "up since"."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -114,3 +115,58 @@ def test_without_javascript_the_check_page_tells_the_same_story(
     assert "up since 2 hours ago · the last check, now, failed" in story
     assert "1 of 3 failed checks in a row before it is marked down." in story
     assert f'href="/services/{up_service.name}/">back to {up_service.name}</a>' in page
+
+
+def oob_part(html: str, element: str, part_id: str) -> str:
+    """The out-of-band `<element id="part_id" ...>` of an htmx answer, up to its closing tag."""
+    opening = re.search(rf'<{element} [^>]*id="{part_id}"[^>]*>', html)
+    assert opening and 'hx-swap-oob="true"' in opening.group(0), f"no out-of-band #{part_id}"
+    depth = 0
+    for tag in re.finditer(rf"<(/?){element}\b", html[opening.start() :]):
+        depth += -1 if tag.group(1) else 1
+        if depth == 0:
+            return html[opening.start() : opening.start() + tag.end() + 1]
+    raise AssertionError(f"#{part_id} is not closed")
+
+
+def test_check_now_from_the_service_page_refreshes_its_figures_out_of_band(
+    operator_client, up_service, knob, htmx_headers, django_capture_on_commit_callbacks
+):
+    # given the service page showing the 7-day range, whose Check now form sends that range
+    page = operator_client.get(f"/services/{up_service.name}/?range=7d").content.decode()
+    assert 'hx-include="#latency-range"' in page
+    assert '<input type="hidden" id="latency-range" name="range" value="7d">' in page
+    knob.down = True
+    # when the operator presses Check now and the job finishes
+    with django_capture_on_commit_callbacks(execute=True):
+        started = operator_client.post(
+            f"/services/{up_service.name}/check/", {"range": "7d"}, **htmx_headers
+        )
+    job_url = re.search(
+        r'hx-get="(/services/notes/check/\d+/\?range=7d)"', started.content.decode()
+    )
+    assert job_url, "the poll keeps the page's range"
+    polled = operator_client.get(job_url.group(1), **htmx_headers)
+    assert polled.status_code == 286
+    html = polled.content.decode()
+    # then the answer carries every part the new result changes, read after it
+    summary = oob_part(html, "table", "health-summary")
+    assert "<td>24 h</td><td>2</td><td>50.00%</td>" in summary  # was 1 check, 100%
+    chart = oob_part(html, "div", "latency-chart")
+    assert "Latency percentiles, last 7 d" in chart and 'value="7d"' in chart
+    data = re.search(r'<script id="latency-data" type="application/json">(.*?)</script>', chart)
+    assert sum(json.loads(data.group(1))["checks"]) == 2  # the one before and this one
+    phases = oob_part(html, "div", "phase-chart")
+    assert "phases of the last 2 checks" in phases and 'id="phases-data"' in phases
+    assert 'id="health-incidents"' in oob_part(html, "ul", "health-incidents")
+    # no inline scripts or styles (CSP): the charts redraw from their json_script on htmx:load
+    assert re.findall(r"<script(?![^>]*application/json)", html) == []
+    assert " style=" not in html
+
+
+def test_a_check_polled_from_its_own_page_sends_no_service_page_figures(
+    operator_client, up_service, htmx_headers, django_capture_on_commit_callbacks
+):
+    html = check_now(operator_client, up_service, htmx_headers, django_capture_on_commit_callbacks)
+    assert 'id="health-status"' in html  # as before
+    assert 'id="latency-chart"' not in html and 'id="health-summary"' not in html
