@@ -226,3 +226,16 @@ def test_request_counts_follow_monitoring_pages():
 
     assert counts == {f"svc-{i}": 10 * i for i in range(5)}
     assert [r.page_token for r in monitoring.requests] == ["", "2", "4"]
+
+
+def test_a_refused_log_read_names_the_missing_permission(logging_fake):
+    logging_fake.add_entries(PROJECT, "one-svc", [JSON_LINE])
+    logging_fake.fail_next(
+        403,
+        message="Permission 'logging.logEntries.list' denied on resource (or it may not exist).",
+    )
+
+    found = _read(logging_fake, ["one-svc"])
+
+    assert isinstance(found["one-svc"], str) and "403" in found["one-svc"]
+    assert "needs logging.logEntries.list (roles/logging.viewer)" in found["one-svc"]
