@@ -155,6 +155,9 @@ class CloudBudget(models.Model):
     )
     etag = models.CharField(max_length=100, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True)
+    # AWS: the notification subscribers ("EMAIL:a@b", "SNS:arn") last put on the cloud's
+    # notifications; when the budget's differ, the notifications are re-made with the new ones.
+    subscribers = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.PENDING)
     reason = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)

@@ -230,9 +230,16 @@ def _sync_aws(copy: CloudBudget, spec: BudgetSpec, *, force: bool) -> SyncedBudg
         current = _read(lambda: aws_budgets.get_budget(account.account_id, name, client=client))
         if (current is None or current.changed_since(copy.fingerprint)) and not force:
             return None
-    synced = aws_budgets.upsert_budget(account.account_id, spec, client=client)
+    wanted = aws_budgets.subscriber_keys(spec)
+    # Re-made when the budget's subscribers changed since the last sync, and on an overwrite
+    # (a subscriber removed in AWS leaves no trace the console can read back on every API).
+    resubscribe = force or wanted != list(copy.subscribers or [])
+    synced = aws_budgets.upsert_budget(
+        account.account_id, spec, resubscribe=resubscribe, client=client
+    )
     if name and name != synced.name:
         aws_budgets.delete_budget(account.account_id, name, client=client)  # renamed
+    copy.subscribers = wanted
     return synced
 
 

@@ -125,6 +125,11 @@ def _notification(rule: ThresholdRule) -> dict[str, Any]:
     }
 
 
+def subscriber_keys(spec: BudgetSpec) -> list[str]:
+    """The spec's notification subscribers as "EMAIL:address" / "SNS:arn" (to store and compare)."""
+    return [f"{s['SubscriptionType']}:{s['Address']}" for s in _subscribers(spec)]
+
+
 def _subscribers(spec: BudgetSpec) -> list[dict[str, str]]:
     found = [{"SubscriptionType": "EMAIL", "Address": a} for a in spec.email_subscribers]
     if spec.sns_topic_arn:
@@ -220,12 +225,21 @@ def _not_found(name: str) -> CostSyncError:
 
 
 def upsert_budget(
-    account_id: str, spec: BudgetSpec, *, client: Any = None, retry: RetryPolicy = DEFAULT_RETRY
+    account_id: str,
+    spec: BudgetSpec,
+    *,
+    resubscribe: bool = False,
+    client: Any = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> SyncedBudget:
     """Create the budget, or update its limit/filters and add/remove notifications to match.
 
-    Existing notifications keep their subscribers (AWS keeps those per notification); new ones
-    get the spec's subscribers.
+    AWS keeps subscribers per notification, so new notifications get the spec's subscribers and,
+    with `resubscribe` (the subscribers changed, or the cloud's are being overwritten), existing
+    ones are deleted and made again with them (DeleteNotification deletes its subscribers too:
+    https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_DeleteNotification.html).
+    A notification needs at least one subscriber (CreateNotification), so without any the
+    budget's notifications are removed: the old addresses would otherwise keep being alerted.
     """
     client = client or budgets_client()
     wanted = _budget(spec)
@@ -254,8 +268,8 @@ def upsert_budget(
             name,
             retry,
         )
-    if current is not None and subscribers:
-        _sync_notifications(client, account_id, spec, subscribers, retry)
+    if current is not None:
+        _sync_notifications(client, account_id, spec, subscribers, retry, resubscribe=resubscribe)
     return get_budget(account_id, name, client=client, retry=retry)
 
 
@@ -274,12 +288,16 @@ def _sync_notifications(
     spec: BudgetSpec,
     subscribers: list[dict[str, str]],
     retry: RetryPolicy,
+    *,
+    resubscribe: bool,
 ) -> None:
     name = spec.display_name
     existing = {_notification_key(n): n for n in _notifications(client, account_id, name, retry)}
     wanted = {_notification_key(_notification(r)): _notification(r) for r in spec.thresholds}
+    if not subscribers:
+        wanted = {}
     for key, notification in existing.items():
-        if key not in wanted:
+        if key not in wanted or resubscribe:
             _call(
                 lambda n=notification: client.delete_notification(
                     AccountId=account_id, BudgetName=name, Notification=n
@@ -289,7 +307,7 @@ def _sync_notifications(
                 retry,
             )
     for key, notification in wanted.items():
-        if key not in existing:
+        if key not in existing or resubscribe:
             _call(
                 lambda n=notification: client.create_notification(
                     AccountId=account_id, BudgetName=name, Notification=n, Subscribers=subscribers

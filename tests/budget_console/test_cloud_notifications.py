@@ -119,3 +119,103 @@ def test_a_malformed_topic_is_refused_naming_the_field(operator_client, weather,
     assert response.status_code == 422 and field in response.content.decode()
     assert page.status_code == 422 and "is not a topic name" in page.content.decode()
     assert not Budget.objects.exists()
+
+
+def _aws_subscribers(name: str) -> list[list[tuple[str, str]]]:
+    """Each notification's subscribers, read from moto's store (moto does not serve
+    DescribeSubscribersForNotification)."""
+    from moto.budgets.models import budgets_backends
+
+    stored = budgets_backends[AWS_ACCOUNT]["aws"].budgets[AWS_ACCOUNT][name].notifications
+    return [sorted((s["SubscriptionType"], s["Address"]) for s in n.subscribers) for n in stored]
+
+
+def test_an_sns_topic_added_later_reaches_the_notifications_aws_already_has(
+    operator_client, ledger, django_capture_on_commit_callbacks
+):
+    """Before: existing AWS notifications kept their first subscribers, so a topic (or channel)
+    added to the budget afterwards was never alerted by AWS."""
+    AlertChannel.objects.create(name="finops", type="email", target="finops@example.com")
+    payload = {
+        "name": "finance",
+        "scope": "team",
+        "scope_value": "finance",
+        "amount": "100",
+        "thresholds": [{"percent": "90"}, {"percent": "100"}],
+        "channels": ["finops"],
+    }
+    budget = _post(operator_client, django_capture_on_commit_callbacks, payload)
+    assert _aws_subscribers("fleet-finance") == [[("EMAIL", "finops@example.com")]] * 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.put(
+            f"/api/v1/budgets/{budget.pk}",
+            {**payload, "aws_sns_topic_arn": SNS},
+            content_type="application/json",
+        )
+    assert response.status_code == 200, response.content
+
+    assert (
+        _aws_subscribers("fleet-finance") == [[("EMAIL", "finops@example.com"), ("SNS", SNS)]] * 2
+    )
+    budget.refresh_from_db()
+    assert budget.sync_status == "synced"
+
+
+def test_a_forced_overwrite_restores_subscribers_changed_in_aws(
+    operator_client, ledger, django_capture_on_commit_callbacks
+):
+    payload = {
+        "name": "finance",
+        "scope": "team",
+        "scope_value": "finance",
+        "amount": "100",
+        "thresholds": [{"percent": "90"}],
+        "aws_sns_topic_arn": SNS,
+    }
+    budget = _post(operator_client, django_capture_on_commit_callbacks, payload)
+    aws = boto3.client(
+        "budgets",
+        endpoint_url=ledger.account.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    [notification] = aws.describe_notifications_for_budget(
+        AccountId=AWS_ACCOUNT, BudgetName="fleet-finance"
+    )["Notifications"]
+    # Someone in AWS points the alert elsewhere (same threshold, other subscriber).
+    aws.delete_notification(
+        AccountId=AWS_ACCOUNT, BudgetName="fleet-finance", Notification=notification
+    )
+    aws.create_notification(
+        AccountId=AWS_ACCOUNT,
+        BudgetName="fleet-finance",
+        Notification=notification,
+        Subscribers=[{"SubscriptionType": "EMAIL", "Address": "someone@example.com"}],
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/budgets/{budget.pk}/sync/", {"force": "1"})
+
+    assert _aws_subscribers("fleet-finance") == [[("SNS", SNS)]]
+
+
+def test_removing_every_subscriber_removes_the_aws_notifications(
+    operator_client, ledger, django_capture_on_commit_callbacks
+):
+    """AWS needs a subscriber per notification; the old topic must not keep being alerted."""
+    payload = {"name": "finance", "scope": "team", "scope_value": "finance", "amount": "100"}
+    budget = _post(
+        operator_client, django_capture_on_commit_callbacks, {**payload, "aws_sns_topic_arn": SNS}
+    )
+    assert len(_aws_subscribers("fleet-finance")) == 3
+
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.put(
+            f"/api/v1/budgets/{budget.pk}", payload, content_type="application/json"
+        )
+
+    assert _aws_subscribers("fleet-finance") == []
+    page = operator_client.get(f"/budgets/{budget.pk}/").content.decode()
+    assert "AWS will not alert by itself" in page
