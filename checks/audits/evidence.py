@@ -125,6 +125,8 @@ class ServiceFacts:
     account: str = ""  # console name of the cloud account; "" for URL-only services
     resource: str = ""  # the platform's name for the deployed resource; "" when not linked
     health_path: str = ""
+    # Whether the console's probe sends credentials (a header or an OAuth token); None = unknown.
+    probe_credentials: bool | None = None
     origin: Provenance = field(default_factory=lambda: Provenance("console service registry"))
 
     @property

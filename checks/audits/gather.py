@@ -417,7 +417,29 @@ def _answers(fn: EvidenceReader, context: ReadContext, key: str) -> Mapping[int,
 # --- the registry ------------------------------------------------------------------------------
 
 
-def service_facts(service: Service) -> ServiceFacts:
+def probe_credentials(services: list[Service]) -> dict[int, bool]:
+    """Per service id, whether its check settings give the probe credentials (a header and
+    secret, or an OAuth client): one query per 2,000 services; {} when not installed."""
+    model = _optional("checks.models", "CheckConfig")
+    if model is None or not services:
+        return {}
+    found: dict[int, bool] = {}
+    try:
+        for start in range(0, len(services), BULK_CHUNK):
+            ids = [s.pk for s in services[start : start + BULK_CHUNK]]
+            rows = model.objects.filter(service_id__in=ids).values_list(
+                "service_id", "auth_header", "auth_secret_ref", "oauth_token_url"
+            )
+            for pk, header, secret, token_url in rows:
+                found[pk] = bool((header and secret) or token_url)
+    except Exception as exc:
+        logger.warning("reading the probes' credentials failed: %s", exc)
+        return {}
+    # A service without check settings is probed with the defaults: no credentials.
+    return {s.pk: found.get(s.pk, False) for s in services}
+
+
+def service_facts(service: Service, credentials: bool | None = None) -> ServiceFacts:
     tags = tuple(service.tags or ())
     return ServiceFacts(
         name=service.name,
@@ -432,6 +454,7 @@ def service_facts(service: Service) -> ServiceFacts:
         account=service.account.name if service.account_id else "",
         resource=service.resource,
         health_path=service.health_path,
+        probe_credentials=credentials,
         origin=Provenance("console service registry", service.updated_at),
     )
 
@@ -476,6 +499,7 @@ def gather(
     probes = read_probes(services)
     stats = read_probe_stats(services)
     routed = alert_routing(services)
+    credentials = probe_credentials(services)
     observed, unobserved = read_observations(ReadContext(services, clouds, read_at), reads)
     thresholds = Thresholds(tls_warning_days=float(policy.tls_warning_days))
     fleet_origin = Provenance("console service registry", read_at)
@@ -484,7 +508,7 @@ def gather(
         cloud = clouds[service.pk]
         probe, probe_from = probes.get(service.pk, (None, None))
         evidences[service.name] = Evidence(
-            service=service_facts(service),
+            service=service_facts(service, credentials.get(service.pk)),
             snapshot=cloud.snapshot,
             snapshot_from=cloud.origin,
             snapshot_note="" if cloud.snapshot else cloud.note,

@@ -58,6 +58,12 @@ def test_audit_all_reads_the_probe_results_of_live_servers(live_fleet):
         assert poisoning["status"] == "pass"  # the demo tools are honest
         assert any("console probe of" in e["source"] for e in poisoning["evidence"])
     assert by_service["notes"]["mcp.protocol-version"]["status"] == "pass"
+    # Registered as needing authentication, probed with no credentials, and the tools were
+    # listed: that is an anonymous tools/list answered, not "no evidence".
+    for name in ("notes", "calendar"):
+        anonymous = by_service[name]["mcp.tools-list-requires-auth"]
+        assert anonymous["status"] == "fail", anonymous
+        assert "sends no credentials" in anonymous["message"]
 
 
 def test_protocol_floor_from_the_policy_fails_servers_that_speak_older(

@@ -80,6 +80,20 @@ def test_anonymous_tools_list_on_auth_required_server_fails():
     assert result_of("mcp.tools-list-requires-auth", unknown).status == Status.NO_EVIDENCE
 
 
+def test_a_probe_without_credentials_that_got_the_tools_is_an_anonymous_listing():
+    listed = probe(unauthenticated_tools_list=None)
+    assert listed.tools  # the probe listed tools
+    bare = evidence(service={"probe_credentials": False}, probe_=listed)
+    result = result_of("mcp.tools-list-requires-auth", bare)
+    assert result.status == Status.FAIL and "sends no credentials" in result.message
+    # With credentials (or not knowing), the un-tried anonymous attempt decides nothing.
+    for known in (True, None):
+        ev = evidence(service={"probe_credentials": known}, probe_=listed)
+        assert result_of("mcp.tools-list-requires-auth", ev).status == Status.NO_EVIDENCE
+    empty = evidence(service={"probe_credentials": False}, probe_=probe(tools=[]))
+    assert result_of("mcp.tools-list-requires-auth", empty).status != Status.FAIL
+
+
 def test_anonymous_listing_is_fine_for_open_servers():
     ev = evidence(service={"requires_auth": False}, probe_=probe(unauthenticated_tools_list=True))
     assert result_of("mcp.tools-list-requires-auth", ev).status == Status.NOT_APPLICABLE

@@ -140,6 +140,15 @@ def check_tools_list_auth(ev: Evidence) -> Finding:
         return missing_probe(ev)
     anonymous = ev.probe.unauthenticated_tools_list
     items = (needed, probe(ev, "tools/list answered without credentials", anonymous))
+    if anonymous is None and ev.service.probe_credentials is False and ev.probe.tools:
+        # The probe itself carried no credentials, and the tools were listed to it.
+        return failed(
+            f"The console's probe sends no credentials and the server listed its "
+            f"{len(ev.probe.tools)} tool(s) to it: anyone can list (and likely call) them.",
+            needed,
+            registry(ev, "probe credentials", "none configured in the check settings"),
+            probe(ev, "tools listed to the probe", len(ev.probe.tools)),
+        )
     if anonymous is None:
         return no_evidence("The probe did not try listing tools without credentials.", *items)
     if anonymous:
@@ -212,7 +221,10 @@ RULES = [
             "A server marked as requiring authentication that lists its tools anonymously almost "
             "always executes them anonymously too."
         ),
-        evidence="Whether the probe's unauthenticated tools/list attempt was answered.",
+        evidence=(
+            "Whether the probe's unauthenticated tools/list attempt was answered; a probe "
+            "without credentials that got the tools listed is such an attempt."
+        ),
         severity=Severity.CRITICAL,
         fix=(
             "Require credentials before tools/list (reject unauthenticated sessions) unless "
