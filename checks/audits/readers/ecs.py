@@ -19,6 +19,9 @@ Every client comes from the account's boto3 chain and `endpoint` override (moto 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -75,13 +78,47 @@ ENCRYPTION_REASON = (
 )
 
 
+# Services whose facts are read side by side: the time goes into waiting on the AWS APIs, and
+# boto3 clients are thread-safe (one client per API and account serves every thread).
+READS_AT_ONCE = 8
+# Batch sizes, each the API's own limit or below it:
+# - DescribeLoadBalancers: "You can specify up to 20 load balancers in a single call."
+#   https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeLoadBalancers.html
+# - DescribeTargetGroups: TargetGroupArns documents no maximum (PageSize is 1-400); 20 a call,
+#   like its sibling above. https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeTargetGroups.html
+# - DescribeSecurityGroups: GroupId.N documents no maximum; 100 a call keeps the request small.
+#   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroups.html
+# - GetMetricData: "you can include as many as 500 MetricDataQuery structures".
+#   https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+LOAD_BALANCERS_PER_CALL = 20
+TARGET_GROUPS_PER_CALL = 20
+SECURITY_GROUPS_PER_CALL = 100
+METRIC_QUERIES_PER_CALL = 500
+# A batch naming one missing resource fails whole with these codes; its resources are then read
+# one at a time, so only the services naming the missing one lose the fact.
+_MISSING = {
+    "InvalidGroup.NotFound",
+    "InvalidGroupId.Malformed",
+    "TargetGroupNotFound",
+    "LoadBalancerNotFound",
+    "ValidationError",
+}
+
+
 class _Account:
-    """boto3 clients of one account, made once per run."""
+    """boto3 clients of one account, made once per run, and what was read in batches for all
+    of the account's services (security groups, target groups, load balancers, request counts)."""
 
     def __init__(self, account: Any) -> None:
+        self.name = account.name
         self.clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
         self.trails: Observation | str | None = None
         self.rule_groups: dict[str, dict] = {}  # WAF rule groups by ARN, read once per run
+        self.groups: dict[str, dict | Exception] = {}  # security groups by id
+        self.target_groups: dict[str, dict | Exception] = {}  # by ARN
+        self.balancers: dict[str, dict | Exception] = {}  # load balancers by ARN
+        self.requests: dict[tuple[str, str], float | Exception] = {}  # (TG, LB) -> RequestCount
         # Why the account cannot be read at all (no credentials, endpoint unreachable): said
         # once, then reused for its other services instead of trying again per service.
         self.broken = ""
@@ -90,28 +127,162 @@ class _Account:
         except Exception as exc:  # a refused endpoint override, a broken profile
             self.broken = f"the account {account.name} cannot be read ({exc})"
             return
-        config = Config(retries={"total_max_attempts": 2}, connect_timeout=10, read_timeout=15)
+        config = Config(
+            retries={"total_max_attempts": 2},
+            connect_timeout=10,
+            read_timeout=15,
+            max_pool_connections=READS_AT_ONCE,
+        )
         endpoint = account.endpoint or None
         self.make = lambda name: session.client(name, endpoint_url=endpoint, config=config)
 
     def __getattr__(self, name: str) -> Any:
-        if name not in self.clients:
-            self.clients[name] = _ReadOnce(self.make(name))
-        return self.clients[name]
+        if name.startswith("_") or name == "make":
+            raise AttributeError(name)
+        with self._lock:  # one client per API, whichever thread asks first
+            if name not in self.clients:
+                self.clients[name] = _ReadOnce(self.make(name))
+            return self.clients[name]
+
+    def fail(self, exc: Exception) -> bool:
+        """Remember an account-wide failure (no credentials, endpoint unreachable); True if so."""
+        if type(exc).__name__ in _ACCOUNT_WIDE:
+            self.broken = self.broken or f"the account {self.name} cannot be read ({exc})"
+            return True
+        return False
+
+    def read_batches(self, raws: list[dict], read_at: Any) -> None:
+        """Security groups, target groups, load balancers and request counts of all the
+        account's services, in a few calls instead of a few per service."""
+        steps = (
+            lambda: self._batched(
+                self.groups,
+                _ids(_security_groups(raw) for raw in raws),
+                SECURITY_GROUPS_PER_CALL,
+                lambda ids: self.ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"],
+                "GroupId",
+            ),
+            lambda: self._batched(
+                self.target_groups,
+                _ids(_attached(raw) for raw in raws),
+                TARGET_GROUPS_PER_CALL,
+                lambda arns: self.elbv2.describe_target_groups(TargetGroupArns=arns)[
+                    "TargetGroups"
+                ],
+                "TargetGroupArn",
+            ),
+            lambda: self._batched(
+                self.balancers,
+                _ids(
+                    group.get("LoadBalancerArns") or []
+                    for group in self.target_groups.values()
+                    if isinstance(group, dict)
+                ),
+                LOAD_BALANCERS_PER_CALL,
+                lambda arns: self.elbv2.describe_load_balancers(LoadBalancerArns=arns)[
+                    "LoadBalancers"
+                ],
+                "LoadBalancerArn",
+            ),
+            lambda: self._request_counts(read_at),
+        )
+        for step in steps:
+            if self.broken:
+                return
+            step()
+
+    def _batched(
+        self,
+        into: dict[str, Any],
+        keys: list[str],
+        size: int,
+        read: Callable[[list[str]], list[dict]],
+        key: str,
+    ) -> None:
+        """Read `keys` `size` at a time into `into` (the error in place of what failed); a batch
+        refused for one missing resource is read again one key at a time."""
+        for start in range(0, len(keys), size):
+            chunk = keys[start : start + size]
+            try:
+                for item in read(chunk):
+                    into[item[key]] = item
+            except Exception as exc:
+                if self.fail(exc):
+                    return
+                if len(chunk) > 1 and _code(exc) in _MISSING:
+                    self._batched(into, chunk, 1, read, key)
+                    continue
+                into.update(dict.fromkeys(chunk, exc))
+                continue
+            for missing in set(chunk) - into.keys():  # answered without it: not found
+                into[missing] = LookupError(f"{missing} was not in the answer")
+
+    def _request_counts(self, read_at: Any) -> None:
+        """RequestCount of every (target group, application load balancer) pair, up to 500
+        queries a GetMetricData call, all pages of each."""
+        pairs = sorted(
+            (tg_arn, lb_arn)
+            for tg_arn, group in self.target_groups.items()
+            if isinstance(group, dict)
+            for lb_arn in group.get("LoadBalancerArns") or []
+            if isinstance(self.balancers.get(lb_arn), dict)
+            and self.balancers[lb_arn].get("Type", "application") == "application"
+        )
+        for start in range(0, len(pairs), METRIC_QUERIES_PER_CALL):
+            chunk = pairs[start : start + METRIC_QUERIES_PER_CALL]
+            try:
+                sums = _metric_sums(self.cloudwatch, [_request_query(*p) for p in chunk], read_at)
+            except Exception as exc:
+                if self.fail(exc):
+                    return
+                self.requests.update(dict.fromkeys(chunk, exc))
+                continue
+            for n, pair in enumerate(chunk):
+                self.requests[pair] = sums.get(f"q{n}", 0.0)
+
+    def found(self, into: dict[str, Any], keys: Iterable[str]) -> list[dict]:
+        """What a batch read for `keys`, in their order; the first failure is raised."""
+        items = [into.get(k) or LookupError(f"{k} was not read") for k in dict.fromkeys(keys)]
+        for item in items:
+            if isinstance(item, Exception):
+                raise item
+        return items
+
+
+def _ids(lists: Iterable[Iterable[str]]) -> list[str]:
+    return sorted({item for items in lists for item in items})
+
+
+def _code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _security_groups(raw: dict) -> list[str]:
+    service = raw.get("service") or {}
+    vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    return vpc.get("securityGroups") or []
+
+
+def _attached(raw: dict) -> list[str]:
+    """The target groups the service registers its tasks with, each once."""
+    balancers = (raw.get("service") or {}).get("loadBalancers") or []
+    return list(dict.fromkeys(lb["targetGroupArn"] for lb in balancers if lb.get("targetGroupArn")))
 
 
 class _ReadOnce:
     """A boto3 client whose read calls (Describe*, List*, Get*) are made once per run for the
-    same arguments: the services of a fleet share task roles, security groups and load
-    balancers, so one read answers all of them (IAM's API is throttled account-wide, too).
-    A refusal is remembered like an answer. Answers are shared: callers only read them."""
+    same arguments: the services of a fleet share task roles, log groups and load balancers, so
+    one read answers all of them (IAM's API is throttled account-wide, too). Threads asking for
+    the same read while it is under way wait for it rather than calling again. A refusal is
+    remembered like an answer. Answers are shared: callers only read them."""
 
     READS = ("describe_", "list_", "get_")
     NOT_READS = frozenset({"get_paginator", "get_waiter", "get_metric_data"})
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.answers: dict[tuple[str, str], Any] = {}
+        self.answers: dict[tuple[str, str], Future] = {}
+        self.lock = threading.Lock()
 
     def __getattr__(self, operation: str) -> Any:
         call = getattr(self.client, operation)
@@ -120,15 +291,17 @@ class _ReadOnce:
 
         def once(**kwargs: Any) -> Any:
             key = (operation, json.dumps(kwargs, sort_keys=True, default=str))
-            if key not in self.answers:
+            with self.lock:
+                answer = self.answers.get(key)
+                mine = answer is None
+                if mine:
+                    answer = self.answers[key] = Future()
+            if mine:
                 try:
-                    self.answers[key] = (True, call(**kwargs))
+                    answer.set_result(call(**kwargs))
                 except Exception as exc:
-                    self.answers[key] = (False, exc)
-            ok, answer = self.answers[key]
-            if not ok:
-                raise answer
-            return answer
+                    answer.set_exception(exc)
+            return answer.result()
 
         return once
 
@@ -232,9 +405,9 @@ def network(aws: _Account, raw: dict, origin: Provenance) -> Observation:
     service = raw.get("service") or {}
     vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
     entries, restricted, open_ = [], [], []
-    groups = vpc.get("securityGroups") or []
+    groups = _security_groups(raw)
     if groups:
-        for group in aws.ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]:
+        for group in aws.found(aws.groups, groups):
             label = f"{group['GroupId']} ({group.get('GroupName', '')})"
             wide = [
                 rule
@@ -246,16 +419,12 @@ def network(aws: _Account, raw: dict, origin: Provenance) -> Observation:
     internet = vpc.get("assignPublicIp") == "ENABLED"
     if internet:
         entries.append("tasks get public IP addresses")
-    targets = [
-        lb["targetGroupArn"]
-        for lb in service.get("loadBalancers") or []
-        if lb.get("targetGroupArn")
-    ]
+    targets = _attached(raw)
     if targets:
-        found = aws.elbv2.describe_target_groups(TargetGroupArns=targets)["TargetGroups"]
+        found = aws.found(aws.target_groups, targets)
         arns = sorted({arn for tg in found for arn in tg.get("LoadBalancerArns") or []})
         if arns:
-            for lb in aws.elbv2.describe_load_balancers(LoadBalancerArns=arns)["LoadBalancers"]:
+            for lb in aws.found(aws.balancers, arns):
                 entries.append(f"load balancer {lb['LoadBalancerName']} ({lb['Scheme']})")
                 internet = internet or lb.get("Scheme") == "internet-facing"
     value = {
@@ -291,22 +460,17 @@ def _forwards_to(aws: _Account, listener: dict, target_group: str) -> bool:
 def reachability(aws: _Account, raw: dict, origin: Provenance) -> Observation | None:
     """Load balancer → listener → target group → healthy tasks; None without a load balancer
     (the description then decides)."""
-    attached = [
-        lb["targetGroupArn"]
-        for lb in (raw.get("service") or {}).get("loadBalancers") or []
-        if lb.get("targetGroupArn")
-    ]
+    attached = _attached(raw)
     if not attached:
         return None
     entries, problems, internet, healthy_total = [], [], False, 0
-    for group in aws.elbv2.describe_target_groups(TargetGroupArns=attached)["TargetGroups"]:
+    for group in aws.found(aws.target_groups, attached):
         name, arn = group["TargetGroupName"], group["TargetGroupArn"]
         balancers = group.get("LoadBalancerArns") or []
         if not balancers:
             problems.append(f"target group {name} is attached to no load balancer")
         else:
-            found = aws.elbv2.describe_load_balancers(LoadBalancerArns=balancers)
-            for lb in found["LoadBalancers"]:
+            for lb in aws.found(aws.balancers, balancers):
                 internet = internet or lb.get("Scheme") == "internet-facing"
                 listeners = aws.elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])
                 routes = [
@@ -383,19 +547,10 @@ def audit_trails(aws: _Account, region: str, read_at: Any) -> Observation:
 
 def _balancers(aws: _Account, raw: dict) -> list[tuple[dict, list[dict]]]:
     """Each target group attached to the service, with the load balancers in front of it."""
-    attached = [
-        lb["targetGroupArn"]
-        for lb in (raw.get("service") or {}).get("loadBalancers") or []
-        if lb.get("targetGroupArn")
+    return [
+        (group, aws.found(aws.balancers, group.get("LoadBalancerArns") or []))
+        for group in aws.found(aws.target_groups, _attached(raw))
     ]
-    if not attached:
-        return []
-    pairs = []
-    for group in aws.elbv2.describe_target_groups(TargetGroupArns=attached)["TargetGroups"]:
-        arns = group.get("LoadBalancerArns") or []
-        found = aws.elbv2.describe_load_balancers(LoadBalancerArns=arns) if arns else {}
-        pairs.append((group, found.get("LoadBalancers") or []))
-    return pairs
 
 
 # The rule actions that stop a client over its limit; Count only records it.
@@ -514,43 +669,56 @@ def _dimension(arn: str, marker: str) -> str:
     return arn[arn.index(marker) :] if marker in arn else arn.rsplit(":", 1)[-1]
 
 
+def _request_query(target_group: str, balancer: str) -> dict:
+    """RequestCount by TargetGroup, LoadBalancer: "the number of requests processed over IPv4 and
+    IPv6"; Sum is the meaningful statistic (same page as _dimension)."""
+    dims = [
+        {"Name": "TargetGroup", "Value": _dimension(target_group, "targetgroup/")},
+        {"Name": "LoadBalancer", "Value": _dimension(balancer, "app/")},
+    ]
+    metric = {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"}
+    return {
+        "MetricStat": {"Metric": {**metric, "Dimensions": dims}, "Period": 86400, "Stat": "Sum"},
+        "ReturnData": True,
+    }
+
+
+def _metric_sums(cloudwatch: Any, queries: list[dict], read_at: Any) -> dict[str, float]:
+    """The sum of each query's values over TRAFFIC_DAYS, by Id ("q0", "q1", ...), all pages:
+    GetMetricData answers a NextToken when the points do not fit one answer."""
+    sums: dict[str, float] = {}
+    extra: dict[str, str] = {}
+    while True:
+        answer = cloudwatch.get_metric_data(
+            MetricDataQueries=[{"Id": f"q{n}", **q} for n, q in enumerate(queries)],
+            StartTime=read_at - timedelta(days=TRAFFIC_DAYS),
+            EndTime=read_at,
+            **extra,
+        )
+        for result in answer.get("MetricDataResults") or []:
+            sums[result["Id"]] = sums.get(result["Id"], 0.0) + sum(result.get("Values") or [])
+        if not answer.get("NextToken"):
+            return sums
+        extra = {"NextToken": answer["NextToken"]}
+
+
 def traffic(aws: _Account, raw: dict, read_at: Any) -> Observation | str:
-    """Requests the application load balancers sent to the service's target groups."""
-    queries, labels = [], []
+    """Requests the application load balancers sent to the service's target groups (read for
+    the whole account at once, see _Account._request_counts)."""
+    total, labels, read = 0.0, [], False
     for group, found in _balancers(aws, raw):
         for lb in found:
             if lb.get("Type", "application") != "application":
                 continue
-            # RequestCount by TargetGroup, LoadBalancer: "the number of requests processed over
-            # IPv4 and IPv6"; Sum is the meaningful statistic (same page as _dimension).
-            dims = [
-                {
-                    "Name": "TargetGroup",
-                    "Value": _dimension(group["TargetGroupArn"], "targetgroup/"),
-                },
-                {"Name": "LoadBalancer", "Value": _dimension(lb["LoadBalancerArn"], "app/")},
-            ]
-            metric = {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"}
-            queries.append(
-                {
-                    "Id": f"q{len(queries)}",
-                    "MetricStat": {
-                        "Metric": {**metric, "Dimensions": dims},
-                        "Period": 86400,
-                        "Stat": "Sum",
-                    },
-                    "ReturnData": True,
-                }
-            )
-            labels.append(dims[0]["Value"])
-    if not queries:
+            count = aws.requests.get((group["TargetGroupArn"], lb["LoadBalancerArn"]))
+            if count is None:
+                count = LookupError("the request count was not read")
+            if isinstance(count, Exception):
+                raise count
+            total, read = total + count, True
+            labels.append(_dimension(group["TargetGroupArn"], "targetgroup/"))
+    if not read:
         return NO_BALANCER_TRAFFIC_REASON
-    answer = aws.cloudwatch.get_metric_data(
-        MetricDataQueries=queries,
-        StartTime=read_at - timedelta(days=TRAFFIC_DAYS),
-        EndTime=read_at,
-    )
-    total = sum(sum(r.get("Values") or []) for r in answer.get("MetricDataResults") or [])
     origin = Provenance(
         "CloudWatch GetMetricData AWS/ApplicationELB RequestCount "
         f"({', '.join(labels)}, last {TRAFFIC_DAYS} days)",
@@ -569,16 +737,44 @@ def traffic(aws: _Account, raw: dict, read_at: Any) -> Observation | str:
 
 
 def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
-    answers: dict[int, dict[str, Observation | str]] = {}
+    """Every ECS service's facts: per account, the batched reads first (security groups, target
+    groups, load balancers, request counts) and the trails, then each service's own reads (task
+    role, log group, target health, web ACL), READS_AT_ONCE services at a time. Reads the
+    services share are made once (_ReadOnce)."""
     accounts: dict[int, _Account] = {}
+    mine: list[tuple[Any, Any]] = []
     for service in context.services:
         cloud = context.clouds.get(service.pk)
         if service.provider != "aws" or cloud is None or cloud.snapshot is None:
             continue
         if service.account_id not in accounts:
             accounts[service.account_id] = _Account(service.account)
-        answers[service.pk] = _facts(context, accounts[service.account_id], service, cloud)
-    return answers
+        mine.append((service, cloud))
+    for account_id, aws in accounts.items():
+        ours = [(s, c) for s, c in mine if s.account_id == account_id]
+        if not aws.broken:
+            aws.read_batches([c.snapshot.raw or {} for _, c in ours], context.read_at)
+        aws.trails = _trails(aws, ours[0][1].snapshot.region, context.read_at)
+
+    def facts(pair: tuple[Any, Any]) -> dict[str, Any]:
+        service, cloud = pair
+        return _facts(context, accounts[service.account_id], service, cloud)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(READS_AT_ONCE, len(mine)))) as pool:
+        found = list(pool.map(facts, mine))
+    return {service.pk: one for (service, _), one in zip(mine, found, strict=True)}
+
+
+def _trails(aws: _Account, region: str, read_at: Any) -> Observation | str:
+    """CloudTrail's answer for the account (once per run), or why it could not be read."""
+    if aws.broken:
+        return aws.broken
+    try:
+        return audit_trails(aws, region, read_at)
+    except Exception as exc:
+        if aws.fail(exc):
+            return aws.broken
+        return _why(exc, "CloudTrail trails")
 
 
 def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dict[str, Any]:
@@ -639,14 +835,8 @@ def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dic
                 facts[key] = found
         except Exception as exc:  # one refused API leaves only its own facts unread
             facts[key] = _why(exc, what)
-            if type(exc).__name__ in _ACCOUNT_WIDE:
-                aws.broken = f"the account {service.account.name} cannot be read ({exc})"
-    if aws.trails is None:
-        try:
-            aws.trails = aws.broken or audit_trails(aws, snapshot.region, at)
-        except Exception as exc:
-            aws.trails = _why(exc, "CloudTrail trails")
-    facts[AUDIT_LOGS] = aws.trails
+            aws.fail(exc)
+    facts[AUDIT_LOGS] = aws.trails or aws.broken
     return facts
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.config import Config
@@ -26,6 +27,7 @@ from botocore.exceptions import (
 )
 
 from fleet.operations.clouds.base import (
+    DESCRIBE_CONCURRENCY,
     CloudAdapter,
     ProgressCallback,
     label_matches,
@@ -187,7 +189,7 @@ class EcsAdapter(CloudAdapter):
             scaling = self._autoscaling(cluster, sorted({s["serviceName"] for s in live.values()}))
         except Exception as exc:
             return {name: failed.get(name, exc) for name in names}
-        definitions: dict[str, dict | Exception] = {}
+        definitions = self._task_definitions({s["taskDefinition"] for s in live.values()})
         found: dict[str, ServiceSnapshot | Exception] = {}
         for ref in services:
             svc = live.get(ref.resource)
@@ -201,13 +203,7 @@ class EcsAdapter(CloudAdapter):
                     detail="MISSING or INACTIVE",
                 )
                 continue
-            arn = svc["taskDefinition"]
-            if arn not in definitions:
-                try:
-                    definitions[arn] = self._task_definition(arn)
-                except Exception as exc:
-                    definitions[arn] = exc
-            definition = definitions[arn]
+            definition = definitions[svc["taskDefinition"]]
             if isinstance(definition, Exception):
                 found[ref.resource] = definition
                 continue
@@ -215,6 +211,22 @@ class EcsAdapter(CloudAdapter):
                 svc, definition, scaling.get(svc["serviceName"]), ref.url, self.account.region
             )
         return found
+
+    def _task_definitions(self, arns: set[str]) -> dict[str, dict | Exception]:
+        """Each task definition once (DescribeTaskDefinition takes one), DESCRIBE_CONCURRENCY
+        at a time: the SDK client is thread-safe and the time goes into waiting on ECS."""
+
+        def one(arn: str) -> dict | Exception:
+            try:
+                return self._task_definition(arn)
+            except Exception as exc:  # the services running it report it
+                return exc
+
+        ordered = sorted(arns)
+        if len(ordered) < 2:
+            return {arn: one(arn) for arn in ordered}
+        with ThreadPoolExecutor(max_workers=DESCRIBE_CONCURRENCY) as pool:
+            return dict(zip(ordered, pool.map(one, ordered), strict=True))
 
     def list_services(self, account: AccountRef, label: str = "") -> list[ServiceSnapshot]:
         """Services in the cluster whose tags match `label`, with a URL from their load balancer."""
