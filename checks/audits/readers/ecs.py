@@ -270,13 +270,13 @@ def _attached(raw: dict) -> list[str]:
 
 
 class _ReadOnce:
-    """A boto3 client whose read calls (Describe*, List*, Get*) are made once per run for the
-    same arguments: the services of a fleet share task roles, log groups and load balancers, so
-    one read answers all of them (IAM's API is throttled account-wide, too). Threads asking for
-    the same read while it is under way wait for it rather than calling again. A refusal is
-    remembered like an answer. Answers are shared: callers only read them."""
+    """A boto3 client whose read calls (Describe*, List*, Get*, FilterLogEvents) are made once
+    per run for the same arguments: the services of a fleet share task roles, log groups and
+    load balancers, so one read answers all of them (IAM's API is throttled account-wide, too).
+    Threads asking for the same read while it is under way wait for it rather than calling
+    again. A refusal is remembered like an answer. Answers are shared: callers only read them."""
 
-    READS = ("describe_", "list_", "get_")
+    READS = ("describe_", "list_", "get_", "filter_log_events")
     NOT_READS = frozenset({"get_paginator", "get_waiter", "get_metric_data"})
 
     def __init__(self, client: Any) -> None:
