@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -42,6 +43,8 @@ def world() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    # moto keeps one state per process, whichever server serves it: start from a clean one.
+    httpx.post(f"{url}/moto-api/reset", timeout=120).raise_for_status()
     _build(url)
     yield url
     server.stop()
