@@ -9,26 +9,34 @@ the `demo` extra (`pip install -e '.[demo]'`, which `make up` installs), never a
 from __future__ import annotations
 
 import logging
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from fleet.demo.ecs_world import AWS_ACCOUNT_ID, EcsWorld, FargateService, build_ecs_world
 
 ACCOUNT = "demo-aws"
 REGION = "eu-west-1"
 CLUSTER = "demo"
-AWS_ACCOUNT_ID = "123456789012"  # moto's default account
-# Per ECS demo service: tags, task cpu/memory, desired count, auto-scaling range or None.
-SERVICES: dict[str, dict[str, Any]] = {
-    "tickets": {
-        "tags": {"team": "commerce", "mcp-server": "true"},
-        "cpu": "512", "memory": "1024", "count": 2, "scale": (2, 6),
-    },
-    "reports": {
-        "tags": {"team": "commerce", "role": "agent"},
-        "cpu": "256", "memory": "512", "count": 1, "scale": None,
-    },
-}  # fmt: skip
+SERVICES = (
+    FargateService(
+        "tickets", {"team": "commerce", "mcp-server": "true"},
+        cpu="512", memory="1024", count=2, scale=(2, 6),
+        image_tag="2.0.0", container={"stopTimeout": 30},
+    ),
+    FargateService(
+        "reports", {"team": "commerce", "role": "agent"},
+        cpu="256", memory="512", count=1,
+        image_tag="2.0.0", container={"stopTimeout": 30},
+    ),
+)  # fmt: skip
+WORLD = EcsWorld(
+    region=REGION,
+    cluster=CLUSTER,
+    vpc_cidr="10.20.0.0/16",
+    subnet_cidr="10.20.1.0/24",
+    group_description="MCP servers",
+    services=SERVICES,
+)
 
 
 class MotoMissing(RuntimeError):
@@ -59,20 +67,6 @@ class DemoAws:
         self.moto.stop()
 
 
-@contextmanager
-def _running_tasks(count: int):
-    """moto starts a new service with MOTO_ECS_SERVICE_RUNNING tasks running (read at creation)."""
-    before = os.environ.get("MOTO_ECS_SERVICE_RUNNING")
-    os.environ["MOTO_ECS_SERVICE_RUNNING"] = str(count)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("MOTO_ECS_SERVICE_RUNNING", None)
-        else:
-            os.environ["MOTO_ECS_SERVICE_RUNNING"] = before
-
-
 def start_demo_aws() -> DemoAws:
     """Start moto and the ECS proxy on 127.0.0.1 and create the demo's Fargate services."""
     try:
@@ -89,7 +83,7 @@ def start_demo_aws() -> DemoAws:
     server.start()
     host, port = server.get_host_and_port()
     upstream = f"http://{host}:{port}"
-    _seed(upstream)
+    build_ecs_world(WORLD, lambda name: _client(name, upstream))
     proxy = EcsProxy(upstream).start()
     return DemoAws(server, proxy)
 
@@ -104,72 +98,3 @@ def _client(name: str, endpoint: str) -> Any:
         aws_access_key_id="demo",
         aws_secret_access_key="demo",
     )
-
-
-def _seed(endpoint: str) -> None:
-    ec2 = _client("ec2", endpoint)
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="mcp", Description="MCP servers", VpcId=vpc)
-    ecs = _client("ecs", endpoint)
-    ecs.create_cluster(clusterName=CLUSTER)
-    autoscaling = _client("application-autoscaling", endpoint)
-    for name, spec in SERVICES.items():
-        ecs.register_task_definition(
-            family=name,
-            taskRoleArn=f"arn:aws:iam::{AWS_ACCOUNT_ID}:role/{name}-task",
-            executionRoleArn=f"arn:aws:iam::{AWS_ACCOUNT_ID}:role/ecsTaskExecutionRole",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu=spec["cpu"],
-            memory=spec["memory"],
-            containerDefinitions=[
-                {
-                    "name": "server",
-                    "image": f"{AWS_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{name}:2.0.0",
-                    "essential": True,
-                    "portMappings": [{"containerPort": 8080}],
-                    "environment": [{"name": "LOG_LEVEL", "value": "info"}],
-                    "stopTimeout": 30,
-                }
-            ],
-        )
-        with _running_tasks(spec["count"]):
-            ecs.create_service(
-                cluster=CLUSTER,
-                serviceName=name,
-                taskDefinition=name,
-                desiredCount=spec["count"],
-                launchType="FARGATE",
-                networkConfiguration={
-                    "awsvpcConfiguration": {
-                        "subnets": [subnet],
-                        "securityGroups": [group["GroupId"]],
-                        "assignPublicIp": "DISABLED",
-                    }
-                },
-                tags=[{"key": k, "value": v} for k, v in spec["tags"].items()],
-            )
-        if spec["scale"]:
-            low, high = spec["scale"]
-            resource = f"service/{CLUSTER}/{name}"
-            autoscaling.register_scalable_target(
-                ServiceNamespace="ecs",
-                ResourceId=resource,
-                ScalableDimension="ecs:service:DesiredCount",
-                MinCapacity=low,
-                MaxCapacity=high,
-            )
-            autoscaling.put_scaling_policy(
-                PolicyName="cpu-60",
-                ServiceNamespace="ecs",
-                ResourceId=resource,
-                ScalableDimension="ecs:service:DesiredCount",
-                PolicyType="TargetTrackingScaling",
-                TargetTrackingScalingPolicyConfiguration={
-                    "TargetValue": 60.0,
-                    "PredefinedMetricSpecification": {
-                        "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
-                    },
-                },
-            )

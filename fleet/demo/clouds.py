@@ -23,7 +23,7 @@ from fleet.operations.clouds.credentials import EMULATOR_ENV
 PLATFORM = (
     {name: "kubernetes" for name in DEPLOYMENTS}
     | {name: "gcp" for name in gcp.SERVICES}
-    | {name: "aws" for name in aws.SERVICES}
+    | {s.name: "aws" for s in aws.SERVICES}
     | {name: "azure" for name in azure.SERVICES}
 )
 

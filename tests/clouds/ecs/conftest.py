@@ -1,5 +1,5 @@
 """The AWS world the ECS tests share: moto in server mode behind the strict ECS proxy, seeded with
-two Fargate services (one with auto scaling), plus small helpers.
+two Fargate services (one with auto scaling) through the demo's world builder, plus small helpers.
 
 The fixtures apply to every test module in this folder.
 """
@@ -14,6 +14,7 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from fleet.demo.ecs_world import EcsWorld, FargateService, build_ecs_world
 from fleet.operations.clouds.ecs import EcsAdapter
 from fleet.operations.clouds.types import AccountRef, ServiceRef
 from tests.clouds.conftest import FAST
@@ -23,6 +24,7 @@ from tests.fakes.aws_faults import iam_action
 REGION = "eu-west-1"
 CLUSTER = "mcp"
 TASK_ROLE = "arn:aws:iam::123456789012:role/mcp-weather-task"
+SECRET = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:k"
 
 
 @pytest.fixture(scope="module")
@@ -54,77 +56,28 @@ def client(name: str, endpoint: str):
     )
 
 
+WORLD = EcsWorld(
+    region=REGION,
+    cluster=CLUSTER,
+    vpc_cidr="10.0.0.0/16",
+    subnet_cidr="10.0.1.0/24",
+    group_description="mcp",
+    services=tuple(
+        FargateService(
+            name, tags, count=2, scale=scale, image_tag="1.4.2", public_ip=public,
+            task_role=TASK_ROLE, container={"secrets": [{"name": "API_KEY", "valueFrom": SECRET}]},
+        )
+        for name, public, tags, scale in (
+            ("mcp-weather", True, {"mcp-server": "true"}, (1, 4)),
+            ("agent-backend", False, {"role": "agent"}, None),
+        )
+    ),
+)  # fmt: skip
+
+
 def seed(endpoint: str) -> None:
-    ec2 = client("ec2", endpoint)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="mcp", Description="mcp", VpcId=vpc)["GroupId"]
-    ecs = client("ecs", endpoint)
-    ecs.create_cluster(clusterName=CLUSTER)
-    for name, public, tags in (
-        ("mcp-weather", "ENABLED", [{"key": "mcp-server", "value": "true"}]),
-        ("agent-backend", "DISABLED", [{"key": "role", "value": "agent"}]),
-    ):
-        ecs.register_task_definition(
-            family=name,
-            taskRoleArn=TASK_ROLE,
-            executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="512",
-            memory="1024",
-            containerDefinitions=[
-                {
-                    "name": "server",
-                    "image": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{name}:1.4.2",
-                    "essential": True,
-                    "portMappings": [{"containerPort": 8080}],
-                    "environment": [{"name": "LOG_LEVEL", "value": "info"}],
-                    "secrets": [
-                        {
-                            "name": "API_KEY",
-                            "valueFrom": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:k",
-                        }
-                    ],
-                }
-            ],
-        )
-        ecs.create_service(
-            cluster=CLUSTER,
-            serviceName=name,
-            taskDefinition=name,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": [subnet],
-                    "securityGroups": [group],
-                    "assignPublicIp": public,
-                }
-            },
-            tags=tags,
-        )
-    autoscaling = client("application-autoscaling", endpoint)
-    autoscaling.register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId=f"service/{CLUSTER}/mcp-weather",
-        ScalableDimension="ecs:service:DesiredCount",
-        MinCapacity=1,
-        MaxCapacity=4,
-    )
-    autoscaling.put_scaling_policy(
-        PolicyName="cpu-60",
-        ServiceNamespace="ecs",
-        ResourceId=f"service/{CLUSTER}/mcp-weather",
-        ScalableDimension="ecs:service:DesiredCount",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 60.0,
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
-            },
-        },
-    )
+    """The demo's way (fleet.demo.ecs_world), with this folder's world."""
+    build_ecs_world(WORLD, lambda name: client(name, endpoint))
 
 
 @pytest.fixture
