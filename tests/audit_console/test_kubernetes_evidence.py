@@ -304,3 +304,14 @@ def test_a_prometheus_answer_past_the_cap_is_refused_not_read_whole():
     huge = httpx.Response(200, content=b"x" * (PROMETHEUS_MAX_BYTES + 1))
     with pytest.raises(RuntimeError, match="exceeds 8 MiB"):
         _capped_body(huge)
+
+
+def test_a_run_lists_the_namespaces_deployments_once(services, cluster, run_audit):
+    cluster.clear_requests()
+
+    results = verdicts(run_audit(), "notes")
+
+    # The adapter's describe lists them; the evidence reader takes those, not a second list.
+    listed = cluster.requests_to("GET", f"/apis/apps/v1/namespaces/{NS}/deployments")
+    assert [r.path for r in listed] == [f"/apis/apps/v1/namespaces/{NS}/deployments"]
+    assert results["reliability.graceful-shutdown"].status == "pass"

@@ -454,6 +454,37 @@ def test_lists_are_read_in_chunks(adapter, account, fake):
     assert [bool(p.query.get("continue")) for p in pages] == [False, True, True]
 
 
+def test_an_expired_continue_token_is_reported_as_the_api_says(adapter, account, fake):
+    for index in range(3):
+        fake.add_deployment(f"mcp-extra-{index}")
+    adapter.page_size = 2
+    fake.fail_next(
+        410,
+        path_contains="/apis/apps/v1/namespaces/mcp/deployments",
+        when=lambda request: bool(request.query.get("continue")),
+    )
+
+    with pytest.raises(InvalidRequest) as caught:
+        adapter.describe_many([weather(account), ServiceRef(account, "mcp-files")])
+
+    assert caught.value.status == 410
+    assert "deployments.apps list" in str(caught.value) and "too old" in str(caught.value)
+
+
+def test_describe_many_reads_lists_as_the_apis_json_in_chunks(adapter, account, fake):
+    adapter.page_size = 1
+    one = adapter.describe(weather(account))
+    fake.requests.clear()
+
+    found = adapter.describe_many([weather(account), ServiceRef(account, "mcp-files")])
+
+    assert found["mcp-weather"] == one
+    assert found["mcp-weather"].raw == fake.deployment("mcp-weather")  # as the API served it
+    assert found["mcp-weather"].created.endswith("+00:00")
+    pages = fake.requests_to("GET", "/apis/apps/v1/namespaces/mcp/deployments")
+    assert [p.query.get("limit") for p in pages] == ["1"] * len(pages) and len(pages) >= 3
+
+
 def test_throttling_honours_retry_after(account, fake):
     fake.fail_next(429, path_contains=DEPLOYMENT)
     patient = Pacing(attempts=3, backoff_initial_s=0.01, backoff_max_s=5, request_timeout_s=5)

@@ -49,6 +49,7 @@ from checks.audits.evidence import (
 )
 from checks.audits.gather import ReadContext
 from checks.audits.readers import OncePerRun
+from checks.audits.readers.kubernetes_index import LabelIndex, SelectorIndex
 from checks.probing.errors import describe_body
 from fleet.operations.clouds.credentials import kubernetes_api_client
 
@@ -109,6 +110,7 @@ class NamespaceRead:
     lists: dict[str, list[dict] | None] = field(default_factory=dict)
     why: dict[str, str] = field(default_factory=dict)
     api: Any = None
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # see `_once`
 
     def items(self, kind: str) -> list[dict]:
         return self.lists.get(kind) or []
@@ -147,8 +149,15 @@ def _why(exc: Exception, what: str) -> str:
     return f"listing {what} failed ({type(exc).__name__}: {exc})"
 
 
-def read_namespace(api_client: Any, namespace: str, where: str, read_at: datetime) -> NamespaceRead:
-    """List what the audit needs in one namespace (and the cluster-wide RBAC objects)."""
+def read_namespace(
+    api_client: Any,
+    namespace: str,
+    where: str,
+    read_at: datetime,
+    deployments: list[dict] | None = None,
+) -> NamespaceRead:
+    """List what the audit needs in one namespace (and the cluster-wide RBAC objects);
+    `deployments`, when given, are this run's own reads of them and are not listed again."""
     apps, core = k8s.AppsV1Api(api_client), k8s.CoreV1Api(api_client)
     net, rbac = k8s.NetworkingV1Api(api_client), k8s.RbacAuthorizationV1Api(api_client)
     custom = k8s.CustomObjectsApi(api_client)
@@ -183,6 +192,9 @@ def read_namespace(api_client: Any, namespace: str, where: str, read_at: datetim
         ),
     }
     read = NamespaceRead(namespace, where, read_at, api=core)
+    if deployments is not None:
+        read.lists["deployments"] = deployments
+        del calls["deployments"]
     for kind, (what, call) in calls.items():
         try:
             read.lists[kind] = call()
@@ -247,19 +259,62 @@ def _matches(selector: dict | None, labels: dict[str, str]) -> bool:
     return True
 
 
+def _once(read: NamespaceRead, key: Any, build: Callable[[], Any]) -> Any:
+    """`build()` once per namespace read (an index, a table); None when the lists are shaped
+    unlike the reference, and the caller then scans in full (failing as it always did)."""
+    if key not in read.memo:
+        try:
+            read.memo[key] = build()
+        except Exception:
+            read.memo[key] = None
+    return read.memo[key]
+
+
+def _per_deployment(
+    read: NamespaceRead, key: str, deployment: dict, answer: Callable[[], Any]
+) -> Any:
+    """`answer()` once per Deployment: several facts ask the same question about it."""
+    answers = read.memo.setdefault(key, {})
+    hit = answers.get(id(deployment))
+    if hit is None or hit[0] is not deployment:
+        hit = answers[id(deployment)] = (deployment, answer())
+    return hit[1]
+
+
+def _candidates(read: NamespaceRead, kind: str, index: Any, labels: Any) -> list[dict]:
+    items = read.items(kind)
+    if index is None or not isinstance(labels, dict):
+        return items
+    return [items[i] for i in index.candidates(labels)]
+
+
 def _services_for(read: NamespaceRead, deployment: dict) -> list[dict]:
+    return _per_deployment(read, "services_for", deployment, lambda: _select(read, deployment))
+
+
+def _select(read: NamespaceRead, deployment: dict) -> list[dict]:
     labels = _pod_labels(deployment)
+    index = _once(
+        read,
+        "services",
+        lambda: SelectorIndex(
+            (s.get("spec") or {}).get("selector") for s in read.items("services")
+        ),
+    )
     return [
         s
-        for s in read.items("services")
+        for s in _candidates(read, "services", index, labels)
         if (s.get("spec") or {}).get("selector")
         and all(labels.get(k) == v for k, v in s["spec"]["selector"].items())
     ]
 
 
-def _ingresses_for(read: NamespaceRead, services: list[dict]) -> list[tuple[dict, str, Any]]:
-    """(ingress, host, backend port) for every Ingress path routed to one of these Services."""
-    names = {s["metadata"]["name"] for s in services}
+def _by_name(read: NamespaceRead, kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in read.items(kind)}
+
+
+def _routes(read: NamespaceRead) -> list[tuple[dict, str, Any]]:
+    """(ingress, host, backend) for every path of every Ingress, in list order."""
     found = []
     for ingress in read.items("ingresses"):
         spec = ingress.get("spec") or {}
@@ -269,10 +324,26 @@ def _ingresses_for(read: NamespaceRead, services: list[dict]) -> list[tuple[dict
                 backends.append(
                     (rule.get("host") or "*", (path.get("backend") or {}).get("service"))
                 )
-        for host, backend in backends:
-            if backend and backend.get("name") in names:
-                found.append((ingress, host, backend))
+        found += [(ingress, host, backend) for host, backend in backends if backend]
     return found
+
+
+def _routes_by_service(read: NamespaceRead) -> tuple[list, dict[Any, list[int]]]:
+    routes = _routes(read)
+    by_service: dict[Any, list[int]] = defaultdict(list)
+    for position, (_, _, backend) in enumerate(routes):
+        by_service[backend.get("name")].append(position)
+    return routes, by_service
+
+
+def _ingresses_for(read: NamespaceRead, services: list[dict]) -> list[tuple[dict, str, Any]]:
+    """(ingress, host, backend port) for every Ingress path routed to one of these Services."""
+    names = {s["metadata"]["name"] for s in services}
+    indexed = _once(read, "routes", lambda: _routes_by_service(read))
+    if indexed is None:
+        return [r for r in _routes(read) if r[2].get("name") in names]
+    routes, by_service = indexed
+    return [routes[p] for p in sorted(p for name in names for p in by_service.get(name, ()))]
 
 
 def _lb_address(obj: dict) -> str:
@@ -339,9 +410,24 @@ def metrics(read: NamespaceRead, deployment: dict) -> Observation:
 
 def _policies(read: NamespaceRead, deployment: dict) -> tuple[list[str], list[str]]:
     """NetworkPolicies restricting ingress to the pods, and those among them open to all."""
+    selecting, open_ = _per_deployment(
+        read, "policies", deployment, lambda: _fences(read, deployment)
+    )
+    return list(selecting), list(open_)
+
+
+def _fences(read: NamespaceRead, deployment: dict) -> tuple[list[str], list[str]]:
     labels = _pod_labels(deployment)
+    index = _once(
+        read,
+        "networkpolicies",
+        lambda: SelectorIndex(
+            ((p.get("spec") or {}).get("podSelector") or {}).get("matchLabels")
+            for p in read.items("networkpolicies")
+        ),
+    )
     selecting, open_ = [], []
-    for policy in read.items("networkpolicies"):
+    for policy in _candidates(read, "networkpolicies", index, labels):
         spec = policy.get("spec") or {}
         types = spec.get("policyTypes") or ["Ingress"]
         if "Ingress" not in types or not _matches(spec.get("podSelector"), labels):
@@ -408,7 +494,9 @@ def reachability(read: NamespaceRead, deployment: dict) -> Observation:
                 entries.append(f"Service {name}:{port.get('port')} → container port {target}")
         if kind == "LoadBalancer" and not _lb_address(s):
             problems.append(f"Service {name} has no load balancer address yet")
-    by_name = {s["metadata"]["name"]: s for s in read.items("services")}
+    by_name = _once(read, "services_by_name", lambda: _by_name(read, "services"))
+    if by_name is None:
+        by_name = _by_name(read, "services")
     for ingress, host, backend in _ingresses_for(read, services):
         internet = True
         service = by_name[backend["name"]]
@@ -522,6 +610,57 @@ def _binds(binding: dict, account: str, namespace: str) -> bool:
     return False
 
 
+def _roles(read: NamespaceRead) -> dict[tuple[str, str], dict]:
+    roles = {("Role", r["metadata"]["name"]): r for r in read.items("roles")}
+    return roles | {("ClusterRole", r["metadata"]["name"]): r for r in read.items("clusterroles")}
+
+
+def _bindings(read: NamespaceRead) -> list[tuple[str, dict, str]]:
+    bindings = [("RoleBinding", b, f"in {read.namespace}") for b in read.items("rolebindings")]
+    return bindings + [
+        ("ClusterRoleBinding", b, "cluster-wide") for b in read.items("clusterrolebindings")
+    ]
+
+
+def _bindings_index(read: NamespaceRead) -> tuple[list, dict[Any, list[int]], list[int]]:
+    """The bindings, their positions by the ServiceAccount (of this namespace) they name, and
+    those naming a group of all ServiceAccounts (see `_binds`), which every account gets."""
+    bindings = _bindings(read)
+    by_account: dict[Any, list[int]] = defaultdict(list)
+    everyone: list[int] = []
+    groups = ("system:serviceaccounts", f"system:serviceaccounts:{read.namespace}")
+    for position, (_, binding, _) in enumerate(bindings):
+        for subject in binding.get("subjects") or []:
+            kind, name = subject.get("kind"), subject.get("name")
+            if kind == "ServiceAccount" and subject.get("namespace") == read.namespace:
+                by_account[name].append(position)
+            elif kind == "Group" and name in groups:
+                everyone.append(position)
+    return bindings, by_account, everyone
+
+
+def _bindings_of(read: NamespaceRead, account: str) -> list[tuple[str, dict, str]]:
+    """The bindings that may bind this ServiceAccount, in list order (`_binds` decides)."""
+    indexed = _once(read, "bindings", lambda: _bindings_index(read))
+    if indexed is None:
+        return _bindings(read)
+    bindings, by_account, everyone = indexed
+    return [bindings[p] for p in sorted({*by_account.get(account, ()), *everyone})]
+
+
+def _pods_selected(read: NamespaceRead, kind: str, labels: Any) -> list[dict]:
+    """The pods (or PodMetrics) that may carry all of `labels` (the caller checks)."""
+    index = _once(
+        read,
+        ("labels", kind),
+        lambda: LabelIndex(p["metadata"].get("labels") for p in read.items(kind)),
+    )
+    items = read.items(kind)
+    if index is None or not isinstance(labels, dict):
+        return items
+    return [items[i] for i in index.candidates(labels)]
+
+
 def _broad_rules(rules: list[dict]) -> list[str]:
     found = []
     for rule in rules:
@@ -543,14 +682,11 @@ def identity_grants(read: NamespaceRead, deployment: dict) -> Observation | str:
             return read.why[kind]
     account = _pod_spec(deployment).get("serviceAccountName") or "default"
     ns = read.namespace
-    roles = {("Role", r["metadata"]["name"]): r for r in read.items("roles")}
-    roles |= {("ClusterRole", r["metadata"]["name"]): r for r in read.items("clusterroles")}
+    roles = _once(read, "roles", lambda: _roles(read))
+    if roles is None:
+        roles = _roles(read)
     grants, broad = [], []
-    bindings = [("RoleBinding", b, f"in {ns}") for b in read.items("rolebindings")]
-    bindings += [
-        ("ClusterRoleBinding", b, "cluster-wide") for b in read.items("clusterrolebindings")
-    ]
-    for kind, binding, scope in bindings:
+    for kind, binding, scope in _bindings_of(read, account):
         if not _binds(binding, account, ns):
             continue
         ref = binding.get("roleRef") or {}
@@ -592,7 +728,7 @@ def usage(read: NamespaceRead, deployment: dict) -> Observation | str:
     labels = deployment["spec"]["selector"].get("matchLabels") or {}
     samples = [
         c.get("usage") or {}
-        for m in read.items("podmetrics")
+        for m in _pods_selected(read, "podmetrics", labels)
         if all((m["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
         for c in m.get("containers") or []
         if c.get("name") == container.get("name")
@@ -646,7 +782,7 @@ def structured_logs(read: NamespaceRead, deployment: dict) -> Observation | str:
     labels = deployment["spec"]["selector"].get("matchLabels") or {}
     running = [
         p
-        for p in read.items("pods")
+        for p in _pods_selected(read, "pods", labels)
         if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
         and (p.get("status") or {}).get("phase") == "Running"
     ]
@@ -814,7 +950,9 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             for s in services:
                 answers[s.pk] = dict.fromkeys([*FACTS, *FIXED_REASONS], reason)
             continue
-        read = read_namespace(api_client, namespace, where, context.read_at)
+        read = read_namespace(
+            api_client, namespace, where, context.read_at, _described(context, services)
+        )
         by_name = {d["metadata"]["name"]: d for d in read.items("deployments")}
         base = getattr(account, "prometheus_url", "")
         counts: dict | str = TRAFFIC_REASON
@@ -829,6 +967,24 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             if base and deployment is not None:
                 answers[service.pk][TRAFFIC] = traffic(read, deployment, counts, base)
     return answers
+
+
+def _described(context: ReadContext, services: list[Any]) -> list[dict] | None:
+    """The Deployments of these services as this run already read them (the adapter lists
+    the namespace's Deployments to describe them), or None when any one was not read live in
+    this run (a stored description may be older than the run): then they are listed here."""
+    found = []
+    for service in services:
+        cloud = context.clouds.get(service.pk)
+        snapshot = cloud.snapshot if cloud is not None else None
+        at = cloud.origin.observed_at if cloud is not None and cloud.origin is not None else None
+        raw = snapshot.raw if snapshot is not None else None
+        if at is None or at < context.read_at or not isinstance(raw, dict) or not raw.get("spec"):
+            return None
+        if snapshot.provider != "kubernetes" or snapshot.resource != service.resource:
+            return None
+        found.append(raw)
+    return found
 
 
 def _facts(read: NamespaceRead, deployment: dict | None, name: str) -> dict[str, Any]:

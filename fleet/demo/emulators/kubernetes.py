@@ -953,6 +953,13 @@ class FakeKubernetes(_EvidenceSeeding, FakeServer):
             return f'{resource} "{name}" not found'
         if status == 429:
             return "Too many requests, please try again later."
+        if status == 410 and request.query.get("continue"):
+            # An expired continue token (etcd compacted past it): 410 Gone, reason Expired.
+            # https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks
+            return (
+                "The provided continue parameter is too old to display a consistent list "
+                "result. You can start a new list without the continue parameter."
+            )
         return super().fault_message(status, request)
 
     @staticmethod

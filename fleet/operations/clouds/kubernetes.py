@@ -23,6 +23,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from fleet.operations.clouds import kubernetes_json as kube_json
 from fleet.operations.clouds.base import (
     CloudAdapter,
     ProgressCallback,
@@ -40,10 +41,10 @@ from fleet.operations.clouds.errors import (
     build_error,
     error_class_for_status,
 )
+from fleet.operations.clouds.kubernetes_json import DEFAULT_CONTAINER, REVISION_ANNOTATION
 from fleet.operations.clouds.pacing import DEFAULT_PACING, Pacing, retry_after_seconds
 from fleet.operations.clouds.types import (
     AccountRef,
-    EnvVar,
     OperationResult,
     Revision,
     ScalingSettings,
@@ -54,8 +55,6 @@ from fleet.operations.clouds.waiting import Step, poll_until, say, unknown_resul
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REASON_ANNOTATION = "fleet-console/redeploy-reason"
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 HASH_LABEL = "pod-template-hash"
 # Waiting reasons after which the kubelet only backs off: the rollout will not progress by itself.
@@ -104,7 +103,15 @@ class KubernetesAdapter(CloudAdapter):
     def describe(self, service: ServiceRef) -> ServiceSnapshot:
         """The Deployment with its HPA limits and the Service that exposes it."""
         namespace, name = self._namespace(service.account), service.resource
-        deployment = self._read(namespace, name)
+        deployment = self.call(
+            GET_DEPLOYMENT,
+            f"deployments/{name} in namespace {namespace}",
+            kube_json.read_json,
+            self.apps.read_namespaced_deployment,
+            name,
+            namespace,
+            _request_timeout=self.pacing.request_timeout_s,
+        )
         hpas = self._optional(LIST_HPAS, namespace, self._hpas, namespace)
         services = self._optional(LIST_SERVICES, namespace, self._services, namespace)
         return self._snapshot(deployment, hpas or {}, services or [], service.url)
@@ -116,12 +123,12 @@ class KubernetesAdapter(CloudAdapter):
             return super().describe_many(services)
         namespace = self._namespace(self.account)
         try:
-            deployments = self._list_all(
+            deployments = self._list_json(
                 LIST_DEPLOYMENTS, namespace, self.apps.list_namespaced_deployment
             )
         except PermissionDenied:
             return super().describe_many(services)
-        by_name = {d.metadata.name: d for d in deployments}
+        by_name = {d["metadata"]["name"]: d for d in deployments}
         try:
             hpas = self._optional(LIST_HPAS, namespace, self._hpas, namespace) or {}
             found_services = (
@@ -151,7 +158,7 @@ class KubernetesAdapter(CloudAdapter):
     def list_services(self, account: AccountRef, label: str = "") -> list[ServiceSnapshot]:
         """Deployments in the namespace, filtered server-side by a label selector."""
         namespace = self._namespace(account)
-        deployments = self._list_all(
+        deployments = self._list_json(
             LIST_DEPLOYMENTS,
             namespace,
             self.apps.list_namespaced_deployment,
@@ -162,7 +169,7 @@ class KubernetesAdapter(CloudAdapter):
         return [
             self._snapshot(d, hpas, services, "")
             for d in deployments
-            if label_matches(d.metadata.labels or {}, label)
+            if label_matches(d["metadata"].get("labels") or {}, label)
         ]
 
     # -- changes -----------------------------------------------------------------------------
@@ -245,21 +252,37 @@ class KubernetesAdapter(CloudAdapter):
             _request_timeout=self.pacing.request_timeout_s,
         )
 
-    def _hpas(self, namespace: str) -> dict[str, Any]:
-        """HPAs that target a Deployment, by Deployment name."""
-        items = self.autoscaling.list_namespaced_horizontal_pod_autoscaler(
-            namespace, _request_timeout=self.pacing.request_timeout_s
-        ).items
-        return {
-            h.spec.scale_target_ref.name: h
-            for h in items
-            if h.spec.scale_target_ref.kind == "Deployment"
-        }
+    def _hpas(self, namespace: str) -> dict[str, dict]:
+        """HPAs that target a Deployment, by Deployment name (the API's JSON)."""
+        return kube_json.hpas_by_target(
+            kube_json.list_pages(
+                self.autoscaling.list_namespaced_horizontal_pod_autoscaler,
+                namespace,
+                limit=self.page_size,
+                _request_timeout=self.pacing.request_timeout_s,
+            )
+        )
 
-    def _services(self, namespace: str) -> list[Any]:
-        return self.core.list_namespaced_service(
-            namespace, _request_timeout=self.pacing.request_timeout_s
-        ).items
+    def _services(self, namespace: str) -> list[dict]:
+        return kube_json.list_pages(
+            self.core.list_namespaced_service,
+            namespace,
+            limit=self.page_size,
+            _request_timeout=self.pacing.request_timeout_s,
+        )
+
+    def _list_json(self, permission: str, namespace: str, fn: Any, **kw: Any) -> list[dict]:
+        """`_list_all` as the API's JSON: no typed models for lists only read."""
+        return self.call(
+            permission,
+            f"namespace {namespace}",
+            kube_json.list_pages,
+            fn,
+            namespace,
+            limit=self.page_size,
+            _request_timeout=self.pacing.request_timeout_s,
+            **kw,
+        )
 
     def _optional(self, permission: str, namespace: str, fn: Any, *args: Any) -> Any:
         """Extra detail that describe can live without when the role does not grant it."""
@@ -269,14 +292,18 @@ class KubernetesAdapter(CloudAdapter):
             return None
 
     def _patch_hpa(
-        self, namespace: str, hpa: Any, settings: ScalingSettings, progress: ProgressCallback | None
+        self,
+        namespace: str,
+        hpa: dict,
+        settings: ScalingSettings,
+        progress: ProgressCallback | None,
     ) -> None:
         spec: dict[str, int] = {}
         if settings.min_instances is not None:
             spec["minReplicas"] = settings.min_instances
         if settings.max_instances is not None:
             spec["maxReplicas"] = settings.max_instances
-        name = hpa.metadata.name
+        name = hpa["metadata"]["name"]
         say(progress, f"Setting autoscaler {name} to {spec}")
         self.call(
             PATCH_HPA,
@@ -679,44 +706,9 @@ class KubernetesAdapter(CloudAdapter):
         return lines
 
     def _snapshot(
-        self, deployment: Any, hpas: dict[str, Any], services: list[Any], url: str
+        self, deployment: dict, hpas: dict[str, dict], services: list[dict], url: str
     ) -> ServiceSnapshot:
-        meta, spec = deployment.metadata, deployment.spec
-        pod = spec.template.spec
-        chosen = _container_name(deployment, "")
-        container = next(c for c in pod.containers if c.name == chosen)
-        limits = (container.resources.limits or {}) if container.resources else {}
-        requests = (container.resources.requests or {}) if container.resources else {}
-        hpa = hpas.get(meta.name)
-        replicas = spec.replicas if spec.replicas is not None else 1
-        exposed = _service_for(deployment, services)
-        return ServiceSnapshot(
-            provider="kubernetes",
-            resource=meta.name,
-            url=url or _service_url(exposed, meta.namespace),
-            image=container.image or "",
-            revision=_revision(deployment),
-            region=self.account.region,
-            scaling=ScalingSettings(
-                min_instances=(hpa.spec.min_replicas or 1) if hpa else replicas,
-                max_instances=hpa.spec.max_replicas if hpa else replicas,
-                concurrency=None,
-                cpu=limits.get("cpu"),
-                memory=limits.get("memory"),
-                cpu_request=requests.get("cpu"),
-                memory_request=requests.get("memory"),
-            ),
-            ready_instances=(deployment.status.available_replicas or 0)
-            if deployment.status
-            else None,
-            ingress=_ingress(exposed),
-            allows_unauthenticated=None,
-            service_identity=pod.service_account_name or "default",
-            env=_env(container),
-            labels=dict(meta.labels or {}),
-            raw=self.api_client.sanitize_for_serialization(deployment),
-            created=meta.creation_timestamp.isoformat() if meta.creation_timestamp else "",
-        )
+        return kube_json.snapshot(deployment, hpas, services, url, self.account.region)
 
     def translate_error(self, exc: Exception, permission: str, resource: str) -> CloudError | None:
         status: int | None = None
@@ -937,58 +929,6 @@ def _pod_line(pod: Any) -> str:
         previous = f", last exit {last.exit_code} ({last.reason})" if last else ""
         parts.append(f"container {cs.name} {now}, {cs.restart_count} restarts{previous}")
     return "; ".join(parts)
-
-
-def _service_for(deployment: Any, services: list[Any]) -> Any:
-    pod_labels = deployment.spec.template.metadata.labels or {}
-    for service in services:
-        selector = service.spec.selector or {}
-        if selector and all(pod_labels.get(k) == v for k, v in selector.items()):
-            return service
-    return None
-
-
-def _service_url(service: Any, namespace: str) -> str:
-    if service is None:
-        return ""
-    port = service.spec.ports[0].port if service.spec.ports else 80
-    suffix = "" if port == 80 else f":{port}"
-    ingress = (
-        (service.status.load_balancer.ingress or [])
-        if service.status and service.status.load_balancer
-        else []
-    )
-    if ingress:
-        host = ingress[0].ip or ingress[0].hostname
-        return f"http://{host}{suffix}"
-    return f"http://{service.metadata.name}.{namespace}.svc.cluster.local{suffix}"
-
-
-def _ingress(service: Any) -> str:
-    if service is None:
-        return "none"
-    return "all" if service.spec.type in ("LoadBalancer", "NodePort") else "internal"
-
-
-def _env(container: Any) -> list[EnvVar]:
-    env: list[EnvVar] = []
-    for var in container.env or []:
-        source = var.value_from
-        if source is not None and source.secret_key_ref is not None:
-            env.append(EnvVar(name=var.name, is_secret_ref=True))
-        elif source is not None:
-            env.append(EnvVar(name=var.name, is_secret_ref=False, value=None))
-        else:
-            env.append(EnvVar(name=var.name, is_secret_ref=False, value=var.value or ""))
-    for source in container.env_from or []:
-        if source.secret_ref is not None:
-            env.append(
-                EnvVar(
-                    name=f"{source.prefix or ''}* (Secret {source.secret_ref.name})",
-                    is_secret_ref=True,
-                )
-            )
-    return env
 
 
 def _status_message(exc: ApiException) -> str:
