@@ -409,7 +409,9 @@ RULES = [
         severity=Severity.HIGH,
         fix=(
             "Require authentication at the platform (remove allUsers invoker, disable "
-            "anonymous access) unless the service is tagged 'public' or 'no-auth'."
+            "anonymous access; Container Apps: enable built-in authentication with "
+            "unauthenticatedClientAction Return401 and no excludedPaths over the MCP path) unless "
+            "the service is tagged 'public' or 'no-auth'."
         ),
         check=check_platform_auth,
     ),
