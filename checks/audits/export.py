@@ -48,7 +48,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from checks.audits.catalogue import CATALOGUE_VERSION, section_title
 from checks.audits.results import STATUS_WORDS, EvidenceItem, RuleResult
@@ -207,10 +207,10 @@ def iter_markdown(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) 
         f"# Production audit {meta.id}",
         "",
         f"- Catalogue version: {meta.catalogue_version}",
-        f"- Started: {meta.started_at.isoformat()}",
+        f"- Started: {_words(meta.started_at)}",
     ]
     if meta.finished_at:
-        lines.append(f"- Finished: {meta.finished_at.isoformat()}")
+        lines.append(f"- Finished: {_words(meta.finished_at)}")
     if meta.triggered_by:
         lines.append(f"- Triggered by: {_cell(meta.triggered_by)}")
     lines += [
@@ -239,7 +239,7 @@ def iter_markdown(meta: RunMeta, fleet: dict, services: Iterable[ServiceEntry]) 
         ]
         for r in results:
             observed = r.observed_at
-            when = f" at {observed.isoformat(timespec='minutes')}" if observed else ""
+            when = f" at {_words(observed, seconds=False)}" if observed else ""
             lines.append(
                 f"| {STATUS_WORDS.get(r.status, r.status)} | {r.severity} "
                 f"| `{r.rule_id}` {_cell(r.title)} | {_cell(r.message)} "
@@ -265,6 +265,14 @@ def coverage_sentence(coverage: Mapping | None) -> str:
         f"({coverage['decided_pct']:.1f} %): {coverage['evidence']} from evidence, "
         f"{coverage['attested']} attested, {coverage['open']} open."
     )
+
+
+def _words(moment: datetime, seconds: bool = True) -> str:
+    """A moment as a person reads it in a report: '30 Nov 2026, 12:03:27 UTC' (no microseconds;
+    UTC, since a report travels without its reader's zone)."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return f"{utc.day} {utc:%b %Y}, {utc.strftime(clock)} UTC"
 
 
 def _evidence_line(item: EvidenceItem) -> str:

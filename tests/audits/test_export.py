@@ -96,6 +96,10 @@ def test_markdown_export_is_a_readable_report(run):
     fixes = text[text.index("## How to fix") :]
     assert fixes.count("`mcp.tool-poisoning`") == 1 and "Remove instructions" in fixes
     assert text.count("Remove instructions") == 1
+    # Times read as words in a report, never ISO text with microseconds.
+    started = next(ln for ln in text.splitlines() if ln.startswith("- Started: "))
+    assert started == "- Started: 20 Nov 2026, 12:00:00 UTC"
+    assert ".123456" not in text and "+00:00" not in text
 
 
 def test_markdown_cells_escape_pipes_and_newlines():
