@@ -202,7 +202,12 @@ TRAFFIC_DAYS = 7
 AUDIT_CATEGORY = "Administrative"
 DIAGNOSTICS_API_VERSION = "2021-05-01-preview"
 METRIC_SERIES_CAP = 1000  # `top` of the subscription-scope metrics query (series per answer)
-AUTH_READS_AT_ONCE = 8  # authConfigs lists in flight (ARM allows far more reads per minute)
+# authConfigs lists in flight. ARM throttles reads per subscription and principal with a token
+# bucket of 250 refilled at 25 a second (https://learn.microsoft.com/en-us/azure/
+# azure-resource-manager/management/request-limits-and-throttling): more in flight would not
+# read a large subscription faster, and a 429 the SDK's retry does not absorb leaves that app's
+# rule open with the reason.
+AUTH_READS_AT_ONCE = 8
 
 
 def _options(account: Any) -> tuple[Any, dict]:
