@@ -45,6 +45,10 @@ class BudgetIn(Schema):
         description="Alert channel names; empty: the channels whose routing matches the scope.",
     )
     gcp_pubsub_topic: str = Field("", description="projects/PROJECT/topics/TOPIC")
+    gcp_notification_channels: list[str] = Field(
+        default_factory=list,
+        description="Up to 5 Cloud Monitoring email channels: projects/PROJECT/notificationChannels/ID",
+    )
     aws_sns_topic_arn: str = Field("", description="arn:aws:sns:REGION:ACCOUNT_ID:TOPIC")
 
 
@@ -67,6 +71,7 @@ class BudgetOut(Schema):
     thresholds: list[dict]
     channels: list[str]
     gcp_pubsub_topic: str
+    gcp_notification_channels: list[str]
     aws_sns_topic_arn: str
     sync_status: str
     sync_reason: str

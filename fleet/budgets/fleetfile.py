@@ -31,6 +31,7 @@ BUDGET_KEYS = {
     "thresholds",
     "channels",
     "gcp_pubsub_topic",
+    "gcp_notification_channels",
     "aws_sns_topic_arn",
 }
 
@@ -79,7 +80,12 @@ def export_budgets() -> list[dict]:
     budgets = Budget.objects.prefetch_related("channels").order_by("name")
     entries = [budget_services.budget_state(b) for b in budgets]
     for entry in entries:
-        for key in ("channels", "gcp_pubsub_topic", "aws_sns_topic_arn"):
+        for key in (
+            "channels",
+            "gcp_pubsub_topic",
+            "gcp_notification_channels",
+            "aws_sns_topic_arn",
+        ):
             if not entry[key]:  # the defaults: channels routing the scope, no cloud topic
                 del entry[key]
     return entries

@@ -47,6 +47,13 @@ class BudgetForm(forms.Form):
         help_text="projects/PROJECT/topics/TOPIC: Google Cloud publishes each crossed threshold "
         "there itself, even while the console is down.",
     )
+    gcp_notification_channels = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Google Cloud notification channels",
+        help_text="Up to 5 Cloud Monitoring email channels, comma-separated "
+        "(projects/PROJECT/notificationChannels/ID): Google Cloud emails them itself.",
+    )
     aws_sns_topic_arn = forms.CharField(
         required=False,
         max_length=255,
@@ -66,6 +73,7 @@ class BudgetForm(forms.Form):
             "thresholds": data["thresholds"],
             "channels": [c.name for c in data.get("channels") or []],
             "gcp_pubsub_topic": data.get("gcp_pubsub_topic", ""),
+            "gcp_notification_channels": data.get("gcp_notification_channels", ""),
             "aws_sns_topic_arn": data.get("aws_sns_topic_arn", ""),
         }
 

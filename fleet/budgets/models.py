@@ -71,6 +71,10 @@ class Budget(models.Model):
     gcp_pubsub_topic = models.CharField(
         max_length=255, blank=True, help_text="projects/PROJECT/topics/TOPIC"
     )
+    # Cloud Monitoring email channels Google Cloud notifies itself (at most 5, as the API allows).
+    gcp_notification_channels = models.JSONField(
+        default=list, blank=True, help_text="projects/PROJECT/notificationChannels/ID, up to 5"
+    )
     aws_sns_topic_arn = models.CharField(
         max_length=255, blank=True, help_text="arn:aws:sns:REGION:ACCOUNT:TOPIC"
     )

@@ -43,12 +43,17 @@ BUDGET_FIELDS = (
     "thresholds",
     "channels",
     "gcp_pubsub_topic",
+    "gcp_notification_channels",
     "aws_sns_topic_arn",
 )
 SYNCED_FIELDS = tuple(f for f in BUDGET_FIELDS if f != "channels")
 PUBSUB_TOPIC_RE = re.compile(
     r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][\w.~+%-]{2,254}$"
 )
+MONITORING_CHANNEL_RE = re.compile(
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[A-Za-z0-9_-]{1,100}$"
+)
+MAX_MONITORING_CHANNELS = 5  # Billing Budgets' NotificationsRule allows 5 channels
 SNS_TOPIC_RE = re.compile(
     r"^arn:aws[a-z-]*:sns:[a-z0-9-]{1,30}:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
 )
@@ -72,6 +77,7 @@ def budget_state(budget: Budget, channels: list[AlertChannel] | None = None) -> 
         "thresholds": [dict(r) for r in budget.thresholds],
         "channels": sorted(c.name for c in channels),
         "gcp_pubsub_topic": budget.gcp_pubsub_topic,
+        "gcp_notification_channels": list(budget.gcp_notification_channels or []),
         "aws_sns_topic_arn": budget.aws_sns_topic_arn,
     }
 
@@ -224,6 +230,7 @@ def prepare_budget(spec: dict, instance: Budget | None = None) -> Budget:
         errors.update({k: v[0] for k, v in exc.message_dict.items()})
     budget.gcp_pubsub_topic = _topic(spec, "gcp_pubsub_topic", PUBSUB_TOPIC_RE, errors)
     budget.aws_sns_topic_arn = _topic(spec, "aws_sns_topic_arn", SNS_TOPIC_RE, errors)
+    budget.gcp_notification_channels = _monitoring_channels(spec, errors)
     if errors:
         raise ValidationError(errors)
     return budget
@@ -248,6 +255,29 @@ def _topic(spec: dict, field: str, pattern: re.Pattern, errors: dict[str, str]) 
         errors[field] = f"'{value[:80]}' is not a topic name; use {shape}."
         return ""
     return value
+
+
+def _monitoring_channels(spec: dict, errors: dict[str, str]) -> list[str]:
+    """Cloud Monitoring channel names (a list, or a comma-separated string), at most 5."""
+    field = "gcp_notification_channels"
+    value = spec.get(field) or []
+    if isinstance(value, str):
+        value = [part for part in value.replace("\n", ",").split(",")]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        errors[field] = "must be a list of channel names."
+        return []
+    names = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    for name in names:
+        if not MONITORING_CHANNEL_RE.match(name):
+            errors[field] = (
+                f"'{name[:80]}' is not a notification channel; use "
+                "projects/PROJECT/notificationChannels/ID."
+            )
+            return []
+    if len(names) > MAX_MONITORING_CHANNELS:
+        errors[field] = f"at most {MAX_MONITORING_CHANNELS} channels (Google Cloud's limit)."
+        return []
+    return names
 
 
 def parse_channels(value: Any) -> list[AlertChannel]:

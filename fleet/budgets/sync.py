@@ -58,6 +58,7 @@ def budget_spec(budget: Budget, account: CloudAccount) -> BudgetSpec:
         email_subscribers=email_subscribers(budget),
         sns_topic_arn=budget.aws_sns_topic_arn,
         pubsub_topic=budget.gcp_pubsub_topic,
+        monitoring_channels=tuple(budget.gcp_notification_channels or ()),
     )
 
 
@@ -78,10 +79,13 @@ def notification_gap(budget: Budget, account: CloudAccount) -> str:
             "AWS will not alert by itself: give the budget an email channel or an SNS topic "
             "(the console still alerts while it runs)."
         )
-    if account.provider == "gcp" and not budget.gcp_pubsub_topic:
+    if account.provider == "gcp" and not (
+        budget.gcp_pubsub_topic or budget.gcp_notification_channels
+    ):
         return (
             "Google Cloud alerts only the billing account's admins by email: give the budget a "
-            "Pub/Sub topic to route its thresholds elsewhere."
+            "Pub/Sub topic or Cloud Monitoring notification channels to route its thresholds "
+            "elsewhere."
         )
     return ""
 

@@ -140,7 +140,13 @@ def budget_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             return redirect("budget-detail", saved.pk)
     elif instance:
         state = budget_services.budget_state(instance)
-        form = BudgetForm(initial={**state, "thresholds": thresholds_text(instance.thresholds)})
+        form = BudgetForm(
+            initial={
+                **state,
+                "thresholds": thresholds_text(instance.thresholds),
+                "gcp_notification_channels": ", ".join(state["gcp_notification_channels"]),
+            }
+        )
     else:
         form = BudgetForm(initial=_initial_from_query(request))
     status = 422 if request.method == "POST" and form.errors else 200

@@ -114,9 +114,14 @@ def _budget_message(spec: BudgetSpec) -> budgets_v1.Budget:
             calendar_period=budgets_v1.CalendarPeriod.MONTH,
         ),
     )
-    if spec.pubsub_topic:
+    if spec.pubsub_topic or spec.monitoring_channels:
+        # https://cloud.google.com/billing/docs/reference/budget/rest/v1/billingAccounts.budgets#NotificationsRule
+        # schemaVersion goes with pubsubTopic; monitoringNotificationChannels holds up to 5
+        # Cloud Monitoring email channels, notified besides the billing account's admins.
         budget.notifications_rule = budgets_v1.NotificationsRule(
-            pubsub_topic=spec.pubsub_topic, schema_version="1.0"
+            pubsub_topic=spec.pubsub_topic,
+            schema_version="1.0" if spec.pubsub_topic else "",
+            monitoring_notification_channels=list(spec.monitoring_channels),
         )
     return budget
 
@@ -225,8 +230,8 @@ def upsert_budget(
             retry,
         )
         return to_synced(created)
-    # Notification routing is left alone unless the console sets a Pub/Sub topic itself.
-    managed = _MANAGED if spec.pubsub_topic else _MANAGED[:-1]
+    # Notification routing is left alone unless the console sets a topic or channels itself.
+    managed = _MANAGED if spec.pubsub_topic or spec.monitoring_channels else _MANAGED[:-1]
     changed = _differing_fields(current, wanted, managed)
     if not changed:
         return to_synced(current)

@@ -30,6 +30,7 @@ class BudgetSpec:
     email_subscribers: tuple[str, ...] = ()  # AWS notification subscribers
     sns_topic_arn: str = ""  # AWS notification subscriber
     pubsub_topic: str = ""  # GCP: "projects/p/topics/t" for programmatic notifications
+    monitoring_channels: tuple[str, ...] = ()  # GCP: Cloud Monitoring notification channels
 
     def __post_init__(self) -> None:
         if not self.display_name.strip():

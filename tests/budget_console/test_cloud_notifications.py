@@ -17,6 +17,7 @@ from tests.budget_console.conftest import AWS_ACCOUNT
 pytestmark = pytest.mark.django_db
 TOPIC = "projects/demo-project/topics/budget-alerts"
 SNS = f"arn:aws:sns:us-east-1:{AWS_ACCOUNT}:budget-alerts"
+CHANNEL = "projects/demo-project/notificationChannels/1234567890"
 
 
 def _post(client, capture, payload):
@@ -44,6 +45,33 @@ def test_gcp_budget_publishes_to_its_pubsub_topic_and_overwrite_restores_it(
     assert "Give the budget a Pub/Sub topic" not in (
         operator_client.get(f"/budgets/{budget.pk}/").content.decode()
     )
+
+
+def test_gcp_budget_emails_its_monitoring_channels_and_overwrite_restores_them(
+    operator_client, weather, billing_fake, django_capture_on_commit_callbacks
+):
+    """Google Cloud's budgets notify Cloud Monitoring email channels by themselves (besides
+    a Pub/Sub topic); the form, API and fleet file take up to 5, and an overwrite restores them."""
+    payload = {"name": "weather", "scope": "service", "scope_value": "weather", "amount": "100"}
+    budget = _post(
+        operator_client,
+        django_capture_on_commit_callbacks,
+        {**payload, "gcp_notification_channels": [CHANNEL]},
+    )
+    [name] = billing_fake.budgets
+    rule = billing_fake.budgets[name]["notificationsRule"]
+    assert rule["monitoringNotificationChannels"] == [CHANNEL] and "pubsubTopic" not in rule
+    page = operator_client.get(f"/budgets/{budget.pk}/").content.decode()
+    assert CHANNEL in page and "Give the budget a Pub/Sub topic" not in page
+
+    billing_fake.modify_in_cloud(name, {"notificationsRule": {}})
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/budgets/{budget.pk}/sync/", {"force": "1"})
+
+    rule = billing_fake.budgets[name]["notificationsRule"]
+    assert rule["monitoringNotificationChannels"] == [CHANNEL]
+    edit = operator_client.get(f"/budgets/{budget.pk}/edit/").content.decode()
+    assert f'value="{CHANNEL}"' in edit
 
 
 def test_aws_budget_notifies_its_email_channels_and_sns_topic(
@@ -104,6 +132,7 @@ def test_aws_budget_without_a_subscriber_says_the_cloud_will_not_alert(
         ("gcp_pubsub_topic", "topics/budget-alerts"),
         ("gcp_pubsub_topic", "projects/demo-project/topics/a\nb"),
         ("aws_sns_topic_arn", "arn:aws:sqs:us-east-1:123456789012:q"),
+        ("gcp_notification_channels", "projects/demo-project/topics/budget-alerts"),
     ],
 )
 def test_a_malformed_topic_is_refused_naming_the_field(operator_client, weather, field, value):
@@ -117,7 +146,23 @@ def test_a_malformed_topic_is_refused_naming_the_field(operator_client, weather,
     )
 
     assert response.status_code == 422 and field in response.content.decode()
-    assert page.status_code == 422 and "is not a topic name" in page.content.decode()
+    assert page.status_code == 422 and "is not a" in page.content.decode()
+    assert not Budget.objects.exists()
+
+
+def test_more_than_five_monitoring_channels_are_refused_naming_the_field(operator_client, weather):
+    payload = {"name": "weather", "scope": "service", "scope_value": "weather", "amount": "100"}
+    six = [f"projects/demo-project/notificationChannels/{i}" for i in range(6)]
+
+    response = operator_client.post(
+        "/api/v1/budgets",
+        {**payload, "gcp_notification_channels": six},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    assert "gcp_notification_channels" in response.content.decode()
+    assert "at most 5 channels" in response.content.decode()
     assert not Budget.objects.exists()
 
 

@@ -100,3 +100,14 @@ def test_a_forecast_over_the_budget_says_by_how_much_on_the_list(
     html = viewer_client.get("/budgets/").content.decode()
 
     assert "over by 30.00 USD" in html
+
+
+def test_budget_pages_are_served_under_a_csp_that_refuses_inline_styles(
+    viewer_client, budget_at_40_percent
+):
+    """The bars are only truthful because the policy forbids inline styles: keep it that way."""
+    for url in ("/budgets/", f"/budgets/{budget_at_40_percent.pk}/", "/services/weather/"):
+        policy = viewer_client.get(url)["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
+        assert directives["style-src"] == "'self'", url
+        assert "unsafe-inline" not in policy, url
