@@ -5,9 +5,12 @@ the console's own identity: Deployments, Services, Ingresses and NetworkPolicies
 (networking.k8s.io/v1), RoleBindings, Roles, ClusterRoleBindings and ClusterRoles
 (rbac.authorization.k8s.io/v1), ServiceMonitors and PodMonitors (monitoring.coreos.com/v1, when
 the Prometheus Operator is installed), PodMetrics (metrics.k8s.io/v1beta1, when metrics-server is
-installed) and Pods; then it reads the recent log lines of one running pod per service. From these
-it answers, per service: how pods are stopped (grace period, preStop), whether metrics are
-scraped, who can connect (Services, Ingresses, NetworkPolicies), whether the routes lead to ready
+installed), Pods and, where installed, Gateway API HTTPRoutes and Gateways (also in the
+namespaces the routes' Gateways live in), Istio AuthorizationPolicies and RequestAuthentications,
+and GKE BackendConfigs (kubernetes_gateway.py, kubernetes_istio.py, kubernetes_gke.py); then it
+reads the recent log lines of one running pod per service. From these it answers, per service:
+how pods are stopped (grace period, preStop), whether metrics are scraped, who can connect
+(Services, Ingresses, HTTPRoutes, NetworkPolicies), whether the routes lead to ready
 pods, rate-limit annotations on the Ingresses, the RBAC roles bound to the pods' ServiceAccount,
 CPU/memory use against requests and limits, whether it keeps data (PersistentVolumeClaims,
 datastore settings) and whether its logs are JSON.
@@ -49,7 +52,15 @@ from checks.audits.evidence import (
 )
 from checks.audits.gather import ReadContext
 from checks.audits.readers import OncePerRun
+from checks.audits.readers.kubernetes_gateway import (
+    GatewayRoute,
+    backend_index,
+    gateway_parent_namespaces,
+    routes_to,
+)
+from checks.audits.readers.kubernetes_gke import backend_config, iap_enabled, security_policy
 from checks.audits.readers.kubernetes_index import LabelIndex, SelectorIndex
+from checks.audits.readers.kubernetes_istio import mesh_auth
 from checks.probing.errors import describe_body
 from fleet.operations.clouds.credentials import kubernetes_api_client
 
@@ -111,6 +122,10 @@ class NamespaceRead:
     why: dict[str, str] = field(default_factory=dict)
     api: Any = None
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # see `_once`
+    # Gateways by (namespace, name), this namespace's and those its HTTPRoutes attach to
+    # elsewhere; namespaces whose Gateways could not be listed, with why.
+    gateways: dict[tuple[str, str], dict] = field(default_factory=dict)
+    unread_gateways: dict[str, str] = field(default_factory=dict)
 
     def items(self, kind: str) -> list[dict]:
         return self.lists.get(kind) or []
@@ -201,7 +216,74 @@ def read_namespace(
         except Exception as exc:  # each list on its own: one refused list is one missing fact
             read.lists[kind] = None
             read.why[kind] = _why(exc, what)
+    for kind in OPTIONAL_RESOURCES:
+        read.lists[kind], note = _list_optional(custom, kind, ns)
+        if note:
+            read.why[kind] = note
+    _read_parent_gateways(read, custom)
     return read
+
+
+# Custom resources that decide routes and caller checks where they are installed: a 404 on the
+# group means "not installed" (nothing of that kind exists, so an empty list, not an error).
+# kind: (group, versions, plural, what); the older version is asked only when the newer one is
+# not served (Gateway API before v1.0, Istio before 1.22 serve v1beta1, with the same fields).
+OPTIONAL_RESOURCES = {
+    "gateways": (
+        "gateway.networking.k8s.io", ("v1", "v1beta1"), "gateways", "Gateways (Gateway API)"
+    ),
+    "httproutes": (
+        "gateway.networking.k8s.io", ("v1", "v1beta1"), "httproutes", "HTTPRoutes (Gateway API)"
+    ),
+    "authorizationpolicies": (
+        "security.istio.io", ("v1", "v1beta1"), "authorizationpolicies",
+        "Istio AuthorizationPolicies",
+    ),
+    "requestauthentications": (
+        "security.istio.io", ("v1", "v1beta1"), "requestauthentications",
+        "Istio RequestAuthentications",
+    ),
+    "backendconfigs": ("cloud.google.com", ("v1",), "backendconfigs", "GKE BackendConfigs"),
+}  # fmt: skip
+
+
+def _list_optional(custom: Any, kind: str, namespace: str) -> tuple[list[dict] | None, str]:
+    """(items, note): [] with a note when the group is not installed, None with why on failure."""
+    group, versions, plural, what = OPTIONAL_RESOURCES[kind]
+    for version in versions:
+        try:
+            call = custom.list_namespaced_custom_object
+            return _list(call, group, version, namespace, plural), ""
+        except ApiException as exc:
+            if exc.status != 404:
+                return None, _refused(exc, f"{plural}.{group}", namespace, what)
+        except Exception as exc:
+            return None, _why(exc, what)
+    return [], f"{what} not installed ({group} {', '.join(versions)} not served)"
+
+
+def _refused(exc: ApiException, resource: str, namespace: str, what: str) -> str:
+    """Why a list failed; a 403 names the RBAC permission the console lacks."""
+    if exc.status == 403:
+        return (
+            f"listing {what} was refused (403): the console needs RBAC permission 'list "
+            f"{resource}' in namespace {namespace}"
+        )
+    return _why(exc, what)
+
+
+def _read_parent_gateways(read: NamespaceRead, custom: Any) -> None:
+    """Gateways the namespace's HTTPRoutes attach to in other namespaces: one list per such
+    namespace (a shared Gateway usually lives in its own), kept beside this namespace's."""
+    read.gateways = {(read.namespace, g["metadata"]["name"]): g for g in read.items("gateways")}
+    if read.lists.get("gateways") is None:
+        read.unread_gateways[read.namespace] = read.why["gateways"]
+    for other in sorted(gateway_parent_namespaces(read.items("httproutes"), read.namespace)):
+        found, note = _list_optional(custom, "gateways", other)
+        if found is None:
+            read.unread_gateways[other] = note
+            continue
+        read.gateways |= {(other, g["metadata"]["name"]): g for g in found}
 
 
 def _custom(api: Any, group: str, version: str, namespace: str, plural: str) -> list[dict]:
@@ -440,10 +522,35 @@ def _fences(read: NamespaceRead, deployment: dict) -> tuple[list[str], list[str]
     return selecting, open_
 
 
+def _gateway_routes(read: NamespaceRead, services: list[dict]) -> list[GatewayRoute] | str:
+    """HTTPRoute hops to these Services through their Gateways, or why they cannot be known."""
+    if read.lists.get("httproutes") is None:
+        return read.why["httproutes"]
+    ns = read.namespace
+    index = _once(read, "httproutes", lambda: backend_index(read.items("httproutes"), ns))
+    key = ("hops", tuple(s["metadata"]["name"] for s in services))
+    if key not in read.memo:  # four facts ask for the same service's routes
+        hops = routes_to(index or {}, read.gateways, read.unread_gateways, ns, services)
+        read.memo[key] = next((hop.unread for hop in hops if hop.unread), hops)
+    return read.memo[key]
+
+
+def _pods_of(read: NamespaceRead, deployment: dict) -> list[dict]:
+    labels = deployment["spec"]["selector"].get("matchLabels") or {}
+    return [
+        p
+        for p in _pods_selected(read, "pods", labels)
+        if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
+    ]
+
+
 def network(read: NamespaceRead, deployment: dict) -> Observation | str:
     if read.lists.get("networkpolicies") is None:
         return read.why["networkpolicies"]
     services = _services_for(read, deployment)
+    hops = _gateway_routes(read, services)
+    if isinstance(hops, str):
+        return hops
     entries, internet = [], False
     for s in services:
         kind = s["spec"].get("type") or "ClusterIP"
@@ -456,6 +563,10 @@ def network(read: NamespaceRead, deployment: dict) -> Observation | str:
     for ingress, host, _ in _ingresses_for(read, services):
         internet = True
         entries.append(f"Ingress {ingress['metadata']['name']} host {host}")
+    for hop in hops:  # exposed the way its Gateway is, when the Gateway accepted the route
+        if hop.entry:
+            internet = internet or hop.internet
+            entries.append(hop.entry + ("" if hop.internet else " (private address)"))
     selecting, open_ = _policies(read, deployment)
     value = {
         "exposure": "internet" if internet else ("cluster" if services else "none"),
@@ -465,11 +576,18 @@ def network(read: NamespaceRead, deployment: dict) -> Observation | str:
     }
     policy_text = ", ".join(selecting) if selecting else "no NetworkPolicy selects the pods"
     summary = f"{'; '.join(entries) or 'no Service selects the pods'}; {policy_text}"
-    return Observation(value, read.origin("list Services, Ingresses, NetworkPolicies"), summary)
+    return Observation(
+        value,
+        read.origin("list Services, Ingresses, HTTPRoutes, Gateways, NetworkPolicies"),
+        summary,
+    )
 
 
-def reachability(read: NamespaceRead, deployment: dict) -> Observation:
+def reachability(read: NamespaceRead, deployment: dict) -> Observation | str:
     services = _services_for(read, deployment)
+    hops = _gateway_routes(read, services)
+    if isinstance(hops, str):
+        return hops
     container_ports = {
         (p.get("name"), p.get("containerPort"))
         for c in _pod_spec(deployment).get("containers") or []
@@ -512,6 +630,11 @@ def reachability(read: NamespaceRead, deployment: dict) -> Observation:
         else:
             tls = "https" if (ingress.get("spec") or {}).get("tls") else "plain http"
             entries.append(f"{label} → Service {backend['name']}:{port}, {tls}")
+    for hop in hops:  # reachable through a route only where its Gateway accepted it
+        problems += hop.problems
+        if hop.entry:
+            internet = internet or hop.internet
+            entries.append(hop.entry)
     ready = int((deployment.get("status") or {}).get("availableReplicas") or 0)
     if services and ready == 0:
         problems.append("no pod is ready behind the Service, so every request fails")
@@ -522,14 +645,51 @@ def reachability(read: NamespaceRead, deployment: dict) -> Observation:
         "ready_pods": ready,
     }
     summary = "; ".join(problems + entries) or "no Service selects the pods"
-    return Observation(value, read.origin("list Services, Ingresses; read Deployment"), summary)
+    return Observation(
+        value,
+        read.origin("list Services, Ingresses, HTTPRoutes, Gateways; read Deployment"),
+        summary,
+    )
+
+
+def _backend_configs(
+    read: NamespaceRead, routes: list[tuple[dict, str, Any]]
+) -> list[tuple[dict, str, dict | None]] | str:
+    """(Ingress, BackendConfig name, BackendConfig) for each Ingress path to the service whose
+    Service names a BackendConfig that GKE's Ingress controller applies."""
+    if not routes:
+        return []
+    by_name = _once(read, "services_by_name", lambda: _by_name(read, "services"))
+    if by_name is None:
+        by_name = _by_name(read, "services")
+    found = []
+    for ingress, _, backend in routes:
+        port = (backend.get("port") or {}).get("number") or (backend.get("port") or {}).get("name")
+        name, config = backend_config(
+            read.items("backendconfigs"), by_name[backend["name"]], port, ingress
+        )
+        if name and read.lists.get("backendconfigs") is None:
+            return read.why["backendconfigs"]
+        if name:
+            found.append((ingress, name, config))
+    return found
 
 
 def rate_limits(read: NamespaceRead, deployment: dict) -> Observation | str:
     if read.lists.get("ingresses") is None:
         return read.why["ingresses"]
-    routes = _ingresses_for(read, _services_for(read, deployment))
+    services = _services_for(read, deployment)
+    routes = _ingresses_for(read, services)
+    hops = _gateway_routes(read, services)
     if not routes:
+        if isinstance(hops, str):
+            return hops
+        if any(hop.entry for hop in hops):
+            return (
+                f"{', '.join(hop.label for hop in hops if hop.entry)} fronts it: the Gateway "
+                "API has no standard rate-limit field, and implementations' own policies are "
+                "not read"
+            )
         return (
             "no Ingress routes to it, and limits set in the application, an API gateway or a "
             "service mesh are not visible through the Kubernetes API"
@@ -543,43 +703,124 @@ def rate_limits(read: NamespaceRead, deployment: dict) -> Observation | str:
                 limits.append(
                     f"Ingress {ingress['metadata']['name']}: {annotations[key]} {meaning} ({key})"
                 )
-    summary = "; ".join(limits) or f"no rate-limit annotation on Ingress {', '.join(fronts)}"
-    return Observation({"front": fronts, "limits": limits}, read.origin("list Ingresses"), summary)
+    configs = _backend_configs(read, routes)
+    if isinstance(configs, str):
+        return configs
+    armor = sorted(
+        {
+            f"Ingress {i['metadata']['name']}: Cloud Armor policy {security_policy(c)} "
+            f"(BackendConfig {name})"
+            for i, name, c in configs
+            if security_policy(c)
+        }
+    )
+    if armor and not limits:  # its rules live in Compute Engine, not in the cluster
+        return (
+            f"{'; '.join(armor)} is attached; whether it limits rates is in its rules, which the "
+            "Kubernetes API does not show"
+        )
+    summary = (
+        "; ".join(limits + armor) or f"no rate-limit annotation on Ingress {', '.join(fronts)}"
+    )
+    return Observation(
+        {"front": fronts, "limits": limits, "cloud_armor": armor},
+        read.origin("list Ingresses, BackendConfigs"),
+        summary,
+    )
 
 
-def platform_auth(read: NamespaceRead, deployment: dict) -> Observation | str:
-    """Whether callers reach the pods without any credential check in front of them: Services
-    of type LoadBalancer/NodePort admit anyone at layer 4; Ingresses check callers only with an
-    auth annotation; inside the cluster only NetworkPolicies narrow who may call."""
-    for kind in ("ingresses", "networkpolicies"):
-        if read.lists.get(kind) is None:
-            return read.why[kind]
-    services = _services_for(read, deployment)
-    if not services:
-        return "no Service selects its pods, so nothing routes callers to it"
+def _ingress_checks(
+    read: NamespaceRead, services: list[dict]
+) -> tuple[list[str], list[str], list[str]] | str:
+    """(open, guarded, opaque) entries for the Ingresses in front of these Services."""
     open_, guarded, opaque = [], [], []
-    for s in services:
-        kind = s["spec"].get("type") or "ClusterIP"
-        if kind in ("LoadBalancer", "NodePort"):
-            open_.append(f"Service {s['metadata']['name']} type {kind} (no credential check)")
-    for ingress in {
-        i["metadata"]["name"]: i for i, _, _ in _ingresses_for(read, services)
-    }.values():
+    routes = _ingresses_for(read, services)
+    configs = _backend_configs(read, routes)
+    if isinstance(configs, str):
+        return configs
+    for ingress in {i["metadata"]["name"]: i for i, _, _ in routes}.values():
         name, annotations = (
             ingress["metadata"]["name"],
             ingress["metadata"].get("annotations") or {},
         )
+        paths = [r for r in routes if r[0]["metadata"]["name"] == name]
+        iap = [n for i, n, c in configs if i["metadata"]["name"] == name and iap_enabled(c)]
         checks = [
             k for k, ok in AUTH_ANNOTATIONS.items() if k in annotations and ok(annotations[k])
         ]
-        if checks:
+        if iap and len(iap) == len(paths):
+            guarded.append(
+                f"Ingress {name} is behind Identity-Aware Proxy (BackendConfig "
+                f"{', '.join(sorted(set(iap)))} iap.enabled)"
+            )
+        elif checks:
             guarded.append(f"Ingress {name} checks callers ({', '.join(checks)})")
         elif any(k in annotations for k in OPAQUE_AUTH_ANNOTATIONS):
             opaque.append(f"Ingress {name} delegates to middlewares the API does not explain")
         else:
             open_.append(f"Ingress {name} has no authentication annotation")
+    return open_, guarded, opaque
+
+
+def platform_auth(read: NamespaceRead, deployment: dict) -> Observation | str:
+    """Whether callers reach the pods without any credential check in front of them: Services
+    of type LoadBalancer/NodePort admit anyone at layer 4; Ingresses check callers only with an
+    auth annotation or Identity-Aware Proxy (GKE BackendConfig); an HTTPRoute's Gateway is not
+    explained by the Gateway API; an Istio policy enforced at the pods checks every route; inside
+    the cluster only NetworkPolicies narrow who may call."""
+    for kind in ("ingresses", "networkpolicies", "authorizationpolicies", "requestauthentications"):
+        if read.lists.get(kind) is None:
+            return read.why[kind]
+    services = _services_for(read, deployment)
+    if not services:
+        return "no Service selects its pods, so nothing routes callers to it"
+    hops = _gateway_routes(read, services)
+    fronts = _ingress_checks(read, services)
+    if isinstance(hops, str) or isinstance(fronts, str):
+        return hops if isinstance(hops, str) else str(fronts)
+    open_, guarded, opaque = fronts
     internet = bool(open_ or guarded or opaque)
-    if not internet:
+    for s in services:
+        kind = s["spec"].get("type") or "ClusterIP"
+        if kind in ("LoadBalancer", "NodePort"):
+            internet = True
+            open_.insert(0, f"Service {s['metadata']['name']} type {kind} (no credential check)")
+    for hop in hops:
+        if hop.entry:
+            internet = internet or hop.internet
+            opaque.append(
+                f"{hop.label}: the Gateway API defines no authentication, and the "
+                "implementation's own policies are not read"
+            )
+    mesh = mesh_auth(
+        read.items("authorizationpolicies"),
+        read.items("requestauthentications"),
+        _pod_labels(deployment),
+        lambda: _pods_of(read, deployment),
+    )
+    origin = read.origin(
+        "list Services, Ingresses, HTTPRoutes, NetworkPolicies, BackendConfigs, Istio "
+        "AuthorizationPolicies and RequestAuthentications, Pods"
+    )
+    exposure = "internet" if internet else "cluster"
+    notes = []
+    if mesh is not None:
+        if mesh.guarded and mesh.enforced:  # the pods' proxy checks whatever route came in
+            routes = "; ".join(open_ + opaque + guarded) or "cluster-internal callers"
+            how = [*mesh.how, f"enforced by the pods' Istio proxy for every route ({routes})"]
+            return Observation({"open": False, "exposure": exposure, "how": how + mesh.notes},
+                               origin, "; ".join(how + mesh.notes))  # fmt: skip
+        if read.lists.get("pods") is None and mesh.how:
+            return read.why["pods"]
+        if mesh.guarded is False and mesh.enforced:
+            open_ += mesh.how
+        elif mesh.how:
+            notes.append(
+                f"{'; '.join(mesh.how)}, but no pod of it runs an Istio proxy, so nothing "
+                "enforces it"
+            )
+        notes += mesh.notes
+    if not (open_ or guarded or opaque):
         selecting, unfenced = _policies(read, deployment)
         if selecting and not unfenced:
             guarded.append(
@@ -588,12 +829,9 @@ def platform_auth(read: NamespaceRead, deployment: dict) -> Observation | str:
         else:
             open_.append("cluster-internal; no NetworkPolicy limits which pods may call")
     if opaque and not open_:
-        return "; ".join(opaque + guarded)
-    value = {"open": bool(open_), "exposure": "internet" if internet else "cluster",
-             "how": open_ + guarded + opaque}  # fmt: skip
-    return Observation(
-        value, read.origin("list Services, Ingresses, NetworkPolicies"), "; ".join(value["how"])
-    )
+        return "; ".join(opaque + guarded + notes)
+    value = {"open": bool(open_), "exposure": exposure, "how": open_ + guarded + opaque + notes}
+    return Observation(value, origin, "; ".join(value["how"]))
 
 
 def _binds(binding: dict, account: str, namespace: str) -> bool:

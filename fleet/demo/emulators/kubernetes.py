@@ -15,6 +15,9 @@ What it models, each from the official reference (cited beside the code that doe
   ImagePullBackOff, Unschedulable) and the matching Events (BackOff, Failed, FailedScheduling).
 - Optimistic concurrency: a write carrying a stale `metadata.resourceVersion` gets 409 Conflict.
 - Chunked lists: `limit` and `continue`, with `metadata.continue` and `remainingItemCount`.
+- Custom resources the audit reads, served only when "installed" (404 otherwise): Gateway API
+  Gateways/HTTPRoutes, Istio AuthorizationPolicies/RequestAuthentications, GKE BackendConfigs
+  (kubernetes_crds.py, with their references).
 - Errors are `Status` objects; 429 carries Retry-After; a bearer token is required.
 Run standalone: `python -m fleet.demo.emulators.kubernetes --port 8182` (namespace "mcp", seeded).
 """
@@ -33,6 +36,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fleet.demo.emulators.kubernetes_crds import (
+    CRD_GROUPS,
+    CRD_INSTALLS,
+    CRD_KINDS,
+    CRD_ROUTES,
+    CrdSeeding,
+)
 from fleet.demo.emulators.patching import PatchError, json_patch, merge_patch, strategic_merge_patch
 from fleet.demo.emulators.server import FakeServer, RecordedRequest, Reply
 
@@ -98,6 +108,7 @@ _EVIDENCE_ROUTES = [
         "podmonitors",
     ),
     (re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$"), "podlogs"),
+    *CRD_ROUTES,  # Gateway API, Istio security, GKE BackendConfig (kubernetes_crds.py)
 ]
 _ROUTES = [
     (re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/deployments(?:/([^/]+))?$"), "deployments"),
@@ -130,6 +141,7 @@ _GROUPS = {
     "servicemonitors": "monitoring.coreos.com",
     "podmonitors": "monitoring.coreos.com",
     "podlogs": "",
+    **CRD_GROUPS,
 }
 _KINDS = {
     "deployments": ("apps/v1", "Deployment"),
@@ -148,6 +160,7 @@ _KINDS = {
     "servicemonitors": ("monitoring.coreos.com/v1", "ServiceMonitor"),
     "podmonitors": ("monitoring.coreos.com/v1", "PodMonitor"),
     "podlogs": ("v1", "Pod"),
+    **CRD_KINDS,
 }
 _PATCHABLE = {"deployments", "horizontalpodautoscalers"}
 _PATCH_TYPES = {
@@ -309,10 +322,12 @@ class _EvidenceSeeding:
         annotations: dict[str, str] | None = None,
         namespace: str = "mcp",
         tls: bool = True,
+        ingress_class: str = "nginx",
     ) -> dict:
-        """An Ingress routing `host` to a Service port, with the controller's load balancer IP."""
+        """An Ingress routing `host` to a Service port, with the controller's load balancer IP
+        (`ingress_class` "gce" is GKE's own controller, the one that honours BackendConfigs)."""
         spec: dict[str, Any] = {
-            "ingressClassName": "nginx",
+            "ingressClassName": ingress_class,
             "rules": [
                 {
                     "host": host,
@@ -383,6 +398,7 @@ class _EvidenceSeeding:
         missing = missing or (
             kind in ("servicemonitors", "podmonitors") and not self.prometheus_operator
         )
+        missing = missing or (kind in CRD_INSTALLS and CRD_INSTALLS[kind] not in self.crds)
         if missing:  # an API group nobody serves: the API server's plain 404
             return error(404, "the server could not find the requested resource", request)
         if kind == "podlogs":
@@ -452,7 +468,7 @@ class _EvidenceSeeding:
         } | found
 
 
-class FakeKubernetes(_EvidenceSeeding, FakeServer):
+class FakeKubernetes(_EvidenceSeeding, CrdSeeding, FakeServer):
     """In-memory kube-apiserver subset with a pretend Deployment controller, kubelet and HPA."""
 
     def __init__(self, *, port: int = 0, token: str | None = None, rollout_gets: int = 3) -> None:
@@ -474,6 +490,8 @@ class FakeKubernetes(_EvidenceSeeding, FakeServer):
         # What the audit reads besides the workloads (see the "audit evidence" section below).
         self.metrics_server = True  # metrics.k8s.io served (metrics-server installed)
         self.prometheus_operator = False  # monitoring.coreos.com CRDs installed
+        # Installed custom resources: "gateway-api", "istio", "gke" (see kubernetes_crds.py).
+        self.crds: set[str] = set()
         self.pod_usage: dict[tuple[str, str], dict[str, str]] = {}  # per Deployment, per pod
         self.pod_logs: dict[tuple[str, str], list[str]] = {}  # per Deployment: its pods' log
         self._seed_cluster_roles()
