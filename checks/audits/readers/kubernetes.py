@@ -262,6 +262,11 @@ def _list_optional(custom: Any, kind: str, namespace: str) -> tuple[list[dict] |
     return [], f"{what} not installed ({group} {', '.join(versions)} not served)"
 
 
+def _refused_list(read: NamespaceRead, kind: str) -> bool:
+    """Whether listing an optional kind failed (one never listed counts as not installed)."""
+    return kind in read.lists and read.lists[kind] is None
+
+
 def _refused(exc: ApiException, resource: str, namespace: str, what: str) -> str:
     """Why a list failed; a 403 names the RBAC permission the console lacks."""
     if exc.status == 403:
@@ -276,7 +281,7 @@ def _read_parent_gateways(read: NamespaceRead, custom: Any) -> None:
     """Gateways the namespace's HTTPRoutes attach to in other namespaces: one list per such
     namespace (a shared Gateway usually lives in its own), kept beside this namespace's."""
     read.gateways = {(read.namespace, g["metadata"]["name"]): g for g in read.items("gateways")}
-    if read.lists.get("gateways") is None:
+    if _refused_list(read, "gateways"):
         read.unread_gateways[read.namespace] = read.why["gateways"]
     for other in sorted(gateway_parent_namespaces(read.items("httproutes"), read.namespace)):
         found, note = _list_optional(custom, "gateways", other)
@@ -524,7 +529,7 @@ def _fences(read: NamespaceRead, deployment: dict) -> tuple[list[str], list[str]
 
 def _gateway_routes(read: NamespaceRead, services: list[dict]) -> list[GatewayRoute] | str:
     """HTTPRoute hops to these Services through their Gateways, or why they cannot be known."""
-    if read.lists.get("httproutes") is None:
+    if _refused_list(read, "httproutes"):
         return read.why["httproutes"]
     ns = read.namespace
     index = _once(read, "httproutes", lambda: backend_index(read.items("httproutes"), ns))
@@ -668,7 +673,7 @@ def _backend_configs(
         name, config = backend_config(
             read.items("backendconfigs"), by_name[backend["name"]], port, ingress
         )
-        if name and read.lists.get("backendconfigs") is None:
+        if name and _refused_list(read, "backendconfigs"):
             return read.why["backendconfigs"]
         if name:
             found.append((ingress, name, config))
@@ -768,8 +773,11 @@ def platform_auth(read: NamespaceRead, deployment: dict) -> Observation | str:
     auth annotation or Identity-Aware Proxy (GKE BackendConfig); an HTTPRoute's Gateway is not
     explained by the Gateway API; an Istio policy enforced at the pods checks every route; inside
     the cluster only NetworkPolicies narrow who may call."""
-    for kind in ("ingresses", "networkpolicies", "authorizationpolicies", "requestauthentications"):
+    for kind in ("ingresses", "networkpolicies"):
         if read.lists.get(kind) is None:
+            return read.why[kind]
+    for kind in ("authorizationpolicies", "requestauthentications"):
+        if _refused_list(read, kind):
             return read.why[kind]
     services = _services_for(read, deployment)
     if not services:
