@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from fleet.budgets import clients
 from fleet.budgets.alerts import check_thresholds
+from fleet.budgets.costs import month_costs
 from fleet.budgets.models import (
     Budget,
     CloudBudget,
@@ -107,9 +108,18 @@ class BudgetSpend:
 
 
 def budget_spend(
-    budget: Budget, costs: dict[int, Decimal], currency: str, today: date
+    budget: Budget,
+    costs: dict[int, Decimal],
+    currency: str,
+    today: date,
+    *,
+    stale: dict[int, date] | None = None,
 ) -> BudgetSpend:
-    """Reported spend where an AWS budget reports it, estimated service costs for the rest."""
+    """Reported spend where an AWS budget reports it, estimated service costs for the rest.
+
+    `stale`: services whose figure is an earlier day's of the month (today's could not be read).
+    """
+    stale = stale or {}
     notes: list[str] = []
     reported_actual = reported_forecast = Decimal(0)
     reported_accounts: set[int] = set()
@@ -137,13 +147,17 @@ def budget_spend(
         reported_names.append(account.name)
         reported_actual += actual
         reported_forecast += forecast if forecast is not None else forecast_month(actual, today)
-    estimated, priced, unpriced = Decimal(0), 0, []
+    estimated, priced, unpriced, older = Decimal(0), 0, [], []
     for service in services_in_scope(budget).exclude(account_id__in=reported_accounts):
         if service.pk in costs:
             estimated += costs[service.pk]
             priced += 1
+            if service.pk in stale:
+                older.append(f"{service.name} as of {stale[service.pk]:%d %b}")
         else:
             unpriced.append(service.name)
+    if older:
+        notes.append(f"today's cost could not be read; using {', '.join(sorted(older)[:5])}")
     if unpriced:
         notes.append(f"no cost known for {', '.join(sorted(unpriced)[:5])}")
     if priced and currency != budget.currency:
@@ -167,11 +181,16 @@ def ingest(now: datetime | None = None, log: Callable[[str], None] = logger.info
     now = now or timezone.now()
     today = now.date()
     prices = current_prices()
-    costs = _service_costs(prices, now, today, log)
-    summary = {"services": len(costs), "budgets": 0, "alerts": 0}
+    priced_today = _service_costs(prices, now, today, log)
+    summary = {"services": len(priced_today), "budgets": 0, "alerts": 0}
+    # The budgets add up the same per-service figures every page shows (`month_costs`): a
+    # service that could not be priced today keeps its latest figure of the month, said so.
+    figures = month_costs(today=today)
+    costs = {pk: f.month_to_date for pk, f in figures.items() if f.currency == prices.currency}
+    stale = {pk: f.as_of for pk, f in figures.items() if pk not in priced_today}
     for budget in Budget.objects.all():
         _refresh_drift(budget, log)
-        spend = budget_spend(budget, costs, prices.currency, today)
+        spend = budget_spend(budget, costs, prices.currency, today, stale=stale)
         _store_budget_spend(budget, spend, today)
         for note in spend.notes:
             log(f"budget {budget.name}: {note}")

@@ -93,3 +93,34 @@ def test_the_service_page_and_what_if_say_the_budget_alerts_on_aws_figure_instea
     assert body["month_to_date"] == "40.00" and body["source"] == "requested"
     assert body["used_for_alerts"] is False and body["reported_instead_by"] == ["finance"]
     assert budget["spend_reported"] == "95.00" and budget["spend_reported_from"] == ["aws-prod"]
+
+
+def test_a_service_not_priced_today_keeps_its_figure_of_the_month_in_its_budget(
+    operator_client, weather, monitoring_fake, billing_fake, django_capture_on_commit_callbacks
+):
+    """Before: the budget dropped a service whose estimate failed today ("no cost known") while
+    its service page still showed its latest figure of the month: two totals for the same team."""
+    from datetime import timedelta
+
+    from tests.budget_console.conftest import seed_usage
+    from tests.factories import ServiceFactory
+
+    tiles = ServiceFactory(name="tiles", account=weather.account, resource="tiles", team="maps")
+    ServiceSpend.objects.create(
+        service=tiles,
+        day=NOV_10.date() - timedelta(days=1),
+        amount=Decimal("7.00"),
+        currency="USD",
+        source="estimated",
+    )
+    payload = {"name": "maps", "scope": "team", "scope_value": "maps", "amount": "100"}
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post("/api/v1/budgets", payload, content_type="application/json")
+    seed_usage(monitoring_fake, "weather", NOV_10, 2_000_000, 1_000_000)  # 50.90 USD
+
+    with django_capture_on_commit_callbacks(execute=True):
+        spend.ingest(now=NOV_10)  # tiles is not in the cloud any more: no estimate today
+
+    budget = Budget.objects.get(name="maps")
+    assert budget.spend_actual == Decimal("57.90")  # 50.90 + tiles' 7.00 of the 9th
+    assert "using tiles as of 09 Nov" in budget.spend_note
