@@ -47,7 +47,7 @@ from django.utils import timezone
 from console.broker import send_on_commit
 from console.notifications import grouping
 from console.notifications.events import AlertEvent
-from console.notifications.models import Alert, AlertChannel, Delivery, Silence
+from console.notifications.models import Alert, AlertChannel, AlertGroup, Delivery, Silence
 from console.notifications.payloads import build_payload
 
 RECOVERED = "recovered"
@@ -151,11 +151,17 @@ def reminder_minutes() -> int:
 
 
 def _open_alert(dedupe_key: str) -> Alert | None:
-    return (
-        Alert.objects.select_for_update()
-        .filter(dedupe_key=dedupe_key, resolved_at__isnull=True)
-        .first()
-    )
+    """The open alert with this key, locked; inside atomic().
+
+    Its group is locked first: acknowledging and withdrawing lock the group, then its alerts,
+    so taking the alert first here (then touching the group to show the latest words, or
+    inserting a recovery that references it) could deadlock with them on PostgreSQL.
+    """
+    open_now = Alert.objects.filter(dedupe_key=dedupe_key, resolved_at__isnull=True)
+    group_id = open_now.values_list("group_id", flat=True).first()
+    if group_id is not None:  # an alert's group never changes, so this is the one to lock
+        list(AlertGroup.objects.select_for_update().filter(pk=group_id))
+    return open_now.select_for_update().first()
 
 
 def _alert_fields(event: AlertEvent) -> dict:
