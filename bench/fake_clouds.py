@@ -203,12 +203,20 @@ class _Kubernetes:
 
 
 class _Azure:
-    def __init__(self) -> None:
-        from fleet.demo.emulators.container_apps import FakeContainerApps
+    """Container Apps with what Azure Resource Manager shows about them (the demo's ARM fake):
+    role assignments, Azure Monitor requests and CPU/memory, built-in authentication and the
+    subscription's activity-log export, so the audit reads every Azure fact it would in Azure."""
 
-        self.fake = FakeContainerApps().__enter__()
+    def __init__(self) -> None:
+        from fleet.demo.emulators.azure_arm import FakeArm
+
+        self.fake = FakeArm().__enter__()
         self.ca = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-arm-{os.getpid()}.pem"
         self.ca.write_bytes(self.fake.cert_pem)
+        self.fake.define("index-reader", ["Microsoft.Search/searchServices/indexes/read"])
+        self.fake.export_activity_log(SUBSCRIPTION, "to-ops", {"Administrative": True})
+        now = datetime.now(UTC)
+        self.days = [now - timedelta(days=d, hours=2) for d in range(7)]
 
     def endpoints(self) -> dict:
         return {"azure": self.fake.endpoint, "azure_ca": str(self.ca)}
@@ -229,6 +237,17 @@ class _Azure:
             ingress["ipSecurityRestrictions"] = [
                 {"name": "office", "ipAddressRange": "203.0.113.0/24", "action": "Allow"}
             ]
+        if i % 5:  # a fifth of the apps had no requests this week
+            self.fake.add_requests(app_id, [(t, 100.0 + i % 50) for t in self.days])
+            self.fake.add_usage(
+                app_id,
+                cpu_cores=[(t, 0.05 + 0.01 * (i % 30)) for t in self.days],
+                memory_bytes=[(t, (200 + i % 300) * 1024**2) for t in self.days],
+            )
+        if i % 2:
+            self.fake.set_auth(app_id, action="Return401")
+        role = "index-reader" if i % 3 else "Contributor"
+        self.fake.assign(SUBSCRIPTION, self.fake.principal_of(app_id), role)
 
 
 # --- AWS ECS (moto server) ---------------------------------------------------------------------
