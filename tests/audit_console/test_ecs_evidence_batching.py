@@ -19,6 +19,9 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from checks.audits.evidence import NETWORK
+from checks.audits.gather import gather
+from checks.audits.models import AuditPolicy
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_ENV
 from tests.fakes.aws_faults import AwsFaultProxy
@@ -219,3 +222,28 @@ def test_a_fleet_audit_reads_shared_things_once_and_batches_the_rest(proxy, run_
         assert alone.pop("security.dedicated-identity")[0] == "pass"
         assert in_fleet.pop("security.dedicated-identity")[0] == "fail"  # a shared task role
         assert alone == in_fleet, name
+
+
+def test_a_missing_security_group_leaves_only_its_services_without_the_fact(world, proxy):
+    """DescribeSecurityGroups refuses a whole batch naming a group that is gone; the console
+    then reads the batch's groups one at a time, so the other services keep their verdicts."""
+    ec2, ecs = _client(world, "ec2"), _client(world, "ecs")
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.0.0.0/16"]}])["Vpcs"]
+    gone = ec2.create_security_group(GroupName="gone", Description="gone", VpcId=vpc["VpcId"])
+    network = ecs.describe_services(cluster=CLUSTER, services=["svc-00"])["services"][0][
+        "networkConfiguration"
+    ]
+    network["awsvpcConfiguration"]["securityGroups"] = [gone["GroupId"]]
+    ecs.create_service(cluster=CLUSTER, serviceName="svc-gone", taskDefinition="notes",
+                       desiredCount=1, launchType="FARGATE", networkConfiguration=network)  # fmt: skip
+    ec2.delete_security_group(GroupId=gone["GroupId"])
+    Service.objects.create(name="svc-gone", url="https://svc-gone.example.com/mcp",
+                           account=CloudAccount.objects.get(name="aws"), resource="svc-gone")  # fmt: skip
+
+    services = list(Service.objects.select_related("account"))
+    found = gather(services, AuditPolicy.current(), set(), reads=[NETWORK])
+
+    assert "InvalidGroup.NotFound" in found["svc-gone"].unobserved[NETWORK]
+    assert found["svc-00"].observations[NETWORK].value["open_policies"] == []
+    assert found["svc-03"].observations[NETWORK].value["open_policies"]  # admits 0.0.0.0/0
+    assert _calls(proxy)["ec2:DescribeSecurityGroups"] == 1 + 3  # the batch, then one each
