@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Literal
 
 Kind = Literal["mcp_server", "agent_backend"]
@@ -68,6 +71,29 @@ class EvidenceItem:
             "source": self.source,
             "observed_at": _iso(self.observed_at) if self.observed_at else None,
         }
+
+
+def evidence_json(items: Iterable[EvidenceItem]) -> str:
+    """`json.dumps([item.as_dict() for item in items])`, byte for byte, without the dicts.
+
+    A fleet run stores one such list per result (215,000 at 5,000 services); building a dict
+    per line and encoding it through the generic encoder was most of the write's CPU.
+    """
+    return "[" + ", ".join(map(_item_json, items)) + "]"
+
+
+def _item_json(item: EvidenceItem) -> str:
+    when = _iso(item.observed_at) if item.observed_at else None
+    return (
+        f'{{"label": {_json(item.label)}, "value": {_json(item.value)}, '
+        f'"source": {_json(item.source)}, "observed_at": {_json(when)}}}'
+    )
+
+
+def _json(value: object) -> str:
+    if type(value) is str:
+        return encode_basestring_ascii(value)  # what json.dumps does with a str
+    return json.dumps(value)
 
 
 @lru_cache(maxsize=4096)
