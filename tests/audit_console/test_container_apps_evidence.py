@@ -277,3 +277,20 @@ def test_the_demo_container_app_is_decided_from_its_platform_history(
                  "cost.unused-resources", "observability.metrics"):  # fmt: skip
         assert results[rule].status == "pass", (rule, results[rule].message)
     assert "answers 401" in results["security.platform-auth"].message
+
+
+def test_an_azure_files_volume_makes_the_app_stateful(arm_world, services, run_audit):
+    """A mounted AzureFile share keeps data (backup asked for); EmptyDir and Secret volumes
+    keep nothing, so backup/restore does not apply."""
+    arm_world.set_volumes(_app_id("mcp-notes"), {"notes-data": "AzureFile", "tmp": "EmptyDir"})
+    arm_world.set_volumes(_app_id("mcp-open"), {"scratch": "EmptyDir", "certs": "Secret"})
+
+    run = run_audit()
+    results = {r.service_name: r for r in run.results.filter(rule_id="reliability.backup-restore")}
+
+    kept = results["notes"]
+    assert kept.status == "needs_attestation" and "keeps data" in kept.message
+    assert "Azure Files share volume notes-data (notes-data-share)" in str(kept.evidence)
+    scratch = results["open"]
+    assert scratch.status == "not_applicable", scratch.message
+    assert "no Azure Files volume mounted" in str(scratch.evidence)

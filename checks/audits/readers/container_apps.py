@@ -1,6 +1,7 @@
 """Audit evidence for Container Apps, from the app's description (Container Apps API
 containerApps.get, already read for the run): its ingress (external or environment-internal,
-`allowInsecure`) and its `ipSecurityRestrictions`; per subscription the role assignments and the
+`allowInsecure`) and its `ipSecurityRestrictions`, its template's volumes and mounts (whether it
+keeps data: an Azure Files share, or a datastore setting); per subscription the role assignments and the
 activity log's export; per subscription and region Azure Monitor's Requests and CPU/memory
 metrics (container_apps_usage.py); per app with an ingress its built-in authentication
 (container_apps_auth.py).
@@ -26,6 +27,7 @@ from checks.audits.evidence import (
     PLATFORM_AUTH,
     REACHABILITY,
     SHUTDOWN,
+    STATEFUL,
     TRAFFIC,
     USAGE,
     Observation,
@@ -33,6 +35,7 @@ from checks.audits.evidence import (
 )
 from checks.audits.gather import ReadContext
 from checks.audits.readers import OncePerRun, container_apps_auth, container_apps_usage
+from checks.audits.readers.kubernetes import DATASTORE_ENV
 
 ANYWHERE = {"0.0.0.0/0", "::/0", "*", "any"}
 # Template.terminationGracePeriodSeconds: "If this value is nil, the default grace period will be
@@ -40,6 +43,12 @@ ANYWHERE = {"0.0.0.0/0", "::/0", "*", "any"}
 # https://learn.microsoft.com/en-us/azure/container-apps/application-lifecycle-management
 # (shutdown: SIGTERM, then SIGKILL after the grace period). Container Apps has no preStop hook.
 DEFAULT_GRACE_S = 30
+# Template.volumes[].storageType: AzureFile and NfsAzureFile mount an Azure Files share that
+# outlives every replica; EmptyDir (the default) is scratch space lost with the replica and
+# Secret mounts the app's own secrets (https://learn.microsoft.com/en-us/rest/api/
+# resource-manager/containerapps/container-apps/get, Volume; https://learn.microsoft.com/en-us/
+# azure/container-apps/storage-mounts).
+PERSISTENT_STORAGE = {"azurefile": "Azure Files share", "nfsazurefile": "NFS Azure Files share"}
 
 
 def _ingress(raw: dict) -> dict | None:
@@ -99,6 +108,36 @@ def shutdown(raw: dict, origin: Provenance) -> Observation:
     return Observation(value, origin, summary)
 
 
+def stateful(raw: dict, origin: Provenance) -> Observation:
+    """Whether the app keeps data: a persistent (Azure Files) volume its containers mount, or
+    a datastore setting in their environment (the rule asks for a backup then)."""
+    template = raw.get("template") or (raw.get("properties") or {}).get("template") or {}
+    containers = template.get("containers") or []
+    mounted = {
+        _field(mount, "volume_name", "volumeName")
+        for container in containers
+        for mount in _field(container, "volume_mounts", "volumeMounts") or []
+    }
+    why = []
+    for volume in template.get("volumes") or []:
+        kind = str(_field(volume, "storage_type", "storageType") or "EmptyDir")
+        label = PERSISTENT_STORAGE.get(kind.lower())
+        if label and volume.get("name") in mounted:
+            share = _field(volume, "storage_name", "storageName") or ""
+            why.append(f"{label} volume {volume.get('name')}" + (f" ({share})" if share else ""))
+    why += [
+        f"datastore setting {env['name']}"
+        for container in containers
+        for env in container.get("env") or []
+        if DATASTORE_ENV.match(env.get("name") or "")
+    ]
+    summary = "; ".join(why) or (
+        "no Azure Files volume mounted (EmptyDir and Secret volumes keep nothing), no datastore "
+        "setting"
+    )
+    return Observation({"stateful": bool(why), "why": why}, origin, summary)
+
+
 def reachability(raw: dict, ready: int | None, origin: Provenance) -> Observation:
     ingress = _ingress(raw)
     if ingress is None:
@@ -133,6 +172,7 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             NETWORK: network(raw, origin),
             REACHABILITY: reachability(raw, cloud.snapshot.ready_instances, origin),
             SHUTDOWN: shutdown(raw, origin),
+            STATEFUL: stateful(raw, origin),
         }
         account = service.account
         if account.pk not in subscriptions:
@@ -445,5 +485,5 @@ def traffic(totals: dict[str, float] | str, app_id: str, origin: Provenance) -> 
 
 OncePerRun(read_all).register(
     (NETWORK, REACHABILITY, SHUTDOWN, IDENTITY_GRANTS, TRAFFIC, METRICS, AUDIT_LOGS, USAGE,
-     PLATFORM_AUTH)
+     PLATFORM_AUTH, STATEFUL)
 )  # fmt: skip

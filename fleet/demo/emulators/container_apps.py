@@ -130,11 +130,14 @@ class FakeContainerApps(FakeServer):
         mode: str = "Single",
         revision_suffix: str = "",
         termination_grace_s: int | None = None,
+        volumes: dict[str, str] | None = None,
     ) -> str:
         """A provisioned, running app with one active revision; returns its ARM id.
 
         `termination_grace_s` sets template.terminationGracePeriodSeconds (unset: the platform's
-        default of 30 s applies; Template in the containerApps reference)."""
+        default of 30 s applies; Template in the containerApps reference). `volumes` maps a volume
+        name to its storageType (AzureFile, NfsAzureFile, EmptyDir, Secret; Volume in the same
+        reference), each mounted in the container at /mnt/{name} (VolumeMount)."""
         app_id = (
             f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
             f"/providers/Microsoft.App/containerApps/{name}"
@@ -207,9 +210,25 @@ class FakeContainerApps(FakeServer):
         if termination_grace_s is not None:
             app["properties"]["template"]["terminationGracePeriodSeconds"] = termination_grace_s
         self.apps[app_id.lower()] = app
+        if volumes:
+            self.set_volumes(app_id, volumes)
         revision = self._new_revision(app)
         self._become_running(app, revision, failure=None)
         return app_id
+
+    def set_volumes(self, app_id: str, volumes: dict[str, str]) -> None:
+        """Template volumes by name -> storageType, each mounted in the first container at
+        /mnt/{name}; AzureFile / NfsAzureFile ones name an environment storage `{name}-share`
+        (Volume, VolumeMount in the containerApps reference)."""
+        template = self.apps[app_id.lower()]["properties"]["template"]
+        template["volumes"] = [
+            {"name": v, "storageType": kind}
+            | ({"storageName": f"{v}-share"} if kind.endswith("AzureFile") else {})
+            for v, kind in volumes.items()
+        ]
+        template["containers"][0]["volumeMounts"] = [
+            {"volumeName": v, "mountPath": f"/mnt/{v}"} for v in volumes
+        ]
 
     def deploy(self, app_id: str, *, image: str = "", failed: tuple[str, str] | None = None) -> str:
         """Another deployer's new revision, provisioned at once; returns its name."""
