@@ -68,7 +68,8 @@ OBSERVED: dict[str, str] = {
     IDENTITY_GRANTS: "the roles bound to the service's identity (dict: identity, grants, broad)",
     USAGE: "observed CPU and memory use against requests and limits (dict, per instance)",
     STATEFUL: "whether the service keeps data of its own (dict: stateful, why)",
-    ENCRYPTION: "the key that encrypts the service's stored data (dict: key, managed_by)",
+    ENCRYPTION: "the key that encrypts the service's stored data (dict: key, managed_by; "
+    "encrypted False and unencrypted when a store is not encrypted)",
     TRAFFIC: "requests the platform counted over the last 7 days (int)",
     PLATFORM_AUTH: "whether the platform admits callers without credentials (dict: open, "
     "exposure, how)",

@@ -1,6 +1,7 @@
 """ECS services: audit verdicts from the AWS APIs around the service, against moto (server mode):
 the task role's IAM policies, security groups and load balancers, the container's CloudWatch
-Logs, CloudTrail trails, and stopTimeout/EFS volumes from the task definition.
+Logs, CloudTrail trails, stopTimeout/EFS volumes from the task definition, the EFS file systems'
+keys, AWS/ECS CPU and memory metrics, and authentication actions on the load balancer's listeners.
 """
 
 from __future__ import annotations
@@ -93,7 +94,19 @@ def _restore(url: str) -> None:
             if name not in kept:
                 iam.delete_role_policy(RoleName=role, PolicyName=name)
     elb = aws("elbv2", url)
+    [lb] = elb.describe_load_balancers(Names=["notes-internal"])["LoadBalancers"]
     [group] = elb.describe_target_groups(Names=["notes"])["TargetGroups"]
+    forward = [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}]
+    for listener in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
+        if listener["Port"] == 80:
+            elb.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=forward)
+        else:
+            elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    ecs = aws("ecs", url)
+    if not ecs.describe_services(cluster=CLUSTER, services=["files"])["services"][0][
+        "taskDefinition"
+    ].endswith("/files:1"):
+        ecs.update_service(cluster=CLUSTER, service="files", taskDefinition="files:1")
     targets = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
     registered = [{"Id": t["Target"]["Id"]} for t in targets["TargetHealthDescriptions"]]
     if registered:
@@ -141,6 +154,11 @@ def _build(moto_url: str) -> None:
     trail = aws("cloudtrail", moto_url)
     trail.create_trail(Name="org", S3BucketName="trail-logs", IsMultiRegionTrail=True)
     trail.start_logging(Name="org")
+    # The files service mounts an EFS file system encrypted with a customer-managed key.
+    key = aws("kms", moto_url).create_key(Description="files")["KeyMetadata"]["Arn"]
+    files_fs = aws("efs", moto_url).create_file_system(
+        CreationToken="files", Encrypted=True, KmsKeyId=key
+    )["FileSystemId"]
     ecs = aws("ecs", moto_url)
     ecs.create_cluster(clusterName=CLUSTER)
     for name, role, group, public, extra in (
@@ -150,7 +168,7 @@ def _build(moto_url: str) -> None:
         ecs.register_task_definition(
             family=name, taskRoleArn=role, networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-            volumes=[{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}]
+            volumes=[{"name": "data", "efsVolumeConfiguration": {"fileSystemId": files_fs}}]
             if name == "files" else [],
             containerDefinitions=[{
                 "name": "server", "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}:1",
@@ -213,11 +231,25 @@ def test_ecs_rules_decide_from_aws_apis(services, run_audit, viewer_client):
     assert audit.status == "pass" and "logging trail(s): org" in str(audit.evidence)
     assert files["reliability.backup-restore"].status == "needs_attestation"
     assert notes["reliability.backup-restore"].status == "not_applicable"
-    # What ECS cannot show is said, with why; the fix speaks of ECS, not only of pods.
+    # What ECS cannot show is said, with why.
     auth = files["security.platform-auth"]
-    assert (
-        auth.status == "no_evidence" and "does not read" in auth.message and "ECS" in auth.message
+    assert auth.status == "no_evidence" and "no load balancer in front: ECS" in auth.message
+    open_ = notes["security.platform-auth"]  # an ALB forwarding without an authenticate action
+    assert open_.status == "warning"
+    assert "no authentication action on the load balancer in front (notes-internal HTTP:80" in (
+        str(open_.evidence)
     )
+    encrypted = files["compliance.encryption-at-rest"]
+    assert encrypted.status == "pass" and "customer-managed key arn:aws:kms:" in encrypted.message
+    assert notes["compliance.encryption-at-rest"].status == "not_applicable"  # no EFS volume
+    # No AWS/ECS metric points yet: no evidence, with why.
+    unsized = notes["cost.right-sizing"]
+    assert unsized.status == "needs_attestation"  # the rule is attestable
+    assert "no AWS/ECS CPUUtilization or MemoryUtilization points for mcp/notes" in (
+        unsized.message
+    )
+    assert notes["observability.metrics"].status == "needs_attestation"
+    assert "CloudWatch has no AWS/ECS" in notes["performance.resource-limits"].message
     page = viewer_client.get(f"/audits/runs/{run.pk}/?service=files").content.decode()
     assert "set the container&#x27;s stopTimeout above the slowest call" in page
 
@@ -351,8 +383,7 @@ def test_an_unreadable_request_count_is_no_evidence_with_the_reason(world, servi
         result = verdicts(run_audit(), "notes")["cost.unused-resources"]
 
     assert result.status == "no_evidence"
-    assert "reading the load balancer's request count failed" in result.message
-    assert "AccessDeniedException" in result.message
+    assert "permission cloudwatch:GetMetricData missing (AccessDeniedException" in result.message
 
 
 def _rule_group(world: str, name: str, rules: list[dict]) -> str:
@@ -402,3 +433,139 @@ def test_rate_based_rules_inside_referenced_rule_groups_are_followed(world, serv
         refused = verdicts(run_audit(), "notes")["security.rate-limiting"]
     assert refused.status not in {"pass", "fail"}  # never a guess
     assert "permission wafv2:GetRuleGroup missing (AccessDeniedException" in refused.message
+
+
+def _utilization(world: str, service: str, cpu: float, memory: float) -> None:
+    """AWS/ECS service metrics as ECS publishes them (percent of the task's reservation), with a
+    higher point 9 days ago that the 7-day window must leave out."""
+    dims = [{"Name": "ClusterName", "Value": CLUSTER}, {"Name": "ServiceName", "Value": service}]
+    now = datetime.now(UTC)
+    aws("cloudwatch", world).put_metric_data(Namespace="AWS/ECS", MetricData=[
+        {"MetricName": metric, "Dimensions": dims, "Value": value, "Unit": "Percent",
+         "Timestamp": now - timedelta(hours=hours)}
+        for metric, peak in (("CPUUtilization", cpu), ("MemoryUtilization", memory))
+        for value, hours in ((peak / 2, 2), (peak, 30), (99.0, 9 * 24))
+    ])  # fmt: skip
+
+
+def test_cpu_and_memory_use_against_the_task_reservation(world, services, run_audit):
+    _utilization(world, "notes", cpu=12.0, memory=15.0)  # 256 CPU units, 512 MiB reserved
+    _utilization(world, "files", cpu=70.0, memory=60.0)
+
+    run = run_audit()
+    notes, files = verdicts(run, "notes"), verdicts(run, "files")
+
+    idle = notes["cost.right-sizing"]
+    assert idle.status == "warning" and "under 20%" in idle.message
+    assert "cpu 0.03 of 0.25 vCPU (12%); memory 77Mi of 512Mi (15%)" in str(idle.evidence)
+    assert files["cost.right-sizing"].status == "pass"
+    limits = files["performance.resource-limits"]
+    assert limits.status == "pass" and "memory 307Mi of 512Mi (60%)" in str(limits.evidence)
+    metrics = notes["observability.metrics"]
+    assert metrics.status == "pass"
+    assert "AWS/ECS CPUUtilization, MemoryUtilization" in str(metrics.evidence)
+
+
+OIDC = {
+    "Issuer": "https://login.example.com",
+    "AuthorizationEndpoint": "https://login.example.com/authorize",
+    "TokenEndpoint": "https://login.example.com/token",
+    "UserInfoEndpoint": "https://login.example.com/userinfo",
+    "ClientId": "notes",
+    "ClientSecret": "not-a-secret",
+}
+
+
+def test_an_oidc_action_on_the_listener_is_platform_auth(world, services, run_audit):
+    elb = aws("elbv2", world)
+    [tg] = elb.describe_target_groups(Names=["notes"])["TargetGroups"]
+    certificate = aws("acm", world).request_certificate(DomainName="notes.example.com")
+    # ALBs authenticate on HTTPS listeners only; the rule's actions run by Order.
+    https = elb.create_listener(
+        LoadBalancerArn=_balancer_arn(world), Protocol="HTTPS", Port=443,
+        Certificates=[{"CertificateArn": certificate["CertificateArn"]}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]  # fmt: skip
+    elb.create_rule(
+        ListenerArn=https["ListenerArn"], Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/mcp*"]}],
+        Actions=[{"Type": "forward", "Order": 2, "TargetGroupArn": tg["TargetGroupArn"]},
+                 {"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": OIDC}],
+    )  # fmt: skip
+
+    # HTTP:80 still forwards without checking: the platform admits callers there.
+    mixed = verdicts(run_audit(), "notes")["security.platform-auth"]
+    assert mixed.status == "warning" and "notes-internal HTTP:80 default action" in str(
+        mixed.evidence
+    )
+
+    [http] = [
+        li
+        for li in elb.describe_listeners(LoadBalancerArn=_balancer_arn(world))["Listeners"]
+        if li["Port"] == 80
+    ]
+    elb.modify_listener(ListenerArn=http["ListenerArn"], DefaultActions=[
+        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443",
+                                                "StatusCode": "HTTP_301"}}])  # fmt: skip
+    checked = verdicts(run_audit(), "notes")["security.platform-auth"]
+    assert checked.status == "pass"
+    assert (
+        "notes-internal HTTPS:443 rule 10 → notes: authenticate-oidc (issuer "
+        "https://login.example.com)" in checked.message
+    )
+    assert "not-a-secret" not in str(checked.evidence)
+
+
+def test_efs_keys_decide_encryption_at_rest(world, services, run_audit):
+    """The world's files service has a customer-managed key (test_ecs_rules_decide_from_aws_apis);
+    here a revision mounts one file system with the default key and one unencrypted. moto leaves
+    KmsKeyId out when none was given (AWS names the aws/elasticfilesystem key, which KMS
+    DescribeKey reports as KeyManager AWS) and cannot create AWS-managed keys, so the default key
+    is modelled by its absence."""
+    efs, ecs = aws("efs", world), aws("ecs", world)
+    default = efs.create_file_system(CreationToken="cache", Encrypted=True)["FileSystemId"]
+    plain = efs.create_file_system(CreationToken="scratch")["FileSystemId"]
+    described = ecs.describe_task_definition(taskDefinition="files:1")["taskDefinition"]
+    keep = ("family", "taskRoleArn", "networkMode", "requiresCompatibilities", "cpu", "memory",
+            "containerDefinitions")  # fmt: skip
+
+    def mount(*ids: str) -> None:
+        volumes = [{"name": f"v{n}", "efsVolumeConfiguration": {"fileSystemId": fs}}
+                   for n, fs in enumerate(ids)]  # fmt: skip
+        arn = ecs.register_task_definition(**{k: described[k] for k in keep}, volumes=volumes)[
+            "taskDefinition"
+        ]["taskDefinitionArn"]
+        ecs.update_service(cluster=CLUSTER, service="files", taskDefinition=arn)
+
+    mount(default, plain)
+    unencrypted = verdicts(run_audit(), "files")["compliance.encryption-at-rest"]
+    assert unencrypted.status == "fail" and f"{plain} is not encrypted at rest" in (
+        unencrypted.message
+    )
+    assert f"EFS {default} encrypted with the AWS-managed key" in str(unencrypted.evidence)
+
+    mount(default)
+    managed = verdicts(run_audit(), "files")["compliance.encryption-at-rest"]
+    assert managed.status == "pass" and "AWS-managed keys" in managed.message
+
+
+def test_refused_reads_name_the_permission(world, services, run_audit):
+    with AwsFaultProxy(world) as proxy:
+        CloudAccount.objects.filter(name="aws").update(endpoint=proxy.endpoint)
+        for action in ("cloudwatch:GetMetricData", "elasticloadbalancing:DescribeRules",
+                       "elasticfilesystem:DescribeFileSystems"):  # fmt: skip
+            proxy.fail_action(action, 403, count=10)
+
+        run = run_audit()
+    notes, files = verdicts(run, "notes"), verdicts(run, "files")
+
+    for result, action in (
+        (notes["cost.right-sizing"], "cloudwatch:GetMetricData"),
+        (notes["security.platform-auth"], "elasticloadbalancing:DescribeRules"),
+    ):
+        assert result.status not in {"pass", "fail", "warning"}  # never a guess
+        assert f"permission {action} missing" in result.message
+    assert notes["observability.metrics"].status == "needs_attestation"
+    encryption = files["compliance.encryption-at-rest"]
+    assert encryption.status not in {"pass", "fail"}  # never a guess
+    assert "permission elasticfilesystem:DescribeFileSystems missing" in encryption.message

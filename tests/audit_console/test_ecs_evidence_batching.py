@@ -192,7 +192,8 @@ def test_a_fleet_audit_reads_shared_things_once_and_batches_the_rest(proxy, run_
     assert calls["elasticloadbalancing:DescribeListeners"] == 1  # once per load balancer
     assert calls["elasticloadbalancing:DescribeRules"] == 1  # once per listener
     assert calls["elasticloadbalancing:DescribeTargetHealth"] == len(BALANCED)  # one each
-    assert calls["monitoring:GetMetricData"] == 1  # all 12 request counts in one call
+    # All 12 request counts in one call, the 24 services' CPU and memory (48 queries) in another.
+    assert calls["monitoring:GetMetricData"] == 2
     assert calls["wafv2:GetWebACLForResource"] == 1  # once per load balancer
     assert calls["logs:FilterLogEvents"] == len(FAMILIES)  # once per log group
     assert calls["iam:ListRolePolicies"] == 2 and calls["iam:GetRolePolicy"] == 2  # per role

@@ -12,6 +12,13 @@
   web ACL in front holds a rate-based rule.
 - CloudWatch GetMetricData, AWS/ApplicationELB RequestCount of the service's target groups: the
   requests the load balancer sent to the service over the last TRAFFIC_DAYS days.
+- CloudWatch GetMetricData, AWS/ECS CPUUtilization and MemoryUtilization of every service of the
+  account (ecs_usage): peak use against the task definition's reservation, and whether ECS's
+  metrics are collected for the service.
+- ELBv2 DescribeListeners/DescribeRules (the reads reachability makes): an `authenticate-oidc` or
+  `authenticate-cognito` action before the `forward` to the service's target group.
+- EFS DescribeFileSystems (once per file system) and KMS DescribeKey (once per key): the keys
+  encrypting the EFS volumes the task mounts (ecs_storage).
 
 Every client comes from the account's boto3 chain and `endpoint` override (moto in tests).
 """
@@ -32,18 +39,21 @@ from checks.audits.evidence import (
     AUDIT_LOGS,
     ENCRYPTION,
     IDENTITY_GRANTS,
+    METRICS,
     NETWORK,
+    PLATFORM_AUTH,
     RATE_LIMITS,
     REACHABILITY,
     SHUTDOWN,
     STATEFUL,
     STRUCTURED_LOGS,
     TRAFFIC,
+    USAGE,
     Observation,
     Provenance,
 )
 from checks.audits.gather import ReadContext
-from checks.audits.readers import OncePerRun
+from checks.audits.readers import OncePerRun, ecs_storage, ecs_usage
 from checks.audits.readers.kubernetes import DATASTORE_ENV, JSON_SHARE
 from fleet.operations.clouds.credentials import aws_session
 
@@ -73,9 +83,14 @@ _ACCOUNT_WIDE = {
     "ConnectTimeoutError",
     "EndpointRefused",
 }
-ENCRYPTION_REASON = (
-    "the data stores behind an ECS task (EFS, RDS, S3) are not read for their encryption keys yet"
+NO_BALANCER_AUTH_REASON = (
+    "no load balancer in front: ECS itself has no authentication of its own, so whether "
+    "callers are checked is up to the application"
 )
+# ELBv2 Action.Type values that authenticate users before the following actions run.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_Action.html
+AUTHENTICATE = {"authenticate-oidc": "AuthenticateOidcConfig",
+                "authenticate-cognito": "AuthenticateCognitoConfig"}  # fmt: skip
 
 
 # Services whose facts are read side by side: the time goes into waiting on the AWS APIs, and
@@ -119,6 +134,9 @@ class _Account:
         self.target_groups: dict[str, dict | Exception] = {}  # by ARN
         self.balancers: dict[str, dict | Exception] = {}  # load balancers by ARN
         self.requests: dict[tuple[str, str], float | Exception] = {}  # (TG, LB) -> RequestCount
+        # (ClusterName, ServiceName) -> {"cpu": peak %, "memory": peak %} of AWS/ECS metrics
+        self.usage: dict[tuple[str, str], dict[str, float] | Exception] = {}
+        self.file_systems: dict[str, dict | Exception] = {}  # EFS file systems by id
         # Why the account cannot be read at all (no credentials, endpoint unreachable): said
         # once, then reused for its other services instead of trying again per service.
         self.broken = ""
@@ -185,6 +203,18 @@ class _Account:
                 "LoadBalancerArn",
             ),
             lambda: self._request_counts(read_at),
+            lambda: self._utilizations(raws, read_at),
+            lambda: self._batched(
+                self.file_systems,
+                _ids(ecs_storage.file_system_ids(raw) for raw in raws),
+                1,  # DescribeFileSystems names one FileSystemId (or lists every one)
+                lambda ids: _call(
+                    "elasticfilesystem:DescribeFileSystems",
+                    self.efs.describe_file_systems,
+                    FileSystemId=ids[0],
+                )["FileSystems"],
+                "FileSystemId",
+            ),
         )
         for step in steps:
             if self.broken:
@@ -231,14 +261,35 @@ class _Account:
         for start in range(0, len(pairs), METRIC_QUERIES_PER_CALL):
             chunk = pairs[start : start + METRIC_QUERIES_PER_CALL]
             try:
-                sums = _metric_sums(self.cloudwatch, [_request_query(*p) for p in chunk], read_at)
+                found = _metric_values(
+                    self.cloudwatch, [_request_query(*p) for p in chunk], read_at, TRAFFIC_DAYS
+                )
             except Exception as exc:
                 if self.fail(exc):
                     return
                 self.requests.update(dict.fromkeys(chunk, exc))
                 continue
             for n, pair in enumerate(chunk):
-                self.requests[pair] = sums.get(f"q{n}", 0.0)
+                self.requests[pair] = sum(found[n])
+
+    def _utilizations(self, raws: list[dict], read_at: Any) -> None:
+        """AWS/ECS CPUUtilization and MemoryUtilization of every service of the account, two
+        queries a service, up to 500 queries a GetMetricData call, all pages of each."""
+        keys = sorted({ecs_usage.service_key(raw) for raw in raws})
+        per_call = METRIC_QUERIES_PER_CALL // len(ecs_usage.METRICS)
+        for start in range(0, len(keys), per_call):
+            chunk = keys[start : start + per_call]
+            queries = [q for key in chunk for q in ecs_usage.queries(key)]
+            try:
+                found = _metric_values(self.cloudwatch, queries, read_at, ecs_usage.USAGE_DAYS)
+            except Exception as exc:
+                if self.fail(exc):
+                    return
+                self.usage.update(dict.fromkeys(chunk, exc))
+                continue
+            width = len(ecs_usage.METRICS)
+            for n, key in enumerate(chunk):
+                self.usage[key] = ecs_usage.peaks(found[n * width : (n + 1) * width])
 
     def found(self, into: dict[str, Any], keys: Iterable[str]) -> list[dict]:
         """What a batch read for `keys`, in their order; the first failure is raised."""
@@ -683,22 +734,26 @@ def _request_query(target_group: str, balancer: str) -> dict:
     }
 
 
-def _metric_sums(cloudwatch: Any, queries: list[dict], read_at: Any) -> dict[str, float]:
-    """The sum of each query's values over TRAFFIC_DAYS, by Id ("q0", "q1", ...), all pages:
-    GetMetricData answers a NextToken when the points do not fit one answer."""
-    sums: dict[str, float] = {}
+def _metric_values(
+    cloudwatch: Any, queries: list[dict], read_at: Any, days: int
+) -> list[list[float]]:
+    """Each query's values over the last `days`, in the queries' order, all pages: GetMetricData
+    answers a NextToken when the points do not fit one answer (ids "q0", "q1", ...)."""
+    values: list[list[float]] = [[] for _ in queries]
     extra: dict[str, str] = {}
     while True:
-        answer = cloudwatch.get_metric_data(
+        answer = _call(
+            "cloudwatch:GetMetricData",
+            cloudwatch.get_metric_data,
             MetricDataQueries=[{"Id": f"q{n}", **q} for n, q in enumerate(queries)],
-            StartTime=read_at - timedelta(days=TRAFFIC_DAYS),
+            StartTime=read_at - timedelta(days=days),
             EndTime=read_at,
             **extra,
         )
         for result in answer.get("MetricDataResults") or []:
-            sums[result["Id"]] = sums.get(result["Id"], 0.0) + sum(result.get("Values") or [])
+            values[int(result["Id"][1:])].extend(result.get("Values") or [])
         if not answer.get("NextToken"):
-            return sums
+            return values
         extra = {"NextToken": answer["NextToken"]}
 
 
@@ -731,6 +786,132 @@ def traffic(aws: _Account, raw: dict, read_at: Any) -> Observation | str:
         else (f"no requests in {TRAFFIC_DAYS} days")
     )
     return Observation(count, origin, summary)
+
+
+def _peaks(aws: _Account, raw: dict) -> dict[str, float]:
+    """The service's AWS/ECS metric peaks, read for the whole account (_Account._utilizations)."""
+    found = aws.usage.get(ecs_usage.service_key(raw))
+    if found is None:
+        found = LookupError("the service's CPU and memory utilization were not read")
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def _usage_origin(read_at: Any) -> Provenance:
+    return Provenance(
+        "CloudWatch GetMetricData AWS/ECS CPUUtilization, MemoryUtilization (ClusterName, "
+        f"ServiceName; daily Maximum, last {ecs_usage.USAGE_DAYS} days)",
+        read_at,
+    )
+
+
+def usage(aws: _Account, raw: dict, read_at: Any) -> Observation | str:
+    return ecs_usage.usage(_peaks(aws, raw), raw, _usage_origin(read_at))
+
+
+def metrics(aws: _Account, raw: dict, read_at: Any) -> Observation | str:
+    return ecs_usage.metrics(_peaks(aws, raw), raw, _usage_origin(read_at))
+
+
+def encryption(aws: _Account, raw: dict, origin: Provenance) -> Observation | str:
+    """The keys of the EFS file systems the task mounts (read once per file system and key)."""
+    ids = ecs_storage.file_system_ids(raw)
+    if not ids:
+        return ecs_storage.NO_VOLUME_REASON
+
+    def key_manager(key: str) -> str:
+        answer = _call("kms:DescribeKey", aws.kms.describe_key, KeyId=key)
+        return (answer.get("KeyMetadata") or {}).get("KeyManager") or ""
+
+    return ecs_storage.encryption(aws.found(aws.file_systems, ids), key_manager, origin)
+
+
+def _ordered(actions: list[dict] | None) -> list[dict]:
+    """A listener's or rule's actions in the order the load balancer runs them (Order, lowest
+    first; https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_Action.html)."""
+    listed = list(enumerate(actions or []))
+    return [a for _, a in sorted(listed, key=lambda p: (p[1].get("Order") or 50001, p[0]))]
+
+
+def _forwards(action: dict, target_group: str) -> bool:
+    if action.get("TargetGroupArn") == target_group:
+        return True
+    groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+    return any(g.get("TargetGroupArn") == target_group for g in groups)
+
+
+def _authenticates(actions: list[dict], target_group: str) -> str | None:
+    """How an action list that forwards to `target_group` authenticates first: the IdP named,
+    "" when it forwards without (or lets anonymous callers through), None when it does not
+    forward there."""
+    how = ""
+    for action in _ordered(actions):
+        kind = action.get("Type") or ""
+        if kind in AUTHENTICATE:
+            config = action.get(AUTHENTICATE[kind]) or {}
+            # OnUnauthenticatedRequest "allow" forwards anonymous callers (no claims).
+            if (config.get("OnUnauthenticatedRequest") or "authenticate") != "allow":
+                idp = config.get("Issuer") or config.get("UserPoolArn") or "?"
+                how = f"{kind} ({'issuer' if kind.endswith('oidc') else 'user pool'} {idp})"
+        elif _forwards(action, target_group):
+            return how
+    return None
+
+
+def platform_auth(aws: _Account, raw: dict, origin: Provenance) -> Observation | str:
+    """Whether every listener route to the service's target groups authenticates callers first
+    (the DescribeListeners/DescribeRules answers reachability reads too)."""
+    pairs = _balancers(aws, raw)
+    if not any(found for _, found in pairs):
+        return NO_BALANCER_AUTH_REASON
+    checked, open_routes, internet = [], [], False
+    for group, found in pairs:
+        for lb in found:
+            listeners = (
+                _call(
+                    "elasticloadbalancing:DescribeListeners",
+                    aws.elbv2.describe_listeners,
+                    LoadBalancerArn=lb["LoadBalancerArn"],
+                ).get("Listeners")
+                or []
+            )
+            for listener in listeners:
+                where = (
+                    f"{lb['LoadBalancerName']} {listener.get('Protocol')}:{listener.get('Port')}"
+                )
+                rules = (
+                    _call(
+                        "elasticloadbalancing:DescribeRules",
+                        aws.elbv2.describe_rules,
+                        ListenerArn=listener["ListenerArn"],
+                    ).get("Rules")
+                    or []
+                )
+                routes = [("default action", listener.get("DefaultActions"))] + [
+                    (f"rule {rule.get('Priority')}", rule.get("Actions"))
+                    for rule in rules
+                    if not rule.get("IsDefault")
+                ]
+                for label, actions in routes:
+                    how = _authenticates(actions or [], group["TargetGroupArn"])
+                    if how is None:
+                        continue
+                    internet = internet or lb.get("Scheme") == "internet-facing"
+                    route = f"{where} {label} → {group['TargetGroupName']}"
+                    (checked.append(f"{route}: {how}") if how else open_routes.append(route))
+    if not checked and not open_routes:
+        return "no listener of the load balancer in front forwards to the service's target group"
+    exposure = "internet" if internet else "cluster"
+    if open_routes:
+        how = (
+            "no authentication action on the load balancer in front "
+            f"({', '.join(open_routes)}): it forwards callers without checking them"
+        )
+        value = {"open": True, "exposure": exposure, "how": [how]}
+        return Observation(value, origin, "; ".join([how, *checked]))
+    value = {"open": False, "exposure": exposure, "how": checked}
+    return Observation(value, origin, "; ".join(checked))
 
 
 # --- the reader --------------------------------------------------------------------------------
@@ -784,7 +965,6 @@ def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dic
     facts: dict[str, Observation | str] = {
         SHUTDOWN: shutdown(raw, described),
         STATEFUL: stateful(raw, [v.name for v in snapshot.env], described),
-        ENCRYPTION: ENCRYPTION_REASON,
     }
     reads = {
         IDENTITY_GRANTS: (
@@ -813,6 +993,20 @@ def _facts(context: ReadContext, aws: _Account, service: Any, cloud: Any) -> dic
         TRAFFIC: (
             "the load balancer's request count",
             lambda: traffic(aws, raw, at),
+        ),
+        USAGE: ("the service's CPU and memory utilization", lambda: usage(aws, raw, at)),
+        METRICS: ("the service's CPU and memory utilization", lambda: metrics(aws, raw, at)),
+        ENCRYPTION: (
+            "the EFS file systems the task mounts",
+            lambda: encryption(
+                aws, raw, Provenance("EFS DescribeFileSystems, KMS DescribeKey", at)
+            ),
+        ),
+        PLATFORM_AUTH: (
+            "the load balancer's listener rules",
+            lambda: platform_auth(
+                aws, raw, Provenance("ELBv2 DescribeListeners, DescribeRules", at)
+            ),
         ),
         REACHABILITY: (
             "the load balancer's listeners and target health",
@@ -852,5 +1046,8 @@ OncePerRun(read_all).register(
         AUDIT_LOGS,
         RATE_LIMITS,
         TRAFFIC,
+        USAGE,
+        METRICS,
+        PLATFORM_AUTH,
     )
 )

@@ -61,6 +61,9 @@ def check_encryption_at_rest(ev: Evidence) -> Finding:
     key = ev.observed(ENCRYPTION)
     if key is not None:
         item = key.item("encryption key")
+        if key.value.get("encrypted") is False:  # a store the platform shows as unencrypted
+            stores = ", ".join(key.value.get("unencrypted") or []) or "a store"
+            return failed(f"{stores} is not encrypted at rest.", item)
         name = key.value.get("key")
         if name:
             return passed(f"Data is encrypted at rest with the customer-managed key {name}.", item)
@@ -134,7 +137,9 @@ RULES = [
         severity=Severity.HIGH,
         fix=(
             "Confirm every store the service writes uses provider- or customer-managed "
-            "encryption keys, then attest naming them."
+            "encryption keys, then attest naming them. An unencrypted store (an EFS file system "
+            "created without encryption) cannot be changed in place: create an encrypted one, "
+            "copy the data and point the service at it."
         ),
         check=check_encryption_at_rest,
         reads=(ENCRYPTION, STATEFUL),

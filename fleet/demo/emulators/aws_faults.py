@@ -2,14 +2,17 @@
 
 moto answers ECS and Application Auto Scaling faithfully but cannot be told to refuse a call; this
 proxy forwards every request to moto unchanged and, on demand, answers instead with the JSON error
-AWS itself sends (`__type` + `message`, `x-amzn-ErrorType`), naming the IAM action from the
-`X-Amz-Target` header. Throttling is a 400 `ThrottlingException`, as on the real ECS API.
+AWS itself sends (`__type` + `message`, `x-amzn-ErrorType`; the query protocol's XML
+`ErrorResponse` for ELBv2/EC2), naming the IAM action from the `X-Amz-Target` header, or from the
+SigV4 scope's service and the `Action` parameter or REST route. Throttling is a 400
+`ThrottlingException`, as on the real ECS API.
 """
 
 from __future__ import annotations
 
 import http.client
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
+from xml.sax.saxutils import escape
 
 from fleet.demo.emulators.server import FakeServer, RecordedRequest, Reply
 
@@ -33,11 +36,35 @@ _ERRORS = {
 }
 
 
+# REST APIs name the operation by method and path, not in a header: the ones the tests refuse.
+# EFS DescribeFileSystems is `GET /2015-02-01/file-systems`.
+# https://docs.aws.amazon.com/efs/latest/ug/API_DescribeFileSystems.html
+_REST_OPERATIONS = {("GET", "/2015-02-01/file-systems"): "DescribeFileSystems"}
+
+
 def iam_action(request: RecordedRequest) -> str:
-    """The IAM action a JSON-protocol AWS request performs, e.g. `ecs:UpdateService`."""
+    """The IAM action an AWS request performs, e.g. `ecs:UpdateService`: from `X-Amz-Target`
+    (JSON protocol), else the SigV4 credential scope's service with the query protocol's
+    `Action` parameter (ELBv2, EC2, IAM) or a REST route (EFS)."""
     target = request.headers.get("x-amz-target", "")
     prefix, _, operation = target.partition(".")
-    return f"{_PREFIXES.get(prefix, prefix)}:{operation}" if operation else "unknown"
+    if operation:
+        return f"{_PREFIXES.get(prefix, prefix)}:{operation}"
+    # Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261130/eu-west-1/<service>/aws4_request
+    scope = request.headers.get("authorization", "").split("Credential=", 1)[-1].split(",")[0]
+    parts = scope.split("/")
+    service = parts[3] if len(parts) > 3 else ""
+    operation = _query_action(request) or _REST_OPERATIONS.get(
+        (request.method, request.path.rstrip("/")), ""
+    )
+    return f"{service}:{operation}" if service and operation else "unknown"
+
+
+def _query_action(request: RecordedRequest) -> str:
+    """The `Action` of a query-protocol request (form-encoded body)."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return ""
+    return parse_qs(request.raw_body.decode("utf-8", "replace")).get("Action", [""])[0]
 
 
 class AwsFaultProxy(FakeServer):
@@ -53,6 +80,16 @@ class AwsFaultProxy(FakeServer):
 
     def error(self, status: int, message: str, request: RecordedRequest) -> Reply:
         http_status, code = _ERRORS.get(status, (status, "ClientException"))
+        if _query_action(request):
+            # The query protocol answers XML; a refusal is 403 AccessDenied there.
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/CommonErrors.html
+            code, http_status = ("AccessDenied", 403) if status == 403 else (code, http_status)
+            body = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                f"<Message>{escape(message)}</Message></Error>"
+                "<RequestId>fake-request-id</RequestId></ErrorResponse>"
+            )
+            return Reply(http_status, body, {"content-type": "text/xml"})
         return Reply(
             http_status,
             {"__type": code, "message": message},
