@@ -56,6 +56,24 @@ def aws_budgets_client(account: CloudAccount) -> Any:
         )
 
 
+def azure_consumption_client(account: CloudAccount) -> Any:
+    """Consumption Management (budgets) on the account's ARM endpoint: Azure's, or the
+    loopback emulator's that also serves Container Apps."""
+    from azure.mgmt.consumption import ConsumptionManagementClient
+
+    ref = account.to_ref()
+    with _endpoint_refusal(account):
+        options: dict[str, Any] = {
+            "connection_verify": credentials.azure_connection_verify(ref),
+            "retry_total": 1,
+        }
+        if account.endpoint:
+            options["base_url"] = account.endpoint
+        return ConsumptionManagementClient(
+            credentials.azure_credential(ref), account.subscription, **options
+        )
+
+
 @contextlib.contextmanager
 def _endpoint_refusal(account: CloudAccount) -> Iterator[None]:
     """A refused endpoint override, as the budget code's own error (stored, not a crash)."""

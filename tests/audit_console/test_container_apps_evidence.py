@@ -294,3 +294,45 @@ def test_an_azure_files_volume_makes_the_app_stateful(arm_world, services, run_a
     scratch = results["open"]
     assert scratch.status == "not_applicable", scratch.message
     assert "no Azure Files volume mounted" in str(scratch.evidence)
+
+
+def test_budgets_made_in_azure_cost_management_decide_budget_coverage(
+    arm_world, services, run_audit
+):
+    """Budgets of the subscription and of the apps' resource group are read (every page), and
+    their filter decides: another team's tag or another app's id does not cover the app, its
+    resource group (matched case-insensitively) does; a refused list names the permission."""
+    arm_world.list_page_size = 1
+    arm_world.add_budget(SUB, "payments", filter={
+        "tags": {"name": "team", "operator": "In", "values": ["payments"]}})  # fmt: skip
+    arm_world.add_budget(SUB, "one-app", resource_group="mcp-rg", filter={"dimensions": {
+        "name": "ResourceId", "operator": "In", "values": [_app_id("mcp-open")]}})  # fmt: skip
+    arm_world.add_budget(SUB, "elsewhere", filter={"and": [
+        {"dimensions": {"name": "ResourceGroupName", "operator": "In", "values": ["mcp-rg"]}},
+        {"dimensions": {"name": "ResourceLocation", "operator": "In", "values": ["eastus"]}},
+    ]})  # fmt: skip
+    rule = "cost.budget-coverage"
+
+    run = run_audit()
+    uncovered = run.results.get(rule_id=rule, service_name="notes")
+    assert uncovered.status == "fail", uncovered.message
+    assert "3 cloud budget(s) read, none covering it" in str(uncovered.evidence)
+    assert run.results.get(rule_id=rule, service_name="open").status == "pass"
+    lists = arm_world.requests_to("GET", "/Microsoft.Consumption/budgets")
+    assert {r.path for r in lists} == {
+        f"/subscriptions/{SUB}/providers/Microsoft.Consumption/budgets",
+        f"/subscriptions/{SUB}/resourceGroups/mcp-rg/providers/Microsoft.Consumption/budgets",
+    }  # once per scope for the whole run, not per app
+
+    arm_world.add_budget(SUB, "mcp-monthly", filter={"and": [
+        {"dimensions": {"name": "ResourceGroupName", "operator": "In", "values": ["MCP-RG"]}},
+        {"dimensions": {"name": "ResourceLocation", "operator": "In", "values": ["westeurope"]}},
+    ]})  # fmt: skip
+    covered = run_audit().results.get(rule_id=rule, service_name="notes")
+    assert covered.status == "pass" and "mcp-monthly (cloud)" in str(covered.evidence)
+    assert "Azure Cost Management budgets" in str(covered.evidence)
+
+    arm_world.denied.add("Microsoft.Consumption/budgets/read")
+    refused = run_audit().results.get(rule_id=rule, service_name="notes")
+    assert refused.status == "no_evidence"
+    assert "permission Microsoft.Consumption/budgets/read missing (403)" in refused.message

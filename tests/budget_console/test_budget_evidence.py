@@ -92,11 +92,13 @@ def test_an_aws_budget_made_in_aws_for_the_whole_account_covers_the_service(ledg
 
 @pytest.mark.parametrize(
     ("provider", "why"),
-    [("azure", "Azure Cost Management"), ("kubernetes", "no budget API")],
+    [("azure", "no subscription id to list budgets"), ("kubernetes", "no budget API")],
 )
 def test_where_cloud_budgets_are_not_read_a_missing_console_budget_is_no_evidence(provider, why):
-    """Budgets made in Azure (or on the account that bills a cluster) are not read, so "no
-    console budget" must not read as "no budget, in the console or in the cloud"."""
+    """Budgets of the account that bills a cluster (or of an Azure account without a
+    subscription id) are not read, so "no console budget" must not read as "no budget, in the
+    console or in the cloud". Budgets made in Azure: tests/audit_console/
+    test_container_apps_evidence.py."""
     from django.utils import timezone
 
     from checks.audits.evidence import BUDGET_COVERAGE, Evidence

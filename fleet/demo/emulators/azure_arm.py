@@ -15,6 +15,11 @@ HTTPS endpoint (one ARM host serves every provider; the demo's Azure runs it too
   GET /subscriptions/{sub}/providers/Microsoft.Insights/metrics
   https://learn.microsoft.com/en-us/rest/api/monitor/metrics/list-at-subscription-scope
 
+- Consumption budgets (Azure Cost Management), listed per scope: the subscription or one resource
+  group (api-version 2023-05-01 or 2024-08-01):
+  GET /subscriptions/{sub}[/resourceGroups/{rg}]/providers/Microsoft.Consumption/budgets
+  https://learn.microsoft.com/rest/api/consumption/budgets/list
+
 Modelled beside each reference: ARM paging (`value` + `nextLink`), the `api-version` each provider
 accepts, a 403 AuthorizationFailed naming the action the caller lacks, and for metrics: `region`
 and `metricnamespace` required, `$filter` on the `Microsoft.ResourceId` dimension splits the
@@ -46,6 +51,15 @@ _DIAGNOSTICS = re.compile(
     r"^/subscriptions/([^/]+)/providers/Microsoft\.Insights/diagnosticSettings$", re.I
 )
 DIAGNOSTICS_VERSIONS = {"2021-05-01-preview"}
+# A scope's budgets only: a budget belongs to the scope it was made at (the subscription or one
+# resource group), and `budgets.list` answers that scope's (reference above: "Lists all budgets
+# for the defined scope"), paged with nextLink.
+_BUDGETS = re.compile(
+    r"^/subscriptions/([^/]+)(?:/resourceGroups/([^/]+))?/providers/Microsoft\.Consumption/"
+    r"budgets$",
+    re.I,
+)
+BUDGET_VERSIONS = {"2023-05-01", "2024-08-01"}
 _METRICS = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Insights/metrics$", re.I)
 # Metric name -> unit, from the supported-metrics reference for Microsoft.App/containerapps
 # (https://learn.microsoft.com/en-us/azure/azure-monitor/reference/supported-metrics/
@@ -81,6 +95,7 @@ _ACTION = {
     "definitions": "Microsoft.Authorization/roleDefinitions/read",
     "metrics": "Microsoft.Insights/metrics/read",
     "diagnostics": "Microsoft.Insights/diagnosticSettings/read",
+    "budgets": "Microsoft.Consumption/budgets/read",
 }
 
 
@@ -95,6 +110,7 @@ class FakeArm(FakeContainerApps):
         self.metric_points: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
         self.denied: set[str] = set()  # actions the caller lacks
         self.diagnostic_settings: list[dict] = []  # subscription-level (activity log export)
+        self.budgets: dict[str, list[dict]] = {}  # lower-case scope -> Budget JSON
 
     # -- seeding -----------------------------------------------------------------------------
     def principal_of(self, app_id: str) -> str:
@@ -142,6 +158,38 @@ class FakeArm(FakeContainerApps):
             },
         })  # fmt: skip
 
+    def add_budget(
+        self,
+        subscription: str,
+        name: str,
+        amount: float = 500.0,
+        *,
+        resource_group: str = "",
+        filter: dict | None = None,
+    ) -> None:
+        """A monthly cost budget made in Cost Management at the subscription or a resource
+        group, with an optional `properties.filter` (BudgetFilter: `dimensions` / `tags`
+        expressions {name, operator "In", values}, or `and` of several)."""
+        scope = f"/subscriptions/{subscription}" + (
+            f"/resourceGroups/{resource_group}" if resource_group else ""
+        )
+        self.budgets.setdefault(scope.lower(), []).append({
+            "id": f"{scope}/providers/Microsoft.Consumption/budgets/{name}",
+            "name": name,
+            "type": "Microsoft.Consumption/budgets",
+            "eTag": f'"{uuid.uuid4().hex[:12]}"',
+            "properties": {
+                "category": "Cost",
+                "amount": amount,
+                "timeGrain": "Monthly",
+                "timePeriod": {"startDate": "2026-11-01T00:00:00Z",
+                               "endDate": "2027-10-31T00:00:00Z"},
+                "filter": filter or {},
+                "currentSpend": {"amount": 0, "unit": "USD"},
+                "notifications": {},
+            },
+        })  # fmt: skip
+
     def add_requests(self, app_id: str, points: list[tuple[datetime, float]]) -> None:
         self.metric_points.setdefault(("Requests", app_id.lower()), []).extend(points)
 
@@ -161,7 +209,8 @@ class FakeArm(FakeContainerApps):
     def route(self, request: RecordedRequest) -> Reply:
         kind = next(
             (k for k, p in (("assignments", _ASSIGNMENTS), ("definitions", _DEFINITIONS),
-                            ("metrics", _METRICS), ("diagnostics", _DIAGNOSTICS))
+                            ("metrics", _METRICS), ("diagnostics", _DIAGNOSTICS),
+                            ("budgets", _BUDGETS))
              if p.match(request.path)),
             None,
         )  # fmt: skip
@@ -169,7 +218,11 @@ class FakeArm(FakeContainerApps):
             return super().route(request)
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return self.error(401, "Authentication failed.", request)
-        versions = {"metrics": MONITOR_VERSIONS, "diagnostics": DIAGNOSTICS_VERSIONS}.get(
+        versions = {
+            "metrics": MONITOR_VERSIONS,
+            "diagnostics": DIAGNOSTICS_VERSIONS,
+            "budgets": BUDGET_VERSIONS,
+        }.get(  # fmt: skip
             kind, AUTHORIZATION_VERSIONS
         )
         version = request.query.get("api-version")
@@ -184,6 +237,9 @@ class FakeArm(FakeContainerApps):
         subscription = request.path.split("/")[2]
         if kind == "assignments":
             return Reply(200, self._page(request, self.assignments))
+        if kind == "budgets":
+            scope = request.path.rsplit("/providers/", 1)[0].lower()
+            return Reply(200, self._page(request, self.budgets.get(scope, [])))
         if kind == "diagnostics":  # one page: the reference's list has no nextLink
             return Reply(200, {"value": self.diagnostic_settings})
         if kind == "definitions":
