@@ -1,7 +1,9 @@
 """The demo's Azure: the Container Apps ARM emulator over HTTPS with its own certificate, with
 the ARM providers the audit reads beside it (role assignments, Azure Monitor metrics and the
 activity log's diagnostic settings), seeded so the app looks lived in: a week of requests and
-CPU/memory peaks, built-in authentication, a narrow custom role and an exported activity log.
+CPU/memory peaks, built-in authentication, a narrow custom role, an exported activity log, a
+search index on an Azure Files share (so backups are asked for) and a team budget made in Cost
+Management.
 
 The console trusts that certificate through `FLEET_CLOUD_EMULATOR_CA` (a file under
 `VAR_DIR/demo/`), honoured only for a loopback endpoint under `FLEET_CLOUD_EMULATOR=1`.
@@ -70,9 +72,14 @@ def start_demo_azure(state_dir: Path) -> DemoAzure:
             env={"LOG_LEVEL": "info"},
             secret_env={"INDEX_KEY": "index-key"},
             external=False,
+            volumes={"search-index": "AzureFile", "tmp": "EmptyDir"},
         )
         _lived_in(fake, app_id)
     fake.export_activity_log(SUBSCRIPTION, "to-ops-workspace", {"Administrative": True})
+    # A team budget someone made in Cost Management on the resource group, filtered on the tag.
+    fake.add_budget(SUBSCRIPTION, "productivity-monthly", 300.0, resource_group=RESOURCE_GROUP,
+                    filter={"tags": {"name": "team", "operator": "In",
+                                     "values": ["productivity"]}})  # fmt: skip
     fake.start()
     state_dir.mkdir(parents=True, exist_ok=True)
     ca = state_dir / "container-apps-ca.pem"

@@ -277,6 +277,10 @@ def test_the_demo_container_app_is_decided_from_its_platform_history(
                  "cost.unused-resources", "observability.metrics"):  # fmt: skip
         assert results[rule].status == "pass", (rule, results[rule].message)
     assert "answers 401" in results["security.platform-auth"].message
+    budget = results["cost.budget-coverage"]
+    assert budget.status == "pass" and "productivity-monthly (cloud)" in str(budget.evidence)
+    backup = results["reliability.backup-restore"]
+    assert backup.status == "needs_attestation" and "search-index" in str(backup.evidence)
 
 
 def test_an_azure_files_volume_makes_the_app_stateful(arm_world, services, run_audit):
