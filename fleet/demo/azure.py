@@ -2,8 +2,8 @@
 the ARM providers the audit reads beside it (role assignments, Azure Monitor metrics and the
 activity log's diagnostic settings), seeded so the app looks lived in: a week of requests and
 CPU/memory peaks, built-in authentication, a narrow custom role, an exported activity log, a
-search index on an Azure Files share (so backups are asked for) and a team budget made in Cost
-Management.
+search index on an Azure Files share (so backups are asked for), a team budget made in Cost
+Management and JSON console lines in the environment's Log Analytics workspace.
 
 The console trusts that certificate through `FLEET_CLOUD_EMULATOR_CA` (a file under
 `VAR_DIR/demo/`), honoured only for a loopback endpoint under `FLEET_CLOUD_EMULATOR=1`.
@@ -22,6 +22,7 @@ ACCOUNT = "demo-azure"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 RESOURCE_GROUP = "mcp-rg"
 REGION = "westeurope"
+WORKSPACE = "5c6f2a1e-0d3b-4c7a-9e21-6b8f4d2c1a90"  # the environment's Log Analytics customerId
 # Per Container Apps demo service: tags, min/max replicas, concurrent requests per replica.
 SERVICES: dict[str, dict[str, Any]] = {
     "docs": {"tags": {"team": "productivity", "mcp-server": "true"}, "min": 1, "max": 4,
@@ -75,6 +76,11 @@ def start_demo_azure(state_dir: Path) -> DemoAzure:
             volumes={"search-index": "AzureFile", "tmp": "EmptyDir"},
         )
         _lived_in(fake, app_id)
+        fake.send_logs(fake.environment_of(app_id), "log-analytics", WORKSPACE)
+        fake.add_console_logs(WORKSPACE, name, [
+            f'{{"level": "info", "logger": "{name}", "msg": "{m}"}}'
+            for m in ("tools/list", "tools/call search_docs", "tools/call fetch_page")
+        ] * 5)  # fmt: skip
     fake.export_activity_log(SUBSCRIPTION, "to-ops-workspace", {"Administrative": True})
     # A team budget someone made in Cost Management on the resource group, filtered on the tag.
     fake.add_budget(SUBSCRIPTION, "productivity-monthly", 300.0, resource_group=RESOURCE_GROUP,

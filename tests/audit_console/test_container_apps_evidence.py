@@ -274,7 +274,8 @@ def test_the_demo_container_app_is_decided_from_its_platform_history(
 
     for rule in ("security.platform-auth", "cost.right-sizing", "performance.resource-limits",
                  "security.least-privilege-review", "compliance.audit-logging",
-                 "cost.unused-resources", "observability.metrics"):  # fmt: skip
+                 "cost.unused-resources", "observability.metrics",
+                 "observability.structured-logging", "cost.budget-coverage"):  # fmt: skip
         assert results[rule].status == "pass", (rule, results[rule].message)
     assert "answers 401" in results["security.platform-auth"].message
     budget = results["cost.budget-coverage"]
@@ -340,3 +341,52 @@ def test_budgets_made_in_azure_cost_management_decide_budget_coverage(
     refused = run_audit().results.get(rule_id=rule, service_name="notes")
     assert refused.status == "no_evidence"
     assert "permission Microsoft.Consumption/budgets/read missing (403)" in refused.message
+
+
+def test_console_lines_in_log_analytics_decide_structured_logging(arm_world, services, run_audit):
+    """The environment sends console logs to a Log Analytics workspace: one query for every
+    app there; JSON lines pass, plain text fails, an app without lines has no evidence."""
+    environment = arm_world.environment_of(_app_id("mcp-notes"))
+    arm_world.send_logs(environment, "log-analytics", "ws-0001")
+    arm_world.add_console_logs(
+        "ws-0001", "mcp-notes", ['{"level": "info", "msg": "tools/list"}'] * 9 + ["booting"]
+    )
+    arm_world.add_console_logs("ws-0001", "mcp-open", ["INFO started", "INFO tools/list"],
+                               table="ContainerAppConsoleLogs")  # fmt: skip
+    rule = "observability.structured-logging"
+
+    results = {r.service_name: r for r in run_audit().results.filter(rule_id=rule)}
+
+    assert results["notes"].status == "pass", results["notes"].message
+    assert "9 of 10 recent console lines were JSON objects" in str(results["notes"].evidence)
+    assert "Log Analytics query of workspace ws-0001" in str(results["notes"].evidence)
+    assert results["open"].status == "fail"
+    assert "0 of 2 recent console lines" in str(results["open"].evidence)
+    silent = results["internal"]
+    assert silent.status == "no_evidence" and "no console log lines" in silent.message
+    [query] = arm_world.requests_to("POST", "/v1/workspaces/ws-0001/query")
+    assert '["mcp-internal", "mcp-notes", "mcp-open"]' in query.body["query"]
+    assert len(arm_world.requests_to("GET", "/managedEnvironments")) == 1
+
+
+def test_without_a_readable_workspace_structured_logging_says_why(arm_world, services, run_audit):
+    environment = arm_world.environment_of(_app_id("mcp-notes"))
+    rule = "observability.structured-logging"
+
+    arm_world.send_logs(environment, None)
+    nowhere = run_audit().results.get(rule_id=rule, service_name="notes")
+    assert nowhere.status == "no_evidence"
+    assert "keeps no console logs (appLogsConfiguration.destination unset)" in nowhere.message
+
+    arm_world.send_logs(environment, "azure-monitor")
+    monitor = run_audit().results.get(rule_id=rule, service_name="notes")
+    assert monitor.status == "no_evidence" and "destination azure-monitor" in monitor.message
+
+    arm_world.send_logs(environment, "log-analytics", "ws-0002")
+    arm_world.denied.add("Microsoft.OperationalInsights/workspaces/query/read")
+    refused = run_audit().results.get(rule_id=rule, service_name="notes")
+    assert refused.status == "no_evidence"
+    assert "permission Microsoft.OperationalInsights/workspaces/query/read missing" in (
+        refused.message
+    )
+    assert "Log Analytics Reader" in refused.message

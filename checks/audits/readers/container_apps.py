@@ -4,7 +4,8 @@ containerApps.get, already read for the run): its ingress (external or environme
 keeps data: an Azure Files share, or a datastore setting); per subscription the role assignments and the
 activity log's export; per subscription and region Azure Monitor's Requests and CPU/memory
 metrics (container_apps_usage.py); per app with an ingress its built-in authentication
-(container_apps_auth.py).
+(container_apps_auth.py); per subscription its managed environments, and per Log Analytics
+workspace one query of the apps' recent console lines (container_apps_logs.py).
 
 API reference: https://learn.microsoft.com/en-us/rest/api/containerapps/container-apps/get
 (Ingress, IpSecurityRestrictionRule). The SDK's `as_dict()` spells fields in snake case.
@@ -28,13 +29,19 @@ from checks.audits.evidence import (
     REACHABILITY,
     SHUTDOWN,
     STATEFUL,
+    STRUCTURED_LOGS,
     TRAFFIC,
     USAGE,
     Observation,
     Provenance,
 )
 from checks.audits.gather import ReadContext
-from checks.audits.readers import OncePerRun, container_apps_auth, container_apps_usage
+from checks.audits.readers import (
+    OncePerRun,
+    container_apps_auth,
+    container_apps_logs,
+    container_apps_usage,
+)
 from checks.audits.readers.kubernetes import DATASTORE_ENV
 
 ANYWHERE = {"0.0.0.0/0", "::/0", "*", "any"}
@@ -162,6 +169,8 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     answers: dict[int, dict[str, Observation | str]] = {}
     subscriptions: dict[int, Subscription] = {}
     auth_reads: list[tuple[dict, Callable[[], Observation | str]]] = []
+    # (account pk, workspace id) -> (account, [(facts, app name)]): one query per workspace.
+    log_reads: dict[tuple[int, str], tuple[Any, list[tuple[dict, str]]]] = {}
     for service in context.services:
         cloud = context.clouds.get(service.pk)
         if service.provider != "azure" or cloud is None or cloud.snapshot is None:
@@ -192,6 +201,14 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
         facts[AUDIT_LOGS] = found.audit
         if found.apps_client is None:
             found.apps_client = apps_client(account)
+        if found.environments is None:
+            found.environments = found.broken or environments(found.apps_client)
+        where, why = log_destination(found.environments, raw)
+        if why:
+            facts[STRUCTURED_LOGS] = why
+        else:
+            name = raw.get("name") or (raw.get("id") or "").rsplit("/", 1)[-1] or service.resource
+            log_reads.setdefault((account.pk, where), (account, []))[1].append((facts, name))
         region = (cloud.snapshot.region or "").replace(" ", "").lower()
         if region not in found.traffic:
             found.traffic[region], found.usage[region] = (
@@ -221,6 +238,8 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
                 True, metric_origin, "Azure Monitor platform metrics (Requests) for the app"
             )
         answers[service.pk] = facts
+    for (_, workspace), (account, apps) in log_reads.items():
+        read_console_logs(account, workspace, apps, context.read_at)
     # One authConfigs list per app (no wider list exists): side by side, on one client per
     # account, so a thousand apps wait on the API about AUTH_READS_AT_ONCE times less.
     with ThreadPoolExecutor(max_workers=AUTH_READS_AT_ONCE) as pool:
@@ -280,6 +299,9 @@ class Subscription:
     audit: Observation | str | None = None  # the activity log's export, read once
     usage: dict[str, container_apps_usage.Peaks | str] = field(default_factory=dict)  # region
     apps_client: Any = None  # one Container Apps client per account (or why none), per-app reads
+    # managed environment (lower-case id) -> (workspace, name) or why its logs are unreadable;
+    # or why the environments could not be listed
+    environments: dict[str, str | tuple[str, str]] | str | None = None
 
 
 def read_grants(account: Any) -> Subscription:
@@ -438,6 +460,50 @@ def apps_client(account: Any) -> Any:
         return f"the account {account.name} cannot be read ({type(exc).__name__}: {exc})"
 
 
+def environments(client: Any) -> dict[str, str | tuple[str, str]] | str:
+    """The subscription's managed environments and where each keeps console logs."""
+    if isinstance(client, str):
+        return client
+    try:
+        return container_apps_logs.read_environments(client)
+    except Exception as exc:
+        return _refusal(exc, container_apps_logs.ENVIRONMENTS_ACTION, "the managed environments")
+
+
+def log_destination(found: dict[str, str | tuple[str, str]] | str, raw: dict) -> tuple[str, str]:
+    """(the Log Analytics workspace holding the app's console logs, "") or ("", why none)."""
+    if isinstance(found, str):
+        return "", found
+    environment = container_apps_logs.environment_of(raw)
+    where = found.get(environment)
+    if where is None:
+        return "", f"the app's environment {environment or '(none named)'} was not listed"
+    return ("", where) if isinstance(where, str) else (where[0], "")
+
+
+def read_console_logs(
+    account: Any, workspace: str, apps: list[tuple[dict, str]], read_at: Any
+) -> None:
+    """One Log Analytics query for every app of the run logging to `workspace`."""
+    origin = Provenance(
+        f"Log Analytics query of workspace {workspace} (ContainerAppConsoleLogs_CL, "
+        f"ContainerAppConsoleLogs; up to {container_apps_logs.LOG_LINES} lines per app, last day)",
+        read_at,
+    )
+    try:
+        client = container_apps_logs.logs_client(account)
+        lines = container_apps_logs.query_workspace(client, workspace, [n for _, n in apps])
+    except Exception as exc:
+        why = container_apps_logs.refusal(exc)
+        for facts, _ in apps:
+            facts[STRUCTURED_LOGS] = why
+        return
+    for facts, name in apps:
+        facts[STRUCTURED_LOGS] = container_apps_logs.structured_logs(
+            lines.get(name.lower()), workspace, origin
+        )
+
+
 def platform_auth(
     found: Subscription, service: Any, raw: dict, network_fact: Observation, read_at: Any
 ) -> Observation | str:
@@ -485,5 +551,5 @@ def traffic(totals: dict[str, float] | str, app_id: str, origin: Provenance) -> 
 
 OncePerRun(read_all).register(
     (NETWORK, REACHABILITY, SHUTDOWN, IDENTITY_GRANTS, TRAFFIC, METRICS, AUDIT_LOGS, USAGE,
-     PLATFORM_AUTH, STATEFUL)
+     PLATFORM_AUTH, STATEFUL, STRUCTURED_LOGS)
 )  # fmt: skip

@@ -19,6 +19,11 @@ HTTPS endpoint (one ARM host serves every provider; the demo's Azure runs it too
   group (api-version 2023-05-01 or 2024-08-01):
   GET /subscriptions/{sub}[/resourceGroups/{rg}]/providers/Microsoft.Consumption/budgets
   https://learn.microsoft.com/rest/api/consumption/budgets/list
+- Container Apps managed environments of a subscription (where each sends console logs):
+  GET /subscriptions/{sub}/providers/Microsoft.App/managedEnvironments
+  https://learn.microsoft.com/en-us/rest/api/resource-manager/containerapps/managed-environments/
+  list-by-subscription (an environment for each one the apps name; appLogsConfiguration as set)
+- Log Analytics' query API for the environments' workspaces (log_analytics.py).
 
 Modelled beside each reference: ARM paging (`value` + `nextLink`), the `api-version` each provider
 accepts, a 403 AuthorizationFailed naming the action the caller lacks, and for metrics: `region`
@@ -36,6 +41,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from fleet.demo.emulators import log_analytics
+from fleet.demo.emulators.container_apps import API_VERSIONS as APPS_VERSIONS
 from fleet.demo.emulators.container_apps import FakeContainerApps
 from fleet.demo.emulators.server import RecordedRequest, Reply
 
@@ -60,6 +67,9 @@ _BUDGETS = re.compile(
     re.I,
 )
 BUDGET_VERSIONS = {"2023-05-01", "2024-08-01"}
+_ENVIRONMENTS = re.compile(
+    r"^/subscriptions/([^/]+)/providers/Microsoft\.App/managedEnvironments$", re.I
+)
 _METRICS = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Insights/metrics$", re.I)
 # Metric name -> unit, from the supported-metrics reference for Microsoft.App/containerapps
 # (https://learn.microsoft.com/en-us/azure/azure-monitor/reference/supported-metrics/
@@ -96,6 +106,7 @@ _ACTION = {
     "metrics": "Microsoft.Insights/metrics/read",
     "diagnostics": "Microsoft.Insights/diagnosticSettings/read",
     "budgets": "Microsoft.Consumption/budgets/read",
+    "environments": "Microsoft.App/managedEnvironments/read",
 }
 
 
@@ -111,6 +122,8 @@ class FakeArm(FakeContainerApps):
         self.denied: set[str] = set()  # actions the caller lacks
         self.diagnostic_settings: list[dict] = []  # subscription-level (activity log export)
         self.budgets: dict[str, list[dict]] = {}  # lower-case scope -> Budget JSON
+        self.app_logs: dict[str, dict] = {}  # lower-case environment id -> appLogsConfiguration
+        self.console_logs = log_analytics.ConsoleLogs()
 
     # -- seeding -----------------------------------------------------------------------------
     def principal_of(self, app_id: str) -> str:
@@ -190,6 +203,22 @@ class FakeArm(FakeContainerApps):
             },
         })  # fmt: skip
 
+    def send_logs(self, environment_id: str, destination: str | None, workspace: str = "") -> None:
+        """The environment's appLogsConfiguration: `log-analytics` to the workspace (customerId;
+        the workspace then answers queries), `azure-monitor`, or None (logs kept nowhere)."""
+        config: dict[str, Any] = {"destination": destination}
+        if destination == "log-analytics":
+            config["logAnalyticsConfiguration"] = {"customerId": workspace}
+            self.console_logs.lines.setdefault(workspace, [])
+        self.app_logs[environment_id.lower()] = config
+
+    def environment_of(self, app_id: str) -> str:
+        return self.apps[app_id.lower()]["properties"]["managedEnvironmentId"]
+
+    def add_console_logs(self, workspace: str, app: str, lines: list[str], **kw: Any) -> None:
+        """Console lines of an app (by name) in a workspace's ContainerAppConsoleLogs_CL."""
+        self.console_logs.add(workspace, app, lines, **kw)
+
     def add_requests(self, app_id: str, points: list[tuple[datetime, float]]) -> None:
         self.metric_points.setdefault(("Requests", app_id.lower()), []).extend(points)
 
@@ -207,10 +236,12 @@ class FakeArm(FakeContainerApps):
 
     # -- routing -----------------------------------------------------------------------------
     def route(self, request: RecordedRequest) -> Reply:
+        if log_analytics.known(request):
+            return log_analytics.answer(self.console_logs, request, self.denied)
         kind = next(
             (k for k, p in (("assignments", _ASSIGNMENTS), ("definitions", _DEFINITIONS),
                             ("metrics", _METRICS), ("diagnostics", _DIAGNOSTICS),
-                            ("budgets", _BUDGETS))
+                            ("budgets", _BUDGETS), ("environments", _ENVIRONMENTS))
              if p.match(request.path)),
             None,
         )  # fmt: skip
@@ -222,9 +253,8 @@ class FakeArm(FakeContainerApps):
             "metrics": MONITOR_VERSIONS,
             "diagnostics": DIAGNOSTICS_VERSIONS,
             "budgets": BUDGET_VERSIONS,
-        }.get(  # fmt: skip
-            kind, AUTHORIZATION_VERSIONS
-        )
+            "environments": APPS_VERSIONS,
+        }.get(kind, AUTHORIZATION_VERSIONS)
         version = request.query.get("api-version")
         if version not in versions:
             return Reply(400, {"error": {"code": "InvalidApiVersionParameter",
@@ -237,6 +267,8 @@ class FakeArm(FakeContainerApps):
         subscription = request.path.split("/")[2]
         if kind == "assignments":
             return Reply(200, self._page(request, self.assignments))
+        if kind == "environments":
+            return Reply(200, self._page(request, self._environments(subscription)))
         if kind == "budgets":
             scope = request.path.rsplit("/providers/", 1)[0].lower()
             return Reply(200, self._page(request, self.budgets.get(scope, [])))
@@ -245,6 +277,26 @@ class FakeArm(FakeContainerApps):
         if kind == "definitions":
             return Reply(200, self._page(request, self._definitions(subscription)))
         return self._metrics(request, subscription)
+
+    def _environments(self, subscription: str) -> list[dict]:
+        """ManagedEnvironment JSON for each environment the subscription's apps name."""
+        ids = sorted({
+            app["properties"]["managedEnvironmentId"] for key, app in self.apps.items()
+            if key.startswith(f"/subscriptions/{subscription}/".lower())
+        })  # fmt: skip
+        return [
+            {
+                "id": env_id,
+                "name": env_id.rsplit("/", 1)[-1],
+                "type": "Microsoft.App/managedEnvironments",
+                "location": "West Europe",
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "appLogsConfiguration": self.app_logs.get(env_id.lower(), {}),
+                },
+            }
+            for env_id in ids
+        ]
 
     @staticmethod
     def _denied_message(action: str, scope: str) -> str:
