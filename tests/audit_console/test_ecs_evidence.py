@@ -18,6 +18,8 @@ import pytest
 from moto.backends import get_backend
 from moto.server import ThreadedMotoServer
 
+from checks.audits.evidence import Provenance
+from checks.audits.readers import ecs_storage
 from fleet.models import CloudAccount, Service
 from fleet.operations.clouds.credentials import EMULATOR_ENV
 from tests.fakes.aws_faults import AwsFaultProxy
@@ -547,6 +549,30 @@ def test_efs_keys_decide_encryption_at_rest(world, services, run_audit):
     mount(default)
     managed = verdicts(run_audit(), "files")["compliance.encryption-at-rest"]
     assert managed.status == "pass" and "AWS-managed keys" in managed.message
+
+    # Without kms:DescribeKey the key's owner is unknown, but an unencrypted store still fails.
+    [customer] = [v["efsVolumeConfiguration"]["fileSystemId"] for v in described["volumes"]]
+    mount(customer, plain)
+    with AwsFaultProxy(world) as proxy:
+        CloudAccount.objects.filter(name="aws").update(endpoint=proxy.endpoint)
+        proxy.fail_action("kms:DescribeKey", 403, count=10)
+        refused = verdicts(run_audit(), "files")["compliance.encryption-at-rest"]
+    assert refused.status == "fail" and f"{plain} is not encrypted at rest" in refused.message
+    assert "permission kms:DescribeKey missing" in str(refused.evidence)
+
+
+def test_an_unread_key_owner_leaves_encryption_open():
+    """Encrypted with a key whose owner KMS did not tell: neither pass nor fail, with why."""
+    volume = {"FileSystemId": "fs-1", "Encrypted": True, "KmsKeyId": "arn:aws:kms:k"}
+
+    answer = ecs_storage.encryption(
+        [volume], lambda key: "permission kms:DescribeKey missing", Provenance("EFS")
+    )
+
+    assert answer == (
+        "who manages the key arn:aws:kms:k of EFS fs-1 was not read "
+        "(permission kms:DescribeKey missing)"
+    )
 
 
 def test_refused_reads_name_the_permission(world, services, run_audit):

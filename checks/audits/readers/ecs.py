@@ -821,8 +821,13 @@ def encryption(aws: _Account, raw: dict, origin: Provenance) -> Observation | st
         return ecs_storage.NO_VOLUME_REASON
 
     def key_manager(key: str) -> str:
-        answer = _call("kms:DescribeKey", aws.kms.describe_key, KeyId=key)
-        return (answer.get("KeyMetadata") or {}).get("KeyManager") or ""
+        try:
+            answer = _call("kms:DescribeKey", aws.kms.describe_key, KeyId=key)
+        except Exception as exc:
+            if aws.fail(exc):
+                raise
+            return _why(exc, f"the KMS key {key}")
+        return (answer.get("KeyMetadata") or {}).get("KeyManager") or "not named by KMS"
 
     return ecs_storage.encryption(aws.found(aws.file_systems, ids), key_manager, origin)
 

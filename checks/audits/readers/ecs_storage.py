@@ -40,11 +40,12 @@ def encryption(
     file_systems: list[dict],
     key_manager: Callable[[str], str],
     origin: Provenance,
-) -> Observation:
+) -> Observation | str:
     """The keys encrypting the task's EFS file systems (the rule's dict: key, managed_by, and
     encrypted False when one is not encrypted at all). `key_manager(key_arn)` answers KMS's
-    KeyManager ("AWS" or "CUSTOMER")."""
-    plain, customer, aws_managed = [], [], []
+    KeyManager ("AWS" or "CUSTOMER"), or why it could not be read: an unencrypted file system
+    still fails then, otherwise the fact stays open with that reason."""
+    plain, customer, aws_managed, unknown = [], [], [], []
     for fs in file_systems:
         name = fs["FileSystemId"]
         if not fs.get("Encrypted"):
@@ -54,8 +55,12 @@ def encryption(
         manager = key_manager(key) if key else "AWS"
         if manager == "CUSTOMER":
             customer.append((name, key))
-        else:
+        elif manager == "AWS":
             aws_managed.append(name)
+        else:
+            unknown.append(f"who manages the key {key} of EFS {name} was not read ({manager})")
+    if unknown and not plain:
+        return "; ".join(unknown)
     parts = [f"EFS {name} not encrypted" for name in plain]
     parts += [f"EFS {name} encrypted with the customer-managed key {key}" for name, key in customer]
     parts += [
@@ -70,4 +75,4 @@ def encryption(
         "key": ", ".join(keys) if customer and not aws_managed and not plain else "",
         "managed_by": "AWS",
     }
-    return Observation(value, origin, "; ".join(parts))
+    return Observation(value, origin, "; ".join(parts + unknown))

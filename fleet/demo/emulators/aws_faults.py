@@ -26,6 +26,9 @@ _PREFIXES = {
     # GraniteServiceVersion20100801.GetMetricData); IAM actions are cloudwatch:<Operation>.
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
     "GraniteServiceVersion20100801": "cloudwatch",
+    # KMS's target prefix (TrentService.DescribeKey); IAM actions are kms:<Operation>.
+    # https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html
+    "TrentService": "kms",
 }
 _ERRORS = {
     403: (400, "AccessDeniedException"),
