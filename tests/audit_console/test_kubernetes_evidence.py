@@ -315,3 +315,55 @@ def test_a_run_lists_the_namespaces_deployments_once(services, cluster, run_audi
     listed = cluster.requests_to("GET", f"/apis/apps/v1/namespaces/{NS}/deployments")
     assert [r.path for r in listed] == [f"/apis/apps/v1/namespaces/{NS}/deployments"]
     assert results["reliability.graceful-shutdown"].status == "pass"
+
+
+def _mount(cluster: FakeKubernetes, deployment: str, claim: str) -> None:
+    spec = cluster.objects["deployments"][(NS, deployment)]["spec"]["template"]["spec"]
+    spec.setdefault("volumes", []).append(
+        {"name": "data", "persistentVolumeClaim": {"claimName": claim}}
+    )
+
+
+def test_encryption_at_rest_is_read_from_the_claims_storage_classes(services, cluster, run_audit):
+    # GKE's PD driver with a Cloud KMS key, and EBS without `encrypted`: the first is a customer
+    # key, the second cannot be told from the cluster (the account's default is an EC2 setting).
+    key = "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/disks"
+    cluster.add_storage_class(
+        "cmek", "pd.csi.storage.gke.io", {"type": "pd-balanced", "disk-encryption-kms-key": key}
+    )
+    cluster.add_storage_class("gp3", "ebs.csi.aws.com", {"type": "gp3"}, default=True)
+    cluster.add_claim("notes-data", storage_class="cmek")
+    cluster.add_claim("calendar-data")  # no class named: the default one decides
+    _mount(cluster, "notes", "notes-data")
+    _mount(cluster, "calendar", "calendar-data")
+
+    run = run_audit()
+    notes = verdicts(run, "notes")["compliance.encryption-at-rest"]
+    calendar = verdicts(run, "calendar")["compliance.encryption-at-rest"]
+
+    assert notes.status == "pass" and key in notes.message
+    assert "PersistentVolumeClaim notes-data (StorageClass cmek)" in str(notes.evidence)
+    assert calendar.status == "needs_attestation"  # it keeps data; the key is not visible
+    assert "StorageClass gp3" in calendar.message
+    assert "ec2:GetEbsEncryptionByDefault" in calendar.message
+
+
+def test_provider_keys_and_unreadable_storage_classes(services, cluster, run_audit):
+    cluster.add_storage_class("managed-csi", "disk.csi.azure.com", {"skuName": "Premium_LRS"})
+    cluster.add_claim("notes-data", storage_class="managed-csi")
+    _mount(cluster, "notes", "notes-data")
+    cluster.add_claim("calendar-data", storage_class="")  # bound by hand, outside any class
+    _mount(cluster, "calendar", "calendar-data")
+
+    run = run_audit()
+    notes = verdicts(run, "notes")["compliance.encryption-at-rest"]
+    calendar = verdicts(run, "calendar")["compliance.encryption-at-rest"]
+    assert notes.status == "pass" and "Microsoft-managed keys" in notes.message
+    assert calendar.status == "needs_attestation"
+    assert "pre-provisioned PersistentVolume" in calendar.message
+
+    # StorageClasses are cluster-scoped: a namespace Role cannot list them.
+    cluster.fail_next(403, 10, path_contains="/storageclasses")
+    refused = verdicts(run_audit(), "notes")["compliance.encryption-at-rest"]
+    assert refused.status == "needs_attestation"
+    assert "StorageClasses" in refused.message and "403" in refused.message

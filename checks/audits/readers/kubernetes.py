@@ -51,7 +51,7 @@ from checks.audits.evidence import (
     Provenance,
 )
 from checks.audits.gather import ReadContext
-from checks.audits.readers import OncePerRun
+from checks.audits.readers import OncePerRun, kubernetes_storage
 from checks.audits.readers.kubernetes_gateway import (
     GatewayRoute,
     backend_index,
@@ -104,10 +104,6 @@ DATASTORE_ENV = re.compile(
 AUDIT_POLICY_REASON = (
     "the Kubernetes API does not expose the API server's audit policy (a kube-apiserver flag; "
     "on GKE, EKS or AKS it is the cloud's audit log for the cluster)"
-)
-ENCRYPTION_REASON = (
-    "the Kubernetes API does not say how a PersistentVolume's disk or an external database is "
-    "encrypted"
 )
 
 
@@ -193,6 +189,14 @@ def read_namespace(
             lambda: _list(rbac.list_cluster_role_binding),
         ),
         "clusterroles": ("ClusterRoles", lambda: _list(rbac.list_cluster_role)),
+        "persistentvolumeclaims": (
+            "PersistentVolumeClaims",
+            lambda: _list(core.list_namespaced_persistent_volume_claim, ns),
+        ),
+        "storageclasses": (
+            "StorageClasses (storage.k8s.io/v1)",
+            lambda: _list(k8s.StorageV1Api(api_client).list_storage_class),
+        ),
         "servicemonitors": (
             "ServiceMonitors (monitoring.coreos.com/v1)",
             lambda: _custom(custom, "monitoring.coreos.com", "v1", ns, "servicemonitors"),
@@ -1022,6 +1026,23 @@ def stateful(read: NamespaceRead, deployment: dict) -> Observation:
     )
 
 
+def encryption(read: NamespaceRead, deployment: dict) -> Observation | str:
+    """Encryption at rest of the claims the pods mount, from their StorageClasses."""
+    claims = [
+        v["persistentVolumeClaim"].get("claimName") or ""
+        for v in _pod_spec(deployment).get("volumes") or []
+        if v.get("persistentVolumeClaim")
+    ]
+    if not claims:
+        return kubernetes_storage.NO_CLAIM_REASON
+    for kind in ("persistentvolumeclaims", "storageclasses"):
+        if read.lists.get(kind) is None:
+            return read.why[kind]
+    found = {c["metadata"]["name"]: c for c in read.lists["persistentvolumeclaims"]}
+    origin = read.origin("list PersistentVolumeClaims, StorageClasses (storage.k8s.io/v1)")
+    return kubernetes_storage.encryption(claims, found, read.lists["storageclasses"], origin)
+
+
 def structured_logs(read: NamespaceRead, deployment: dict) -> Observation | str:
     if read.lists.get("pods") is None:
         return read.why["pods"]
@@ -1065,6 +1086,7 @@ FACTS: dict[str, Callable[[NamespaceRead, dict], Observation | str]] = {
     IDENTITY_GRANTS: identity_grants,
     USAGE: usage,
     STATEFUL: stateful,
+    ENCRYPTION: encryption,
     STRUCTURED_LOGS: structured_logs,
 }
 # Nothing in the Kubernetes API counts requests: the resource metrics API (metrics.k8s.io) reports
@@ -1075,7 +1097,6 @@ TRAFFIC_REASON = (
 )
 FIXED_REASONS = {
     AUDIT_LOGS: AUDIT_POLICY_REASON,
-    ENCRYPTION: ENCRYPTION_REASON,
     TRAFFIC: TRAFFIC_REASON,
 }
 # With a Prometheus URL on the account, requests are counted from the two most common sources:

@@ -108,6 +108,17 @@ _EVIDENCE_ROUTES = [
         "podmonitors",
     ),
     (re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$"), "podlogs"),
+    # https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/persistent-volume-claim-v1/
+    (
+        re.compile(r"^/api/v1/namespaces/([^/]+)/persistentvolumeclaims(?:/([^/]+))?$"),
+        "persistentvolumeclaims",
+    ),
+    # https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/storage-class-v1/
+    # (cluster-scoped: no namespace in the path)
+    (
+        re.compile(r"^/apis/storage\.k8s\.io/v1/()storageclasses(?:/([^/]+))?$"),
+        "storageclasses",
+    ),
     *CRD_ROUTES,  # Gateway API, Istio security, GKE BackendConfig (kubernetes_crds.py)
 ]
 _ROUTES = [
@@ -141,6 +152,8 @@ _GROUPS = {
     "servicemonitors": "monitoring.coreos.com",
     "podmonitors": "monitoring.coreos.com",
     "podlogs": "",
+    "persistentvolumeclaims": "",
+    "storageclasses": "storage.k8s.io",
     **CRD_GROUPS,
 }
 _KINDS = {
@@ -160,6 +173,8 @@ _KINDS = {
     "servicemonitors": ("monitoring.coreos.com/v1", "ServiceMonitor"),
     "podmonitors": ("monitoring.coreos.com/v1", "PodMonitor"),
     "podlogs": ("v1", "Pod"),
+    "persistentvolumeclaims": ("v1", "PersistentVolumeClaim"),
+    "storageclasses": ("storage.k8s.io/v1", "StorageClass"),
     **CRD_KINDS,
 }
 _PATCHABLE = {"deployments", "horizontalpodautoscalers"}
@@ -355,6 +370,42 @@ class _EvidenceSeeding:
                 "spec": spec,
                 "status": {"loadBalancer": {"ingress": [{"ip": ip}]}},
             },
+        )
+
+    def add_storage_class(
+        self,
+        name: str,
+        provisioner: str,
+        parameters: dict[str, str] | None = None,
+        *,
+        default: bool = False,
+    ) -> dict:
+        """A StorageClass (cluster-scoped); `default` marks it the cluster's default class with
+        the storageclass.kubernetes.io/is-default-class annotation."""
+        body: dict[str, Any] = {
+            "provisioner": provisioner,
+            "parameters": dict(parameters or {}),
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+        }
+        if default:
+            body["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
+        return self.add_object("storageclasses", name, "", body)
+
+    def add_claim(
+        self, name: str, *, storage_class: str | None = None, namespace: str = "mcp"
+    ) -> dict:
+        """A bound PersistentVolumeClaim; `storage_class` None leaves spec.storageClassName unset
+        (as a claim made before any default class existed), "" binds it outside any class."""
+        spec: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "10Gi"}},
+            "volumeName": f"pvc-{name}",
+        }
+        if storage_class is not None:
+            spec["storageClassName"] = storage_class
+        return self.add_object(
+            "persistentvolumeclaims", name, namespace, {"spec": spec, "status": {"phase": "Bound"}}
         )
 
     def add_role(self, name: str, rules: list[dict], *, namespace: str = "") -> dict:
