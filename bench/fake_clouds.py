@@ -204,8 +204,10 @@ class _Kubernetes:
 
 class _Azure:
     """Container Apps with what Azure Resource Manager shows about them (the demo's ARM fake):
-    role assignments, Azure Monitor requests and CPU/memory, built-in authentication and the
-    subscription's activity-log export, so the audit reads every Azure fact it would in Azure."""
+    role assignments, Azure Monitor requests and CPU/memory, built-in authentication, the
+    subscription's activity-log export, volumes, console lines in each environment's Log
+    Analytics workspace and a Cost Management budget per resource group, so the audit reads
+    every Azure fact it would in Azure."""
 
     def __init__(self) -> None:
         from fleet.demo.emulators.azure_arm import FakeArm
@@ -248,6 +250,21 @@ class _Azure:
             self.fake.set_auth(app_id, action="Return401")
         role = "index-reader" if i % 3 else "Contributor"
         self.fake.assign(SUBSCRIPTION, self.fake.principal_of(app_id), role)
+        group = GROUPS[account_of(i)]
+        workspace = f"ws-{group}"
+        environment = self.fake.environment_of(app_id)
+        if environment.lower() not in self.fake.app_logs:  # once per environment
+            self.fake.send_logs(environment, "log-analytics", workspace)
+            self.fake.add_budget(SUBSCRIPTION, f"{group}-monthly", resource_group=group)
+        if i % 3 == 0:  # a third log JSON, a third plain text, a third nothing
+            lines = [f'{{"level": "info", "app": "{resource_of(i)}", "n": {n}}}' for n in range(20)]
+            self.fake.add_console_logs(workspace, resource_of(i), lines)
+        elif i % 3 == 1:
+            self.fake.add_console_logs(
+                workspace, resource_of(i), [f"INFO call {n}" for n in range(20)]
+            )
+        if i % 6 == 0:
+            self.fake.set_volumes(app_id, {"data": "AzureFile"})
 
 
 # --- AWS ECS (moto server) ---------------------------------------------------------------------
