@@ -133,8 +133,9 @@ RULES = [
         title="A budget with alerts covers the service",
         rationale="Autoscaling and per-call APIs can multiply spend overnight; budgets warn early.",
         evidence="Budgets in the console, and budgets read from Cloud Billing Budgets (the "
-        "account's billing account) and AWS Budgets whose project, label or tag filter covers "
-        "the service.",
+        "account's billing account), AWS Budgets and Azure Cost Management (the subscription "
+        "and the app's resource group) whose project, resource group, label or tag filter "
+        "covers the service.",
         severity=Severity.HIGH,
         fix=(
             "Create a budget with alerts that covers the service (by service, team, "

@@ -117,15 +117,18 @@ RULES = [
         ),
         evidence=(
             "The service's own recent log entries from the platform (Cloud Logging jsonPayload, "
-            "CloudWatch Logs of the container's awslogs group, the Kubernetes pod log); never the "
-            "console's own logging setting."
+            "CloudWatch Logs of the container's awslogs group, the Kubernetes pod log, the "
+            "Container Apps environment's Log Analytics workspace); never the console's own "
+            "logging setting."
         ),
         reads=(STRUCTURED_LOGS,),
         severity=Severity.MEDIUM,
         fix=(
             "Write one JSON object per log line (Cloud Logging reads it as jsonPayload; "
             "CloudWatch Logs as JSON) with the tool name, request id and outcome; on ECS send "
-            "the container's logs to CloudWatch Logs (the awslogs driver) so they can be read."
+            "the container's logs to CloudWatch Logs (the awslogs driver), and on Container Apps "
+            "set the environment's logs destination to a Log Analytics workspace, so they can be "
+            "read."
         ),
         check=check_structured_logging,
         checklist_item="Structured logging enabled",

@@ -263,9 +263,9 @@ RULES = [
         ),
         evidence=(
             "Whether the service keeps data (Kubernetes PersistentVolumeClaims, Cloud Run Cloud "
-            "SQL / Cloud Storage / NFS volumes, ECS EFS volumes, datastore settings in its "
-            "environment); for those that do, an attestation with the backup schedule and the "
-            "date of the last restore test."
+            "SQL / Cloud Storage / NFS volumes, ECS EFS volumes, Container Apps Azure Files "
+            "volumes, datastore settings in its environment); for those that do, an attestation "
+            "with the backup schedule and the date of the last restore test."
         ),
         severity=Severity.MEDIUM,
         fix=(
