@@ -904,7 +904,10 @@ def platform_auth(aws: _Account, raw: dict, origin: Provenance) -> Observation |
                         continue
                     internet = internet or lb.get("Scheme") == "internet-facing"
                     route = f"{where} {label} → {group['TargetGroupName']}"
-                    (checked.append(f"{route}: {how}") if how else open_routes.append(route))
+                    if how:
+                        checked.append(f"{route}: {how}")
+                    else:
+                        open_routes.append(route)
     if not checked and not open_routes:
         return "no listener of the load balancer in front forwards to the service's target group"
     exposure = "internet" if internet else "cluster"
