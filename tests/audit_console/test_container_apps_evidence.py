@@ -345,7 +345,8 @@ def test_budgets_made_in_azure_cost_management_decide_budget_coverage(
 
 def test_console_lines_in_log_analytics_decide_structured_logging(arm_world, services, run_audit):
     """The environment sends console logs to a Log Analytics workspace: one query for every
-    app there; JSON lines pass, plain text fails, an app without lines has no evidence."""
+    app there; JSON lines pass, plain text fails, an app without lines has no evidence; lines
+    are told apart by environment and app name."""
     environment = arm_world.environment_of(_app_id("mcp-notes"))
     arm_world.send_logs(environment, "log-analytics", "ws-0001")
     arm_world.add_console_logs(
@@ -353,6 +354,8 @@ def test_console_lines_in_log_analytics_decide_structured_logging(arm_world, ser
     )
     arm_world.add_console_logs("ws-0001", "mcp-open", ["INFO started", "INFO tools/list"],
                                table="ContainerAppConsoleLogs")  # fmt: skip
+    # Another environment sharing the workspace runs an app of the same name: not this one.
+    arm_world.add_console_logs("ws-0001", "mcp-notes", ["plain"] * 30, environment="other-env")
     rule = "observability.structured-logging"
 
     results = {r.service_name: r for r in run_audit().results.filter(rule_id=rule)}

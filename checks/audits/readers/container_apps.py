@@ -169,8 +169,9 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     answers: dict[int, dict[str, Observation | str]] = {}
     subscriptions: dict[int, Subscription] = {}
     auth_reads: list[tuple[dict, Callable[[], Observation | str]]] = []
-    # (account pk, workspace id) -> (account, [(facts, app name)]): one query per workspace.
-    log_reads: dict[tuple[int, str], tuple[Any, list[tuple[dict, str]]]] = {}
+    # (account pk, workspace id) -> (account, [(facts, app name, environment name)]): one
+    # query per workspace.
+    log_reads: dict[tuple[int, str], tuple[Any, list[tuple[dict, str, str]]]] = {}
     for service in context.services:
         cloud = context.clouds.get(service.pk)
         if service.provider != "azure" or cloud is None or cloud.snapshot is None:
@@ -208,7 +209,10 @@ def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
             facts[STRUCTURED_LOGS] = why
         else:
             name = raw.get("name") or (raw.get("id") or "").rsplit("/", 1)[-1] or service.resource
-            log_reads.setdefault((account.pk, where), (account, []))[1].append((facts, name))
+            environment = container_apps_logs.environment_of(raw).rsplit("/", 1)[-1]
+            log_reads.setdefault((account.pk, where), (account, []))[1].append(
+                (facts, name, environment)
+            )
         region = (cloud.snapshot.region or "").replace(" ", "").lower()
         if region not in found.traffic:
             found.traffic[region], found.usage[region] = (
@@ -482,7 +486,7 @@ def log_destination(found: dict[str, str | tuple[str, str]] | str, raw: dict) ->
 
 
 def read_console_logs(
-    account: Any, workspace: str, apps: list[tuple[dict, str]], read_at: Any
+    account: Any, workspace: str, apps: list[tuple[dict, str, str]], read_at: Any
 ) -> None:
     """One Log Analytics query for every app of the run logging to `workspace`."""
     origin = Provenance(
@@ -492,15 +496,15 @@ def read_console_logs(
     )
     try:
         client = container_apps_logs.logs_client(account)
-        lines = container_apps_logs.query_workspace(client, workspace, [n for _, n in apps])
+        lines = container_apps_logs.query_workspace(client, workspace, [a[1] for a in apps])
     except Exception as exc:
         why = container_apps_logs.refusal(exc)
-        for facts, _ in apps:
+        for facts, _, _ in apps:
             facts[STRUCTURED_LOGS] = why
         return
-    for facts, name in apps:
+    for facts, name, environment in apps:
         facts[STRUCTURED_LOGS] = container_apps_logs.structured_logs(
-            lines.get(name.lower()), workspace, origin
+            container_apps_logs.lines_of(lines, environment, name), workspace, origin
         )
 
 

@@ -31,13 +31,17 @@ LOG_LINES = 50
 LOG_DAYS = 1
 AUDIENCE = "https://api.loganalytics.io"
 # Both console-log tables: `union isfuzzy=true` skips the one a workspace does not have.
+# App names are unique within an environment (they name its DNS subdomains), not within a
+# workspace several environments may share: lines are told apart by both names.
 QUERY = """let apps = dynamic({apps});
 union isfuzzy=true
-  (ContainerAppConsoleLogs_CL | project TimeGenerated, App = ContainerAppName_s, Log = Log_s),
-  (ContainerAppConsoleLogs | project TimeGenerated, App = ContainerAppName, Log)
+  (ContainerAppConsoleLogs_CL | project TimeGenerated,
+    Env = column_ifexists("EnvironmentName_s", ""), App = ContainerAppName_s, Log = Log_s),
+  (ContainerAppConsoleLogs | project TimeGenerated,
+    Env = column_ifexists("EnvironmentName", ""), App = ContainerAppName, Log)
 | where App in (apps)
 | order by TimeGenerated desc
-| summarize Lines = make_list(Log, {lines}) by App"""
+| summarize Lines = make_list(Log, {lines}) by Env, App"""
 
 
 def _get(obj: dict, snake: str, camel: str) -> Any:
@@ -103,9 +107,11 @@ def logs_client(account: Any) -> Any:
     )
 
 
-def query_workspace(client: Any, workspace: str, apps: list[str]) -> dict[str, list[str]]:
-    """Each app's recent console lines (lower-case name -> lines) from one query (raises on a
-    refused or failed query)."""
+def query_workspace(
+    client: Any, workspace: str, apps: list[str]
+) -> dict[tuple[str, str], list[str]]:
+    """Each app's recent console lines ((environment, app) lower-case names -> lines) from one
+    query (raises on a refused or failed query)."""
     from azure.monitor.query import LogsQueryStatus
 
     query = QUERY.format(apps=json.dumps(sorted(set(apps))), lines=LOG_LINES)
@@ -113,16 +119,24 @@ def query_workspace(client: Any, workspace: str, apps: list[str]) -> dict[str, l
     if answer.status != LogsQueryStatus.SUCCESS:
         error = getattr(answer, "partial_error", None)
         raise RuntimeError(f"the query answered partially ({getattr(error, 'message', error)})")
-    found: dict[str, list[str]] = {}
+    found: dict[tuple[str, str], list[str]] = {}
     for table in answer.tables:
         columns = [c if isinstance(c, str) else c.name for c in table.columns]
-        app_at, lines_at = columns.index("App"), columns.index("Lines")
+        env_at, app_at, lines_at = (columns.index(c) for c in ("Env", "App", "Lines"))
         for row in table.rows:
             lines = row[lines_at]
             if isinstance(lines, str):  # dynamic columns arrive as JSON text
                 lines = json.loads(lines)
-            found[str(row[app_at]).lower()] = [str(line) for line in lines or []]
+            key = (str(row[env_at] or "").lower(), str(row[app_at]).lower())
+            found.setdefault(key, []).extend(str(line) for line in lines or [])
     return found
+
+
+def lines_of(
+    found: dict[tuple[str, str], list[str]], environment: str, app: str
+) -> list[str] | None:
+    """The app's lines: those of its environment, else lines that name no environment."""
+    return found.get((environment.lower(), app.lower())) or found.get(("", app.lower()))
 
 
 def refusal(exc: Exception) -> str:

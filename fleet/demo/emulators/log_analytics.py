@@ -26,19 +26,21 @@ ACTION = "Microsoft.OperationalInsights/workspaces/query/read"
 TABLES = {"ContainerAppConsoleLogs_CL", "ContainerAppConsoleLogs"}
 _APPS = re.compile(r"^let apps = dynamic\((\[.*?\])\);", re.S)
 _SHAPE = re.compile(
-    r"union isfuzzy=true\s+\(ContainerAppConsoleLogs_CL \| project TimeGenerated, "
-    r"App = ContainerAppName_s, Log = Log_s\),\s+\(ContainerAppConsoleLogs \| project "
-    r"TimeGenerated, App = ContainerAppName, Log\)\s+\| where App in \(apps\)\s+\| order by "
-    r"TimeGenerated desc\s+\| summarize Lines = make_list\(Log, (\d+)\) by App$"
+    r"union isfuzzy=true\s+\(ContainerAppConsoleLogs_CL \| project TimeGenerated,\s+"
+    r'Env = column_ifexists\("EnvironmentName_s", ""\), App = ContainerAppName_s, Log = Log_s\),'
+    r"\s+\(ContainerAppConsoleLogs \| project TimeGenerated,\s+"
+    r'Env = column_ifexists\("EnvironmentName", ""\), App = ContainerAppName, Log\)'
+    r"\s+\| where App in \(apps\)\s+\| order by TimeGenerated desc"
+    r"\s+\| summarize Lines = make_list\(Log, (\d+)\) by Env, App$"
 )
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?$")
 
 
 @dataclass
 class ConsoleLogs:
-    """Console lines per workspace: (time, app name, line, table)."""
+    """Console lines per workspace: (time, environment name, app name, line, table)."""
 
-    lines: dict[str, list[tuple[datetime, str, str, str]]] = field(default_factory=dict)
+    lines: dict[str, list[tuple[datetime, str, str, str, str]]] = field(default_factory=dict)
 
     def add(
         self,
@@ -48,14 +50,14 @@ class ConsoleLogs:
         *,
         table: str = "ContainerAppConsoleLogs_CL",
         at: datetime | None = None,
+        environment: str = "mcp-env",
     ) -> None:
         assert table in TABLES, table
         self.lines.setdefault(workspace, [])
         at = at or datetime.now(UTC) - timedelta(minutes=5)
         for i, line in enumerate(lines):
-            self.lines.setdefault(workspace, []).append(
-                (at - timedelta(seconds=i), app, line, table)
-            )
+            when = at - timedelta(seconds=i)
+            self.lines.setdefault(workspace, []).append((when, environment, app, line, table))
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -94,15 +96,18 @@ def answer(logs: ConsoleLogs, request: RecordedRequest, denied: set[str]) -> Rep
         return _error(400, "BadArgumentError", f"Invalid timespan {body.get('timespan')!r}.")
     apps, cap = set(json.loads(apps_text.group(1))), int(shape.group(1))
     since = datetime.now(UTC) - window
-    per_app: dict[str, list[str]] = {}
-    for at, app, line, _ in sorted(logs.lines[workspace], key=lambda row: row[0], reverse=True):
-        if app in apps and at >= since and len(per_app.setdefault(app, [])) < cap:
-            per_app[app].append(line)
+    per_app: dict[tuple[str, str], list[str]] = {}
+    rows = sorted(logs.lines[workspace], key=lambda row: row[0], reverse=True)
+    for at, environment, app, line, _ in rows:
+        key = (environment, app)
+        if app in apps and at >= since and len(per_app.setdefault(key, [])) < cap:
+            per_app[key].append(line)
     table = {
         "name": "PrimaryResult",
-        "columns": [{"name": "App", "type": "string"}, {"name": "Lines", "type": "dynamic"}],
-        "rows": [[app, json.dumps(lines)] for app, lines in sorted(per_app.items())],
-    }
+        "columns": [{"name": "Env", "type": "string"}, {"name": "App", "type": "string"},
+                    {"name": "Lines", "type": "dynamic"}],
+        "rows": [[env, app, json.dumps(lines)] for (env, app), lines in sorted(per_app.items())],
+    }  # fmt: skip
     return Reply(200, {"tables": [table]})
 
 
