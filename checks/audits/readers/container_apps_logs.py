@@ -71,6 +71,11 @@ def read_environments(apps_client: Any) -> dict[str, str | tuple[str, str]]:
         name = raw.get("name") or ""
         if destination == "log-analytics" and workspace:
             found[str(raw.get("id") or "").lower()] = (workspace, name)
+        elif destination == "log-analytics":
+            found[str(raw.get("id") or "").lower()] = (
+                f"its environment {name} sends console logs to Log Analytics but names no "
+                "workspace (logAnalyticsConfiguration.customerId)"
+            )
         elif destination == "azure-monitor":
             found[str(raw.get("id") or "").lower()] = (
                 f"its environment {name} sends console logs through Azure Monitor diagnostic "
