@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from checks.audits.evidence import Observation, Provenance
-from checks.audits.readers.kubernetes import JSON_SHARE
+from checks.audits.readers.log_lines import JSON_SHARE
 
 LOG_ENTRIES = 50  # per service: decide from its newest entries, as many as one call used to read
 LOG_DAYS = 7

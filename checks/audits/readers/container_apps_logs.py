@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from checks.audits.evidence import Observation, Provenance
-from checks.audits.readers.kubernetes import JSON_SHARE
+from checks.audits.readers import log_lines
 
 ACTION = "Microsoft.OperationalInsights/workspaces/query/read"
 ENVIRONMENTS_ACTION = "Microsoft.App/managedEnvironments/read"
@@ -161,13 +161,4 @@ def structured_logs(lines: list[str] | None, workspace: str, origin: Provenance)
         return Observation(
             None, origin, f"no console log lines in workspace {workspace} in the last day"
         )
-    as_json = sum(1 for line in lines if _is_json_object(line))
-    summary = f"{as_json} of {len(lines)} recent console lines were JSON objects"
-    return Observation(as_json >= JSON_SHARE * len(lines), origin, summary)
-
-
-def _is_json_object(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
+    return log_lines.judged(lines, origin, "recent console lines")

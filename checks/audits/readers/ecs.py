@@ -53,8 +53,8 @@ from checks.audits.evidence import (
     Provenance,
 )
 from checks.audits.gather import ReadContext
-from checks.audits.readers import OncePerRun, ecs_storage, ecs_usage
-from checks.audits.readers.kubernetes import DATASTORE_ENV, JSON_SHARE
+from checks.audits.readers import OncePerRun, ecs_storage, ecs_usage, log_lines
+from checks.audits.readers.kubernetes import DATASTORE_ENV
 from fleet.operations.clouds.credentials import aws_session
 
 # ContainerDefinition.stopTimeout: "If this parameter is not specified, the default value of 30
@@ -570,16 +570,7 @@ def structured_logs(aws: _Account, raw: dict, read_at: Any) -> Observation | str
     origin = Provenance(f"CloudWatch Logs FilterLogEvents ({group}, last day)", read_at)
     if not events:
         return Observation(None, origin, f"no log events in {group} in the last day")
-    as_json = sum(1 for e in events if _is_json_object(e.get("message", "")))
-    summary = f"{as_json} of {len(events)} recent events were JSON objects"
-    return Observation(as_json >= JSON_SHARE * len(events), origin, summary)
-
-
-def _is_json_object(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
+    return log_lines.judged([e.get("message", "") for e in events], origin, "recent events")
 
 
 def audit_trails(aws: _Account, region: str, read_at: Any) -> Observation:

@@ -51,7 +51,7 @@ from checks.audits.evidence import (
     Provenance,
 )
 from checks.audits.gather import ReadContext
-from checks.audits.readers import OncePerRun, kubernetes_storage
+from checks.audits.readers import OncePerRun, kubernetes_storage, log_lines
 from checks.audits.readers.kubernetes_gateway import (
     GatewayRoute,
     backend_index,
@@ -67,7 +67,6 @@ from fleet.operations.clouds.credentials import kubernetes_api_client
 # PodSpec.terminationGracePeriodSeconds: "Defaults to 30 seconds." (pod-v1 reference)
 DEFAULT_GRACE_S = 30
 LOG_LINES = 50  # recent lines read per service
-JSON_SHARE = 0.8  # this share of JSON lines counts as structured logging
 PAGE = 500
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 # ClusterRoles that grant writes to (nearly) everything in their scope, from the RBAC docs'
@@ -1064,16 +1063,7 @@ def structured_logs(read: NamespaceRead, deployment: dict) -> Observation | str:
     origin = read.origin(f"read log of pod {pod} (last {LOG_LINES} lines)")
     if not lines:
         return Observation(None, origin, f"pod {pod} wrote no log lines yet")
-    as_json = sum(1 for line in lines if _is_json_object(line))
-    summary = f"{as_json} of {len(lines)} recent lines of pod {pod} were JSON objects"
-    return Observation(as_json >= JSON_SHARE * len(lines), origin, summary)
-
-
-def _is_json_object(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
+    return log_lines.judged(lines, origin, f"recent lines of pod {pod}")
 
 
 FACTS: dict[str, Callable[[NamespaceRead, dict], Observation | str]] = {
