@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from checks.audits.evidence import (
@@ -164,7 +165,7 @@ def audit_logs(policy: dict, origin: Provenance) -> Observation:
 
 def read_all(context: ReadContext) -> dict[int, dict[str, Observation | str]]:
     answers: dict[int, dict[str, Observation | str]] = {}
-    policies: dict[str, dict | str] = {}
+    policies: dict[tuple[str], dict | str] = {}
     sessions: dict[tuple, Any] = {}  # sessions, clients and project reads per account, or why not
     ours = [
         (service, cloud)
@@ -192,18 +193,29 @@ def _metric_client(account: Any) -> Any:
     return gcp_metric_client(account)
 
 
-def _account_client(clients: dict, account: Any) -> Any:
-    """The account's metric client, made once per run (a failure is remembered likewise)."""
-    key = (account.pk, "monitoring")
-    if key not in clients:
+def _once(
+    cache: dict, key: tuple, read: Callable[[], Any], kept: Callable[[Exception], Any]
+) -> Any:
+    """`read()` once per run for `key`; a failure is remembered as `kept(exc)` and answered
+    again for the other services that need the same read."""
+    if key not in cache:
         try:
-            clients[key] = _metric_client(account)
+            cache[key] = read()
         except Exception as exc:
-            clients[key] = exc
-    found = clients[key]
+            cache[key] = kept(exc)
+    return cache[key]
+
+
+def _raised(found: Any) -> Any:
     if isinstance(found, Exception):
         raise found
     return found
+
+
+def _account_client(clients: dict, account: Any) -> Any:
+    """The account's metric client, made once per run (a failure is remembered likewise)."""
+    key = (account.pk, "monitoring")
+    return _raised(_once(clients, key, lambda: _metric_client(account), lambda exc: exc))
 
 
 def _account_session(sessions: dict, account: Any, env: str) -> tuple[Any, str]:
@@ -211,15 +223,7 @@ def _account_session(sessions: dict, account: Any, env: str) -> tuple[Any, str]:
     network round trip (the metadata server), which a fleet of thousands must not pay per
     service. A failure is remembered and raised again for the account's other services."""
     key = (account.pk, env)
-    if key not in sessions:
-        try:
-            sessions[key] = _session(account, env)
-        except Exception as exc:
-            sessions[key] = exc
-    found = sessions[key]
-    if isinstance(found, Exception):
-        raise found
-    return found
+    return _raised(_once(sessions, key, lambda: _session(account, env), lambda exc: exc))
 
 
 def _rate_limits(
@@ -229,15 +233,16 @@ def _rate_limits(
     run (cloud_armor.read_project) and a failure is remembered for its other services."""
     from checks.audits.readers import cloud_armor
 
-    key = ("cloud-armor", project)
-    if key not in cache:
-        try:
-            cache[key] = cloud_armor.read_project(account, project, context.read_at)
-        except PermissionError as exc:
-            cache[key] = str(exc)
-        except Exception as exc:
-            cache[key] = _why(exc, f"the load balancers of project {project} (Compute API)")
-    doors = cache[key]
+    doors = _once(
+        cache,
+        ("cloud-armor", project),
+        lambda: cloud_armor.read_project(account, project, context.read_at),
+        lambda exc: (
+            str(exc)
+            if isinstance(exc, PermissionError)
+            else _why(exc, f"the load balancers of project {project} (Compute API)")
+        ),
+    )
     return doors if isinstance(doors, str) else cloud_armor.rate_limits(doors, name, region)
 
 
@@ -245,14 +250,14 @@ def _usage(cache: dict, account: Any, project: str, name: str, snapshot: Any, co
     """CPU and memory use from Cloud Monitoring (cloudrun_usage), read once per project."""
     from checks.audits.readers import cloudrun_usage
 
-    key = ("usage", project)
-    if key not in cache:
-        try:
-            client = _account_client(cache, account)
-            cache[key] = cloudrun_usage.read_utilizations(client, project, context.read_at)
-        except Exception as exc:
-            cache[key] = _why(exc, "Cloud Monitoring utilization metrics")
-    shares = cache[key]
+    shares = _once(
+        cache,
+        ("usage", project),
+        lambda: cloudrun_usage.read_utilizations(
+            _account_client(cache, account), project, context.read_at
+        ),
+        lambda exc: _why(exc, "Cloud Monitoring utilization metrics"),
+    )
     if isinstance(shares, str):
         return shares
     origin = Provenance(
@@ -269,15 +274,18 @@ def _structured_logs(
 ) -> Observation | str:
     """The service's log evidence from its project's chunked read (cloudrun_logs), made once
     per account and project for every Cloud Run service of the run."""
-    key = ("logs", account.pk, project)
-    if key not in cache:
-        try:
-            session, base = _account_session(cache, account, LOGGING_ENDPOINT_ENV)
-            names = cache[("names", account.pk, project)]
-            cache[key] = cloudrun_logs.read_project(session, base, project, names, context.read_at)
-        except Exception as exc:
-            cache[key] = _why(exc, f"the log entries of project {project}")
-    found = cache[key]
+
+    def read() -> Any:
+        session, base = _account_session(cache, account, LOGGING_ENDPOINT_ENV)
+        names = cache[("names", account.pk, project)]
+        return cloudrun_logs.read_project(session, base, project, names, context.read_at)
+
+    found = _once(
+        cache,
+        ("logs", account.pk, project),
+        read,
+        lambda exc: _why(exc, f"the log entries of project {project}"),
+    )
     return found if isinstance(found, str) else found[name]
 
 
@@ -286,14 +294,14 @@ def _traffic(
 ) -> tuple[Observation | str, Observation | str]:
     """Metrics collected and requests served, from the project's request counts
     (cloudrun_traffic), read once per account and project."""
-    key = ("traffic", account.pk, project)
-    if key not in cache:
-        try:
-            client = _account_client(cache, account)
-            cache[key] = cloudrun_traffic.read_request_counts(client, project, context.read_at)
-        except Exception as exc:
-            cache[key] = _why(exc, "Cloud Monitoring")
-    counts = cache[key]
+    counts = _once(
+        cache,
+        ("traffic", account.pk, project),
+        lambda: cloudrun_traffic.read_request_counts(
+            _account_client(cache, account), project, context.read_at
+        ),
+        lambda exc: _why(exc, "Cloud Monitoring"),
+    )
     if isinstance(counts, str):
         return counts, counts
     origin = Provenance(
@@ -326,14 +334,18 @@ def _facts(
         RATE_LIMITS: _rate_limits(sessions, account, project, name, snapshot.region, context),
         USAGE: _usage(sessions, account, project, name, snapshot, context),
     }
-    if project not in policies:
-        try:
-            session, base = _account_session(sessions, account, RESOURCE_MANAGER_ENDPOINT_ENV)
-            url = f"{base.rstrip('/')}/v1/projects/{project}:getIamPolicy"
-            policies[project] = _post(session, url, {"options": {"requestedPolicyVersion": 3}})
-        except Exception as exc:
-            policies[project] = _why(exc, f"the IAM policy of project {project}")
-    policy = policies[project]
+
+    def read_policy() -> dict:
+        session, base = _account_session(sessions, account, RESOURCE_MANAGER_ENDPOINT_ENV)
+        url = f"{base.rstrip('/')}/v1/projects/{project}:getIamPolicy"
+        return _post(session, url, {"options": {"requestedPolicyVersion": 3}})
+
+    policy = _once(
+        policies,
+        (project,),
+        read_policy,
+        lambda exc: _why(exc, f"the IAM policy of project {project}"),
+    )
     iam_origin = Provenance(
         f"Resource Manager API projects.getIamPolicy (projects/{project})", context.read_at
     )

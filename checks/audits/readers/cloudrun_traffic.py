@@ -11,6 +11,7 @@ service without a series had no request in the window.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,28 +19,46 @@ TRAFFIC_DAYS = 7
 TIMEOUT_S = 15
 
 
-def read_request_counts(client: Any, project: str, read_at: datetime) -> dict[str, int]:
-    """Per Cloud Run service name of the project: requests in the last TRAFFIC_DAYS days."""
+def per_service_series(
+    client: Any,
+    project: str,
+    metric: str,
+    read_at: datetime,
+    days: int,
+    aligner: str,
+    reducer: str,
+) -> Iterator[Any]:
+    """The series of one Cloud Run metric over the last `days`, aligned over the whole window
+    with `aligner` and reduced with `reducer` by `resource.labels.service_name`: one paged
+    `timeSeries.list` for the project, one series per service that has points."""
     from google.cloud import monitoring_v3
     from google.protobuf import duration_pb2
 
-    from fleet.costs.usage import REQUEST_COUNT
-
-    window = timedelta(days=TRAFFIC_DAYS)
+    window = timedelta(days=days)
     request = monitoring_v3.ListTimeSeriesRequest(
         name=f"projects/{project}",
-        filter=f'metric.type = "{REQUEST_COUNT}" AND resource.type = "cloud_run_revision"',
+        filter=f'metric.type = "{metric}" AND resource.type = "cloud_run_revision"',
         interval=monitoring_v3.TimeInterval(start_time=read_at - window, end_time=read_at),
         aggregation=monitoring_v3.Aggregation(
             alignment_period=duration_pb2.Duration(seconds=int(window.total_seconds())),
-            per_series_aligner=monitoring_v3.Aggregation.Aligner.ALIGN_SUM,
-            cross_series_reducer=monitoring_v3.Aggregation.Reducer.REDUCE_SUM,
+            per_series_aligner=getattr(monitoring_v3.Aggregation.Aligner, aligner),
+            cross_series_reducer=getattr(monitoring_v3.Aggregation.Reducer, reducer),
             group_by_fields=["resource.labels.service_name"],
         ),
         view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
     )
+    return iter(client.list_time_series(request=request, retry=None, timeout=TIMEOUT_S))
+
+
+def read_request_counts(client: Any, project: str, read_at: datetime) -> dict[str, int]:
+    """Per Cloud Run service name of the project: requests in the last TRAFFIC_DAYS days."""
+    from fleet.costs.usage import REQUEST_COUNT
+
     counts: dict[str, int] = {}
-    for series in client.list_time_series(request=request, retry=None, timeout=TIMEOUT_S):
+    series_found = per_service_series(
+        client, project, REQUEST_COUNT, read_at, TRAFFIC_DAYS, "ALIGN_SUM", "REDUCE_SUM"
+    )
+    for series in series_found:
         name = series.resource.labels.get("service_name", "")
         if not name:
             continue

@@ -11,39 +11,26 @@ limit for each instance, so the limit is also what is paid for (the "request").
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from checks.audits.evidence import Observation, Provenance
+from checks.audits.readers.cloudrun_traffic import per_service_series
 from checks.audits.readers.kubernetes import quantity
 
 CPU_UTILIZATION = "run.googleapis.com/container/cpu/utilizations"
 MEMORY_UTILIZATION = "run.googleapis.com/container/memory/utilizations"
 USAGE_DAYS = 7
-TIMEOUT_S = 15
 
 
 def read_utilizations(client: Any, project: str, read_at: datetime) -> dict[str, dict[str, float]]:
     """Per Cloud Run service name: {"cpu": p99 share of the limit, "memory": ...}."""
-    from google.cloud import monitoring_v3
-    from google.protobuf import duration_pb2
-
     found: dict[str, dict[str, float]] = {}
-    window = timedelta(days=USAGE_DAYS)
     for key, metric in (("cpu", CPU_UTILIZATION), ("memory", MEMORY_UTILIZATION)):
-        request = monitoring_v3.ListTimeSeriesRequest(
-            name=f"projects/{project}",
-            filter=f'metric.type = "{metric}" AND resource.type = "cloud_run_revision"',
-            interval=monitoring_v3.TimeInterval(start_time=read_at - window, end_time=read_at),
-            aggregation=monitoring_v3.Aggregation(
-                alignment_period=duration_pb2.Duration(seconds=int(window.total_seconds())),
-                per_series_aligner=monitoring_v3.Aggregation.Aligner.ALIGN_PERCENTILE_99,
-                cross_series_reducer=monitoring_v3.Aggregation.Reducer.REDUCE_MAX,
-                group_by_fields=["resource.labels.service_name"],
-            ),
-            view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
+        series_found = per_service_series(
+            client, project, metric, read_at, USAGE_DAYS, "ALIGN_PERCENTILE_99", "REDUCE_MAX"
         )
-        for series in client.list_time_series(request=request, retry=None, timeout=TIMEOUT_S):
+        for series in series_found:
             name = series.resource.labels.get("service_name", "")
             values = [p.value.double_value for p in series.points]
             if name and values:
