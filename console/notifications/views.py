@@ -3,7 +3,9 @@ send) and silences."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -82,54 +84,69 @@ def alert_group(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required("operator")
 @require_POST
 def alert_group_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    group = get_object_or_404(AlertGroup, pk=pk)
-    try:
-        services.acknowledge_group(
+    return _act_on(
+        request, AlertGroup, pk, "group",
+        lambda group: services.acknowledge_group(
             actor=request.user, source="ui", group=group, note=request.POST.get("note", "")
-        )
-    except ValidationError as exc:
-        return _ack_refused(request, f"group-{pk}", exc)
-    messages.success(request, f"Acknowledged '{group.title}'.")
-    return _back(request)
+        ),
+        "Acknowledged '{title}'.",
+    )  # fmt: skip
 
 
 @role_required("operator")
 @require_POST
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = get_object_or_404(Alert, pk=pk)
-    try:
-        services.acknowledge_alert(
+    return _act_on(
+        request, Alert, pk, "alert",
+        lambda alert: services.acknowledge_alert(
             actor=request.user, source="ui", alert=alert, note=request.POST.get("note", "")
-        )
-    except ValidationError as exc:
-        return _ack_refused(request, f"alert-{pk}", exc)
-    messages.success(request, f"Acknowledged '{alert.title}'.")
-    return _back(request)
+        ),
+        "Acknowledged '{title}'.",
+    )  # fmt: skip
 
 
 @role_required("operator")
 @require_POST
 def alert_group_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     """Take back a cause's acknowledgement (acked by mistake, or handed back)."""
-    group = get_object_or_404(AlertGroup, pk=pk)
-    try:
-        services.withdraw_group_acknowledgement(actor=request.user, source="ui", group=group)
-    except ValidationError as exc:
-        return _ack_refused(request, f"withdraw-group-{pk}", exc)
-    messages.success(request, f"Withdrew the acknowledgement of '{group.title}': reminders resume.")
-    return _back(request)
+    return _act_on(
+        request, AlertGroup, pk, "withdraw-group",
+        lambda group: services.withdraw_group_acknowledgement(
+            actor=request.user, source="ui", group=group
+        ),
+        "Withdrew the acknowledgement of '{title}': reminders resume.",
+    )  # fmt: skip
 
 
 @role_required("operator")
 @require_POST
 def alert_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     """Take back one alert's acknowledgement."""
-    alert = get_object_or_404(Alert, pk=pk)
+    return _act_on(
+        request, Alert, pk, "withdraw-alert",
+        lambda alert: services.withdraw_alert_acknowledgement(
+            actor=request.user, source="ui", alert=alert
+        ),
+        "Withdrew the acknowledgement of '{title}': reminders resume.",
+    )  # fmt: skip
+
+
+def _act_on(
+    request: HttpRequest,
+    model: type[Alert] | type[AlertGroup],
+    pk: int,
+    where: str,
+    act: Callable[[Any], object],
+    done: str,
+) -> HttpResponse:
+    """Acknowledge or withdraw on one alert or group through its service function: back to the
+    page it was sent from, or that page again (422) with the refusal beside the form."""
+    target = get_object_or_404(model, pk=pk)
     try:
-        services.withdraw_alert_acknowledgement(actor=request.user, source="ui", alert=alert)
+        act(target)
     except ValidationError as exc:
-        return _ack_refused(request, f"withdraw-alert-{pk}", exc)
-    messages.success(request, f"Withdrew the acknowledgement of '{alert.title}': reminders resume.")
+        return _ack_refused(request, f"{where}-{pk}", exc)
+    messages.success(request, done.format(title=target.title))
     return _back(request)
 
 
